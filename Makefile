@@ -1,0 +1,127 @@
+# heapdoc — a doctor for the memory of live Linux processes.
+#
+#   make          build ./heapdoc
+#   make check    install what is missing, build, run every test
+#   make demo     install what is missing, build, triage a misbehaving fixture
+#   make asan     the whole suite under AddressSanitizer + UBSan
+#   make install  PREFIX=/usr/local DESTDIR=
+#
+# Objects go to $(BUILD) (build/ by default, build-asan/ for `make asan`), so
+# the two builds never mix.  Fixtures are always built plain: they are the
+# targets heapdoc examines, and a sanitizer would replace their allocator.
+
+VERSION := 0.1.0
+PREFIX  ?= /usr/local
+DESTDIR ?=
+BUILD   ?= build
+CC      ?= cc
+
+# The installed binary lives at the repository root for the default build.
+BIN := $(if $(filter build,$(BUILD)),heapdoc,$(BUILD)/heapdoc)
+
+PKGS := libelf libdw libunwind-ptrace
+CFLAGS ?= -O2 -g
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Ilib \
+	     -DHEAPDOC_VERSION='"$(VERSION)"' $(PKG_CFLAGS) $(CFLAGS)
+LIBS = $(PKG_LIBS) -lpthread -lm
+
+LIB_SRC := $(sort $(wildcard lib/*.c lib/*/*.c))
+CMD_SRC := $(sort $(wildcard cmd/*.c))
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
+CMD_OBJ := $(CMD_SRC:%.c=$(BUILD)/%.o)
+DEPFILES = $(LIB_OBJ:.o=.d) $(CMD_OBJ:.o=.d) $(TEST_OBJ:.o=.d)
+
+all: $(BIN)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/libheapdoc.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BIN): $(CMD_OBJ) $(BUILD)/libheapdoc.a
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(CMD_OBJ) $(BUILD)/libheapdoc.a $(LIBS)
+
+# ---- fixtures: small programs with a known truth -------------------------
+# Each fixtures/NAME.c becomes $(BUILD)/fixtures/NAME.  A fixture that needs
+# more libraries names them in FIX_LIBS_NAME; one listed in FIX_STATIC is
+# also built as NAME-static.
+FIX_CFLAGS := -std=gnu11 -O1 -g -Wall -Wextra -Werror -Ifixtures
+FIX_SRC := $(sort $(wildcard fixtures/*.c))
+FIX_STATIC :=
+FIX_BIN = $(FIX_SRC:fixtures/%.c=$(BUILD)/fixtures/%) \
+	  $(FIX_STATIC:%=$(BUILD)/fixtures/%-static)
+-include fixtures/fixtures.mk
+
+$(BUILD)/fixtures/%: fixtures/%.c fixtures/fixture.h
+	@mkdir -p $(dir $@)
+	$(CC) $(FIX_CFLAGS) -o $@ $< $(FIX_LIBS_$*) -lpthread
+
+$(BUILD)/fixtures/%-static: fixtures/%.c fixtures/fixture.h
+	@mkdir -p $(dir $@)
+	$(CC) $(FIX_CFLAGS) -static -o $@ $< $(FIX_LIBS_$*) -lpthread
+
+fixtures: $(FIX_BIN)
+
+# ---- tests: one Check runner holding every suite --------------------------
+# A suite is any `Suite *NAME_suite(void)` defined at the start of a line in
+# tests/*.c; the runner's list is generated from them.  CK_RUN_SUITE=NAME
+# runs one suite.
+TEST_SRC := $(sort $(wildcard tests/*.c))
+TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
+CHECK_CFLAGS = $(shell pkg-config --cflags check 2>/dev/null)
+CHECK_LIBS   = $(shell pkg-config --libs check 2>/dev/null)
+TEST_DEFS = -DHEAPDOC_ROOT='"$(CURDIR)"' -DHEAPDOC_BIN='"$(CURDIR)/$(BIN)"' \
+	    -DFIXTURE_BIN='"$(CURDIR)/$(BUILD)/fixtures"' -I$(BUILD)/tests -Itests
+
+$(BUILD)/tests/suites.h: $(TEST_SRC)
+	@mkdir -p $(dir $@)
+	sed -n 's/^Suite \*\([a-z0-9_]*_suite\)(void).*/SUITE(\1)/p' $(TEST_SRC) > $@
+
+$(BUILD)/tests/%.o: tests/%.c $(BUILD)/tests/suites.h
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) $(TEST_DEFS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/tests/run: $(TEST_OBJ) $(BUILD)/libheapdoc.a
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(TEST_OBJ) $(BUILD)/libheapdoc.a $(LIBS) $(CHECK_LIBS)
+
+tests: $(BUILD)/tests/run $(BIN) fixtures
+
+# ---- the commands README promises -----------------------------------------
+deps:
+	@sh scripts/deps.sh
+
+check: deps
+	@$(MAKE) --no-print-directory run-tests
+
+run-tests: tests
+	$(BUILD)/tests/run
+
+asan: deps
+	@$(MAKE) --no-print-directory BUILD=build-asan \
+	  CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all" \
+	  LDFLAGS="-fsanitize=address,undefined" run-tests
+
+demo: deps
+	@$(MAKE) --no-print-directory $(BIN) fixtures
+	@sh scripts/demo.sh $(BUILD)
+
+bench: deps
+	@$(MAKE) --no-print-directory $(BIN) fixtures
+	@sh bench/run.sh $(BUILD)
+
+install: $(BIN)
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/heapdoc
+	install -m 644 man/heapdoc.1 $(DESTDIR)$(PREFIX)/share/man/man1/heapdoc.1
+
+clean:
+	rm -rf build build-asan heapdoc
+
+.PHONY: all fixtures tests deps check run-tests asan demo bench install clean
+
+-include $(DEPFILES)

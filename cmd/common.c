@@ -1,0 +1,69 @@
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "cmd.h"
+
+const char cmd_exit_codes_help[] =
+"Exit status:\n"
+"  0   success; for triage, the verdict is healthy\n"
+"  1   error: heapdoc could not finish (the message says why)\n"
+"  2   usage: unknown command, option or argument\n"
+"  3   no such process, or it exited while heapdoc read it\n"
+"  4   permission denied (needs root or CAP_SYS_PTRACE, and ptrace_scope)\n"
+"  5   unsupported target: kernel thread, zombie, or allocator not readable\n"
+"  10  triage verdict leak            13  triage verdict live-set\n"
+"  11  triage verdict fragmentation   14  triage verdict inconclusive\n"
+"  12  triage verdict unpurged\n";
+
+int cmd_fail(const struct error *err)
+{
+	fprintf(stderr, "heapdoc: %s\n", err->msg[0] ? err->msg : "unknown error");
+	switch (-err->code) {
+	case ESRCH:
+		return EXIT_NO_PROCESS;
+	case EPERM:
+	case EACCES:
+		return EXIT_PERMISSION;
+	case EOPNOTSUPP:
+		return EXIT_UNSUPPORTED;
+	case EINVAL:
+		return EXIT_USAGE;
+	default:
+		return EXIT_ERROR;
+	}
+}
+
+int cmd_usage_error(const struct cmd_entry *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "heapdoc %s: ", cmd->name);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nusage: %s\nTry 'heapdoc %s --help'.\n", cmd->usage, cmd->name);
+	return EXIT_USAGE;
+}
+
+int cmd_help(const struct cmd_entry *cmd)
+{
+	printf("usage: %s\n\n%s\n%s\n%s", cmd->usage, cmd->summary, cmd->help,
+	       cmd_exit_codes_help);
+	return EXIT_OK;
+}
+
+int cmd_parse_pid(const char *arg, pid_t *pid, struct error *err)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(arg, &end, 10);
+	if (arg[0] < '0' || arg[0] > '9' || *end || errno || v <= 0 || v > INT_MAX)
+		return error_set(err, -EINVAL, "'%s' is not a process id", arg);
+	*pid = (pid_t)v;
+	return 0;
+}

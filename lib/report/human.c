@@ -1,0 +1,39 @@
+#include "report/human.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+
+#include "util.h"
+
+const char *human_bytes(char *buf, size_t len, uint64_t bytes)
+{
+	static const char *const unit[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB" };
+	double v = (double)bytes;
+	size_t u = 0;
+
+	if (!IS_SET(bytes)) {
+		snprintf(buf, len, "n/a");
+		return buf;
+	}
+	if (bytes < 1024) {
+		snprintf(buf, len, "%" PRIu64 " B", bytes);
+		return buf;
+	}
+	while (v >= 1024 && u + 1 < ARRAY_SIZE(unit)) {
+		v /= 1024;
+		u++;
+	}
+	snprintf(buf, len, v < 10 ? "%.1f %s" : "%.0f %s", v, unit[u]);
+	return buf;
+}
+
+const char *human_us(char *buf, size_t len, uint64_t us)
+{
+	if (us < 1000)
+		snprintf(buf, len, "%" PRIu64 " µs", us);
+	else if (us < 1000000)
+		snprintf(buf, len, "%.1f ms", us / 1e3);
+	else
+		snprintf(buf, len, "%.2f s", us / 1e6);
+	return buf;
+}

@@ -1,0 +1,39 @@
+#!/bin/sh
+# Find what heapdoc, its tests and its fixtures need; install what is missing
+# from Debian's packages when run as root, otherwise print the exact command.
+set -u
+
+missing=""
+need() {            # need PACKAGE TEST...
+	pkg=$1; shift
+	"$@" >/dev/null 2>&1 || missing="$missing $pkg"
+}
+have_pc() { command -v pkg-config >/dev/null && pkg-config --exists "$1"; }
+have_deb() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
+
+need pkg-config              command -v pkg-config
+need libelf-dev              have_pc libelf
+need libdw-dev               have_pc libdw
+need libunwind-dev           have_pc libunwind-ptrace
+need check                   have_pc check
+need libc6-dbg               have_deb libc6-dbg
+need libjemalloc-dev         have_pc jemalloc
+need libgoogle-perftools-dev have_pc libtcmalloc
+need redis-server            command -v redis-server
+need gdb                     command -v gdb
+need clang                   command -v clang
+
+[ -z "$missing" ] && exit 0
+
+cmd="apt-get install -y --no-install-recommends$missing"
+if [ "$(id -u)" != 0 ]; then
+	echo "heapdoc: missing packages:$missing" >&2
+	echo "heapdoc: as root, run: apt-get update && $cmd" >&2
+	exit 1
+fi
+echo "heapdoc: installing$missing" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq && $cmd >/dev/null || {
+	echo "heapdoc: '$cmd' failed" >&2
+	exit 1
+}

@@ -1,0 +1,210 @@
+#include "testlib.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+/* Reads from fd into truth until a line "ready"; false on EOF or timeout. */
+static bool read_until_ready(struct fixture *f, int timeout_ms)
+{
+	long long deadline = now_ms() + timeout_ms;
+	size_t n = 0;
+
+	f->truth[0] = '\0';
+	for (;;) {
+		struct pollfd p = { .fd = f->from_child, .events = POLLIN };
+		long long left = deadline - now_ms();
+		ssize_t r;
+
+		if (left <= 0 || poll(&p, 1, (int)left) <= 0)
+			return false;
+		if (n + 1 >= sizeof(f->truth))
+			return false;
+		r = read(f->from_child, f->truth + n, sizeof(f->truth) - 1 - n);
+		if (r <= 0)
+			return false;
+		n += r;
+		f->truth[n] = '\0';
+		if (n >= 6 && !strcmp(f->truth + n - 6, "ready\n") &&
+		    (n == 6 || f->truth[n - 7] == '\n')) {
+			f->truth[n - 6] = '\0';
+			return true;
+		}
+	}
+}
+
+void fixture_start(struct fixture *f, const char *name,
+		   const char *const *args, const char *const *env)
+{
+	char path[4096];
+	char *argv[64];
+	int in[2], out[2];
+	pid_t parent = getpid();
+	size_t argc = 0;
+
+	snprintf(path, sizeof(path), "%s/%s", FIXTURE_BIN, name);
+	argv[argc++] = path;
+	for (; args && *args && argc + 1 < 64; args++)
+		argv[argc++] = (char *)*args;
+	argv[argc] = NULL;
+
+	ck_assert_msg(pipe2(in, O_CLOEXEC) == 0 && pipe2(out, O_CLOEXEC) == 0,
+		      "pipe: %s", strerror(errno));
+	f->pid = fork();
+	ck_assert_msg(f->pid >= 0, "fork: %s", strerror(errno));
+	if (f->pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent)
+			_exit(127);
+		dup2(in[0], 0);
+		dup2(out[1], 1);
+		for (; env && *env; env++)
+			putenv((char *)*env);
+		execv(path, argv);
+		_exit(127);
+	}
+	close(in[0]);
+	close(out[1]);
+	f->to_child = in[1];
+	f->from_child = out[0];
+	if (!read_until_ready(f, 10000)) {
+		fixture_stop(f);
+		ck_abort_msg("fixture %s did not become ready", name);
+	}
+}
+
+void fixture_refresh(struct fixture *f)
+{
+	ck_assert_int_eq(write(f->to_child, "truth\n", 6), 6);
+	ck_assert_msg(read_until_ready(f, 10000), "fixture %d did not answer", f->pid);
+}
+
+static const char *find_key(const struct fixture *f, const char *key)
+{
+	size_t klen = strlen(key);
+	const char *p = f->truth;
+
+	while ((p = strstr(p, key))) {
+		if ((p == f->truth || p[-1] == '\n') && p[klen] == ' ')
+			return p + klen + 1;
+		p += klen;
+	}
+	return NULL;
+}
+
+bool fixture_has(const struct fixture *f, const char *key)
+{
+	return find_key(f, key) != NULL;
+}
+
+long long fixture_value(const struct fixture *f, const char *key)
+{
+	const char *v = find_key(f, key);
+
+	ck_assert_msg(v, "fixture %d printed no '%s'", f->pid, key);
+	return strtoll(v, NULL, 0);
+}
+
+void fixture_stop(struct fixture *f)
+{
+	if (f->pid <= 0)
+		return;
+	kill(f->pid, SIGKILL);
+	waitpid(f->pid, NULL, 0);
+	close(f->to_child);
+	close(f->from_child);
+	f->pid = 0;
+}
+
+/* Drains two pipes into two buffers until both close. */
+static void drain(int fd_out, char *out, size_t len, int fd_err, char *err, size_t errlen)
+{
+	size_t n_out = 0, n_err = 0;
+	char scratch[4096];
+	struct pollfd p[2] = { { .fd = fd_out, .events = POLLIN },
+			       { .fd = fd_err, .events = POLLIN } };
+
+	while (p[0].fd >= 0 || p[1].fd >= 0) {
+		if (poll(p, 2, -1) < 0 && errno != EINTR)
+			break;
+		for (int i = 0; i < 2; i++) {
+			char *buf = i ? err : out;
+			size_t cap = i ? errlen : len, *n = i ? &n_err : &n_out;
+			ssize_t r;
+
+			if (p[i].fd < 0 || !(p[i].revents & (POLLIN | POLLHUP)))
+				continue;
+			if (buf && *n + 1 < cap)
+				r = read(p[i].fd, buf + *n, cap - 1 - *n);
+			else
+				r = read(p[i].fd, scratch, sizeof(scratch));
+			if (r <= 0) {
+				close(p[i].fd);
+				p[i].fd = -1;
+			} else if (buf && *n + 1 < cap) {
+				*n += r;
+			}
+		}
+	}
+	if (out && len)
+		out[n_out] = '\0';
+	if (err && errlen)
+		err[n_err] = '\0';
+}
+
+int run_heapdoc(const char *const *args, char *out, size_t len, char *err, size_t errlen)
+{
+	char *argv[64];
+	int o[2], e[2], status;
+	size_t argc = 0;
+	pid_t pid;
+
+	argv[argc++] = (char *)HEAPDOC_BIN;
+	for (; args && *args && argc + 1 < 64; args++)
+		argv[argc++] = (char *)*args;
+	argv[argc] = NULL;
+	ck_assert(pipe2(o, O_CLOEXEC) == 0 && pipe2(e, O_CLOEXEC) == 0);
+	pid = fork();
+	ck_assert(pid >= 0);
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		dup2(o[1], 1);
+		dup2(e[1], 2);
+		execv(HEAPDOC_BIN, argv);
+		_exit(127);
+	}
+	close(o[1]);
+	close(e[1]);
+	drain(o[0], out, len, e[0], err, errlen);
+	waitpid(pid, &status, 0);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+int slurp(const char *path, char *buf, size_t len)
+{
+	FILE *f = fopen(path, "r");
+	size_t n;
+
+	if (!f)
+		return -1;
+	n = fread(buf, 1, len - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+	return 0;
+}

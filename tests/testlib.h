@@ -1,0 +1,47 @@
+/* Helpers every test suite shares: fixtures, fake trees, running heapdoc. */
+#ifndef HEAPDOC_TESTLIB_H
+#define HEAPDOC_TESTLIB_H
+
+#include <check.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+/* A committed fake /proc or /sys tree under fixtures/. */
+#define FAKE_TREE(name) HEAPDOC_ROOT "/fixtures/" name
+
+/* A started fixture program (see fixtures/fixture.h). */
+struct fixture {
+	pid_t pid;
+	int to_child;		/* its stdin */
+	int from_child;		/* its stdout */
+	char truth[32768];	/* what it printed before the last "ready" */
+};
+
+/* Starts FIXTURE_BIN/name with args (NULL-terminated, may be NULL) and extra
+ * environment entries ("K=V", NULL-terminated, may be NULL); waits up to 10 s
+ * for "ready".  The child dies with the test (PR_SET_PDEATHSIG) even when an
+ * assertion ends the test early.  Fails the test if it cannot start. */
+void fixture_start(struct fixture *f, const char *name,
+		   const char *const *args, const char *const *env);
+
+/* Asks the fixture to print its truth again, as it is now. */
+void fixture_refresh(struct fixture *f);
+
+/* The value the fixture printed for key; fails the test if absent. */
+long long fixture_value(const struct fixture *f, const char *key);
+bool fixture_has(const struct fixture *f, const char *key);
+
+/* Kills the fixture by pid (SIGKILL) and reaps it. Safe to call twice. */
+void fixture_stop(struct fixture *f);
+
+/* Runs the heapdoc binary with args (NULL-terminated), stdout into out
+ * (NUL-terminated, truncated to len), stderr into err if not NULL.
+ * Returns its exit status, or -1 if it died by a signal. */
+int run_heapdoc(const char *const *args, char *out, size_t len,
+		char *err, size_t errlen);
+
+/* Reads a whole small file into buf (NUL-terminated); -1 on failure. */
+int slurp(const char *path, char *buf, size_t len);
+
+#endif
