@@ -4,6 +4,7 @@
 #   make check    install what is missing, build, run every test
 #   make demo     install what is missing, build, triage a misbehaving fixture
 #   make asan     the whole suite under AddressSanitizer + UBSan
+#   make clang    compile everything with clang (make check does this too)
 #   make install  PREFIX=/usr/local DESTDIR=
 #
 # Objects go to $(BUILD) (build/ by default, build-asan/ for `make asan`), so
@@ -95,8 +96,15 @@ tests: $(BUILD)/tests/run $(BIN) fixtures
 deps:
 	@sh scripts/deps.sh
 
+# check first compiles everything with clang too (both compilers must stay
+# clean), then runs the suite, so Check's summary is the last line printed.
 check: deps
+	@$(MAKE) --no-print-directory clang
 	@$(MAKE) --no-print-directory run-tests
+
+clang:
+	@$(MAKE) --no-print-directory BUILD=build-clang CC=clang build-clang/heapdoc \
+	  build-clang/tests/run
 
 run-tests: tests
 	$(BUILD)/tests/run
@@ -120,8 +128,8 @@ install: $(BIN)
 	install -m 644 man/heapdoc.1 $(DESTDIR)$(PREFIX)/share/man/man1/heapdoc.1
 
 clean:
-	rm -rf build build-asan heapdoc
+	rm -rf build build-asan build-clang heapdoc
 
-.PHONY: all fixtures tests deps check run-tests asan demo bench install clean
+.PHONY: all fixtures tests deps check clang run-tests asan demo bench install clean
 
 -include $(DEPFILES)
