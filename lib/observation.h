@@ -1,7 +1,7 @@
 /* What heapdoc saw of one process: the contract between observe and judge.
  *
  * cmd/ fills an observation through the observe modules (proc, cgroup,
- * alloc/*, stacks); the judge (lib/judge) reads it and never touches a pid.
+ * alloc/..., stacks); the judge (lib/judge) reads it and never touches a pid.
  * An observation can be recorded on one machine and judged on another, and
  * every rule is tested on recorded observations.
  */

@@ -1,0 +1,231 @@
+/* Steps 2–4 of triage: the gap between allocated and resident, where it
+ * sits, how close the process is to a memory limit, and the slow path. */
+#include "judge/triage.h"
+
+#include <math.h>
+
+#include "judge/rules.h"
+#include "util.h"
+
+const char *gap_kind_name(enum gap_kind kind)
+{
+	switch (kind) {
+	case GAP_NONE: return "none";
+	case GAP_SIZE_CLASS: return "size-class";
+	case GAP_PINNING: return "pinning";
+	case GAP_ARENAS: return "arenas";
+	case GAP_UNPURGED: return "unpurged";
+	case GAP_UNKNOWN: break;
+	}
+	return "unknown";
+}
+
+/* The process's RSS: status first, else the newest sample. */
+uint64_t judge_rss(const struct observation *obs)
+{
+	if (IS_SET(obs->status.vm_rss) && obs->status.vm_rss)
+		return obs->status.vm_rss;
+	if (obs->nsamples)
+		return obs->samples[obs->nsamples - 1].rss;
+	return UNSET;
+}
+
+unsigned judge_effective_cpus(const struct observation *obs)
+{
+	if (obs->cgroup.effective_cpus)
+		return obs->cgroup.effective_cpus;
+	if (obs->status.cpus_allowed)
+		return obs->status.cpus_allowed;
+	return obs->host_cpus;
+}
+
+/* allocated and resident: the full read, else the newest sample that has
+ * both (the allocator answered the cheap read but not the full one). */
+static bool gap_figures(const struct observation *obs, uint64_t *allocated,
+			uint64_t *resident)
+{
+	const struct alloc_summary *sum = &obs->summary;
+
+	if (sum->valid && IS_SET(sum->allocated) && IS_SET(sum->resident)) {
+		*allocated = sum->allocated;
+		*resident = sum->resident;
+		return true;
+	}
+	for (size_t i = obs->nsamples; i-- > 0;) {
+		const struct sample *s = &obs->samples[i];
+
+		if (IS_SET(s->allocated) && IS_SET(s->resident)) {
+			*allocated = s->allocated;
+			*resident = s->resident;
+			return true;
+		}
+	}
+	return false;
+}
+
+static uint64_t sub0(uint64_t a, uint64_t b)
+{
+	return IS_SET(a) && IS_SET(b) && a > b ? a - b : 0;
+}
+
+static uint64_t or_zero(uint64_t v)
+{
+	return IS_SET(v) ? v : 0;
+}
+
+/* Step 2: RSS by owner.  smaps' split when it was read, status otherwise. */
+static void gap_split_rss(const struct observation *obs, struct gap *g)
+{
+	const struct rss_split *sp = &obs->split;
+	uint64_t anon;
+
+	g->rss = judge_rss(obs);
+	if (sp->total) {
+		anon = sp->brk_heap + sp->arena_heaps + sp->other_anon;
+		g->file = sp->file;
+		g->shmem = sp->shmem;
+		g->stacks = sp->stacks;
+		if (!g->known && obs->alloc.kind == ALLOC_GLIBC)
+			g->alloc_owned = sp->brk_heap + sp->arena_heaps;
+	} else {
+		anon = or_zero(obs->status.rss_anon);
+		g->file = obs->status.rss_file;
+		g->shmem = obs->status.rss_shmem;
+		g->stacks = UNSET;
+	}
+	if (g->known)
+		g->alloc_owned = g->resident;
+	else if (!g->alloc_owned)
+		g->alloc_owned = UNSET;
+	g->other_anon = IS_SET(g->alloc_owned) ? sub0(anon, g->alloc_owned) : anon;
+}
+
+/* Step 3: what most of the free space is. */
+static enum gap_kind gap_classify(const struct gap *g, const struct alloc_summary *sum)
+{
+	uint64_t free_total = or_zero(sum->free_total);
+
+	if (!sum->valid)
+		return GAP_UNKNOWN;
+	if (g->releasable > g->interleaved)
+		return GAP_UNPURGED;
+	/* Many arenas is the cause behind the other shapes when it applies:
+	 * the lever is the arena count, so name it first. */
+	if (g->too_many_arenas)
+		return GAP_ARENAS;
+	if (g->pinned * 2 >= g->interleaved && g->pinned)
+		return GAP_PINNING;
+	if (g->small_bytes * 2 >= free_total && g->small_bytes)
+		return GAP_SIZE_CLASS;
+	return GAP_PINNING;
+}
+
+void judge_gap(const struct observation *obs, struct gap *g)
+{
+	const struct alloc_summary *sum = &obs->summary;
+
+	*g = (struct gap){ .kind = GAP_UNKNOWN, .allocated = UNSET, .resident = UNSET,
+			   .ratio = NAN, .interleaved = UNSET, .releasable = UNSET,
+			   .pinned = UNSET, .trimmable = UNSET, .small_chunks = UNSET,
+			   .small_bytes = UNSET, .large_chunks = UNSET,
+			   .large_bytes = UNSET, .largest_free = UNSET };
+	g->known = gap_figures(obs, &g->allocated, &g->resident);
+	g->effective_cpus = judge_effective_cpus(obs);
+	gap_split_rss(obs, g);
+	if (!g->known)
+		return;
+	g->bytes = sub0(g->resident, g->allocated);
+	g->ratio = g->allocated ? (double)g->resident / (double)g->allocated : INFINITY;
+	g->significant = g->bytes >= GAP_MIN_BYTES &&
+			 (double)g->bytes >= GAP_MIN_SHARE * (double)g->resident;
+	if (sum->valid) {
+		g->interleaved = or_zero(sum->free_interleaved);
+		g->releasable = or_zero(sum->free_releasable);
+		g->pinned = or_zero(sum->pinned_bytes);
+		g->trimmable = sum->trimmable;
+		g->small_chunks = sum->free_small_chunks;
+		g->small_bytes = or_zero(sum->free_small_bytes);
+		g->large_chunks = sum->free_large_chunks;
+		g->large_bytes = sum->free_large_bytes;
+		g->largest_free = sum->largest_free;
+		g->narenas = sum->narenas;
+		g->too_many_arenas = g->effective_cpus &&
+			g->narenas > ARENAS_PER_CPU_RETAIN * g->effective_cpus;
+	}
+	g->kind = g->significant ? gap_classify(g, sum) : GAP_NONE;
+}
+
+void judge_pressure(const struct observation *obs, struct pressure *p)
+{
+	const struct cgroup_limits *cg = &obs->cgroup;
+	uint64_t rss = judge_rss(obs);
+
+	*p = (struct pressure){ .usage = UNSET, .limit = UNSET, .ratio = NAN };
+	if (cg->version && IS_SET(cg->memory_max) && cg->memory_max) {
+		p->limit = cg->memory_max;
+		p->limit_name = "cgroup memory.max";
+	}
+	/* memory.high is where the kernel starts reclaiming and throttling:
+	 * for a latency-bound service it is the limit that bites first. */
+	if (cg->version && IS_SET(cg->memory_high) && cg->memory_high &&
+	    (!IS_SET(p->limit) || cg->memory_high < p->limit)) {
+		p->limit = cg->memory_high;
+		p->limit_name = "cgroup memory.high";
+	}
+	if (IS_SET(p->limit)) {
+		/* What the OOM killer weighs: the cgroup's usage minus page
+		 * cache it can drop (inactive file pages). */
+		if (IS_SET(cg->memory_current))
+			p->usage = sub0(cg->memory_current, or_zero(cg->inactive_file));
+		else
+			p->usage = rss;
+	} else if (IS_SET(obs->machine_memory) && obs->machine_memory) {
+		p->limit = obs->machine_memory;
+		p->limit_name = "MemTotal";
+		p->usage = rss;
+	}
+	if (IS_SET(p->limit) && IS_SET(p->usage)) {
+		p->ratio = (double)p->usage / (double)p->limit;
+		p->near = p->ratio >= PRESSURE_NEAR_LIMIT;
+	}
+}
+
+/* Minor faults per second across the samples, NAN without two of them. */
+static double fault_rate(const struct observation *obs)
+{
+	const struct sample *a, *b;
+
+	if (obs->nsamples < 2)
+		return obs->latency.sampled ? obs->latency.fault_rate : NAN;
+	a = &obs->samples[0];
+	b = &obs->samples[obs->nsamples - 1];
+	if (b->t <= a->t || !IS_SET(a->minflt) || !IS_SET(b->minflt) || b->minflt < a->minflt)
+		return NAN;
+	return (double)(b->minflt - a->minflt) / (b->t - a->t);
+}
+
+void judge_slow_path(const struct observation *obs, struct slow_path *sp)
+{
+	const struct latency *l = &obs->latency;
+
+	*sp = (struct slow_path){ .alloc_share = NAN, .syscall_share = NAN,
+				  .lock_share = NAN };
+	sp->fault_rate = fault_rate(obs);
+	sp->fault_storm = !isnan(sp->fault_rate) && sp->fault_rate >= FAULT_STORM_RATE;
+	sp->sampled = l->sampled && l->samples;
+	if (!sp->sampled)
+		return;
+	sp->alloc_share = (double)l->in_allocator / l->samples;
+	sp->syscall_share = (double)l->in_mm_syscall / l->samples;
+	sp->lock_share = (double)l->in_lock_wait / l->samples;
+	sp->hot = sp->alloc_share >= SLOW_ALLOC_SHARE || sp->lock_share >= SLOW_LOCK_SHARE ||
+		  sp->syscall_share >= SLOW_SYSCALL_SHARE;
+}
+
+bool judge_wants_latency(const struct observation *obs)
+{
+	struct slow_path sp;
+
+	judge_slow_path(obs, &sp);
+	return sp.fault_storm;
+}

@@ -1,0 +1,67 @@
+/* Tuning advice: the allocator, its settings in force, the container and the
+ * verdict in; the knobs to turn out, each sized to this process, with the
+ * number that calls for it and how to apply it.
+ *
+ * Pure, like the rest of lib/judge: the settings in force come from the
+ * observation (the target's environment, and the allocator's own copy —
+ * glibc's mp_, jemalloc's opt.* — when it was read).
+ */
+#ifndef HEAPDOC_JUDGE_KNOBS_H
+#define HEAPDOC_JUDGE_KNOBS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "judge/triage.h"
+#include "observation.h"
+
+enum knob_kind {
+	KNOB_ENV,		/* an environment variable read when the process starts */
+	KNOB_CONF_OPTION,	/* one option of a conf variable (MALLOC_CONF): the
+				 * KNOB_ENV knob for that variable carries it */
+	KNOB_ALTERNATIVE,	/* another spelling of the KNOB_ENV knobs (GLIBC_TUNABLES) */
+	KNOB_ACTION,		/* a one-off command on the running process */
+	KNOB_LIMIT,		/* a setting of the container */
+};
+
+struct knob {
+	enum knob_kind kind;
+	char name[48];		/* MALLOC_ARENA_MAX, dirty_decay_ms, malloc_trim, memory.max */
+	char value[256];	/* what to set, as it is written */
+	char current[256];	/* in force now; "" when unknown */
+	const char *current_source;	/* "environment", "GLIBC_TUNABLES", "MALLOC_CONF",
+					 * "allocator", "default", "cgroup"; NULL when unknown */
+	bool change;		/* value differs from what is in force */
+	char why[320];		/* the number that calls for it */
+	char apply_env[300];	/* NAME=value */
+	char apply_systemd[320];	/* a line for the [Service] section of a drop-in */
+	char apply_kubernetes[320];	/* an entry for the container spec */
+	char command[256];	/* KNOB_ACTION: what to run now */
+	char risk[320];		/* KNOB_ACTION: what can go wrong */
+};
+
+#define KNOBS_MAX 16
+
+struct knobs {
+	struct knob v[KNOBS_MAX];
+	size_t n;
+};
+
+/* "env", "conf-option", "alternative", "action", "limit". */
+const char *knob_kind_name(enum knob_kind kind);
+
+/* Advice for obs, given the verdict judge_triage() reached on it (the
+ * verdict may be inconclusive: knobs sized from the container alone are
+ * still given). */
+void judge_knobs(const struct observation *obs, const struct verdict *v, struct knobs *out);
+
+/* The value of name in a NUL-separated environment block, or NULL. */
+const char *knobs_env_get(const struct environ *env, const char *name);
+
+/* Copies the value of key from a "k=v:k=v" (GLIBC_TUNABLES, sep ':' and
+ * '=') or "k:v,k:v" (MALLOC_CONF, sep ',' and ':') list into out; false
+ * when absent. */
+bool knobs_list_get(const char *list, char sep, char kv, const char *key,
+		    char *out, size_t len);
+
+#endif

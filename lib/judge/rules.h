@@ -1,0 +1,51 @@
+/* The judge's thresholds, in one place, each with the reason for its value.
+ * Internal to lib/judge: reports read the decisions, not the numbers. */
+#ifndef HEAPDOC_JUDGE_RULES_H
+#define HEAPDOC_JUDGE_RULES_H
+
+#include <stdint.h>
+
+#include "observation.h"
+
+#define MiB ((uint64_t)1024 * 1024)
+
+/* A gap between resident and allocated is the story only when it is at
+ * least a quarter of resident (resident ≥ 1.33 × allocated: below that,
+ * chunk headers, thread caches and glibc's 128 KiB pads per arena explain
+ * it) and at least 8 MiB (a smaller gap is not worth an engineer's time
+ * during an incident, whatever its ratio). */
+#define GAP_MIN_SHARE 0.25
+#define GAP_MIN_BYTES (8 * MiB)
+
+/* More arenas than two per effective CPU cannot all be busy at once: the
+ * rest hold free memory for threads that are not running.  glibc caps at
+ * 8 per host core, so a container with a CPU quota runs far above this. */
+#define ARENAS_PER_CPU_RETAIN 2
+
+/* Near the limit: at 85% one traffic spike of a sixth more kills the
+ * process (cgroup OOM) or pushes the machine into reclaim. */
+#define PRESSURE_NEAR_LIMIT 0.85
+
+/* malloc_trim is worth a stop of the process when it returns at least
+ * 16 MiB or a tenth of RSS, whichever is larger. */
+#define TRIM_WORTH_BYTES (16 * MiB)
+#define TRIM_WORTH_SHARE 0.10
+
+/* Step 4.  A healthy program spends a few percent of its samples in
+ * malloc/free; from 10% the allocator shows up as the hot spot of a
+ * profile.  Lock waits and mm syscalls are worth naming at 5%: each one
+ * stands for a sleeping thread or a TLB shootdown. */
+#define SLOW_ALLOC_SHARE 0.10
+#define SLOW_LOCK_SHARE 0.05
+#define SLOW_SYSCALL_SHARE 0.05
+
+/* 10 000 minor faults a second is ~40 MiB/s of fresh pages that the kernel
+ * zeroes: a percent or two of a CPU in the fault path alone, and the mark
+ * of memory returned and taken back again (mmap churn, trim/grow cycles). */
+#define FAULT_STORM_RATE 10000.0
+
+/* Shared by the judge's files. */
+uint64_t judge_rss(const struct observation *obs);
+unsigned judge_effective_cpus(const struct observation *obs);
+
+#endif

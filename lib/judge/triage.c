@@ -1,0 +1,356 @@
+/* The verdict: the four steps put together, with the lines that decided it.
+ *
+ * Order of the rules (DESIGN.md, "What the verdicts mean"):
+ *  1. allocated climbs through the window, the last third too  → leak
+ *  2. a significant gap between resident and allocated          → unpurged
+ *     when whole free pages apart from live data dominate it, else
+ *     fragmentation
+ *  3. allocated ≈ resident and stable, near a memory limit      → live-set
+ *  4. allocated ≈ resident and stable                           → healthy
+ *  anything these cannot decide — no allocator view, no trend, growth
+ *  outside the allocator — is inconclusive, with the reason and the verdict
+ *  the evidence leans to.
+ */
+#include "judge/triage.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "judge/rules.h"
+#include "report/human.h"
+#include "util.h"
+
+const char *verdict_name(enum verdict_kind kind)
+{
+	switch (kind) {
+	case VERDICT_HEALTHY: return "healthy";
+	case VERDICT_LEAK: return "leak";
+	case VERDICT_FRAGMENTATION: return "fragmentation";
+	case VERDICT_UNPURGED: return "unpurged";
+	case VERDICT_LIVE_SET: return "live-set";
+	case VERDICT_INCONCLUSIVE: break;
+	}
+	return "inconclusive";
+}
+
+__attribute__((format(printf, 2, 3)))
+static void evidence(struct verdict *v, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (v->nevidence >= VERDICT_MAX_EVIDENCE)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(v->evidence[v->nevidence++], VERDICT_LINE, fmt, ap);
+	va_end(ap);
+}
+
+__attribute__((format(printf, 3, 4)))
+static void decide(struct verdict *v, enum verdict_kind kind, const char *fmt, ...)
+{
+	va_list ap;
+
+	v->kind = v->leaning = kind;
+	va_start(ap, fmt);
+	vsnprintf(v->reason, sizeof(v->reason), fmt, ap);
+	va_end(ap);
+}
+
+/* Short-lived formatted sizes for one evidence line. */
+struct hb {
+	char s[6][32];
+	int i;
+};
+
+static const char *B(struct hb *h, uint64_t bytes)
+{
+	char *buf = h->s[h->i++ % 6];
+
+	return human_bytes(buf, sizeof(h->s[0]), bytes);
+}
+
+/* A rate in bytes/s, with its sign. */
+static const char *R(struct hb *h, double rate)
+{
+	char *buf = h->s[h->i++ % 6];
+	char tmp[24];
+
+	if (isnan(rate))
+		return "n/a";
+	human_bytes(tmp, sizeof(tmp), (uint64_t)fabs(rate));
+	snprintf(buf, sizeof(h->s[0]), "%s%s/s", rate < 0 ? "-" : "", tmp);
+	return buf;
+}
+
+/* ---- step 1 ---------------------------------------------------------------- */
+
+static void trend_evidence(struct verdict *v, const char *what, const struct trend *t)
+{
+	struct hb h = { .i = 0 };
+
+	switch (t->kind) {
+	case TREND_UNKNOWN:
+		evidence(v, "%s trend unknown: %s", what, t->why);
+		break;
+	case TREND_GROWING:
+		evidence(v, "%s grew %s in %.1f s (%s, R² %.2f); the last third still grows at %s",
+			 what, B(&h, t->last > t->first ? t->last - t->first : 0), t->span_s,
+			 R(&h, t->slope), t->r2, R(&h, t->tail_slope));
+		break;
+	case TREND_PLATEAU:
+		evidence(v, "%s rose from %s and levelled off at %s (last third %s against %s overall)",
+			 what, B(&h, t->first), B(&h, t->last), R(&h, t->tail_slope),
+			 R(&h, t->slope));
+		break;
+	case TREND_FLAT:
+		evidence(v, "%s stayed at %s (within %s over %.1f s)", what, B(&h, t->level),
+			 B(&h, t->max - t->min), t->span_s);
+		break;
+	case TREND_SAWTOOTH:
+		evidence(v, "%s went up and down (%u drops) between %s and %s, net %s",
+			 what, t->drops, B(&h, t->min), B(&h, t->max), R(&h, t->slope));
+		break;
+	case TREND_FALLING:
+		evidence(v, "%s fell from %s to %s in %.1f s (%s)", what, B(&h, t->first),
+			 B(&h, t->last), t->span_s, R(&h, t->slope));
+		break;
+	}
+}
+
+static bool trend_stable(const struct trend *t)
+{
+	return t->kind == TREND_FLAT || t->kind == TREND_PLATEAU ||
+	       t->kind == TREND_SAWTOOTH || t->kind == TREND_FALLING;
+}
+
+/* ---- steps 2 and 3 --------------------------------------------------------- */
+
+static void split_evidence(struct verdict *v, const struct gap *g)
+{
+	struct hb h = { .i = 0 };
+	char stacks[48] = "";
+
+	if (!IS_SET(g->rss))
+		return;
+	if (IS_SET(g->stacks))
+		snprintf(stacks, sizeof(stacks), ", stacks %s", B(&h, g->stacks));
+	if (IS_SET(g->alloc_owned))
+		evidence(v, "RSS %s: allocator %s, other anonymous %s, file %s, shared %s%s",
+			 B(&h, g->rss), B(&h, g->alloc_owned), B(&h, g->other_anon),
+			 B(&h, g->file), B(&h, g->shmem), stacks);
+	else
+		evidence(v, "RSS %s: anonymous %s, file %s, shared %s%s", B(&h, g->rss),
+			 B(&h, g->other_anon), B(&h, g->file), B(&h, g->shmem), stacks);
+}
+
+static void ratio_evidence(struct verdict *v, const struct gap *g)
+{
+	struct hb h = { .i = 0 };
+
+	if (g->significant)
+		evidence(v, "resident %s is %.2f× allocated %s: %s held free", B(&h, g->resident),
+			 g->ratio, B(&h, g->allocated), B(&h, g->bytes));
+	else
+		evidence(v, "allocated %s ≈ resident %s (gap %s, %.0f%% of resident)",
+			 B(&h, g->allocated), B(&h, g->resident), B(&h, g->bytes),
+			 g->resident ? 100.0 * g->bytes / g->resident : 0.0);
+}
+
+static const char *unpurged_where(enum alloc_kind kind)
+{
+	switch (kind) {
+	case ALLOC_GLIBC: return "the top chunk above the pad";
+	case ALLOC_JEMALLOC: return "dirty and muzzy extents waiting for decay";
+	case ALLOC_TCMALLOC: return "page-heap free spans";
+	default: return "free pages the allocator keeps";
+	}
+}
+
+static void where_evidence(struct verdict *v, const struct observation *obs, const struct gap *g)
+{
+	struct hb h = { .i = 0 };
+	uint64_t free_total = IS_SET(obs->summary.free_total) ? obs->summary.free_total : 0;
+
+	if (!g->significant || g->kind == GAP_UNKNOWN)
+		return;
+	if (g->releasable)
+		evidence(v, "%s is whole free pages apart from live data (%s)",
+			 B(&h, g->releasable), unpurged_where(obs->alloc.kind));
+	if (g->interleaved)
+		evidence(v, "%s is free space between live chunks", B(&h, g->interleaved));
+	if (g->pinned)
+		evidence(v, "%s of it is whole free pages pinned between live chunks",
+			 B(&h, g->pinned));
+	if (IS_SET(g->small_chunks) && g->small_chunks)
+		evidence(v, "%" PRIu64 " free chunks under 1 KiB hold %s (%.0f%% of free space); "
+			 "the largest free chunk is %s", g->small_chunks, B(&h, g->small_bytes),
+			 free_total ? 100.0 * g->small_bytes / free_total : 0.0,
+			 B(&h, g->largest_free));
+	if (g->narenas)
+		evidence(v, "%u arena%s for %u effective CPU%s%s", g->narenas,
+			 g->narenas == 1 ? "" : "s", g->effective_cpus,
+			 g->effective_cpus == 1 ? "" : "s",
+			 g->too_many_arenas ? ": free memory retained per arena" : "");
+	if (IS_SET(g->trimmable) && g->trimmable)
+		evidence(v, "a release call (malloc_trim(0) for glibc) could return %s now",
+			 B(&h, g->trimmable));
+}
+
+/* ---- limits and step 4 ----------------------------------------------------- */
+
+static void pressure_evidence(struct verdict *v, const struct pressure *p,
+			      const struct trend *growth)
+{
+	struct hb h = { .i = 0 };
+
+	if (isnan(p->ratio))
+		return;
+	evidence(v, "%s %s is %.0f%% of %s %s%s",
+		 strcmp(p->limit_name, "MemTotal") ? "working set" : "RSS", B(&h, p->usage),
+		 100 * p->ratio, p->limit_name, B(&h, p->limit),
+		 p->near ? ": near an OOM kill" : "");
+	if (growth && growth->kind == TREND_GROWING && growth->slope > 0 && p->limit > p->usage)
+		evidence(v, "at %s the limit is reached in about %.0f s",
+			 R(&h, growth->slope), (double)(p->limit - p->usage) / growth->slope);
+}
+
+static void slow_evidence(struct verdict *v, const struct observation *obs,
+			  const struct slow_path *sp)
+{
+	const struct latency *l = &obs->latency;
+
+	if (!isnan(sp->fault_rate) && (sp->fault_storm || sp->sampled)) {
+		struct hb h = { .i = 0 };
+
+		evidence(v, "%.0f minor page faults/s (≈%s of fresh pages)%s", sp->fault_rate,
+			 R(&h, sp->fault_rate * 4096),
+			 sp->fault_storm ? ": memory is returned and taken back" : "");
+	}
+	if (!sp->sampled)
+		return;
+	evidence(v, "%.0f%% of %u stack samples in the allocator%s%s%s", 100 * sp->alloc_share,
+		 l->samples, l->top_frame[0] ? " (most often " : "", l->top_frame,
+		 l->top_frame[0] ? ")" : "");
+	evidence(v, "%.0f%% in mmap/munmap/madvise/brk, %.0f%% waiting on allocator locks",
+		 100 * sp->syscall_share, 100 * sp->lock_share);
+	if (obs->pause_us) {
+		char buf[24];
+
+		evidence(v, "heapdoc paused the process for at most %s",
+			 human_us(buf, sizeof(buf), obs->pause_us));
+	}
+}
+
+/* ---- the rules ------------------------------------------------------------- */
+
+static void decide_with_allocator(struct verdict *v, const struct observation *obs)
+{
+	const struct gap *g = &v->gap;
+	const struct trend *a = &v->allocated;
+	struct hb h = { .i = 0 };
+
+	if (a->kind == TREND_GROWING) {
+		decide(v, VERDICT_LEAK, "allocated climbs without bound: %s over %.1f s",
+		       R(&h, a->slope), a->span_s);
+		return;
+	}
+	if (g->significant && g->kind == GAP_UNKNOWN) {
+		decide(v, VERDICT_INCONCLUSIVE, "resident is %.2f× allocated, but the allocator's "
+		       "free lists were not read (%s)", g->ratio,
+		       obs->summary.why_invalid[0] ? obs->summary.why_invalid : "no full read");
+		v->leaning = VERDICT_FRAGMENTATION;
+		return;
+	}
+	if (g->significant && g->kind == GAP_UNPURGED) {
+		decide(v, VERDICT_UNPURGED, "%s of resident memory is whole free pages the allocator "
+		       "has not returned (%s)", B(&h, g->releasable),
+		       unpurged_where(obs->alloc.kind));
+		return;
+	}
+	if (g->significant) {
+		decide(v, VERDICT_FRAGMENTATION, "resident %s is %.2f× %sallocated %s (%s)",
+		       B(&h, g->resident), g->ratio, trend_stable(a) ? "a stable " : "",
+		       B(&h, g->allocated), gap_kind_name(g->kind));
+		return;
+	}
+	if (v->rss.kind == TREND_GROWING && v->resident.kind != TREND_GROWING) {
+		decide(v, VERDICT_INCONCLUSIVE, "RSS grows %s outside the allocator heapdoc "
+		       "reads (other anonymous %s, file %s)", R(&h, v->rss.slope),
+		       B(&h, g->other_anon), B(&h, g->file));
+		v->leaning = VERDICT_LEAK;
+		return;
+	}
+	if (!trend_stable(a)) {
+		decide(v, VERDICT_INCONCLUSIVE, "allocated ≈ resident, but stability was not "
+		       "measured: %s", a->why[0] ? a->why : "no trend");
+		v->leaning = v->pressure.near ? VERDICT_LIVE_SET : VERDICT_HEALTHY;
+		return;
+	}
+	if (v->pressure.near) {
+		decide(v, VERDICT_LIVE_SET, "the memory is really in use: allocated ≈ resident, "
+		       "stable, at %.0f%% of %s", 100 * v->pressure.ratio, v->pressure.limit_name);
+		return;
+	}
+	decide(v, VERDICT_HEALTHY, "allocated ≈ resident and stable (%s), not near a limit",
+	       trend_kind_name(a->kind));
+}
+
+static void decide_without_allocator(struct verdict *v, const struct observation *obs)
+{
+	char why[sizeof(obs->summary.why_invalid)];
+	struct hb h = { .i = 0 };
+
+	if (obs->summary.why_invalid[0])
+		snprintf(why, sizeof(why), "%s", obs->summary.why_invalid);
+	else
+		snprintf(why, sizeof(why), "heapdoc cannot read %s's state",
+			 alloc_kind_name(obs->alloc.kind));
+	if (v->rss.kind == TREND_GROWING) {
+		decide(v, VERDICT_INCONCLUSIVE, "RSS grows %s, but without the allocator's view a "
+		       "leak cannot be told from fragmentation: %s", R(&h, v->rss.slope), why);
+		v->leaning = VERDICT_LEAK;
+	} else {
+		decide(v, VERDICT_INCONCLUSIVE, "no allocator view: %s", why);
+		v->leaning = v->pressure.near ? VERDICT_LIVE_SET : VERDICT_HEALTHY;
+	}
+}
+
+void judge_triage(const struct observation *obs, struct verdict *v)
+{
+	memset(v, 0, sizeof(*v));
+	judge_trend(obs, SERIES_RSS, &v->rss);
+	judge_trend(obs, SERIES_ALLOCATED, &v->allocated);
+	judge_trend(obs, SERIES_RESIDENT, &v->resident);
+	judge_gap(obs, &v->gap);
+	judge_pressure(obs, &v->pressure);
+	judge_slow_path(obs, &v->slow);
+
+	if (!obs->nsamples && !v->gap.known)
+		decide(v, VERDICT_INCONCLUSIVE, "nothing was sampled");
+	else if (v->gap.known)
+		decide_with_allocator(v, obs);
+	else
+		decide_without_allocator(v, obs);
+
+	/* The evidence, most decisive first. */
+	if (v->kind == VERDICT_LEAK || !v->gap.known) {
+		trend_evidence(v, v->gap.known ? "allocated" : "RSS",
+			       v->gap.known ? &v->allocated : &v->rss);
+		pressure_evidence(v, &v->pressure, v->gap.known ? &v->allocated : &v->rss);
+		if (v->gap.known) {
+			trend_evidence(v, "RSS", &v->rss);
+			ratio_evidence(v, &v->gap);
+		}
+	} else {
+		ratio_evidence(v, &v->gap);
+		where_evidence(v, obs, &v->gap);
+		trend_evidence(v, "allocated", &v->allocated);
+		trend_evidence(v, "RSS", &v->rss);
+		pressure_evidence(v, &v->pressure, NULL);
+	}
+	split_evidence(v, &v->gap);
+	slow_evidence(v, obs, &v->slow);
+}

@@ -1,0 +1,163 @@
+/* The triage judge: an observation in, a verdict with its evidence out.
+ *
+ * Pure functions, no I/O: everything here reads a `struct observation`
+ * (lib/observation.h) and writes plain structs, so every rule is tested on
+ * recorded observations and an observation recorded on one machine can be
+ * judged on another.  The four steps of DESIGN.md map to four functions:
+ *
+ *	judge_trend()		step 1: how a series moved over the window
+ *	judge_gap()		steps 2 and 3: allocated vs resident, the RSS
+ *				split, and where a gap sits
+ *	judge_slow_path()	step 4: the allocator on the stacks
+ *	judge_triage()		all of them, then the verdict
+ */
+#ifndef HEAPDOC_JUDGE_TRIAGE_H
+#define HEAPDOC_JUDGE_TRIAGE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "observation.h"
+
+/* ---- step 1: trend ------------------------------------------------------ */
+
+enum trend_kind {
+	TREND_UNKNOWN,		/* too few samples or too short a window: see why */
+	TREND_FLAT,		/* no change worth the name */
+	TREND_GROWING,		/* climbs through the whole window, the last third too */
+	TREND_PLATEAU,		/* climbed, then levelled off */
+	TREND_SAWTOOTH,		/* repeated climbs and drops (batches, caches flushed) */
+	TREND_FALLING,		/* going down: memory being returned */
+};
+
+/* Which figure of a sample a trend is taken over. */
+enum trend_series {
+	SERIES_RSS,
+	SERIES_ALLOCATED,
+	SERIES_RESIDENT,
+};
+
+struct trend {
+	enum trend_kind kind;
+	char why[160];		/* TREND_UNKNOWN: the reason, for the report */
+	size_t n;		/* samples with this figure */
+	double span_s;		/* seconds from the first to the last of them */
+	uint64_t first, last, min, max;
+	uint64_t level;		/* the median: the scale changes are measured against */
+	double slope;		/* bytes/s, Theil–Sen over the whole window */
+	double r2;		/* how well a straight line fits (least squares), 0..1 */
+	double tail_slope;	/* bytes/s, Theil–Sen over the last third */
+	unsigned drops;		/* falls between samples large enough to count */
+};
+
+const char *trend_kind_name(enum trend_kind kind);	/* "growing", ... */
+
+/* Classifies one series of obs->samples.  Samples whose figure is UNSET are
+ * skipped (the allocator could not be read at that moment). */
+void judge_trend(const struct observation *obs, enum trend_series series,
+		 struct trend *out);
+
+/* ---- steps 2 and 3: the gap between allocated and resident -------------- */
+
+/* What most of a gap is made of. */
+enum gap_kind {
+	GAP_NONE,		/* allocated ≈ resident */
+	GAP_UNKNOWN,		/* no allocator view */
+	GAP_SIZE_CLASS,		/* many small free holes the next requests do not fit */
+	GAP_PINNING,		/* whole free pages held between live chunks */
+	GAP_ARENAS,		/* free space spread over more arenas than CPUs */
+	GAP_UNPURGED,		/* whole free pages apart from live data (top, dirty) */
+};
+
+struct gap {
+	bool known;		/* the allocator's figures were read */
+	bool significant;	/* large enough to be the story (GAP_* thresholds) */
+	enum gap_kind kind;
+	uint64_t allocated, resident;
+	uint64_t bytes;		/* resident − allocated */
+	double ratio;		/* resident / allocated */
+
+	/* Step 2: RSS by owner. */
+	uint64_t rss;
+	uint64_t alloc_owned;	/* the allocator's resident (or its heaps from smaps) */
+	uint64_t other_anon, file, shmem, stacks;
+
+	/* Step 3: where the free space sits (the allocator's own figures). */
+	uint64_t interleaved;	/* free space between live data */
+	uint64_t releasable;	/* whole free pages apart from live data */
+	uint64_t pinned;	/* whole free pages between live chunks */
+	uint64_t trimmable;	/* what a release call would return */
+	uint64_t small_chunks, small_bytes, large_chunks, large_bytes, largest_free;
+	unsigned narenas, effective_cpus;
+	bool too_many_arenas;
+};
+
+const char *gap_kind_name(enum gap_kind kind);	/* "pinning", ... */
+
+void judge_gap(const struct observation *obs, struct gap *out);
+
+/* ---- how close to an OOM kill ------------------------------------------- */
+
+struct pressure {
+	uint64_t usage;		/* what counts toward the limit */
+	uint64_t limit;		/* the tightest limit; UNSET: none known */
+	double ratio;		/* usage / limit; NAN without a limit */
+	const char *limit_name;	/* "cgroup memory.max", "cgroup memory.high", "MemTotal" */
+	bool near;		/* ratio ≥ PRESSURE_NEAR_LIMIT */
+};
+
+void judge_pressure(const struct observation *obs, struct pressure *out);
+
+/* ---- step 4: the slow path ---------------------------------------------- */
+
+struct slow_path {
+	bool sampled;
+	double alloc_share, syscall_share, lock_share;	/* 0..1 of stack samples */
+	double fault_rate;	/* minor faults per second over the window */
+	bool hot;		/* the allocator is where time goes */
+	bool fault_storm;	/* fresh pages faulted in at a rate that costs */
+};
+
+void judge_slow_path(const struct observation *obs, struct slow_path *out);
+
+/* True when the evidence gathered so far calls for step 4 (stack sampling)
+ * even though the user did not ask for it. */
+bool judge_wants_latency(const struct observation *obs);
+
+/* ---- the verdict -------------------------------------------------------- */
+
+enum verdict_kind {
+	VERDICT_HEALTHY,
+	VERDICT_LEAK,
+	VERDICT_FRAGMENTATION,
+	VERDICT_UNPURGED,
+	VERDICT_LIVE_SET,
+	VERDICT_INCONCLUSIVE,
+};
+
+#define VERDICT_MAX_EVIDENCE 24
+#define VERDICT_LINE 200
+
+struct verdict {
+	enum verdict_kind kind;
+	/* For inconclusive: the verdict the evidence leans to, or kind itself. */
+	enum verdict_kind leaning;
+	char reason[VERDICT_LINE];	/* one line: why this verdict */
+	/* The lines that decided it, with numbers, most important first. */
+	char evidence[VERDICT_MAX_EVIDENCE][VERDICT_LINE];
+	size_t nevidence;
+
+	struct trend rss, allocated, resident;
+	struct gap gap;
+	struct pressure pressure;
+	struct slow_path slow;
+};
+
+/* "healthy", "leak", "fragmentation", "unpurged", "live-set",
+ * "inconclusive": the names of the JSON contract. */
+const char *verdict_name(enum verdict_kind kind);
+
+void judge_triage(const struct observation *obs, struct verdict *out);
+
+#endif

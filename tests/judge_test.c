@@ -1,0 +1,523 @@
+/* The triage judge on recorded observations: one test per rule and per
+ * verdict.  Each observation is built by hand (tests/judge_obs.h) and each
+ * expected figure is derived in a comment, never copied from heapdoc. */
+#include <stdio.h>
+#include <string.h>
+
+#include "judge/triage.h"
+#include "judge_obs.h"
+#include "testlib.h"
+
+static struct observation obs;
+static struct verdict v;
+
+/* True when some evidence line contains needle. */
+static bool has_evidence(const char *needle)
+{
+	for (size_t i = 0; i < v.nevidence; i++)
+		if (strstr(v.evidence[i], needle))
+			return true;
+	return false;
+}
+
+static void dump(void)
+{
+	fprintf(stderr, "verdict %s (leaning %s): %s\n", verdict_name(v.kind),
+		verdict_name(v.leaning), v.reason);
+	for (size_t i = 0; i < v.nevidence; i++)
+		fprintf(stderr, "  %s\n", v.evidence[i]);
+}
+
+#define assert_verdict(want) \
+	do { \
+		if (v.kind != (want)) \
+			dump(); \
+		ck_assert_str_eq(verdict_name(v.kind), verdict_name(want)); \
+	} while (0)
+
+/* ---- shapes ---------------------------------------------------------------- */
+
+/* 100 MiB + 4.8 MiB/s: 48 MiB over a 10 s window. */
+static uint64_t leak_clean(double t) { return 100 * MiB_ + (uint64_t)(4.8 * MiB_ * t); }
+static uint64_t leak_noisy(double t) { return leak_clean(t) + wobble(t, 2 * MiB_); }
+/* The same leak with one sample 60 MiB high (a batch in flight). */
+static uint64_t leak_outlier(double t)
+{
+	return leak_clean(t) + (t > 4.9 && t < 5.1 ? 60 * MiB_ : 0);
+}
+/* A cache that fills 30 MiB over the first 3 s, then stops. */
+static uint64_t plateau(double t) { return 60 * MiB_ + (uint64_t)(10 * MiB_ * MIN(t, 3.0)); }
+/* Batches of 20 MiB built and dropped every 2.5 s. */
+static uint64_t sawtooth(double t)
+{
+	return 50 * MiB_ + (uint64_t)(20 * MiB_ * (t / 2.5 - (int)(t / 2.5)));
+}
+static uint64_t flat(double t) { return 64 * MiB_ + wobble(t, 200 * 1024); }
+static uint64_t falling(double t) { return 200 * MiB_ - (uint64_t)(8 * MiB_ * t); }
+static uint64_t small_flat(double t) { (void)t; return 8 * MiB_; }
+static uint64_t near_limit(double t) { return 90 * MiB_ + wobble(t, 100 * 1024); }
+
+/* ---- step 1: trend -------------------------------------------------------- */
+
+START_TEST(trend_leak_is_growing_with_its_slope)
+{
+	struct trend t;
+
+	obs_init(&obs);
+	obs_sample(&obs, 41, 0.25, leak_clean, 0, 0);
+	judge_trend(&obs, SERIES_ALLOCATED, &t);
+	ck_assert_str_eq(trend_kind_name(t.kind), "growing");
+	/* 4.8 MiB/s = 5033164.8 B/s; a clean line fits exactly. */
+	ck_assert_double_eq_tol(t.slope, 4.8 * MiB_, 0.01 * MiB_);
+	ck_assert_double_ge(t.r2, 0.99);
+	ck_assert_double_eq_tol(t.tail_slope, 4.8 * MiB_, 0.01 * MiB_);
+}
+END_TEST
+
+START_TEST(trend_noisy_leak_is_still_growing)
+{
+	struct trend t;
+
+	obs_init(&obs);
+	obs_sample(&obs, 41, 0.25, leak_noisy, 0, 0);
+	judge_trend(&obs, SERIES_ALLOCATED, &t);
+	ck_assert_str_eq(trend_kind_name(t.kind), "growing");
+	/* ±2 MiB of noise on 48 MiB of growth: the slope stays within 10%. */
+	ck_assert_double_eq_tol(t.slope, 4.8 * MiB_, 0.48 * MiB_);
+}
+END_TEST
+
+/* Theil–Sen: one sample 60 MiB off does not tilt the slope. */
+START_TEST(trend_slope_ignores_an_outlier)
+{
+	struct trend t;
+
+	obs_init(&obs);
+	obs_sample(&obs, 41, 0.25, leak_outlier, 0, 0);
+	judge_trend(&obs, SERIES_ALLOCATED, &t);
+	ck_assert_str_eq(trend_kind_name(t.kind), "growing");
+	ck_assert_double_eq_tol(t.slope, 4.8 * MiB_, 0.1 * MiB_);
+}
+END_TEST
+
+/* The first 3 s of this series are a perfect leak; the last 7 s are flat.
+ * The last third has no growth: plateau. */
+START_TEST(trend_plateau_is_not_growth)
+{
+	struct trend t;
+
+	obs_init(&obs);
+	obs_sample(&obs, 41, 0.25, plateau, 0, 0);
+	judge_trend(&obs, SERIES_ALLOCATED, &t);
+	ck_assert_str_eq(trend_kind_name(t.kind), "plateau");
+	ck_assert_double_eq_tol(t.tail_slope, 0, 1);
+	ck_assert_uint_eq(t.last, 90 * MiB_);
+}
+END_TEST
+
+/* Watched only while it fills (0–2.5 s), the same cache is growth: the
+ * judge cannot know it will stop, and must not pretend to. */
+START_TEST(trend_plateau_seen_early_looks_like_growth)
+{
+	struct trend t;
+
+	obs_init(&obs);
+	obs_sample(&obs, 11, 0.25, plateau, 0, 0);
+	judge_trend(&obs, SERIES_ALLOCATED, &t);
+	ck_assert_str_eq(trend_kind_name(t.kind), "growing");
+}
+END_TEST
+
+START_TEST(trend_sawtooth)
+{
+	struct trend t;
+
+	obs_init(&obs);
+	obs_sample(&obs, 41, 0.25, sawtooth, 0, 0);
+	judge_trend(&obs, SERIES_ALLOCATED, &t);
+	ck_assert_str_eq(trend_kind_name(t.kind), "sawtooth");
+	/* Teeth drop at 2.5, 5.0, 7.5 and 10.0 s (the last sample). */
+	ck_assert_uint_eq(t.drops, 4);
+}
+END_TEST
+
+START_TEST(trend_flat_despite_noise)
+{
+	struct trend t;
+
+	obs_init(&obs);
+	obs_sample(&obs, 41, 0.25, flat, 0, 0);
+	judge_trend(&obs, SERIES_ALLOCATED, &t);
+	/* 200 KiB of wobble on 64 MiB: under both 2% (1.3 MiB) and 1 MiB. */
+	ck_assert_str_eq(trend_kind_name(t.kind), "flat");
+}
+END_TEST
+
+START_TEST(trend_falling)
+{
+	struct trend t;
+
+	obs_init(&obs);
+	obs_sample(&obs, 41, 0.25, falling, 0, 0);
+	judge_trend(&obs, SERIES_ALLOCATED, &t);
+	ck_assert_str_eq(trend_kind_name(t.kind), "falling");
+	ck_assert_double_eq_tol(t.slope, -8.0 * MiB_, 0.01 * MiB_);
+}
+END_TEST
+
+START_TEST(trend_too_few_samples)
+{
+	struct trend t;
+
+	obs_init(&obs);
+	obs_sample(&obs, 4, 1.0, leak_clean, 0, 0);
+	judge_trend(&obs, SERIES_ALLOCATED, &t);
+	ck_assert_str_eq(trend_kind_name(t.kind), "unknown");
+	ck_assert_ptr_nonnull(strstr(t.why, "4 samples"));
+}
+END_TEST
+
+START_TEST(trend_window_too_short)
+{
+	struct trend t;
+
+	obs_init(&obs);
+	/* 20 samples, but only 0.95 s. */
+	obs_sample(&obs, 20, 0.05, leak_clean, 0, 0);
+	judge_trend(&obs, SERIES_ALLOCATED, &t);
+	ck_assert_str_eq(trend_kind_name(t.kind), "unknown");
+	ck_assert_ptr_nonnull(strstr(t.why, "too short"));
+}
+END_TEST
+
+/* ---- verdicts ---------------------------------------------------------------- */
+
+START_TEST(verdict_leak_with_numbers)
+{
+	obs_init(&obs);
+	obs_sample(&obs, 41, 0.25, leak_clean, 0, 0);
+	judge_triage(&obs, &v);
+	assert_verdict(VERDICT_LEAK);
+	/* 100 → 148 MiB in 10 s: 48 MiB, 4.8 MiB/s. */
+	ck_assert_msg(has_evidence("allocated grew 48 MiB in 10.0 s (4.8 MiB/s, R² 1.00)"),
+		      "evidence: %s", v.evidence[0]);
+}
+END_TEST
+
+START_TEST(verdict_plateau_is_healthy_not_leak)
+{
+	obs_init(&obs);
+	obs_sample(&obs, 41, 0.25, plateau, 0, 0);
+	judge_triage(&obs, &v);
+	assert_verdict(VERDICT_HEALTHY);
+	ck_assert(has_evidence("levelled off at 90 MiB"));
+}
+END_TEST
+
+START_TEST(verdict_sawtooth_is_not_leak)
+{
+	obs_init(&obs);
+	obs_sample(&obs, 41, 0.25, sawtooth, 0, 0);
+	judge_triage(&obs, &v);
+	assert_verdict(VERDICT_HEALTHY);
+}
+END_TEST
+
+/* Pinning: 8 MiB live, 56 MiB free between live chunks, 48 MiB of it in
+ * whole pages.  resident/allocated = 64/8 = 8.00. */
+START_TEST(verdict_fragmentation_pinning)
+{
+	obs_init(&obs);
+	obs_sample(&obs, 41, 0.25, small_flat, 56 * MiB_, 0);
+	obs.summary.free_interleaved = 56 * MiB_;
+	obs.summary.pinned_bytes = 48 * MiB_;
+	obs.summary.trimmable = 48 * MiB_;
+	obs.summary.narenas = 1;
+	judge_triage(&obs, &v);
+	assert_verdict(VERDICT_FRAGMENTATION);
+	ck_assert_str_eq(gap_kind_name(v.gap.kind), "pinning");
+	ck_assert(has_evidence("8.00× allocated 8.0 MiB"));
+	ck_assert(has_evidence("could return 48 MiB"));
+}
+END_TEST
+
+/* Size classes: 30 of 40 MiB free sit in 200 000 chunks under 1 KiB. */
+START_TEST(verdict_fragmentation_size_class)
+{
+	obs_init(&obs);
+	obs_sample(&obs, 41, 0.25, small_flat, 40 * MiB_, 0);
+	obs.summary.free_interleaved = 40 * MiB_;
+	obs.summary.free_small_chunks = 200000;
+	obs.summary.free_small_bytes = 30 * MiB_;
+	obs.summary.largest_free = 4096;
+	obs.summary.narenas = 1;
+	judge_triage(&obs, &v);
+	assert_verdict(VERDICT_FRAGMENTATION);
+	ck_assert_str_eq(gap_kind_name(v.gap.kind), "size-class");
+	ck_assert(has_evidence("200000 free chunks under 1 KiB hold 30 MiB (75% of free space)"));
+}
+END_TEST
+
+/* Retention across arenas: 16 arenas on a container with 2 CPUs. */
+START_TEST(verdict_fragmentation_arenas)
+{
+	obs_init(&obs);
+	obs_sample(&obs, 41, 0.25, small_flat, 40 * MiB_, 0);
+	obs.summary.free_interleaved = 40 * MiB_;
+	obs.summary.pinned_bytes = 36 * MiB_;
+	obs.summary.narenas = 16;
+	judge_triage(&obs, &v);
+	assert_verdict(VERDICT_FRAGMENTATION);
+	ck_assert_str_eq(gap_kind_name(v.gap.kind), "arenas");
+	ck_assert(has_evidence("16 arenas for 2 effective CPUs"));
+}
+END_TEST
+
+/* Unpurged: 56 MiB free at the top of the heap, 1 MiB between chunks. */
+START_TEST(verdict_unpurged)
+{
+	obs_init(&obs);
+	obs_sample(&obs, 41, 0.25, small_flat, 57 * MiB_, 0);
+	obs.summary.free_releasable = 56 * MiB_;
+	obs.summary.free_interleaved = 1 * MiB_;
+	judge_triage(&obs, &v);
+	assert_verdict(VERDICT_UNPURGED);
+	ck_assert(has_evidence("56 MiB is whole free pages apart from live data "
+			       "(the top chunk above the pad)"));
+}
+END_TEST
+
+/* A gap of 6 MiB on 14 MiB resident is 43%, but under the 8 MiB floor. */
+START_TEST(verdict_small_gap_is_healthy)
+{
+	obs_init(&obs);
+	obs_sample(&obs, 41, 0.25, small_flat, 6 * MiB_, 0);
+	obs.summary.free_interleaved = 6 * MiB_;
+	judge_triage(&obs, &v);
+	assert_verdict(VERDICT_HEALTHY);
+	ck_assert(!v.gap.significant);
+}
+END_TEST
+
+START_TEST(verdict_healthy)
+{
+	obs_init(&obs);
+	obs_sample(&obs, 41, 0.25, flat, 2 * MiB_, 0);
+	judge_triage(&obs, &v);
+	assert_verdict(VERDICT_HEALTHY);
+	ck_assert(has_evidence("≈ resident"));
+}
+END_TEST
+
+/* 90 MiB used of a 100 MiB cgroup limit (cgroup usage 92 MiB, 2 MiB of it
+ * inactive page cache): working set 90/100 = 90% ≥ 85%. */
+START_TEST(verdict_live_set_near_cgroup_limit)
+{
+	obs_init(&obs);
+	obs_sample(&obs, 41, 0.25, near_limit, 1 * MiB_, 0);
+	obs.cgroup.memory_max = 100 * MiB_;
+	obs.cgroup.memory_current = 92 * MiB_;
+	obs.cgroup.inactive_file = 2 * MiB_;
+	judge_triage(&obs, &v);
+	assert_verdict(VERDICT_LIVE_SET);
+	ck_assert_double_eq_tol(v.pressure.ratio, 0.90, 0.001);
+	ck_assert(has_evidence("90% of cgroup memory.max 100 MiB"));
+}
+END_TEST
+
+/* The same cgroup usage, but 40 MiB of it is page cache the kernel can drop:
+ * working set 52/100 — not near the limit. */
+START_TEST(verdict_page_cache_does_not_count_toward_the_limit)
+{
+	obs_init(&obs);
+	obs_sample(&obs, 41, 0.25, near_limit, 1 * MiB_, 0);
+	obs.cgroup.memory_max = 100 * MiB_;
+	obs.cgroup.memory_current = 92 * MiB_;
+	obs.cgroup.inactive_file = 40 * MiB_;
+	judge_triage(&obs, &v);
+	assert_verdict(VERDICT_HEALTHY);
+}
+END_TEST
+
+/* A leak at 4.8 MiB/s with 148 MiB used of 200 MiB: 52 MiB left,
+ * 52 / 4.8 = 10.8 s to the limit. */
+START_TEST(verdict_leak_says_time_to_limit)
+{
+	obs_init(&obs);
+	obs_sample(&obs, 41, 0.25, leak_clean, 0, 0);
+	obs.cgroup.memory_max = 200 * MiB_;
+	obs.cgroup.memory_current = 148 * MiB_;
+	obs.cgroup.inactive_file = 0;
+	judge_triage(&obs, &v);
+	assert_verdict(VERDICT_LEAK);
+	ck_assert(has_evidence("the limit is reached in about 11 s"));
+}
+END_TEST
+
+START_TEST(verdict_no_allocator_view_rss_growing)
+{
+	obs_init(&obs);
+	obs_sample(&obs, 41, 0.25, NULL, 0, 0);
+	for (size_t i = 0; i < obs.nsamples; i++)
+		obs.samples[i].rss = leak_clean(obs.samples[i].t);
+	judge_triage(&obs, &v);
+	assert_verdict(VERDICT_INCONCLUSIVE);
+	ck_assert_str_eq(verdict_name(v.leaning), "leak");
+	ck_assert_ptr_nonnull(strstr(v.reason, "libc6-dbg"));
+	ck_assert(has_evidence("RSS grew 48 MiB"));
+}
+END_TEST
+
+START_TEST(verdict_no_allocator_view_flat)
+{
+	obs_init(&obs);
+	obs_sample(&obs, 41, 0.25, NULL, 0, 0);
+	obs.alloc.kind = ALLOC_MIMALLOC;
+	obs.summary.why_invalid[0] = '\0';
+	judge_triage(&obs, &v);
+	assert_verdict(VERDICT_INCONCLUSIVE);
+	ck_assert_str_eq(verdict_name(v.leaning), "healthy");
+	ck_assert_ptr_nonnull(strstr(v.reason, "mimalloc"));
+}
+END_TEST
+
+/* RSS climbs 4.8 MiB/s while allocated and resident stay flat: growth in
+ * memory glibc does not own (a direct mmap, another allocator). */
+START_TEST(verdict_growth_outside_the_allocator)
+{
+	obs_init(&obs);
+	obs_sample(&obs, 41, 0.25, small_flat, 0, 0);
+	for (size_t i = 0; i < obs.nsamples; i++)
+		obs.samples[i].rss = leak_clean(obs.samples[i].t);
+	obs.status.vm_rss = obs.samples[obs.nsamples - 1].rss;
+	judge_triage(&obs, &v);
+	assert_verdict(VERDICT_INCONCLUSIVE);
+	ck_assert_str_eq(verdict_name(v.leaning), "leak");
+	ck_assert_ptr_nonnull(strstr(v.reason, "outside the allocator"));
+}
+END_TEST
+
+/* One snapshot (--once): a gap is a fact of the moment and still decides;
+ * health needs a trend and does not. */
+START_TEST(verdict_once_decides_gap_but_not_health)
+{
+	obs_init(&obs);
+	obs_sample(&obs, 1, 0.25, small_flat, 56 * MiB_, 0);
+	obs.summary.free_interleaved = 56 * MiB_;
+	obs.summary.pinned_bytes = 50 * MiB_;
+	judge_triage(&obs, &v);
+	assert_verdict(VERDICT_FRAGMENTATION);
+	ck_assert(has_evidence("trend unknown"));
+
+	obs_init(&obs);
+	obs_sample(&obs, 1, 0.25, small_flat, 0, 0);
+	judge_triage(&obs, &v);
+	assert_verdict(VERDICT_INCONCLUSIVE);
+	ck_assert_str_eq(verdict_name(v.leaning), "healthy");
+}
+END_TEST
+
+START_TEST(verdict_nothing_sampled)
+{
+	obs_init(&obs);
+	obs.summary.valid = false;
+	judge_triage(&obs, &v);
+	assert_verdict(VERDICT_INCONCLUSIVE);
+}
+END_TEST
+
+/* ---- step 4 ------------------------------------------------------------------ */
+
+START_TEST(slow_path_shares)
+{
+	obs_init(&obs);
+	obs_sample(&obs, 41, 0.25, flat, 0, 0);
+	obs.latency = (struct latency){ .sampled = true, .samples = 200, .in_allocator = 60,
+					.in_mm_syscall = 20, .in_lock_wait = 4 };
+	snprintf(obs.latency.top_frame, sizeof(obs.latency.top_frame), "_int_malloc");
+	judge_triage(&obs, &v);
+	/* 60/200 = 30%, 20/200 = 10%, 4/200 = 2%. */
+	ck_assert(v.slow.hot);
+	ck_assert(has_evidence("30% of 200 stack samples in the allocator (most often _int_malloc)"));
+	ck_assert(has_evidence("10% in mmap/munmap/madvise/brk, 2% waiting"));
+}
+END_TEST
+
+/* 32 000 faults/s is a storm (≥ 10 000/s) and calls for stack sampling;
+ * 100/s is not. */
+START_TEST(fault_rate_calls_for_latency)
+{
+	obs_init(&obs);
+	obs_sample(&obs, 41, 0.25, flat, 0, 32000);
+	ck_assert(judge_wants_latency(&obs));
+	judge_triage(&obs, &v);
+	ck_assert_double_eq_tol(v.slow.fault_rate, 32000, 1);
+	ck_assert(has_evidence("32000 minor page faults/s"));
+
+	obs_init(&obs);
+	obs_sample(&obs, 41, 0.25, flat, 0, 100);
+	ck_assert(!judge_wants_latency(&obs));
+}
+END_TEST
+
+/* Step 2: RSS split from smaps; the allocator's share is its resident. */
+START_TEST(rss_split_by_owner)
+{
+	obs_init(&obs);
+	obs_sample(&obs, 41, 0.25, small_flat, 0, 0);
+	obs.split = (struct rss_split){ .brk_heap = 9 * MiB_, .arena_heaps = 0,
+					.stacks = 1 * MiB_, .other_anon = 3 * MiB_,
+					.file = 12 * MiB_, .shmem = 2 * MiB_ };
+	obs.split.total = 27 * MiB_;
+	judge_triage(&obs, &v);
+	/* anonymous 9 + 3 = 12 MiB, allocator's resident 8 MiB: 4 MiB other. */
+	ck_assert_uint_eq(v.gap.alloc_owned, 8 * MiB_);
+	ck_assert_uint_eq(v.gap.other_anon, 4 * MiB_);
+	ck_assert(has_evidence("allocator 8.0 MiB, other anonymous 4.0 MiB, file 12 MiB"));
+}
+END_TEST
+
+Suite *judge_suite(void)
+{
+	Suite *s = suite_create("judge");
+	TCase *trend = tcase_create("trend");
+	TCase *verdict = tcase_create("verdict");
+	TCase *steps = tcase_create("steps");
+
+	tcase_add_test(trend, trend_leak_is_growing_with_its_slope);
+	tcase_add_test(trend, trend_noisy_leak_is_still_growing);
+	tcase_add_test(trend, trend_slope_ignores_an_outlier);
+	tcase_add_test(trend, trend_plateau_is_not_growth);
+	tcase_add_test(trend, trend_plateau_seen_early_looks_like_growth);
+	tcase_add_test(trend, trend_sawtooth);
+	tcase_add_test(trend, trend_flat_despite_noise);
+	tcase_add_test(trend, trend_falling);
+	tcase_add_test(trend, trend_too_few_samples);
+	tcase_add_test(trend, trend_window_too_short);
+	suite_add_tcase(s, trend);
+
+	tcase_add_test(verdict, verdict_leak_with_numbers);
+	tcase_add_test(verdict, verdict_plateau_is_healthy_not_leak);
+	tcase_add_test(verdict, verdict_sawtooth_is_not_leak);
+	tcase_add_test(verdict, verdict_fragmentation_pinning);
+	tcase_add_test(verdict, verdict_fragmentation_size_class);
+	tcase_add_test(verdict, verdict_fragmentation_arenas);
+	tcase_add_test(verdict, verdict_unpurged);
+	tcase_add_test(verdict, verdict_small_gap_is_healthy);
+	tcase_add_test(verdict, verdict_healthy);
+	tcase_add_test(verdict, verdict_live_set_near_cgroup_limit);
+	tcase_add_test(verdict, verdict_page_cache_does_not_count_toward_the_limit);
+	tcase_add_test(verdict, verdict_leak_says_time_to_limit);
+	tcase_add_test(verdict, verdict_no_allocator_view_rss_growing);
+	tcase_add_test(verdict, verdict_no_allocator_view_flat);
+	tcase_add_test(verdict, verdict_growth_outside_the_allocator);
+	tcase_add_test(verdict, verdict_once_decides_gap_but_not_health);
+	tcase_add_test(verdict, verdict_nothing_sampled);
+	suite_add_tcase(s, verdict);
+
+	tcase_add_test(steps, slow_path_shares);
+	tcase_add_test(steps, fault_rate_calls_for_latency);
+	tcase_add_test(steps, rss_split_by_owner);
+	suite_add_tcase(s, steps);
+	return s;
+}
