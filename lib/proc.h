@@ -4,7 +4,9 @@
  * system, a committed fake tree (fixtures/proc-*) in tests.  Sizes are bytes;
  * a figure the file does not carry is UNSET.  Errors: -ESRCH when the process
  * does not exist (or vanished while being read), -EACCES/-EPERM when it may
- * not be read, -EIO/-EINVAL for a file that does not parse.
+ * not be read, -EOPNOTSUPP when it has no memory to read (a zombie, a kernel
+ * thread), -ENOENT when this kernel lacks the file, -EIO for a file that does
+ * not parse (the message names the file and the line).
  */
 #ifndef HEAPDOC_PROC_H
 #define HEAPDOC_PROC_H
@@ -31,6 +33,7 @@ struct proc_status {
 
 /* /proc/<pid>/stat */
 struct proc_stat {
+	char comm[64];		/* between the first '(' and the last ')' */
 	char state;
 	uint64_t flags;		/* PF_* (PF_KTHREAD = 0x00200000) */
 	uint64_t minflt, majflt;
@@ -68,9 +71,17 @@ struct maps {
 
 int proc_read_status(const char *root, pid_t pid, struct proc_status *out, struct error *err);
 int proc_read_stat(const char *root, pid_t pid, struct proc_stat *out, struct error *err);
+/* Both fill *out afresh (free it with maps_free, also after an error) and
+ * classify every mapping (maps_classify). */
 int proc_read_maps(const char *root, pid_t pid, struct maps *out, struct error *err);
 int proc_read_smaps(const char *root, pid_t pid, struct maps *out, struct error *err);
 void maps_free(struct maps *m);
+
+/* Sets each mapping's kind from its path, permissions and neighbours (pure;
+ * m must be in address order, as the kernel lists it). */
+void maps_classify(struct maps *m);
+/* "brk-heap", "arena-heap", "stack", "anon", "file", "shmem", "special". */
+const char *mapping_kind_name(enum mapping_kind kind);
 
 /* The mapping that contains addr, or NULL. */
 const struct mapping *maps_find(const struct maps *m, uint64_t addr);
@@ -82,9 +93,11 @@ struct smaps_rollup {
 int proc_read_smaps_rollup(const char *root, pid_t pid, struct smaps_rollup *out,
 			   struct error *err);
 
-/* RSS by kind of mapping (pure: works on what proc_read_smaps returned). */
+/* RSS by kind of mapping (pure: works on what proc_read_smaps returned).
+ * Every field is UNSET when no mapping carries an Rss (proc_read_maps). */
 struct rss_split {
 	uint64_t brk_heap, arena_heaps, stacks, other_anon, file, shmem;
+	uint64_t special;	/* vDSO and friends: the parts sum to total */
 	uint64_t total;
 };
 void maps_split_rss(const struct maps *m, struct rss_split *out);
@@ -116,5 +129,11 @@ int proc_list_tasks(const char *root, pid_t pid, pid_t **tids, size_t *n, struct
  * process), -EOPNOTSUPP (kernel thread, zombie), -EACCES (not allowed; the
  * message says what is needed: root or CAP_SYS_PTRACE, ptrace_scope). */
 int proc_check_target(const char *root, pid_t pid, struct error *err);
+
+/* The -EACCES error for pid, saying what is needed: root or CAP_SYS_PTRACE,
+ * and Yama's ptrace_scope (read under root) when it is above 0.  `what` ends
+ * "permission denied ...": "reading /proc/42/maps", "attaching". */
+int proc_permission_error(const char *root, pid_t pid, const char *what,
+			  struct error *err);
 
 #endif
