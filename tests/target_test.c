@@ -1,0 +1,492 @@
+/* lib/target: holding a live process without it noticing.
+ *
+ * The truth is the fixture's own: busy_threads counts every EINTR, short
+ * sleep, corrupted block and SIGUSR1 it sees, and prints the address and
+ * checksum of a buffer it filled itself.  The kernel is the other witness:
+ * /proc/<pid>/status TracerPid and each thread's state letter. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "target.h"
+#include "testlib.h"
+
+static void sleep_ms(int ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+/* State letter of one thread; 0 if it is gone. */
+static char thread_state(pid_t pid, pid_t tid)
+{
+	char path[64], buf[1024], *p;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", pid, tid);
+	if (slurp(path, buf, sizeof(buf)) < 0 || !(p = strrchr(buf, ')')))
+		return 0;
+	return p[2];
+}
+
+static long long tracer_pid(pid_t pid)
+{
+	char path[64], buf[4096], *p;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	ck_assert_int_eq(slurp(path, buf, sizeof(buf)), 0);
+	p = strstr(buf, "TracerPid:");
+	ck_assert_ptr_nonnull(p);
+	return atoll(p + 10);
+}
+
+/* Calls fn(pid, tid, arg) for every thread in /proc/<pid>/task; returns the
+ * number of threads. */
+static int each_thread(pid_t pid, void (*fn)(pid_t, pid_t, void *), void *arg)
+{
+	char path[64], cmd[128], line[64];
+	FILE *ls;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", pid);
+	snprintf(cmd, sizeof(cmd), "ls %s", path);
+	ls = popen(cmd, "r");
+	ck_assert_ptr_nonnull(ls);
+	while (fgets(line, sizeof(line), ls)) {
+		if (fn)
+			fn(pid, (pid_t)atoi(line), arg);
+		n++;
+	}
+	pclose(ls);
+	return n;
+}
+
+static void expect_state(pid_t pid, pid_t tid, void *want)
+{
+	char s = thread_state(pid, tid);
+
+	ck_assert_msg(s && strchr(want, s), "pid %d thread %d is in state %c, "
+		      "expected one of %s", pid, tid, s ? s : '?', (char *)want);
+}
+
+/* Untraced and running (sleeping in the kernel counts: S, or R, or a brief
+ * D on a page fault), every thread. */
+static void assert_free(pid_t pid)
+{
+	ck_assert_int_eq(tracer_pid(pid), 0);
+	each_thread(pid, expect_state, "RSD");
+}
+
+/* The fixture saw nothing: no EINTR, no early wake-up, no corruption, and
+ * it made progress since `rounds`. */
+static void assert_undisturbed(struct fixture *f, long long rounds)
+{
+	fixture_refresh(f);
+	ck_assert_int_eq(fixture_value(f, "eintr_unexpected"), 0);
+	ck_assert_int_eq(fixture_value(f, "short_sleeps"), 0);
+	ck_assert_int_eq(fixture_value(f, "read_errors"), 0);
+	ck_assert_int_eq(fixture_value(f, "data_errors"), 0);
+	ck_assert_msg(fixture_value(f, "alloc_rounds") > rounds,
+		      "the allocating threads made no progress");
+}
+
+static uint64_t fnv1a(const unsigned char *p, size_t n)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	while (n--) {
+		h ^= *p++;
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
+START_TEST(attach_stop_read_resume_detach)
+{
+	struct fixture f;
+	struct target t;
+	struct error err = { 0 };
+	unsigned char *buf;
+	size_t len;
+	long long rounds;
+
+	fixture_start(&f, "busy_threads", NULL, NULL);
+	sleep_ms(50);
+	len = (size_t)fixture_value(&f, "buffer_len");
+	rounds = fixture_value(&f, "alloc_rounds");
+	buf = malloc(len);
+
+	ck_assert_msg(target_attach(&t, f.pid, &err) == 0, "%s", err.msg);
+	ck_assert_int_eq(tracer_pid(f.pid), getpid());
+	ck_assert_msg(target_stop(&t, &err) == 0, "%s", err.msg);
+	ck_assert_int_eq(t.nthreads, fixture_value(&f, "threads"));
+	each_thread(f.pid, expect_state, "t");
+
+	ck_assert_int_eq(target_read(&t, fixture_value(&f, "buffer_addr"), buf, len, &err),
+			 (ssize_t)len);
+	ck_assert_uint_eq(fnv1a(buf, len), (uint64_t)fixture_value(&f, "buffer_sum"));
+
+	ck_assert_msg(target_resume(&t, &err) == 0, "%s", err.msg);
+	target_detach(&t);
+	target_detach(&t);	/* twice is harmless */
+	assert_free(f.pid);
+	sleep_ms(450);		/* past at least one whole nanosleep */
+	assert_undisturbed(&f, rounds);
+	free(buf);
+	fixture_stop(&f);
+}
+END_TEST
+
+START_TEST(hundred_stops_in_one_attachment)
+{
+	struct fixture f;
+	struct target t;
+	struct error err = { 0 };
+	long long rounds;
+
+	fixture_start(&f, "busy_threads", NULL, NULL);
+	rounds = fixture_value(&f, "alloc_rounds");
+	ck_assert_msg(target_attach(&t, f.pid, &err) == 0, "%s", err.msg);
+	for (int i = 0; i < 100; i++) {
+		ck_assert_msg(target_stop(&t, &err) == 0, "stop %d: %s", i, err.msg);
+		ck_assert_int_eq(t.nthreads, 6);
+		ck_assert_msg(target_resume(&t, &err) == 0, "resume %d: %s", i, err.msg);
+		sleep_ms(1);
+	}
+	ck_assert_uint_eq(t.stops, 100);
+	/* Not an assertion: the machine is shared.  The figure for the log. */
+	printf("target: stop+resume of a 6-thread process: last %llu us, "
+	       "mean %llu us, max %llu us over %u stops\n",
+	       (unsigned long long)t.pause_us_last,
+	       (unsigned long long)(t.pause_us_total / t.stops),
+	       (unsigned long long)t.pause_us_max, t.stops);
+	target_detach(&t);
+	assert_free(f.pid);
+	sleep_ms(450);
+	assert_undisturbed(&f, rounds);
+	fixture_stop(&f);
+}
+END_TEST
+
+START_TEST(hundred_attachments)
+{
+	struct fixture f;
+	struct error err = { 0 };
+	long long rounds;
+
+	fixture_start(&f, "busy_threads", NULL, NULL);
+	rounds = fixture_value(&f, "alloc_rounds");
+	for (int i = 0; i < 100; i++) {
+		struct target t;
+
+		ck_assert_msg(target_attach(&t, f.pid, &err) == 0, "attach %d: %s", i, err.msg);
+		/* Half the time detach straight from running-while-traced. */
+		if (i % 2)
+			ck_assert_msg(target_stop(&t, &err) == 0, "stop %d: %s", i, err.msg);
+		target_detach(&t);
+		ck_assert_int_eq(tracer_pid(f.pid), 0);
+	}
+	assert_free(f.pid);
+	sleep_ms(450);
+	assert_undisturbed(&f, rounds);
+	fixture_stop(&f);
+}
+END_TEST
+
+static long long wait_for_value(struct fixture *f, const char *key, long long want)
+{
+	long long v = -1;
+
+	for (int i = 0; i < 100 && v != want; i++) {
+		fixture_refresh(f);
+		v = fixture_value(f, key);
+		if (v != want)
+			sleep_ms(20);
+	}
+	return v;
+}
+
+START_TEST(signal_while_held_is_delivered_once)
+{
+	struct fixture f;
+	struct target t;
+	struct error err = { 0 };
+
+	fixture_start(&f, "busy_threads", NULL, NULL);
+	ck_assert_msg(target_attach(&t, f.pid, &err) == 0, "%s", err.msg);
+
+	/* Sent while held: stays pending in the kernel until resume. */
+	ck_assert_msg(target_stop(&t, &err) == 0, "%s", err.msg);
+	kill(f.pid, SIGUSR1);
+	sleep_ms(50);
+	ck_assert_msg(target_resume(&t, &err) == 0, "%s", err.msg);
+	ck_assert_int_eq(wait_for_value(&f, "sigusr1", 1), 1);
+
+	/* Sent while traced but running: the thread stops in its
+	 * signal-delivery-stop; the next stop holds it there, resume delivers. */
+	target_detach(&t);
+	ck_assert_msg(target_attach(&t, f.pid, &err) == 0, "%s", err.msg);
+	kill(f.pid, SIGUSR1);
+	sleep_ms(50);
+	ck_assert_msg(target_stop(&t, &err) == 0, "%s", err.msg);
+	ck_assert_msg(target_resume(&t, &err) == 0, "%s", err.msg);
+	ck_assert_int_eq(wait_for_value(&f, "sigusr1", 2), 2);
+
+	/* Same, then detached without a resume. */
+	kill(f.pid, SIGUSR1);	/* free again: delivered at once */
+	ck_assert_int_eq(wait_for_value(&f, "sigusr1", 3), 3);
+	ck_assert_msg(target_stop(&t, &err) == 0, "%s", err.msg);
+	kill(f.pid, SIGUSR1);
+	target_detach(&t);
+	ck_assert_int_eq(wait_for_value(&f, "sigusr1", 4), 4);
+	sleep_ms(200);
+	fixture_refresh(&f);
+	ck_assert_int_eq(fixture_value(&f, "sigusr1"), 4);
+	assert_undisturbed(&f, 0);
+	fixture_stop(&f);
+}
+END_TEST
+
+static char process_state(pid_t pid)
+{
+	return thread_state(pid, pid);
+}
+
+static void wait_for_all_states(pid_t pid, const char *want)
+{
+	for (int i = 0; i < 100; i++) {
+		int bad = 0;
+		char path[64], line[64];
+		FILE *ls;
+
+		snprintf(path, sizeof(path), "ls /proc/%d/task", pid);
+		ls = popen(path, "r");
+		while (ls && fgets(line, sizeof(line), ls))
+			bad += !strchr(want, thread_state(pid, (pid_t)atoi(line)));
+		if (ls)
+			pclose(ls);
+		if (!bad)
+			return;
+		sleep_ms(10);
+	}
+	each_thread(pid, expect_state, (void *)want);
+}
+
+START_TEST(sigstop_while_held_is_honoured)
+{
+	struct fixture f;
+	struct target t;
+	struct error err = { 0 };
+
+	fixture_start(&f, "busy_threads", NULL, NULL);
+	ck_assert_msg(target_attach(&t, f.pid, &err) == 0, "%s", err.msg);
+	ck_assert_msg(target_stop(&t, &err) == 0, "%s", err.msg);
+	kill(f.pid, SIGSTOP);
+	target_detach(&t);
+	wait_for_all_states(f.pid, "T");
+	ck_assert_int_eq(tracer_pid(f.pid), 0);
+
+	/* Stopping a group-stopped process holds it and leaves it stopped. */
+	ck_assert_msg(target_attach(&t, f.pid, &err) == 0, "%s", err.msg);
+	ck_assert_msg(target_stop(&t, &err) == 0, "%s", err.msg);
+	for (size_t i = 0; i < t.nthreads; i++)
+		ck_assert_int_eq(t.threads[i].stop_kind, TARGET_STOP_GROUP);
+	ck_assert_msg(target_resume(&t, &err) == 0, "%s", err.msg);
+	target_detach(&t);
+	wait_for_all_states(f.pid, "T");
+
+	kill(f.pid, SIGCONT);
+	wait_for_all_states(f.pid, "RSD");
+	ck_assert_int_ne(process_state(f.pid), 'T');
+	assert_free(f.pid);
+	sleep_ms(450);
+	assert_undisturbed(&f, 0);
+	fixture_stop(&f);
+}
+END_TEST
+
+START_TEST(reads_known_and_unmapped_memory)
+{
+	struct fixture f;
+	struct target t;
+	struct error err = { 0 };
+	unsigned char page[8192];
+	uint64_t hole;
+
+	fixture_start(&f, "busy_threads", NULL, NULL);
+	hole = (uint64_t)fixture_value(&f, "hole_addr");
+	ck_assert_msg(target_attach(&t, f.pid, &err) == 0, "%s", err.msg);
+
+	/* Reads need no stop; the page before the hole is mapped. */
+	ck_assert_int_eq(target_read(&t, hole - 4096, page, sizeof(page), &err), 4096);
+	ck_assert_int_eq(page[0], 1);	/* the fixture wrote it */
+	ck_assert_int_eq(target_read(&t, hole, page, 16, &err), -EFAULT);
+	ck_assert_int_eq(target_read_exact(&t, hole - 4096, page, sizeof(page), &err), -EFAULT);
+	ck_assert_ptr_nonnull(strstr(err.msg, "4096 of 8192"));
+	ck_assert_int_eq(target_read(&t, 0, page, 16, &err), -EFAULT);
+	ck_assert_int_eq(target_read(&t, UINT64_MAX - 8, page, 16, &err), -EFAULT);
+	ck_assert_int_eq(target_read_exact(&t, hole - 16, page, 16, &err), 0);
+	target_detach(&t);
+	assert_free(f.pid);
+	fixture_stop(&f);
+}
+END_TEST
+
+START_TEST(exit_while_attached_is_esrch)
+{
+	struct fixture f;
+	struct target t;
+	struct error err = { 0 };
+	unsigned char b;
+
+	/* Exits on its own (stdin closed) while traced but running. */
+	fixture_start(&f, "busy_threads", NULL, NULL);
+	ck_assert_msg(target_attach(&t, f.pid, &err) == 0, "%s", err.msg);
+	close(f.to_child);
+	f.to_child = open("/dev/null", 0);
+	for (int i = 0; i < 200 && process_state(f.pid) != 'Z'; i++)
+		sleep_ms(5);
+	ck_assert_int_eq(target_stop(&t, &err), -ESRCH);
+	ck_assert_ptr_nonnull(strstr(err.msg, "exited"));
+	ck_assert_int_eq(target_read(&t, 4096, &b, 1, &err), -ESRCH);
+	target_detach(&t);
+	fixture_stop(&f);
+
+	/* Killed while held. */
+	fixture_start(&f, "busy_threads", NULL, NULL);
+	ck_assert_msg(target_attach(&t, f.pid, &err) == 0, "%s", err.msg);
+	ck_assert_msg(target_stop(&t, &err) == 0, "%s", err.msg);
+	kill(f.pid, SIGKILL);
+	sleep_ms(50);
+	ck_assert_int_eq(target_resume(&t, &err), 0);
+	ck_assert_int_eq(target_stop(&t, &err), -ESRCH);
+	target_detach(&t);
+	fixture_stop(&f);
+}
+END_TEST
+
+START_TEST(attach_errors_name_the_cause)
+{
+	struct target t;
+	struct error err = { 0 };
+	struct fixture f;
+	int ready[2];
+	pid_t gone, other;
+	char c;
+
+	/* A pid that was just reaped. */
+	gone = fork();
+	if (gone == 0)
+		_exit(0);
+	waitpid(gone, NULL, 0);
+	ck_assert_int_eq(target_attach(&t, gone, &err), -ESRCH);
+	target_detach(&t);
+
+	/* A zombie. */
+	gone = fork();
+	if (gone == 0)
+		_exit(0);
+	sleep_ms(50);
+	ck_assert_int_eq(target_attach(&t, gone, &err), -ESRCH);
+	ck_assert_ptr_nonnull(strstr(err.msg, "zombie"));
+	waitpid(gone, NULL, 0);
+
+	/* Already traced by someone else: the message names the tracer. */
+	fixture_start(&f, "busy_threads", NULL, NULL);
+	ck_assert_int_eq(pipe(ready), 0);
+	other = fork();
+	if (other == 0) {
+		struct target mine;
+
+		if (target_attach(&mine, f.pid, &err) < 0)
+			_exit(1);
+		ck_assert_int_eq(write(ready[1], "x", 1), 1);
+		pause();
+		_exit(0);
+	}
+	ck_assert_int_eq(read(ready[0], &c, 1), 1);
+	ck_assert_int_eq(target_attach(&t, f.pid, &err), -EPERM);
+	{
+		char want[64];
+
+		snprintf(want, sizeof(want), "already traced by pid %d", other);
+		ck_assert_msg(strstr(err.msg, want), "message: %s", err.msg);
+	}
+	ck_assert_int_eq(t.attached, false);
+	kill(other, SIGKILL);
+	waitpid(other, NULL, 0);
+	assert_free(f.pid);
+	fixture_stop(&f);
+}
+END_TEST
+
+/* heapdoc killed politely while it holds the target: the guard turns the
+ * signal into -EINTR, the cleanup path detaches, the target runs on. */
+START_TEST(sigterm_while_held_releases_the_target)
+{
+	struct fixture f;
+	int ready[2], status;
+	pid_t child;
+	char c;
+
+	fixture_start(&f, "busy_threads", NULL, NULL);
+	ck_assert_int_eq(pipe(ready), 0);
+	child = fork();
+	ck_assert_int_ge(child, 0);
+	if (child == 0) {
+		struct target t;
+		struct error err = { 0 };
+		unsigned char b[4096];
+		uint64_t addr = (uint64_t)fixture_value(&f, "buffer_addr");
+		int r = 0;
+
+		if (target_attach(&t, f.pid, &err) < 0 || target_stop(&t, &err) < 0)
+			_exit(1);
+		if (write(ready[1], "x", 1) != 1)
+			_exit(1);
+		/* A long read of the target, as a heap walk would do. */
+		for (int i = 0; i < 100000 && r >= 0; i++) {
+			r = (int)target_read(&t, addr, b, sizeof(b), &err);
+			usleep(100);
+		}
+		target_detach(&t);
+		_exit(r == -EINTR && target_interrupt_signal() == SIGTERM ? 42 : 2);
+	}
+	ck_assert_int_eq(read(ready[0], &c, 1), 1);
+	each_thread(f.pid, expect_state, "t");
+	kill(child, SIGTERM);
+	ck_assert_int_eq(waitpid(child, &status, 0), child);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 42,
+		      "the helper did not clean up after SIGTERM (status 0x%x)", status);
+	assert_free(f.pid);
+	sleep_ms(450);
+	assert_undisturbed(&f, 0);
+	fixture_stop(&f);
+}
+END_TEST
+
+Suite *target_suite(void)
+{
+	Suite *s = suite_create("target");
+	TCase *tc = tcase_create("live");
+
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, attach_stop_read_resume_detach);
+	tcase_add_test(tc, hundred_stops_in_one_attachment);
+	tcase_add_test(tc, hundred_attachments);
+	tcase_add_test(tc, signal_while_held_is_delivered_once);
+	tcase_add_test(tc, sigstop_while_held_is_honoured);
+	tcase_add_test(tc, reads_known_and_unmapped_memory);
+	tcase_add_test(tc, exit_while_attached_is_esrch);
+	tcase_add_test(tc, attach_errors_name_the_cause);
+	tcase_add_test(tc, sigterm_while_held_releases_the_target);
+	suite_add_tcase(s, tc);
+	return s;
+}
