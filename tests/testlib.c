@@ -95,6 +95,15 @@ void fixture_refresh(struct fixture *f)
 	ck_assert_msg(read_until_ready(f, 10000), "fixture %d did not answer", f->pid);
 }
 
+void fixture_command(struct fixture *f, const char *cmd)
+{
+	size_t len = strlen(cmd);
+
+	ck_assert_int_eq(write(f->to_child, cmd, len), (ssize_t)len);
+	ck_assert_int_eq(write(f->to_child, "\n", 1), 1);
+	ck_assert_msg(read_until_ready(f, 10000), "fixture %d did not answer %s", f->pid, cmd);
+}
+
 static const char *find_key(const struct fixture *f, const char *key)
 {
 	size_t klen = strlen(key);

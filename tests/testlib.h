@@ -28,6 +28,10 @@ void fixture_start(struct fixture *f, const char *name,
 /* Asks the fixture to print its truth again, as it is now. */
 void fixture_refresh(struct fixture *f);
 
+/* Sends a fixture-specific command line (e.g. "poke") and waits for its
+ * "ready"; what it printed before that replaces f->truth. */
+void fixture_command(struct fixture *f, const char *cmd);
+
 /* The value the fixture printed for key; fails the test if absent. */
 long long fixture_value(const struct fixture *f, const char *key);
 bool fixture_has(const struct fixture *f, const char *key);

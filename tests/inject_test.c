@@ -1,0 +1,352 @@
+/* lib/inject: calling a function inside a live target, and its safety.
+ *
+ * The truth is the fixtures' own: inject_safety counts what its parked
+ * threads saw (bytes read, events, early wake-ups, EINTR, clobbered xmm
+ * registers) and what its probe function was called with; inject_busy names
+ * the thread that lives inside jemalloc.  The entry byte is compared with
+ * the executable file's own byte at the same place.
+ */
+#include <check.h>
+#include <elf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "elfsym.h"
+#include "inject.h"
+#include "target.h"
+#include "testlib.h"
+
+/* The run-time address of a function defined in the fixture's executable. */
+static uint64_t fixture_symbol(pid_t pid, const char *name)
+{
+	char link[64], exe[4096];
+	struct elfsym es;
+	uint64_t base, addr = 0;
+	ssize_t n;
+
+	snprintf(link, sizeof(link), "/proc/%d/exe", pid);
+	n = readlink(link, exe, sizeof(exe) - 1);
+	ck_assert_int_gt(n, 0);
+	exe[n] = '\0';
+	ck_assert_int_eq(elfsym_load_base(pid, exe, &base, NULL), 0);
+	ck_assert_int_eq(elfsym_open(&es, pid, exe, base, NULL), 0);
+	ck_assert_int_eq(elfsym_lookup(&es, name, &addr, NULL), 0);
+	elfsym_close(&es);
+	return addr;
+}
+
+/* The mapped path of the first mapping whose name contains needle. */
+static void mapped_path(pid_t pid, const char *needle, char *out, size_t len)
+{
+	char path[64], line[4700];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+	f = fopen(path, "r");
+	ck_assert_ptr_nonnull(f);
+	out[0] = '\0';
+	while (fgets(line, sizeof(line), f)) {
+		char *p = strchr(line, '/');
+
+		if (p && strstr(p, needle)) {
+			p[strcspn(p, "\n")] = '\0';
+			snprintf(out, len, "%s", p);
+			break;
+		}
+	}
+	fclose(f);
+	ck_assert_msg(out[0], "%s is not mapped in %d", needle, pid);
+}
+
+static uint64_t auxv_entry(pid_t pid)
+{
+	char path[64];
+	uint64_t pair[2], entry = 0;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/auxv", pid);
+	fd = open(path, O_RDONLY);
+	ck_assert_int_ge(fd, 0);
+	while (read(fd, pair, sizeof(pair)) == sizeof(pair) && pair[0] != AT_NULL)
+		if (pair[0] == AT_ENTRY)
+			entry = pair[1];
+	close(fd);
+	ck_assert(entry != 0);
+	return entry;
+}
+
+/* The byte at addr in the target's memory and in its executable file (at
+ * the file offset the mapping of addr says). */
+static void entry_bytes(pid_t pid, uint64_t addr, unsigned char *in_mem,
+			unsigned char *in_file)
+{
+	char path[64], line[4700];
+	unsigned long long lo, hi, off;
+	bool found = false;
+	FILE *f;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/mem", pid);
+	fd = open(path, O_RDONLY);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(pread(fd, in_mem, 1, addr), 1);
+	close(fd);
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+	f = fopen(path, "r");
+	ck_assert_ptr_nonnull(f);
+	while (!found && fgets(line, sizeof(line), f))
+		found = sscanf(line, "%llx-%llx %*s %llx", &lo, &hi, &off) == 3 &&
+			addr >= lo && addr < hi;
+	fclose(f);
+	ck_assert(found);
+	snprintf(path, sizeof(path), "/proc/%d/exe", pid);
+	fd = open(path, O_RDONLY);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(pread(fd, in_file, 1, addr - lo + off), 1);
+	close(fd);
+}
+
+/* "TracerPid:" and the state letter from /proc/<pid>/status. */
+static void trace_state(pid_t pid, long *tracer, char *state)
+{
+	char path[64], buf[4096], *p;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	ck_assert_int_ge(slurp(path, buf, sizeof(buf)), 0);
+	p = strstr(buf, "TracerPid:");
+	ck_assert_ptr_nonnull(p);
+	*tracer = strtol(p + 10, NULL, 10);
+	p = strstr(buf, "State:");
+	ck_assert_ptr_nonnull(p);
+	*state = p[7];
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) && errno == EINTR)
+		;
+}
+
+/* One call of inject_probe(1, 2, 3, 4, 5, "hello heapdoc") in thread tid. */
+static void probe_in(struct target *t, uint64_t probe, pid_t tid)
+{
+	static const char str[] = "hello heapdoc";
+	struct inject_opts opts = { .only_tid = tid, .timeout_ms = 2000 };
+	struct inject_session s;
+	struct error err = { 0 };
+	uint64_t args[6] = { 1, 2, 3, 4, 5, 0 }, ret = 0;
+
+	ck_assert_msg(inject_begin(&s, t, &opts, &err) == 0, "begin: %s", err.msg);
+	ck_assert_int_eq(s.tid, tid);
+	args[5] = inject_push(&s, str, sizeof(str), &err);
+	ck_assert_msg(args[5] != 0, "push: %s", err.msg);
+	ck_assert_msg(inject_call(&s, probe, args, 6, &ret, &err) == 0, "call: %s", err.msg);
+	/* 1 + 2·2 + 3·3 + 4·4 + 5·5 + strlen("hello heapdoc") = 55 + 13 */
+	ck_assert_uint_eq(ret, 68);
+	ck_assert_msg(inject_end(&s, &err) == 0, "end: %s", err.msg);
+	ck_assert_int_eq(s.calls, 1);
+}
+
+/* A call in each parked thread; then every thread still does what its
+ * syscall promised. */
+START_TEST(test_parked_threads_keep_their_semantics)
+{
+	static const char *const kinds[] = { "tid.main", "tid.reader", "tid.sleeper",
+					     "tid.poller", "tid.waiter" };
+	struct fixture f;
+	struct target t = { 0 };
+	struct error err = { 0 };
+	unsigned char mem, file;
+	uint64_t probe;
+	long tracer;
+	char state;
+
+	fixture_start(&f, "inject_safety", NULL, NULL);
+	probe = fixture_symbol(f.pid, "inject_probe");
+	ck_assert_msg(target_attach(&t, f.pid, &err) == 0, "attach: %s", err.msg);
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		probe_in(&t, probe, (pid_t)fixture_value(&f, kinds[i]));
+	target_detach(&t);
+
+	entry_bytes(f.pid, auxv_entry(f.pid), &mem, &file);
+	ck_assert_uint_eq(mem, file);
+	trace_state(f.pid, &tracer, &state);
+	ck_assert_int_eq(tracer, 0);
+	ck_assert_int_ne(state, 't');
+
+	/* The sleeper's 1.5 s sleeps run on; let one that began before the
+	 * calls finish after them. */
+	fixture_refresh(&f);
+	ck_assert_int_eq(fixture_value(&f, "probe.calls"), 5);
+	ck_assert_int_eq(fixture_value(&f, "probe.string_len"), 13);
+	fixture_command(&f, "poke");
+	sleep_ms(1700);
+	fixture_refresh(&f);
+	ck_assert_int_eq(fixture_value(&f, "read.bytes"), 1);
+	ck_assert_int_eq(fixture_value(&f, "read.eintr"), 0);
+	ck_assert_int_eq(fixture_value(&f, "read.xmm_bad"), 0);
+	ck_assert_int_eq(fixture_value(&f, "epoll.events"), 1);
+	ck_assert_int_eq(fixture_value(&f, "cond.events"), 1);
+	ck_assert_int_eq(fixture_value(&f, "sleep.short"), 0);
+	ck_assert_int_eq(fixture_value(&f, "sleep.eintr"), 0);
+	ck_assert_int_ge(fixture_value(&f, "sleep.done"), 1);
+	fixture_stop(&f);
+}
+END_TEST
+
+/* heapdoc gets SIGTERM while its call runs in the target: the call is
+ * finished, not abandoned, and nothing is left behind. */
+START_TEST(test_sigterm_mid_call_leaves_no_int3)
+{
+	struct fixture f;
+	unsigned char mem, file;
+	uint64_t slow;
+	long tracer;
+	char state;
+	pid_t child;
+	int st;
+
+	fixture_start(&f, "inject_safety", NULL, NULL);
+	slow = fixture_symbol(f.pid, "inject_slow");
+	child = fork();
+	ck_assert_int_ge(child, 0);
+	if (child == 0) {
+		struct inject_opts opts = { .only_tid = (pid_t)fixture_value(&f, "tid.reader") };
+		struct target t = { 0 };
+		struct inject_session s;
+		uint64_t ret = 0, ms = 1500;
+		int code = 10;
+
+		if (target_attach(&t, f.pid, NULL) == 0 &&
+		    inject_begin(&s, &t, &opts, NULL) == 0) {
+			code = inject_call(&s, slow, &ms, 1, &ret, NULL) == 0 && ret == 42 &&
+			       target_interrupted() ? 0 : 11;
+			if (inject_end(&s, NULL))
+				code = 12;
+		}
+		target_detach(&t);
+		_exit(code);
+	}
+	sleep_ms(400);			/* well inside the 1.5 s call */
+	entry_bytes(f.pid, auxv_entry(f.pid), &mem, &file);
+	ck_assert_uint_eq(mem, 0xcc);	/* the call is indeed under way */
+	kill(child, SIGTERM);
+	ck_assert_int_eq(waitpid(child, &st, 0), child);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child status %#x", st);
+
+	entry_bytes(f.pid, auxv_entry(f.pid), &mem, &file);
+	ck_assert_uint_eq(mem, file);
+	trace_state(f.pid, &tracer, &state);
+	ck_assert_int_eq(tracer, 0);
+	ck_assert_int_ne(state, 't');
+	fixture_refresh(&f);
+	ck_assert_int_eq(fixture_value(&f, "slow.calls"), 1);
+	fixture_command(&f, "poke");
+	sleep_ms(100);
+	fixture_refresh(&f);
+	ck_assert_int_eq(fixture_value(&f, "read.bytes"), 1);
+	ck_assert_int_eq(fixture_value(&f, "read.eintr"), 0);
+	ck_assert_int_eq(fixture_value(&f, "read.xmm_bad"), 0);
+	fixture_stop(&f);
+}
+END_TEST
+
+static void busy_guard(pid_t pid, struct inject_guard *g)
+{
+	char lib[4096];
+	struct error err = { 0 };
+
+	mapped_path(pid, "libjemalloc", lib, sizeof(lib));
+	*g = (struct inject_guard){ .what = "jemalloc" };
+	ck_assert_msg(inject_guard_add_mapped(g, pid, lib, &err) == 0, "%s", err.msg);
+}
+
+/* The thread that lives inside jemalloc is never borrowed, even when asked
+ * for by name: it is either running or parked with jemalloc on its stack. */
+START_TEST(test_thread_inside_allocator_is_never_used)
+{
+	struct fixture f;
+	struct inject_guard g;
+	struct target t = { 0 };
+	struct error err = { 0 };
+	unsigned inside = 0;
+	pid_t spinner;
+
+	fixture_start(&f, "inject_busy", NULL, NULL);
+	spinner = (pid_t)fixture_value(&f, "tid.spinner");
+	busy_guard(f.pid, &g);
+	ck_assert_msg(target_attach(&t, f.pid, &err) == 0, "attach: %s", err.msg);
+	for (int i = 0; i < 20; i++) {
+		struct inject_opts opts = { .guard = &g, .only_tid = spinner, .timeout_ms = 30 };
+		struct inject_session s;
+
+		ck_assert_int_eq(inject_begin(&s, &t, &opts, &err), -EAGAIN);
+		inside += s.refused_inside;
+	}
+	/* The refusals were (also) for the right reason: jemalloc on its stack
+	 * while parked in a syscall (madvise or mmap inside free/malloc). */
+	ck_assert_uint_gt(inside, 0);
+	target_detach(&t);
+	inject_guard_free(&g);
+	fixture_stop(&f);
+}
+END_TEST
+
+/* With jemalloc's rule (no thread at all inside it), a moment still comes,
+ * and the thread chosen is never the one living in the allocator. */
+START_TEST(test_jemalloc_rule_finds_a_moment)
+{
+	struct fixture f;
+	struct inject_guard g;
+	struct target t = { 0 };
+	struct error err = { 0 };
+	unsigned ok = 0;
+	pid_t spinner;
+
+	fixture_start(&f, "inject_busy", NULL, NULL);
+	spinner = (pid_t)fixture_value(&f, "tid.spinner");
+	busy_guard(f.pid, &g);
+	g.all_threads_clear = true;
+	ck_assert_msg(target_attach(&t, f.pid, &err) == 0, "attach: %s", err.msg);
+	for (int i = 0; i < 10; i++) {
+		struct inject_opts opts = { .guard = &g, .timeout_ms = 2000 };
+		struct inject_session s;
+		int r = inject_begin(&s, &t, &opts, &err);
+
+		ck_assert_msg(r == 0 || r == -EAGAIN, "begin: %s", err.msg);
+		if (r)
+			continue;
+		ck_assert_int_ne(s.tid, spinner);
+		ck_assert_int_eq(inject_end(&s, &err), 0);
+		ok++;
+	}
+	ck_assert_uint_gt(ok, 0);
+	target_detach(&t);
+	inject_guard_free(&g);
+	fixture_stop(&f);
+}
+END_TEST
+
+Suite *inject_suite(void)
+{
+	Suite *s = suite_create("inject");
+	TCase *tc = tcase_create("live");
+
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_parked_threads_keep_their_semantics);
+	tcase_add_test(tc, test_sigterm_mid_call_leaves_no_int3);
+	tcase_add_test(tc, test_thread_inside_allocator_is_never_used);
+	tcase_add_test(tc, test_jemalloc_rule_finds_a_moment);
+	suite_add_tcase(s, tc);
+	return s;
+}
