@@ -7,6 +7,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "proc.h"
+#include "util.h"
+
 static int open_as_target_sees_it(pid_t pid, const char *path)
 {
 	char buf[4200];
@@ -176,26 +179,16 @@ void elfsym_each_function(const struct elfsym *s,
 
 int elfsym_load_base(pid_t pid, const char *path, uint64_t *base, struct error *err)
 {
-	char buf[64], line[4700];
+	struct maps maps = { 0 };
 	uint64_t lowest = UINT64_MAX;
-	FILE *f;
+	int ret = proc_read_maps("", pid, &maps, err);
 
-	snprintf(buf, sizeof(buf), "/proc/%d/maps", pid);
-	f = fopen(buf, "re");
-	if (!f)
-		return error_set(err, -errno, "open %s: %m", buf);
-	while (fgets(line, sizeof(line), f)) {
-		unsigned long long lo;
-		char *p = strchr(line, '/');
-		size_t n;
-
-		if (!p || sscanf(line, "%llx-", &lo) != 1)
-			continue;
-		n = strcspn(p, "\n");
-		if (n == strlen(path) && !strncmp(p, path, n) && lo < lowest)
-			lowest = lo;
-	}
-	fclose(f);
+	if (ret < 0)
+		return ret;
+	for (size_t i = 0; i < maps.n; i++)
+		if (!strcmp(maps.v[i].path, path))
+			lowest = MIN(lowest, maps.v[i].start);
+	maps_free(&maps);
 	if (lowest == UINT64_MAX)
 		return error_set(err, -ENOENT, "pid %d: %s is not mapped", pid, path);
 	*base = lowest;

@@ -1,6 +1,6 @@
 #include "inject.h"
 
-#include <elf.h>
+#include <elf.h>		/* NT_X86_XSTATE */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "elfsym.h"
+#include "proc.h"
 #include "util.h"
 
 #define RED_ZONE 128
@@ -94,34 +95,31 @@ bool inject_guard_covers(struct inject_guard *g, uint64_t pc)
 int inject_guard_add_mapped(struct inject_guard *g, pid_t pid, const char *path,
 			    struct error *err)
 {
-	char buf[64], line[4700];
+	struct maps maps = { 0 };
 	unsigned found = 0;
-	FILE *f;
+	int ret;
 
-	snprintf(buf, sizeof(buf), "/proc/%d/maps", pid);
-	f = fopen(buf, "re");
-	if (!f)
-		return error_set(err, -errno, "open %s: %m", buf);
-	while (fgets(line, sizeof(line), f)) {
-		unsigned long long lo, hi;
-		char perms[8], *p = strchr(line, '/');
+	ret = proc_read_maps("", pid, &maps, err);
+	if (ret < 0)
+		return ret;
+	for (size_t i = 0; i < maps.n; i++) {
+		const struct mapping *m = &maps.v[i];
 
-		if (!p || sscanf(line, "%llx-%llx %7s", &lo, &hi, perms) != 3 || perms[2] != 'x')
+		if (m->perms[2] != 'x' || strcmp(m->path, path))
 			continue;
-		p[strcspn(p, "\n")] = '\0';
-		if (strcmp(p, path))
-			continue;
-		if (inject_guard_add(g, lo, hi)) {
-			fclose(f);
-			return error_set(err, -ENOMEM, "out of memory");
+		if (inject_guard_add(g, m->start, m->end)) {
+			ret = error_set(err, -ENOMEM, "out of memory");
+			goto out;
 		}
 		found++;
 	}
-	fclose(f);
 	if (!found)
-		return error_set(err, -ENOENT, "pid %d: no executable mapping of %s", pid, path);
-	guard_settle(g);
-	return 0;
+		ret = error_set(err, -ENOENT, "pid %d: no executable mapping of %s", pid, path);
+	else
+		guard_settle(g);
+out:
+	maps_free(&maps);
+	return ret;
 }
 
 void inject_guard_free(struct inject_guard *g)
@@ -198,25 +196,15 @@ static void mark_stopped(struct inject_session *s, bool stopped)
 
 static int read_entry_point(pid_t pid, uint64_t *entry, struct error *err)
 {
-	uint64_t pair[2];
-	char path[64];
-	int fd, ret = -ENOENT;
+	struct auxv auxv;
+	int ret = proc_read_auxv("", pid, &auxv, err);
 
-	snprintf(path, sizeof(path), "/proc/%d/auxv", pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return error_set(err, -errno, "open %s: %m", path);
-	while (read(fd, pair, sizeof(pair)) == sizeof(pair) && pair[0] != AT_NULL) {
-		if (pair[0] == AT_ENTRY && pair[1]) {
-			*entry = pair[1];
-			ret = 0;
-			break;
-		}
-	}
-	close(fd);
-	if (ret)
-		error_set(err, ret, "pid %d: no AT_ENTRY in %s", pid, path);
-	return ret;
+	if (ret < 0)
+		return ret;
+	if (!auxv.entry)
+		return error_set(err, -ENOENT, "pid %d: no AT_ENTRY in its auxv", pid);
+	*entry = auxv.entry;
+	return 0;
 }
 
 static int write_target(struct inject_session *s, uint64_t addr, const void *buf,
@@ -545,29 +533,24 @@ static bool is_fault(pid_t tid, int sig)
  * running the program's entry code.  0 if it cannot be found. */
 static uint64_t find_thread_exit(pid_t pid)
 {
-	char path[64], line[4700];
+	struct maps maps = { 0 };
 	uint64_t addr = 0;
-	FILE *f;
 
-	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
-	f = fopen(path, "re");
-	if (!f)
+	if (proc_read_maps("", pid, &maps, NULL) < 0)
 		return 0;
-	while (!addr && fgets(line, sizeof(line), f)) {
-		char *p = strchr(line, '/');
+	for (size_t i = 0; i < maps.n && !addr; i++) {
+		const struct mapping *m = &maps.v[i];
 		struct elfsym es;
-		uint64_t base;
 
-		if (!p || !strstr(p, "/libc.so"))
+		/* The first mapping of a file is its lowest: its load base. */
+		if (!strstr(m->path, "/libc.so") || (i && !strcmp(maps.v[i - 1].path, m->path)))
 			continue;
-		p[strcspn(p, "\n")] = '\0';
-		if (elfsym_load_base(pid, p, &base, NULL) == 0 &&
-		    elfsym_open(&es, pid, p, base, NULL) == 0) {
+		if (elfsym_open(&es, pid, m->path, m->start, NULL) == 0) {
 			elfsym_lookup(&es, "pthread_exit", &addr, NULL);
 			elfsym_close(&es);
 		}
 	}
-	fclose(f);
+	maps_free(&maps);
 	return addr;
 }
 
