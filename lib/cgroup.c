@@ -388,45 +388,82 @@ static int hier_place(struct hier *h, const char *prefix, const char *point,
 	return 0;
 }
 
-/* Maps every member hierarchy not found yet through the mounts in the text
- * of a mountinfo.  Among the mounts that show the cgroup, the one with the
- * shortest root wins: it lets the walk go highest.  With approximate, a
- * cgroup no mount shows (a "/.." path) gets the mount point of a mount of
- * its whole hierarchy as seen from heapdoc's namespace (root "/"): inside a
- * container with its own cgroup namespace that is the container's cgroup,
- * the closest heapdoc can see, and the result says it is a stand-in. */
-static int mounts_map(char *text, const char *file, const char *prefix, bool approximate,
+struct mounts {
+	struct mount *v;	/* pointing into the mountinfo's text */
+	size_t n;
+};
+
+static int mounts_parse(char *text, const char *file, struct mounts *m, struct error *err)
+{
+	char *line, *save = NULL;
+	unsigned lineno = 0;
+	size_t cap = 0;
+
+	m->v = NULL;
+	m->n = 0;
+	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		lineno++;
+		if (m->n == cap) {
+			struct mount *grown = reallocarray(m->v, cap ? cap * 2 : 64, sizeof(*grown));
+
+			if (!grown)
+				return error_set(err, -ENOMEM, "%s: out of memory", file);
+			m->v = grown;
+			cap = cap ? cap * 2 : 64;
+		}
+		if (!mount_parse(line, &m->v[m->n]))
+			return error_set(err, -EIO, "%s: line %u: malformed", file, lineno);
+		m->n++;
+	}
+	return 0;
+}
+
+/* Whether a later mount on the same point covers mount i: of a stack, only
+ * the top is visible.  Docker on v1 bind-mounts the container's cgroup
+ * over the hierarchy's mount, so both appear in the container's mountinfo
+ * and only the second can be read there. */
+static bool mount_covered(const struct mounts *m, size_t i)
+{
+	for (size_t j = i + 1; j < m->n; j++)
+		if (!strcmp(m->v[j].point, m->v[i].point))
+			return true;
+	return false;
+}
+
+/* Maps every member hierarchy not found yet through the visible mounts.
+ * Among the mounts that show the cgroup, the one with the shortest root
+ * wins: it lets the walk go highest.  With approximate, a cgroup no mount
+ * shows (a "/.." path) gets the mount point of a mount of its whole
+ * hierarchy as seen from heapdoc's namespace (root "/"): inside a container
+ * with its own cgroup namespace that is the container's cgroup, the
+ * closest heapdoc can see, and the result says it is a stand-in. */
+static int mounts_map(const struct mounts *m, const char *prefix, bool approximate,
 		      struct hier h[], struct error *err)
 {
 	size_t best_root[HIER_COUNT];
 	bool done[HIER_COUNT];
-	char *line, *save = NULL;
-	unsigned lineno = 0;
 
 	for (int id = 0; id < HIER_COUNT; id++) {
 		best_root[id] = SIZE_MAX;
 		done[id] = !h[id].member || h[id].found;
 	}
-	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		struct mount m;
+	for (size_t i = 0; i < m->n; i++) {
+		const struct mount *mnt = &m->v[i];
 
-		lineno++;
-		if (!mount_parse(line, &m))
-			return error_set(err, -EIO, "%s: line %u: malformed", file, lineno);
 		for (int id = 0; id < HIER_COUNT; id++) {
+			size_t root_len = strlen(mnt->root);
 			const char *rel;
-			size_t root_len = strlen(m.root);
 			int ret;
 
-			if (done[id] || !mount_serves(&m, id))
+			if (done[id] || !mount_serves(mnt, id) || mount_covered(m, i))
 				continue;
-			rel = path_below(h[id].path, m.root);
+			rel = path_below(h[id].path, mnt->root);
 			if (rel && root_len < best_root[id]) {
-				ret = hier_place(&h[id], prefix, m.point, rel, err);
+				ret = hier_place(&h[id], prefix, mnt->point, rel, err);
 				best_root[id] = root_len;
 				h[id].approximate = false;
-			} else if (!rel && approximate && !h[id].found && !strcmp(m.root, "/")) {
-				ret = hier_place(&h[id], prefix, m.point, "", err);
+			} else if (!rel && approximate && !h[id].found && !strcmp(mnt->root, "/")) {
+				ret = hier_place(&h[id], prefix, mnt->point, "", err);
 				h[id].approximate = true;
 			} else {
 				continue;
@@ -436,6 +473,25 @@ static int mounts_map(char *text, const char *file, const char *prefix, bool app
 		}
 	}
 	return 0;
+}
+
+/* Maps the hierarchies through the mountinfo file, whose mount points are
+ * reached under prefix.  A missing file maps nothing. */
+static int mounts_map_file(const char *file, const char *prefix, bool approximate,
+			   struct hier h[], struct error *err)
+{
+	struct mounts m = { 0 };
+	struct text t;
+	int ret = text_read(file, &t, err);
+
+	if (ret <= 0)
+		return ret;
+	ret = mounts_parse(t.buf, file, &m, err);
+	if (!ret)
+		ret = mounts_map(&m, prefix, approximate, h, err);
+	free(m.v);
+	free(t.buf);
+	return ret;
 }
 
 /* Whether pid is in heapdoc's own mount namespace.  When that cannot be
@@ -458,35 +514,23 @@ static bool same_mount_ns(const char *root, pid_t pid)
 /* Finds a directory for every hierarchy the process is a member of. */
 static int hiers_resolve(const char *root, pid_t pid, struct hier h[], struct error *err)
 {
-	char file[DIR_MAX], prefix[DIR_MAX], proc_root[64];
-	struct text t;
+	char file[DIR_MAX], prefix[DIR_MAX], proc_root[64] = "";
 	int ret;
 
 	/* heapdoc's own mounts first: on a host they show a container's
 	 * cgroup together with its parents, where a pod's limit may be. */
 	snprintf(file, sizeof(file), "%s/proc/self/mountinfo", root);
-	ret = text_read(file, &t, err);
-	if (ret > 0) {
-		ret = mounts_map(t.buf, file, root, false, h, err);
-		free(t.buf);
-	}
-	if (ret < 0)
+	if ((ret = mounts_map_file(file, root, false, h, err)))
 		return ret;
 
 	/* Then the process's own, whose mount points are paths in its mount
 	 * namespace: reach them through its root directory. */
-	snprintf(file, sizeof(file), "%s/proc/%d/mountinfo", root, (int)pid);
-	ret = text_read(file, &t, err);
-	if (ret <= 0)
-		return ret;
-	proc_root[0] = '\0';
 	if (!same_mount_ns(root, pid))
 		snprintf(proc_root, sizeof(proc_root), "/proc/%d/root", (int)pid);
-	ret = join(prefix, sizeof(prefix), root, proc_root, err);
-	if (!ret)
-		ret = mounts_map(t.buf, file, prefix, true, h, err);
-	free(t.buf);
-	return ret;
+	if ((ret = join(prefix, sizeof(prefix), root, proc_root, err)))
+		return ret;
+	snprintf(file, sizeof(file), "%s/proc/%d/mountinfo", root, (int)pid);
+	return mounts_map_file(file, prefix, true, h, err);
 }
 
 /* ---- step 3: the files ----------------------------------------------- */

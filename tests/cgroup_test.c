@@ -356,6 +356,37 @@ START_TEST(container_seen_from_host)
 }
 END_TEST
 
+START_TEST(stacked_mounts_only_top_is_visible)
+{
+	/* fixtures/cgroup-stacked: heapdoc has no memory mount of its own and
+	 * another mount namespace; the container's mountinfo stacks the
+	 * hierarchy's root ("/") and its own cgroup ("/docker/abc") on
+	 * /sys/fs/cgroup/memory.  Only the top one is visible: the cgroup's
+	 * directory is the mount point, under /proc/4242/root.  Its
+	 * limit_in_bytes is 314572800 (300 MiB); the 1 MiB under docker/abc
+	 * is where the covered mount would lead. */
+	const char *mem = FAKE_TREE("cgroup-stacked") "/proc/4242/root/sys/fs/cgroup/memory";
+	struct cgroup_limits cg = limits_of(FAKE_TREE("cgroup-stacked"), 4242, 4);
+
+	ck_assert_int_eq(cg.version, 1);
+	ck_assert(!cg.hybrid);
+	ck_assert(!cg.approximate);
+	ck_assert_str_eq(cg.path, "/docker/abc");
+	ck_assert_str_eq(cg.dir, mem);
+	ck_assert_uint_eq(cg.memory_max, 300 * MiB);
+	ck_assert_str_eq(cg.memory_max_dir, mem);
+	ck_assert_uint_eq(cg.memory_current, 100 * MiB);	/* 104857600 */
+	ck_assert_uint_eq(cg.memory_peak, 150 * MiB);		/* 157286400 */
+	ck_assert_uint_eq(cg.anon, 70 * MiB);			/* total_rss 73400320 */
+	ck_assert_uint_eq(cg.file, 30 * MiB);			/* total_cache 31457280 */
+	ck_assert_uint_eq(cg.inactive_file, 10 * MiB);
+	/* cpu,cpuacct: 200000 / 100000 at its mount point. */
+	ck_assert_double_eq(cg.cpu_quota_cores, 2.0);
+	ck_assert_uint_eq(cg.effective_cpus, 2);		/* min(4, ceil(2.0)) */
+	ck_assert_uint_eq(cg.cpuset_cpus, 0);			/* no cpuset line */
+}
+END_TEST
+
 START_TEST(working_set_edges)
 {
 	struct cgroup_limits cg = { .memory_current = UNSET, .inactive_file = 10 };
@@ -631,6 +662,7 @@ Suite *cgroup_suite(void)
 	tcase_add_test(fake, path_outside_namespace_through_proc_root);
 	tcase_add_test(fake, escaped_mount_point);
 	tcase_add_test(fake, container_seen_from_host);
+	tcase_add_test(fake, stacked_mounts_only_top_is_visible);
 	tcase_add_test(fake, working_set_edges);
 	tcase_add_test(fake, errors_name_their_subject);
 	tcase_add_test(fake, unreadable_is_eacces);
