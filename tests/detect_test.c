@@ -288,6 +288,43 @@ START_TEST(prefixed_jemalloc)
 }
 END_TEST
 
+/* Without .symtab: a dynamic executable is looked past (malloc is in its
+ * .dynsym if it has one), a static one is named by its strings. */
+START_TEST(stripped_executables)
+{
+	static const struct {
+		const char *name, *kind;
+		bool is_static;
+	} cases[] = {
+		{ "detect_stripped", "glibc", false },
+		{ "detect_stripped-static", "glibc", true },
+		{ "detect_stripped_jemalloc", "jemalloc", false },
+		{ "detect_stripped_jemalloc-static", "jemalloc", true },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct fixture f;
+		struct alloc_id id;
+
+		fixture_start(&f, cases[i].name, NULL, NULL);
+		detect(&f, &id);
+		ck_assert_msg(!strcmp(alloc_kind_name(id.kind), cases[i].kind), "%s: %s (%s)",
+			      cases[i].name, alloc_kind_name(id.kind), id.evidence);
+		if (cases[i].is_static) {
+			assert_static(&f, cases[i].name, &id);
+			assert_evidence(&id, "strings");
+		} else {
+			assert_provider(&f, &id);
+		}
+		if (!strcmp(cases[i].kind, "glibc"))
+			assert_glibc_version(&f, &id);
+		else
+			assert_jemalloc_version(&f, "jemalloc_version", &id);
+		fixture_stop(&f);
+	}
+}
+END_TEST
+
 static void copy_file(const char *from, const char *to)
 {
 	char buf[65536];
@@ -406,6 +443,7 @@ Suite *detect_suite(void)
 	tcase_add_test(live, static_jemalloc);
 	tcase_add_test(live, static_tcmalloc);
 	tcase_add_test(live, prefixed_jemalloc);
+	tcase_add_test(live, stripped_executables);
 	tcase_add_test(live, deleted_executable);
 	suite_add_tcase(s, live);
 
