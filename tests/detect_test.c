@@ -14,7 +14,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <gnu/libc-version.h>
+
 #include "alloc/alloc.h"
+#include "elf_file.h"
 #include "testlib.h"
 
 #define LIBDIR "/usr/lib/x86_64-linux-gnu"
@@ -424,12 +427,112 @@ START_TEST(no_such_process)
 }
 END_TEST
 
+/* ---- lib/elf_file on the fixtures' own files ---------------------------- */
+
+struct names {
+	char v[16][128];
+	size_t n;
+	char soname[128];
+};
+
+static int collect_dynamic(void *arg, int64_t tag, const char *value)
+{
+	struct names *n = arg;
+
+	if (tag == DT_SONAME)
+		snprintf(n->soname, sizeof(n->soname), "%s", value);
+	else if (n->n < 16)
+		snprintf(n->v[n->n++], sizeof(n->v[0]), "%s", value);
+	return 0;
+}
+
+static size_t index_of(const struct names *n, const char *name)
+{
+	for (size_t i = 0; i < n->n; i++)
+		if (!strcmp(n->v[i], name))
+			return i;
+	return SIZE_MAX;
+}
+
+/* gcc puts -ljemalloc on the link line before the implicit -lc, and the
+ * linker records DT_NEEDED in that order. */
+START_TEST(elf_needed_in_link_order)
+{
+	struct elf_file f = ELF_FILE_INIT;
+	struct error err = { 0 };
+	struct names n = { 0 };
+
+	ck_assert_msg(elf_file_open(&f, FIXTURE_BIN "/detect_jemalloc", &err) == 0, "%s", err.msg);
+	ck_assert(elf_file_has_interp(&f));
+	ck_assert_int_eq(elf_file_for_each_dynamic(&f, collect_dynamic, &n), 0);
+	ck_assert_str_eq(n.soname, "");
+	ck_assert_uint_ne(index_of(&n, "libjemalloc.so.2"), SIZE_MAX);
+	ck_assert_uint_ne(index_of(&n, "libc.so.6"), SIZE_MAX);
+	ck_assert_uint_lt(index_of(&n, "libjemalloc.so.2"), index_of(&n, "libc.so.6"));
+	elf_file_close(&f);
+	elf_file_close(&f);	/* twice is safe */
+
+	memset(&n, 0, sizeof(n));
+	ck_assert(elf_file_open(&f, LIBDIR "/libtcmalloc.so.4", NULL) == 0);
+	ck_assert(!elf_file_has_interp(&f));
+	elf_file_for_each_dynamic(&f, collect_dynamic, &n);
+	ck_assert_str_eq(n.soname, "libtcmalloc.so.4");	/* the name it is linked by */
+	elf_file_close(&f);
+}
+END_TEST
+
+static int find_symbol(void *arg, const char *name, const GElf_Sym *sym, bool dynamic)
+{
+	GElf_Sym *out = arg;
+
+	(void)dynamic;
+	if (strcmp(name, "__libc_version"))
+		return 0;
+	*out = *sym;
+	return 1;
+}
+
+/* A static glibc keeps gnu_get_libc_version's answer in __libc_version; this
+ * test process runs on the same glibc. */
+START_TEST(elf_string_at_a_symbol)
+{
+	struct elf_file f = ELF_FILE_INIT;
+	GElf_Sym sym = { 0 };
+	char buf[32], tiny[2];
+
+	ck_assert(elf_file_open(&f, FIXTURE_BIN "/detect_glibc-static", NULL) == 0);
+	ck_assert(!elf_file_has_interp(&f));
+	ck_assert(elf_file_has_symtab(&f));
+	ck_assert_int_eq(elf_file_for_each_symbol(&f, ELF_DYNSYM, find_symbol, &sym), 0);
+	ck_assert_int_eq(elf_file_for_each_symbol(&f, ELF_SYMTAB, find_symbol, &sym), 1);
+	ck_assert_int_eq(elf_file_string_at(&f, sym.st_value, buf, sizeof(buf)), 0);
+	ck_assert_str_eq(buf, gnu_get_libc_version());
+	ck_assert_int_eq(elf_file_string_at(&f, sym.st_value, tiny, sizeof(tiny)), -E2BIG);
+	ck_assert_int_eq(elf_file_string_at(&f, 0x10, buf, sizeof(buf)), -ENOENT);
+	elf_file_close(&f);
+}
+END_TEST
+
+START_TEST(elf_open_errors)
+{
+	struct elf_file f = ELF_FILE_INIT;
+	struct error err = { 0 };
+
+	ck_assert_int_eq(elf_file_open(&f, FIXTURE_BIN "/no-such-file", &err), -ENOENT);
+	ck_assert_ptr_nonnull(strstr(err.msg, "no-such-file"));
+	ck_assert_int_eq(elf_file_open(&f, HEAPDOC_ROOT "/fixtures/detect_probe.h", &err), -ENOEXEC);
+	ck_assert_ptr_nonnull(strstr(err.msg, "not an ELF file"));
+	elf_file_close(&f);
+}
+END_TEST
+
 Suite *detect_suite(void)
 {
 	Suite *s = suite_create("detect");
 	TCase *live = tcase_create("live");
 	TCase *fake = tcase_create("fake-root");
 	TCase *errors = tcase_create("errors");
+	TCase *elf = tcase_create("elf_file");
 
 	tcase_set_timeout(live, 60);
 	tcase_add_test(live, plain_glibc);
@@ -453,5 +556,10 @@ Suite *detect_suite(void)
 
 	tcase_add_test(errors, no_such_process);
 	suite_add_tcase(s, errors);
+
+	tcase_add_test(elf, elf_needed_in_link_order);
+	tcase_add_test(elf, elf_string_at_a_symbol);
+	tcase_add_test(elf, elf_open_errors);
+	suite_add_tcase(s, elf);
 	return s;
 }
