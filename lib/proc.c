@@ -194,7 +194,7 @@ int proc_read_status(const char *root, pid_t pid, struct proc_status *out,
 	}
 	if (ret < 0)
 		goto out;
-	if (pf.lineno == 1) {
+	if (pf.lineno == 0) {
 		/* Empty: a process caught between exit and reap. */
 		ret = error_set(err, -ESRCH, "pid %d exited while being read", pid);
 		goto out;

@@ -102,13 +102,16 @@ struct rss_split {
 };
 void maps_split_rss(const struct maps *m, struct rss_split *out);
 
-/* /proc/<pid>/environ: the raw NUL-separated block.  *out is malloc'd. */
+/* /proc/<pid>/environ: the block of NUL-terminated "K=V" entries the process
+ * started with (later setenv calls do not show).  buf is malloc'd, len bytes
+ * plus one NUL after them. */
 struct environ {
 	char *buf;
 	size_t len;
 };
 int proc_read_environ(const char *root, pid_t pid, struct environ *out, struct error *err);
-/* The value of name in env, or NULL. */
+/* The value of the first entry named name in env (pointing into env->buf),
+ * or NULL. */
 const char *environ_get(const struct environ *env, const char *name);
 void environ_free(struct environ *env);
 

@@ -201,7 +201,8 @@ static int line_grow(struct proc_file *pf, struct error *err)
 	if (pf->cap - pf->len >= 2)
 		return 0;
 	if (cap > PROC_LINE_MAX + 2)
-		return proc_file_bad(pf, err, "longer than %u bytes", PROC_LINE_MAX);
+		return error_set(err, -EIO, "%s line %u: longer than %u bytes",
+				 pf->path, pf->lineno + 1, PROC_LINE_MAX);
 	line = realloc(pf->line, cap);
 	if (!line)
 		return error_set(err, -ENOMEM, "%s: out of memory", pf->path);
@@ -215,7 +216,6 @@ int proc_file_next(struct proc_file *pf, struct error *err)
 	int ret;
 
 	pf->len = 0;
-	pf->lineno++;
 	for (;;) {
 		ret = line_grow(pf, err);
 		if (ret < 0)
@@ -227,13 +227,15 @@ int proc_file_next(struct proc_file *pf, struct error *err)
 						   pf->path, errno, err);
 			if (pf->len == 0)
 				return 0;
-			return 1;	/* a last line without '\n' */
+			pf->lineno++;	/* a last line without '\n' */
+			return 1;
 		}
 		/* A NUL inside the line ends it early; the rest is dropped,
 		 * which a parser then finds incomplete. */
 		pf->len += strlen(pf->line + pf->len);
 		if (pf->len && pf->line[pf->len - 1] == '\n') {
 			pf->line[--pf->len] = '\0';
+			pf->lineno++;
 			return 1;
 		}
 	}

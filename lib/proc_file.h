@@ -30,7 +30,7 @@ struct proc_file {
 	FILE *f;
 	char *line;		/* the current line, NUL-terminated, no '\n' */
 	size_t len, cap;
-	unsigned lineno;
+	unsigned lineno;	/* of the current line, from 1; 0 before the first */
 };
 
 int proc_file_open(struct proc_file *pf, const char *root, pid_t pid,
@@ -38,7 +38,7 @@ int proc_file_open(struct proc_file *pf, const char *root, pid_t pid,
 /* 1 with the next line in pf->line, 0 at the end, or a negative error. */
 int proc_file_next(struct proc_file *pf, struct error *err);
 void proc_file_close(struct proc_file *pf);
-/* -EIO "<path> line N: <what>". */
+/* -EIO "<path> line N: <what>", N being the current line. */
 int proc_file_bad(const struct proc_file *pf, struct error *err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 

@@ -716,6 +716,119 @@ START_TEST(line_longer_than_limit)
 }
 END_TEST
 
+static char *read_all(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf = malloc(1 << 20);
+
+	ck_assert_msg(f && buf, "%s", path);
+	*len = fread(buf, 1, (1 << 20) - 1, f);
+	fclose(f);
+	return buf;
+}
+
+/* Damages text the way a bad file could: odd bytes, cut lines, repeats. */
+static size_t mangle(char *buf, size_t len, size_t cap, unsigned *seed)
+{
+	static const char odd[] = " \t\n:-()xfZ9\0\377";
+	int edits = 1 + rand_r(seed) % 6;
+
+	for (int i = 0; i < edits && len; i++) {
+		size_t at = rand_r(seed) % len, n;
+
+		switch (rand_r(seed) % 4) {
+		case 0:
+		case 1:
+			buf[at] = odd[rand_r(seed) % (sizeof(odd) - 1)];
+			break;
+		case 2:
+			len = at;
+			break;
+		default:
+			n = MIN((size_t)(rand_r(seed) % 200), len - at);
+			n = MIN(n, cap - len);
+			memmove(buf + at + n, buf + at, len - at);
+			len += n;
+			break;
+		}
+	}
+	return len;
+}
+
+/* A reader's result: 0, or an error that says something. */
+static void sane(int ret, struct error *err, int *errors)
+{
+	ck_assert_int_le(ret, 0);
+	if (ret < 0) {
+		ck_assert_msg(err->msg[0], "error %d without a message", ret);
+		++*errors;
+	}
+	memset(err, 0, sizeof(*err));
+}
+
+/* Damaged copies of proc-basic: every reader returns 0 or an error with a
+ * message, and never reads out of bounds (make asan runs this too). */
+START_TEST(mangled_files_never_crash)
+{
+	static const char *const files[] = { "status", "stat", "maps", "smaps",
+					     "smaps_rollup", "environ", "auxv" };
+	char root[] = "/tmp/heapdoc-proc-XXXXXX";
+	char *orig[ARRAY_SIZE(files)], *copy = malloc(1 << 20);
+	size_t len[ARRAY_SIZE(files)];
+	unsigned seed = 20261125;
+	int errors = 0;
+
+	ck_assert_ptr_nonnull(mkdtemp(root));
+	for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
+		char path[PATH_MAX], rel[64];
+
+		snprintf(path, sizeof(path), "%s/proc/4242/%s", BASIC, files[i]);
+		orig[i] = read_all(path, &len[i]);
+		snprintf(rel, sizeof(rel), "proc/4242/%s", files[i]);
+		write_file(root, rel, orig[i], len[i], 0644);
+	}
+	/* Damage one file at a time, the others intact. */
+	for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
+		char rel[64];
+
+		snprintf(rel, sizeof(rel), "proc/4242/%s", files[i]);
+		for (int round = 0; round < 150; round++) {
+			struct error err = { 0 };
+			struct proc_status st;
+			struct proc_stat sp;
+			struct smaps_rollup ro;
+			struct auxv a;
+			struct environ env = { 0 };
+			struct maps m = { 0 };
+			struct rss_split split;
+			size_t n;
+
+			memcpy(copy, orig[i], len[i]);
+			n = mangle(copy, len[i], 1 << 20, &seed);
+			write_file(root, rel, copy, n, 0644);
+			sane(proc_read_status(root, 4242, &st, &err), &err, &errors);
+			sane(proc_read_stat(root, 4242, &sp, &err), &err, &errors);
+			sane(proc_read_maps(root, 4242, &m, &err), &err, &errors);
+			maps_free(&m);
+			sane(proc_read_smaps(root, 4242, &m, &err), &err, &errors);
+			maps_split_rss(&m, &split);
+			maps_free(&m);
+			sane(proc_read_smaps_rollup(root, 4242, &ro, &err), &err, &errors);
+			sane(proc_read_environ(root, 4242, &env, &err), &err, &errors);
+			environ_get(&env, "MALLOC_ARENA_MAX");
+			environ_free(&env);
+			sane(proc_read_auxv(root, 4242, &a, &err), &err, &errors);
+			sane(proc_check_target(root, 4242, &err), &err, &errors);
+		}
+		write_file(root, rel, orig[i], len[i], 0644);
+		free(orig[i]);
+	}
+	remove_tree(root);
+	free(copy);
+	ck_assert_int_gt(errors, 0);	/* the damage was noticed */
+}
+END_TEST
+
 /* Runs fn in a child that has dropped root (if it had it), and returns what
  * fn returned, with its message in err. */
 static int as_nobody(int (*fn)(const char *root, struct error *), const char *root,
@@ -957,6 +1070,7 @@ Suite *proc_suite(void)
 	TCase *fake = tcase_create("fake");
 	TCase *live = tcase_create("live");
 
+	tcase_set_timeout(fake, 30);	/* mangled_files_never_crash under ASan */
 	tcase_add_test(fake, status_of_basic);
 	tcase_add_test(fake, stat_of_basic);
 	tcase_add_test(fake, comm_with_spaces_and_parens);
@@ -979,6 +1093,7 @@ Suite *proc_suite(void)
 	tcase_add_test(fake, malformed_files);
 	tcase_add_test(fake, long_lines_are_cut);
 	tcase_add_test(fake, line_longer_than_limit);
+	tcase_add_test(fake, mangled_files_never_crash);
 	suite_add_tcase(s, fake);
 
 	tcase_set_timeout(live, 60);
