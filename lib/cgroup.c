@@ -335,8 +335,9 @@ static bool mount_parse(char *line, struct mount *m)
 	m->point = field[4];
 	m->fstype = field[dash + 1];
 	m->super = field[dash + 3];
-	return unescape(m->root) && unescape(m->point) && m->root[0] == '/' &&
-	       m->point[0] == '/';
+	/* Not every root is a path: a bind-mounted namespace shows
+	 * "net:[4026532283]". */
+	return unescape(m->root) && unescape(m->point);
 }
 
 static bool mount_serves(const struct mount *m, enum hier_id id)

@@ -219,7 +219,8 @@ START_TEST(hybrid_like_this_machine)
 {
 	/* fixtures/cgroup-hybrid: separate cpu and cpuacct hierarchies, the
 	 * memory cgroup /process_api/d592..., cgroup2 at
-	 * /sys/fs/cgroup/unified.  The leaf's limit is the page-rounded
+	 * /sys/fs/cgroup/unified, and a bind-mounted network namespace whose
+	 * root is not a path.  The leaf's limit is the page-rounded
 	 * LONG_MAX; its parent /process_api has 2147483648, which
 	 * hierarchical_memory_limit confirms. */
 	const char *mem = FAKE_TREE("cgroup-hybrid") "/sys/fs/cgroup/memory/process_api";
