@@ -58,7 +58,7 @@ static int range_cmp(const void *a, const void *b)
 	return x->lo < y->lo ? -1 : x->lo > y->lo;
 }
 
-/* Sorts and merges the ranges, once, so lookups can bisect. */
+/* Sorts and merges the ranges so lookups can bisect (cheap when done). */
 static void guard_settle(struct inject_guard *g)
 {
 	size_t out = 0;
@@ -115,8 +115,6 @@ int inject_guard_add_mapped(struct inject_guard *g, pid_t pid, const char *path,
 	}
 	if (!found)
 		ret = error_set(err, -ENOENT, "pid %d: no executable mapping of %s", pid, path);
-	else
-		guard_settle(g);
 out:
 	maps_free(&maps);
 	return ret;
@@ -437,6 +435,8 @@ int inject_begin(struct inject_session *s, struct target *t,
 	memset(s, 0, sizeof(*s));
 	s->t = t;
 	s->guard = opts->guard;
+	if (s->guard)
+		guard_settle(s->guard);
 	s->mem_fd = -1;
 	as = unw_create_addr_space(&_UPT_accessors, 0);
 	if (!as)
@@ -505,6 +505,11 @@ uint64_t inject_push(struct inject_session *s, const void *data, size_t len,
 		return 0;
 	s->scratch_next += span;
 	return addr;
+}
+
+void inject_scratch_reset(struct inject_session *s)
+{
+	s->scratch_next = s->scratch_lo;
 }
 
 /* ---- the call ------------------------------------------------------------ */

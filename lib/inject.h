@@ -51,7 +51,8 @@ struct inject_guard {
 	const char *what;		/* "jemalloc", for messages */
 	struct inject_range {
 		uint64_t lo, hi;	/* [lo, hi) */
-	} *code;			/* the allocator's code, sorted, merged */
+	} *code;			/* the allocator's code (sorted and merged
+					 * by inject_begin) */
 	size_t ncode, cap;
 	/* jemalloc: refuse while any thread at all has an allocator frame. */
 	bool all_threads_clear;
@@ -67,7 +68,8 @@ int inject_guard_add(struct inject_guard *g, uint64_t lo, uint64_t hi);
 int inject_guard_add_mapped(struct inject_guard *g, pid_t pid, const char *path,
 			    struct error *err);
 
-/* True if pc is inside the allocator's code. */
+/* True if pc is inside the allocator's code (once sorted: after
+ * inject_begin). */
 bool inject_guard_covers(struct inject_guard *g, uint64_t pc);
 
 void inject_guard_free(struct inject_guard *g);
@@ -117,6 +119,10 @@ int inject_begin(struct inject_session *s, struct target *t,
  * zone and returns their address in the target; 0 if full. */
 uint64_t inject_push(struct inject_session *s, const void *data, size_t len,
 		     struct error *err);
+
+/* Forgets everything pushed: the next push reuses the area from its start
+ * (between calls whose arguments are no longer needed). */
+void inject_scratch_reset(struct inject_session *s);
 
 /* Calls fn(args[0..nargs-1]) (integers or pointers, nargs <= 6) in the
  * borrowed thread and stores rax in *ret.  -EFAULT if the call crashed (the
