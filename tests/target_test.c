@@ -4,6 +4,7 @@
  * sleep, corrupted block and SIGUSR1 it sees, and prints the address and
  * checksum of a buffer it filled itself.  The kernel is the other witness:
  * /proc/<pid>/status TracerPid and each thread's state letter. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -47,24 +48,33 @@ static long long tracer_pid(pid_t pid)
 	return atoll(p + 10);
 }
 
+/* The tids in /proc/<pid>/task, at most max; returns how many. */
+static int list_tids(pid_t pid, pid_t *tids, int max)
+{
+	char path[64];
+	struct dirent *de;
+	DIR *dir;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", pid);
+	dir = opendir(path);
+	ck_assert_ptr_nonnull(dir);
+	while ((de = readdir(dir)) && n < max)
+		if (atoi(de->d_name) > 0)
+			tids[n++] = (pid_t)atoi(de->d_name);
+	closedir(dir);
+	return n;
+}
+
 /* Calls fn(pid, tid, arg) for every thread in /proc/<pid>/task; returns the
  * number of threads. */
 static int each_thread(pid_t pid, void (*fn)(pid_t, pid_t, void *), void *arg)
 {
-	char path[64], cmd[128], line[64];
-	FILE *ls;
-	int n = 0;
+	pid_t tids[4096];
+	int n = list_tids(pid, tids, 4096);
 
-	snprintf(path, sizeof(path), "/proc/%d/task", pid);
-	snprintf(cmd, sizeof(cmd), "ls %s", path);
-	ls = popen(cmd, "r");
-	ck_assert_ptr_nonnull(ls);
-	while (fgets(line, sizeof(line), ls)) {
-		if (fn)
-			fn(pid, (pid_t)atoi(line), arg);
-		n++;
-	}
-	pclose(ls);
+	for (int i = 0; fn && i < n; i++)
+		fn(pid, tids[i], arg);
 	return n;
 }
 
@@ -262,18 +272,13 @@ static char process_state(pid_t pid)
 static void wait_for_all_states(pid_t pid, const char *want)
 {
 	for (int i = 0; i < 100; i++) {
-		int bad = 0;
-		char path[64], line[64];
-		FILE *ls;
+		pid_t tids[64];
+		int n = list_tids(pid, tids, 64), bad = 0;
 
-		snprintf(path, sizeof(path), "ls /proc/%d/task", pid);
-		ls = popen(path, "r");
-		while (ls && fgets(line, sizeof(line), ls))
-			bad += !strchr(want, thread_state(pid, (pid_t)atoi(line)));
-		if (ls)
-			pclose(ls);
+		for (int k = 0; k < n; k++)
+			bad += !strchr(want, thread_state(pid, tids[k]));
 		if (!bad)
-			return;
+			break;
 		sleep_ms(10);
 	}
 	each_thread(pid, expect_state, (void *)want);
@@ -427,6 +432,60 @@ START_TEST(attach_errors_name_the_cause)
 }
 END_TEST
 
+static bool held_by(const struct target *t, pid_t tid)
+{
+	for (size_t i = 0; i < t->nthreads; i++)
+		if (t->threads[i].tid == tid)
+			return t->threads[i].stopped;
+	return false;
+}
+
+/* While held, every thread the kernel lists is one we hold (in a tracing
+ * stop), or one already dead: none is running behind our back. */
+START_TEST(churning_threads_are_all_held)
+{
+	struct fixture f;
+	struct target t;
+	struct error err = { 0 };
+	static pid_t tids[4096];
+	long long spawned;
+
+	fixture_start(&f, "thread_churn", NULL, NULL);
+	spawned = fixture_value(&f, "spawned");
+	ck_assert_msg(target_attach(&t, f.pid, &err) == 0, "%s", err.msg);
+	for (int round = 0; round < 20; round++) {
+		int n, held = 0;
+
+		ck_assert_msg(target_stop(&t, &err) == 0, "round %d: %s", round, err.msg);
+		n = list_tids(f.pid, tids, 4096);
+		for (int i = 0; i < n; i++) {
+			char s = thread_state(f.pid, tids[i]);
+
+			if (s == 0 || s == 'Z' || s == 'X')
+				continue;
+			ck_assert_msg(held_by(&t, tids[i]) && s == 't',
+				      "round %d: thread %d is in state %c and %s",
+				      round, tids[i], s, held_by(&t, tids[i]) ?
+				      "held" : "not held");
+			held++;
+		}
+		ck_assert_int_ge(held, 3);	/* main and two spawners at least */
+		ck_assert_msg(target_resume(&t, &err) == 0, "%s", err.msg);
+		sleep_ms(5);
+	}
+	printf("target: thread_churn: %u stops, mean pause %llu us, max %llu us\n",
+	       t.stops, (unsigned long long)(t.pause_us_total / t.stops),
+	       (unsigned long long)t.pause_us_max);
+	target_detach(&t);
+	ck_assert_int_eq(tracer_pid(f.pid), 0);
+	sleep_ms(50);
+	fixture_refresh(&f);
+	ck_assert_int_eq(fixture_value(&f, "spawn_errors"), 0);
+	ck_assert_int_gt(fixture_value(&f, "spawned"), spawned);
+	fixture_stop(&f);
+}
+END_TEST
+
 /* heapdoc killed politely while it holds the target: the guard turns the
  * signal into -EINTR, the cleanup path detaches, the target runs on. */
 START_TEST(sigterm_while_held_releases_the_target)
@@ -487,6 +546,7 @@ Suite *target_suite(void)
 	tcase_add_test(tc, exit_while_attached_is_esrch);
 	tcase_add_test(tc, attach_errors_name_the_cause);
 	tcase_add_test(tc, sigterm_while_held_releases_the_target);
+	tcase_add_test(tc, churning_threads_are_all_held);
 	suite_add_tcase(s, tc);
 	return s;
 }
