@@ -633,6 +633,21 @@ fail:
 	return r;
 }
 
+/* How many threads the kernel counts (/proc/<pid>/status Threads: every
+ * thread not yet released, exiting ones included) beyond those we hold.  A
+ * zombie leader of a live process still counts, and holds nothing. */
+static long long threads_unaccounted(struct target *t)
+{
+	long long n = status_field(t->pid, "Threads");
+	struct target_thread *leader = find_thread(t, t->pid);
+
+	if (n < 0)
+		return 0;	/* gone: the next wait says so */
+	if (!(leader && leader->stopped) && task_is_dead(t->pid, t->pid))
+		n--;
+	return n - (long long)t->nthreads;
+}
+
 int target_stop(struct target *t, struct error *err)
 {
 	uint64_t deadline;
@@ -680,8 +695,23 @@ int target_stop(struct target *t, struct error *err)
 			r = error_set(err, -ESRCH, "pid %d exited while being read", t->pid);
 		if (r < 0)
 			goto fail;
-		if (!added)
+		if (!added && !threads_unaccounted(t))
 			break;
+		if (!added) {
+			/* Listed none, yet the kernel counts more threads than
+			 * we hold: one exiting (it still counts until it is
+			 * released), or one that readdir skipped because others
+			 * exited under it.  Let the exits finish, list again. */
+			if (now_ns() >= deadline) {
+				r = error_set(err, -ETIMEDOUT, "pid %d: could not find "
+					      "every thread within %u ms", t->pid,
+					      t->stop_timeout_ms ? t->stop_timeout_ms
+								 : TARGET_STOP_TIMEOUT_MS);
+				goto fail;
+			}
+			usleep(100);
+			pass--;
+		}
 		if (pass == MAX_RESCANS) {
 			r = error_set(err, -EAGAIN, "pid %d: threads keep appearing "
 				      "faster than they can be stopped", t->pid);

@@ -453,7 +453,7 @@ START_TEST(churning_threads_are_all_held)
 	fixture_start(&f, "thread_churn", NULL, NULL);
 	spawned = fixture_value(&f, "spawned");
 	ck_assert_msg(target_attach(&t, f.pid, &err) == 0, "%s", err.msg);
-	for (int round = 0; round < 20; round++) {
+	for (int round = 0; round < 50; round++) {
 		int n, held = 0;
 
 		ck_assert_msg(target_stop(&t, &err) == 0, "round %d: %s", round, err.msg);
