@@ -64,6 +64,21 @@ struct text {
 
 /* ---- reading files --------------------------------------------------- */
 
+/* The next line of *cursor, cut in place; NULL at the end.  Empty lines are
+ * returned too, so that callers count lines as an editor does. */
+static char *line_next(char **cursor)
+{
+	char *line = *cursor, *nl;
+
+	if (!*line)
+		return NULL;
+	nl = strchr(line, '\n');
+	if (nl)
+		*nl++ = '\0';
+	*cursor = nl ? nl : line + strlen(line);
+	return line;
+}
+
 static int file_error(const char *path, int code, struct error *err)
 {
 	if (code == -EACCES || code == -EPERM)
@@ -203,12 +218,12 @@ static int read_keys(const char *dir, const char *name, const struct key_value *
 		     size_t n, struct error *err)
 {
 	struct text t;
-	char *line, *save = NULL;
+	char *cursor, *line;
 	int ret = cg_read(dir, name, &t, err);
 
 	if (ret <= 0)
 		return ret;
-	for (line = strtok_r(t.buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+	for (cursor = t.buf; (line = line_next(&cursor));) {
 		char *sp = strchr(line, ' ');
 
 		if (!sp)
@@ -258,15 +273,18 @@ static int hier_set_path(struct hier *h, const char *path, const char *file,
 /* Lines "ID:controllers:path"; the path may itself hold colons. */
 static int membership_parse(char *text, const char *file, struct hier h[], struct error *err)
 {
-	char *line, *save = NULL;
+	char *cursor = text, *line;
 	unsigned lineno = 0;
 
-	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		char *ctrl = strchr(line, ':');
-		char *path = ctrl ? strchr(ctrl + 1, ':') : NULL;
+	while ((line = line_next(&cursor))) {
+		char *ctrl, *path;
 		int ret = 0;
 
 		lineno++;
+		if (!*line)
+			continue;
+		ctrl = strchr(line, ':');
+		path = ctrl ? strchr(ctrl + 1, ':') : NULL;
 		if (!path || ctrl == line || strspn(line, "0123456789") != (size_t)(ctrl - line) ||
 		    path[1] != '/')
 			return error_set(err, -EIO, "%s: line %u: not ID:controllers:path",
@@ -396,14 +414,16 @@ struct mounts {
 
 static int mounts_parse(char *text, const char *file, struct mounts *m, struct error *err)
 {
-	char *line, *save = NULL;
+	char *cursor = text, *line;
 	unsigned lineno = 0;
 	size_t cap = 0;
 
 	m->v = NULL;
 	m->n = 0;
-	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+	while ((line = line_next(&cursor))) {
 		lineno++;
+		if (!*line)
+			continue;
 		if (m->n == cap) {
 			struct mount *grown = reallocarray(m->v, cap ? cap * 2 : 64, sizeof(*grown));
 

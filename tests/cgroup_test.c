@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <math.h>
 #include <sched.h>
 #include <stdio.h>
@@ -467,6 +468,107 @@ START_TEST(unreadable_is_eacces)
 }
 END_TEST
 
+/* ---- damaged trees ------------------------------------------------------ */
+
+static char damaged_files[256][512];
+static size_t damaged_n;
+
+static int collect_file(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+	(void)st;
+	(void)ftw;
+	if (type == FTW_F && damaged_n < ARRAY_SIZE(damaged_files))
+		snprintf(damaged_files[damaged_n++], sizeof(damaged_files[0]), "%s", path);
+	return 0;
+}
+
+static void put_file(const char *path, const char *buf, size_t len)
+{
+	int fd = open(path, O_WRONLY | O_TRUNC);
+
+	ck_assert_msg(fd >= 0, "open %s: %s", path, strerror(errno));
+	ck_assert_int_eq(write(fd, buf, len), (ssize_t)len);
+	close(fd);
+}
+
+/* Reads pid in root: either it works and every figure is sane, or it fails
+ * and says why. */
+static void read_damaged(const char *root, pid_t pid, const char *what)
+{
+	struct cgroup_limits cg;
+	struct error err = { 0 };
+	int ret = cgroup_limits_for(root, pid, 2, &cg, &err);
+
+	if (ret < 0) {
+		ck_assert_msg(err.msg[0], "%s: error %d without a message", what, ret);
+		return;
+	}
+	ck_assert_msg(ret == 0, "%s: returned %d", what, ret);
+	ck_assert_msg(cg.version >= 0 && cg.version <= 2, "%s: version %d", what, cg.version);
+	ck_assert_msg(isnan(cg.cpu_quota_cores) || cg.cpu_quota_cores > 0, "%s: %g cores",
+		      what, cg.cpu_quota_cores);
+	ck_assert_msg(cg.effective_cpus <= 2, "%s: %u cpus for an affinity of 2", what,
+		      cg.effective_cpus);
+	ck_assert_msg(!IS_SET(cg.memory_max) || cg.memory_max < (1ull << 62), "%s: max %llu",
+		      what, (unsigned long long)cg.memory_max);
+	ck_assert_msg(memchr(cg.dir, '\0', sizeof(cg.dir)), "%s: dir unterminated", what);
+}
+
+/* Every file of a tree cut short, emptied, or with a byte the parsers care
+ * about put in its middle. */
+static void damage_tree(const char *tree, const pid_t *pids, size_t npids)
+{
+	static const char bytes[] = { '\\', ':', ' ', '\n', '-', ',', 'x', '9' };
+	char root[] = "/tmp/heapdoc-cgroup-XXXXXX", cmd[1024], what[700];
+	char orig[65536];
+
+	ck_assert(mkdtemp(root));
+	snprintf(cmd, sizeof(cmd), "cp -a %s/. %s/", tree, root);
+	ck_assert_int_eq(system(cmd), 0);
+	damaged_n = 0;
+	ck_assert_int_eq(nftw(root, collect_file, 16, FTW_PHYS), 0);
+	ck_assert_uint_gt(damaged_n, 5);
+	for (size_t i = 0; i < damaged_n; i++) {
+		const char *file = damaged_files[i];
+		int len = slurp(file, orig, sizeof(orig)) < 0 ? -1 : (int)strlen(orig);
+		size_t cuts[] = { 0, len / 2, len > 0 ? len - 1 : 0 };
+
+		ck_assert_msg(len >= 0, "%s: unreadable", file);
+		for (size_t c = 0; c < ARRAY_SIZE(cuts); c++) {
+			put_file(file, orig, cuts[c]);
+			snprintf(what, sizeof(what), "%s cut at %zu", file, cuts[c]);
+			for (size_t p = 0; p < npids; p++)
+				read_damaged(root, pids[p], what);
+		}
+		for (size_t b = 0; len > 0 && b < sizeof(bytes); b++) {
+			char saved = orig[len / 2];
+
+			orig[len / 2] = bytes[b];
+			put_file(file, orig, len);
+			orig[len / 2] = saved;
+			snprintf(what, sizeof(what), "%s with '%c' at %d", file, bytes[b], len / 2);
+			for (size_t p = 0; p < npids; p++)
+				read_damaged(root, pids[p], what);
+		}
+		put_file(file, orig, len);
+	}
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", root);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+START_TEST(damaged_trees_never_crash)
+{
+	static const pid_t one[] = { 4242 }, two[] = { 4242, 4243 };
+
+	damage_tree(FAKE_TREE("cgroup-v1"), one, 1);
+	damage_tree(FAKE_TREE("cgroup-v2-parent"), one, 1);
+	damage_tree(FAKE_TREE("cgroup-hybrid"), one, 1);
+	damage_tree(FAKE_TREE("cgroup-outside-ns"), two, 2);
+	damage_tree(FAKE_TREE("cgroup-escaped"), one, 1);
+	damage_tree(FAKE_TREE("cgroup-stacked"), one, 1);
+}
+END_TEST
+
 /* ---- live: a real v1 cgroup with a memory limit and a CPU quota ---------- */
 
 #define CGROUP_V1_MAGIC 0x27e0eb	/* statfs f_type of a v1 hierarchy */
@@ -667,6 +769,8 @@ Suite *cgroup_suite(void)
 	tcase_add_test(fake, working_set_edges);
 	tcase_add_test(fake, errors_name_their_subject);
 	tcase_add_test(fake, unreadable_is_eacces);
+	tcase_add_test(fake, damaged_trees_never_crash);
+	tcase_set_timeout(fake, 60);
 	suite_add_tcase(s, fake);
 
 	tcase_add_unchecked_fixture(live_tc, live_setup, live_teardown);
