@@ -56,7 +56,7 @@
 #define PF_KTHREAD		0x00200000	/* include/linux/sched.h */
 #define CAP_SYS_PTRACE_BIT	19
 #define WAIT_SLICE_NS		(10 * 1000 * 1000ULL)
-#define DETACH_TIMEOUT_MS	2000
+#define DETACH_TIMEOUT_MS	1000
 #define MAX_RESCANS		64
 
 uint64_t now_ns(void)
@@ -281,6 +281,67 @@ static void drop_thread(struct target *t, struct target_thread *th)
 	*th = t->threads[--t->nthreads];
 }
 
+/* ---- threads we could not let go ------------------------------------------
+ * A seized thread can be detached only from a ptrace stop.  One that stays
+ * in an uninterruptible sleep past the detach deadline (a vfork parent, a
+ * hung NFS read) stays traced, and the kernel releases it when heapdoc
+ * exits.  Until then it is remembered here, because it is not free: our
+ * interrupt is pending, so it stops as soon as it wakes and would wait for
+ * us.  Every later attach and detach releases the ones that have stopped,
+ * and an attach to the same process adopts the rest instead of failing to
+ * seize a thread heapdoc itself traces. */
+
+struct orphan {
+	pid_t pid, tid;
+};
+
+static struct orphan *orphans;
+static size_t norphans, orphans_cap;
+
+static void orphan_add(pid_t pid, pid_t tid)
+{
+	if (norphans == orphans_cap) {
+		size_t cap = orphans_cap ? orphans_cap * 2 : 8;
+		struct orphan *p = realloc(orphans, cap * sizeof(*p));
+
+		if (!p)
+			return;		/* the kernel still releases it at exit */
+		orphans = p;
+		orphans_cap = cap;
+	}
+	orphans[norphans++] = (struct orphan){ pid, tid };
+}
+
+static bool orphan_take(pid_t pid, pid_t tid)
+{
+	for (size_t i = 0; i < norphans; i++) {
+		if (orphans[i].pid == pid && orphans[i].tid == tid) {
+			orphans[i] = orphans[--norphans];
+			return true;
+		}
+	}
+	return false;
+}
+
+static void orphans_release(void)
+{
+	for (size_t i = 0; i < norphans;) {
+		int status;
+		pid_t got = waitpid(orphans[i].tid, &status, WNOHANG | __WALL);
+
+		if (got == 0) {
+			i++;	/* still asleep */
+			continue;
+		}
+		if (got > 0 && WIFSTOPPED(status)) {
+			long sig = (status >> 16) == 0 ? WSTOPSIG(status) : 0;
+
+			ptrace(PTRACE_DETACH, orphans[i].tid, NULL, (void *)sig);
+		}
+		orphans[i] = orphans[--norphans];	/* released, exited or not ours */
+	}
+}
+
 /* ---- seizing --------------------------------------------------------------- */
 
 /* Says why the kernel refused PTRACE_SEIZE, with what would fix it. */
@@ -332,7 +393,7 @@ static int explain_eperm(pid_t pid, struct error *err)
 static int seize_thread(struct target *t, struct target_thread *th,
 			struct error *err)
 {
-	if (ptrace(PTRACE_SEIZE, th->tid, NULL, NULL) == 0) {
+	if (orphan_take(t->pid, th->tid) || ptrace(PTRACE_SEIZE, th->tid, NULL, NULL) == 0) {
 		th->traced = true;
 		th->stopped = false;
 		th->stop_kind = TARGET_RUNNING;
@@ -503,8 +564,10 @@ static void drop_dead_threads(struct target *t)
 	for (size_t i = 0; i < t->nthreads;) {
 		struct target_thread *th = &t->threads[i];
 
-		if (th->traced && !th->stopped && task_is_dead(t->pid, th->tid))
+		if (th->traced && !th->stopped && task_is_dead(t->pid, th->tid)) {
+			orphan_add(t->pid, th->tid);	/* reaped once it reports */
 			drop_thread(t, th);
+		}
 		else
 			i++;
 	}
@@ -606,6 +669,7 @@ int target_attach(struct target *t, pid_t pid, struct error *err)
 
 	memset(t, 0, sizeof(*t));
 	t->mem_fd = -1;
+	orphans_release();
 	r = check_process(pid, err);
 	if (r < 0)
 		return r;
@@ -792,10 +856,13 @@ void target_detach(struct target *t)
 			running = true;
 	}
 	/* Not guarded: a second Ctrl-C must not cut the cleanup short.  Past
-	 * the deadline, whatever is still traced is released by the kernel
-	 * when heapdoc exits. */
+	 * the deadline, what is still traced becomes an orphan. */
 	if (running)
 		wait_all_stopped(t, deadline, false, true, NULL);
+	for (size_t i = 0; i < t->nthreads; i++)
+		if (t->threads[i].traced)
+			orphan_add(t->pid, t->threads[i].tid);
+	orphans_release();
 	if (t->mem_fd >= 0)
 		close(t->mem_fd);
 	guard_remove();

@@ -486,6 +486,108 @@ START_TEST(churning_threads_are_all_held)
 }
 END_TEST
 
+static double elapsed_s(const struct timespec *a)
+{
+	struct timespec b;
+
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	return (double)(b.tv_sec - a->tv_sec) + (b.tv_nsec - a->tv_nsec) / 1e9;
+}
+
+/* A thread in uninterruptible sleep (a vfork parent) cannot be stopped: the
+ * stop gives up at its timeout, names the thread and its state, and lets
+ * the rest of the process go. */
+START_TEST(a_thread_that_cannot_stop_times_out)
+{
+	const char *args[] = { "2", NULL };
+	struct fixture f;
+	struct target t;
+	struct error err = { 0 };
+	struct timespec start;
+	char want[64];
+	pid_t stuck;
+
+	fixture_start(&f, "stuck_thread", args, NULL);
+	stuck = (pid_t)fixture_value(&f, "stuck_tid");
+	ck_assert_int_eq(thread_state(f.pid, stuck), 'D');
+	ck_assert_msg(target_attach(&t, f.pid, &err) == 0, "%s", err.msg);
+	t.stop_timeout_ms = 300;
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	ck_assert_int_eq(target_stop(&t, &err), -ETIMEDOUT);
+	snprintf(want, sizeof(want), "thread %d did not stop within 300 ms (state D", stuck);
+	ck_assert_msg(strstr(err.msg, want), "message: %s", err.msg);
+	/* 0.3 s to give up, at most 1 s more to release what could be. */
+	ck_assert_double_lt(elapsed_s(&start), 2.0);
+	ck_assert(!t.attached);
+	/* Everything but the stuck thread runs free again. */
+	{
+		pid_t tids[16];
+		int n = list_tids(f.pid, tids, 16);
+
+		for (int i = 0; i < n; i++)
+			if (tids[i] != stuck)
+				ck_assert_int_ne(thread_state(f.pid, tids[i]), 't');
+	}
+	/* Once the vfork child is gone the thread wakes into the stop we asked
+	 * for; the next attach lets it go (it must not wait for us), and holds
+	 * the whole process this time. */
+	while (elapsed_s(&start) < 2.5)
+		sleep_ms(50);
+	ck_assert_msg(target_attach(&t, f.pid, &err) == 0, "%s", err.msg);
+	ck_assert_msg(target_stop(&t, &err) == 0, "%s", err.msg);
+	ck_assert_ptr_nonnull(held_by(&t, stuck) ? &t : NULL);
+	target_detach(&t);
+	ck_assert_int_eq(tracer_pid(f.pid), 0);
+	assert_free(f.pid);
+	fixture_refresh(&f);
+	ck_assert_int_eq(fixture_value(&f, "vfork_done"), 1);
+	fixture_stop(&f);
+}
+END_TEST
+
+/* SIGTERM while target_stop() waits: the guard cuts the wait short with
+ * -EINTR and the cleanup path releases the target. */
+START_TEST(sigterm_while_stopping_releases_the_target)
+{
+	const char *args[] = { "20", NULL };
+	struct fixture f;
+	struct timespec start;
+	int ready[2], status;
+	pid_t child, stuck;
+	char c;
+
+	fixture_start(&f, "stuck_thread", args, NULL);
+	stuck = (pid_t)fixture_value(&f, "stuck_tid");
+	ck_assert_int_eq(pipe(ready), 0);
+	child = fork();
+	ck_assert_int_ge(child, 0);
+	if (child == 0) {
+		struct target t;
+		struct error err = { 0 };
+		int r;
+
+		if (target_attach(&t, f.pid, &err) < 0 || write(ready[1], "x", 1) != 1)
+			_exit(1);
+		t.stop_timeout_ms = 30000;
+		r = target_stop(&t, &err);
+		target_detach(&t);
+		_exit(r == -EINTR && strstr(err.msg, "interrupted") ? 42 : 2);
+	}
+	ck_assert_int_eq(read(ready[0], &c, 1), 1);
+	sleep_ms(300);
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	kill(child, SIGTERM);
+	ck_assert_int_eq(waitpid(child, &status, 0), child);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 42,
+		      "status 0x%x", status);
+	ck_assert_double_lt(elapsed_s(&start), 3.0);
+	/* The helper is gone, and the kernel let go of what it still traced. */
+	ck_assert_int_eq(tracer_pid(f.pid), 0);
+	ck_assert_int_eq(thread_state(f.pid, stuck), 'D');
+	fixture_stop(&f);
+}
+END_TEST
+
 /* heapdoc killed politely while it holds the target: the guard turns the
  * signal into -EINTR, the cleanup path detaches, the target runs on. */
 START_TEST(sigterm_while_held_releases_the_target)
@@ -547,6 +649,8 @@ Suite *target_suite(void)
 	tcase_add_test(tc, attach_errors_name_the_cause);
 	tcase_add_test(tc, sigterm_while_held_releases_the_target);
 	tcase_add_test(tc, churning_threads_are_all_held);
+	tcase_add_test(tc, a_thread_that_cannot_stop_times_out);
+	tcase_add_test(tc, sigterm_while_stopping_releases_the_target);
 	suite_add_tcase(s, tc);
 	return s;
 }
