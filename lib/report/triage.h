@@ -1,0 +1,26 @@
+/* Renderers for `heapdoc triage`: text (verdict first, evidence, sparklines,
+ * knobs), JSON (the contract in DESIGN.md), and the Prometheus text format.
+ * They print what the judge decided; they decide nothing. */
+#ifndef HEAPDOC_REPORT_TRIAGE_H
+#define HEAPDOC_REPORT_TRIAGE_H
+
+#include <stdio.h>
+
+#include "judge/knobs.h"
+#include "judge/triage.h"
+#include "observation.h"
+#include "report/style.h"
+
+struct triage_report {
+	const struct observation *obs;
+	const struct verdict *verdict;
+	const struct knobs *knobs;
+	double interval_s;	/* asked for; 0 for --once */
+	unsigned stops;		/* times heapdoc stopped the target */
+};
+
+void triage_print_text(FILE *out, const struct triage_report *r, const struct style *s);
+void triage_print_json(FILE *out, const struct triage_report *r);
+void triage_print_prometheus(FILE *out, const struct triage_report *r);
+
+#endif

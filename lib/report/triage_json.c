@@ -1,0 +1,145 @@
+/* `heapdoc triage --json`: the keys of DESIGN.md's contract (pid, verdict,
+ * allocator.name, rss, allocated, resident, evidence, knobs, trend, window,
+ * target.pause_us) and more; keys are added, never renamed. */
+#include "report/triage.h"
+
+#include <math.h>
+
+#include "report/knobs.h"
+#include "util.h"
+
+static void trend_json(struct json *j, const char *key, const struct trend *t)
+{
+	json_object_begin(j, key);
+	json_string(j, "kind", trend_kind_name(t->kind));
+	json_string(j, "why", t->kind == TREND_UNKNOWN ? t->why : NULL);
+	json_uint(j, "samples", t->n);
+	json_double(j, "span_s", t->span_s);
+	json_double(j, "slope_bytes_per_s", t->slope);
+	json_double(j, "r2", t->r2);
+	json_double(j, "tail_slope_bytes_per_s", t->tail_slope);
+	json_uint(j, "first", t->first);
+	json_uint(j, "last", t->last);
+	json_uint(j, "min", t->min);
+	json_uint(j, "max", t->max);
+	json_object_end(j);
+}
+
+static void gap_json(struct json *j, const struct gap *g)
+{
+	json_object_begin(j, "gap");
+	json_bool(j, "known", g->known);
+	json_uint(j, "bytes", g->known ? g->bytes : UNSET);
+	json_double(j, "ratio", g->ratio);
+	json_bool(j, "significant", g->significant);
+	json_string(j, "kind", gap_kind_name(g->kind));
+	json_uint(j, "interleaved", g->interleaved);
+	json_uint(j, "releasable", g->releasable);
+	json_uint(j, "pinned", g->pinned);
+	json_uint(j, "trimmable", g->trimmable);
+	json_uint(j, "free_small_chunks", g->small_chunks);
+	json_uint(j, "free_small_bytes", g->small_bytes);
+	json_uint(j, "largest_free", g->largest_free);
+	json_uint(j, "narenas", g->narenas ? g->narenas : UNSET);
+	json_uint(j, "effective_cpus", g->effective_cpus ? g->effective_cpus : UNSET);
+	json_object_end(j);
+
+	json_object_begin(j, "rss_split");
+	json_uint(j, "allocator", g->alloc_owned);
+	json_uint(j, "other_anon", g->other_anon);
+	json_uint(j, "file", g->file);
+	json_uint(j, "shmem", g->shmem);
+	json_uint(j, "stacks", g->stacks);
+	json_object_end(j);
+}
+
+static void latency_json(struct json *j, const struct observation *obs, const struct slow_path *sp)
+{
+	json_object_begin(j, "latency");
+	json_bool(j, "sampled", sp->sampled);
+	json_uint(j, "samples", sp->sampled ? obs->latency.samples : UNSET);
+	json_double(j, "allocator_share", sp->alloc_share);
+	json_double(j, "mm_syscall_share", sp->syscall_share);
+	json_double(j, "lock_wait_share", sp->lock_share);
+	json_string(j, "top_frame", obs->latency.top_frame[0] ? obs->latency.top_frame : NULL);
+	json_double(j, "minor_faults_per_s", sp->fault_rate);
+	json_bool(j, "slow_path", sp->hot);
+	json_object_end(j);
+}
+
+static void samples_json(struct json *j, const struct observation *obs)
+{
+	json_array_begin(j, "samples");
+	for (size_t i = 0; i < obs->nsamples && i < OBS_MAX_SAMPLES; i++) {
+		const struct sample *s = &obs->samples[i];
+
+		json_object_begin(j, NULL);
+		json_double(j, "t", s->t);
+		json_uint(j, "rss", s->rss);
+		json_uint(j, "allocated", s->allocated);
+		json_uint(j, "resident", s->resident);
+		json_uint(j, "minflt", s->minflt);
+		json_uint(j, "majflt", s->majflt);
+		json_object_end(j);
+	}
+	json_array_end(j);
+}
+
+void triage_print_json(FILE *out, const struct triage_report *r)
+{
+	const struct observation *obs = r->obs;
+	const struct verdict *v = r->verdict;
+	const struct trend *deciding = v->gap.known ? &v->allocated : &v->rss;
+	struct json j;
+
+	json_init(&j, out, true);
+	json_object_begin(&j, NULL);
+	json_int(&j, "pid", obs->pid);
+	json_string(&j, "comm", obs->comm);
+	json_string(&j, "verdict", verdict_name(v->kind));
+	json_string(&j, "leaning", verdict_name(v->leaning));
+	json_string(&j, "reason", v->reason);
+	allocator_json_object(&j, "allocator", obs);
+	json_uint(&j, "rss", v->gap.rss);
+	json_uint(&j, "allocated", v->gap.known ? v->gap.allocated : UNSET);
+	json_uint(&j, "resident", v->gap.known ? v->gap.resident : UNSET);
+	json_array_begin(&j, "evidence");
+	for (size_t i = 0; i < v->nevidence; i++)
+		json_string(&j, NULL, v->evidence[i]);
+	json_array_end(&j);
+	knobs_json_array(&j, "knobs", r->knobs);
+
+	/* trend.kind is the series the verdict rests on: allocated when the
+	 * allocator was read, RSS otherwise. */
+	json_object_begin(&j, "trend");
+	json_string(&j, "kind", trend_kind_name(deciding->kind));
+	json_string(&j, "series", v->gap.known ? "allocated" : "rss");
+	json_double(&j, "slope_bytes_per_s", deciding->slope);
+	json_double(&j, "r2", deciding->r2);
+	trend_json(&j, "rss", &v->rss);
+	trend_json(&j, "allocated", &v->allocated);
+	trend_json(&j, "resident", &v->resident);
+	json_object_end(&j);
+
+	json_object_begin(&j, "window");
+	json_double(&j, "duration_s", obs->window_s);
+	json_double(&j, "interval_s", r->interval_s);
+	json_double(&j, "span_s", obs->nsamples > 1 ?
+		    obs->samples[obs->nsamples - 1].t - obs->samples[0].t : 0);
+	json_uint(&j, "samples", obs->nsamples);
+	json_object_end(&j);
+
+	gap_json(&j, &v->gap);
+	pressure_json_object(&j, "memory_limit", &v->pressure);
+	cgroup_json_object(&j, "cgroup", &obs->cgroup);
+	latency_json(&j, obs, &v->slow);
+
+	json_object_begin(&j, "target");
+	json_uint(&j, "pause_us", obs->pause_us);
+	json_uint(&j, "stops", r->stops);
+	json_object_end(&j);
+
+	samples_json(&j, obs);
+	json_object_end(&j);
+	json_finish(&j);
+}
