@@ -44,6 +44,7 @@ struct observation {
 	struct proc_status status;
 	struct rss_split split;		/* RSS by kind of mapping (step 2) */
 	struct cgroup_limits cgroup;
+	char cgroup_why[256];		/* why cgroup is unset, when it could not be read */
 	uint64_t machine_memory;	/* MemTotal */
 	unsigned host_cpus;		/* online CPUs of the host */
 	struct environ env;		/* the target's environment (MALLOC_*, ...) */

@@ -80,13 +80,13 @@ static void gap_split_rss(const struct observation *obs, struct gap *g)
 	uint64_t anon;
 
 	g->rss = judge_rss(obs);
-	if (sp->total) {
-		anon = sp->brk_heap + sp->arena_heaps + sp->other_anon;
+	if (IS_SET(sp->total) && sp->total) {
+		anon = or_zero(sp->brk_heap) + or_zero(sp->arena_heaps) + or_zero(sp->other_anon);
 		g->file = sp->file;
 		g->shmem = sp->shmem;
 		g->stacks = sp->stacks;
 		if (!g->known && obs->alloc.kind == ALLOC_GLIBC)
-			g->alloc_owned = sp->brk_heap + sp->arena_heaps;
+			g->alloc_owned = or_zero(sp->brk_heap) + or_zero(sp->arena_heaps);
 	} else {
 		anon = or_zero(obs->status.rss_anon);
 		g->file = obs->status.rss_file;
@@ -175,10 +175,7 @@ void judge_pressure(const struct observation *obs, struct pressure *p)
 	if (IS_SET(p->limit)) {
 		/* What the OOM killer weighs: the cgroup's usage minus page
 		 * cache it can drop (inactive file pages). */
-		if (IS_SET(cg->memory_current))
-			p->usage = sub0(cg->memory_current, or_zero(cg->inactive_file));
-		else
-			p->usage = rss;
+		p->usage = IS_SET(cg->memory_current) ? cgroup_working_set(cg) : rss;
 	} else if (IS_SET(obs->machine_memory) && obs->machine_memory) {
 		p->limit = obs->machine_memory;
 		p->limit_name = "MemTotal";

@@ -60,24 +60,6 @@ const char *knob_kind_name(enum knob_kind kind)
 
 /* ---- reading the settings in force -------------------------------------- */
 
-const char *knobs_env_get(const struct environ *env, const char *name)
-{
-	size_t nlen = strlen(name);
-
-	if (!env || !env->buf)
-		return NULL;
-	for (size_t off = 0; off < env->len;) {
-		const char *e = env->buf + off;
-		size_t elen = strnlen(e, env->len - off);
-
-		if (elen > nlen && !strncmp(e, name, nlen) && e[nlen] == '=' &&
-		    off + elen < env->len)
-			return e + nlen + 1;
-		off += elen + 1;
-	}
-	return NULL;
-}
-
 bool knobs_list_get(const char *list, char sep, char kv, const char *key,
 		    char *out, size_t len)
 {
@@ -183,8 +165,8 @@ static const char *hb(char *buf, uint64_t bytes)
 static void glibc_current(struct knob *k, const struct observation *obs, const char *env_name,
 			  const char *tunable, int64_t in_mp, uint64_t dflt)
 {
-	const char *env = knobs_env_get(&obs->env, env_name);
-	const char *tun = knobs_env_get(&obs->env, "GLIBC_TUNABLES");
+	const char *env = environ_get(&obs->env, env_name);
+	const char *tun = environ_get(&obs->env, "GLIBC_TUNABLES");
 	char tv[64];
 	bool has_tun = tun && knobs_list_get(tun, ':', '=', tunable, tv, sizeof(tv));
 
@@ -295,7 +277,7 @@ static void glibc_top_pad(struct knobs *ks, const struct observation *obs,
 static void glibc_mmap_threshold(struct knobs *ks, const struct observation *obs,
 				 const struct verdict *v)
 {
-	const char *env = knobs_env_get(&obs->env, "MALLOC_MMAP_THRESHOLD_");
+	const char *env = environ_get(&obs->env, "MALLOC_MMAP_THRESHOLD_");
 	int64_t in_force = obs->params.mmap_threshold;
 	uint64_t now, value;
 	struct knob *k;
@@ -334,7 +316,7 @@ static void glibc_tunables(struct knobs *ks, const struct observation *obs)
 		{ "MALLOC_TOP_PAD_", "glibc.malloc.top_pad" },
 		{ "MALLOC_MMAP_THRESHOLD_", "glibc.malloc.mmap_threshold" },
 	};
-	const char *cur = knobs_env_get(&obs->env, "GLIBC_TUNABLES");
+	const char *cur = environ_get(&obs->env, "GLIBC_TUNABLES");
 	char value[256];
 	size_t n = ks->n;
 	struct knob *k;
@@ -420,7 +402,7 @@ static void jemalloc_rules(struct knobs *ks, const struct observation *obs,
 	size_t first = ks->n;
 
 	jemalloc_conf_name(&obs->alloc, conf_name, sizeof(conf_name));
-	conf = knobs_env_get(&obs->env, conf_name);
+	conf = environ_get(&obs->env, conf_name);
 
 	if (unpurged && p->background_thread != 1 &&
 	    (k = jemalloc_option(ks, "background_thread", "true"))) {
@@ -485,7 +467,7 @@ static void jemalloc_rules(struct knobs *ks, const struct observation *obs,
 
 static void tcmalloc_env(struct knob *k, const struct observation *obs, const char *dflt)
 {
-	const char *env = knobs_env_get(&obs->env, k->name);
+	const char *env = environ_get(&obs->env, k->name);
 
 	knob_apply_env(k, k->name, k->value);
 	if (env)

@@ -55,9 +55,6 @@ const char *knob_kind_name(enum knob_kind kind);
  * still given). */
 void judge_knobs(const struct observation *obs, const struct verdict *v, struct knobs *out);
 
-/* The value of name in a NUL-separated environment block, or NULL. */
-const char *knobs_env_get(const struct environ *env, const char *name);
-
 /* Copies the value of key from a "k=v:k=v" (GLIBC_TUNABLES, sep ':' and
  * '=') or "k:v,k:v" (MALLOC_CONF, sep ',' and ':') list into out; false
  * when absent. */
