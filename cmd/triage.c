@@ -245,15 +245,15 @@ static int exec_triage(int argc, char **argv)
 	}
 	if (!ret)
 		ret = observe_finish(&o, &err);
+	/* Step 4 when asked, or when the evidence so far calls for it. */
+	if (!ret && (opt.latency || judge_wants_latency(obs)))
+		ret = observe_latency(&o, OBSERVE_LATENCY_ROUNDS, &err);
 	r.stops = o.target.stops;
 	observe_end(&o);
 	if (ret) {
 		ret = cmd_fail(&err);
 		goto out;
 	}
-	if (opt.latency || judge_wants_latency(obs))
-		fprintf(stderr, "heapdoc: stack sampling (--latency) is not available in this "
-			"build; page-fault figures only\n");
 
 	judge_triage(obs, v);
 	judge_knobs(obs, v, ks);

@@ -38,6 +38,15 @@ int observe_begin(struct observer *o, const char *root, pid_t pid, bool use_allo
 		  struct observation *obs, struct error *err);
 int observe_sample(struct observer *o, struct error *err);
 int observe_finish(struct observer *o, struct error *err);
+
+/* Step 4: samples every thread's stack, rounds times (bounded: at most
+ * OBSERVE_LATENCY_MAX_S seconds and OBSERVE_LATENCY_MAX_THREADS threads a
+ * round), and counts stacks inside the allocator, in its mm system calls and
+ * waiting on its locks into obs->latency.  Attaches if not yet attached. */
+#define OBSERVE_LATENCY_ROUNDS 20
+#define OBSERVE_LATENCY_MAX_S 3.0
+#define OBSERVE_LATENCY_MAX_THREADS 256
+int observe_latency(struct observer *o, unsigned rounds, struct error *err);
 void observe_end(struct observer *o);
 
 /* Frees what an observation owns (the environment block). */

@@ -1,7 +1,14 @@
 /* Knob advice on recorded observations: one test per rule.  Expected values
  * are derived from the rule's arithmetic in the comments. */
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <unistd.h>
 
 #include "judge/knobs.h"
 #include "judge_obs.h"
@@ -370,6 +377,164 @@ START_TEST(list_parser)
 }
 END_TEST
 
+/* ---- heapdoc knobs on a live process in a v1 cgroup with a CPU quota ------- */
+
+#define CGROUP_V1_MAGIC 0x27e0eb	/* statfs f_type of a v1 hierarchy */
+#define CPU_MOUNT "/sys/fs/cgroup/cpu"
+
+static char out[65536], err[8192];
+static char live_dir[512], live_skip[1200];
+
+/* This process's path in the v1 cpu hierarchy ("" for the root). */
+static bool own_cpu_path(char *path, size_t len)
+{
+	char buf[4096], *line, *save = NULL;
+
+	if (slurp("/proc/self/cgroup", buf, sizeof(buf)) < 0)
+		return false;
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char *ctrl = strchr(line, ':'), *p = ctrl ? strchr(ctrl + 1, ':') : NULL;
+		char *item, *isave = NULL;
+
+		if (!p)
+			continue;
+		*p++ = '\0';
+		for (item = strtok_r(ctrl + 1, ",", &isave); item; item = strtok_r(NULL, ",", &isave))
+			if (!strcmp(item, "cpu")) {
+				snprintf(path, len, "%s", strcmp(p, "/") ? p : "");
+				return true;
+			}
+	}
+	return false;
+}
+
+static bool put(const char *name, const char *value)
+{
+	char path[1024];
+	int fd;
+	bool ok;
+
+	snprintf(path, sizeof(path), "%s/%s", live_dir, name);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	ok = fd >= 0 && write(fd, value, strlen(value)) == (ssize_t)strlen(value);
+	if (!ok)
+		snprintf(live_skip, sizeof(live_skip), "write %s: %s", path, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	return ok;
+}
+
+/* A cgroup of our own, named after this runner's pid, with quota 0.5 CPU. */
+static void live_setup(void)
+{
+	struct statfs sf;
+	char own[256];
+
+	live_dir[0] = live_skip[0] = '\0';
+	if (statfs(CPU_MOUNT, &sf) < 0 || sf.f_type != CGROUP_V1_MAGIC || !own_cpu_path(own, sizeof(own))) {
+		snprintf(live_skip, sizeof(live_skip), "no v1 cpu hierarchy at " CPU_MOUNT);
+		return;
+	}
+	snprintf(live_dir, sizeof(live_dir), CPU_MOUNT "%s/heapdoc-knobs-%d", own, (int)getpid());
+	if (mkdir(live_dir, 0755) < 0) {
+		snprintf(live_skip, sizeof(live_skip), "mkdir %s: %s", live_dir, strerror(errno));
+		live_dir[0] = '\0';
+		return;
+	}
+	if (put("cpu.cfs_period_us", "100000"))
+		put("cpu.cfs_quota_us", "50000");
+}
+
+static void live_teardown(void)
+{
+	for (int tries = 0; live_dir[0] && tries < 50; tries++) {
+		if (rmdir(live_dir) == 0 || errno == ENOENT)
+			live_dir[0] = '\0';
+		else
+			usleep(20000);
+	}
+	if (live_dir[0])
+		fprintf(stderr, "knobs: could not remove %s: %s\n", live_dir, strerror(errno));
+}
+
+/* The value of "key" in the knob object named name, from the JSON in out. */
+static const char *knob_field(const char *name, const char *key, char *buf, size_t len)
+{
+	char needle[128];
+	const char *p, *end;
+
+	buf[0] = '\0';
+	snprintf(needle, sizeof(needle), "\"name\": \"%s\"", name);
+	if (!(p = strstr(out, needle)))
+		return buf;
+	snprintf(needle, sizeof(needle), "\"%s\": \"", key);
+	if (!(p = strstr(p, needle)))
+		return buf;
+	p += strlen(needle);
+	if ((end = strchr(p, '"')))
+		snprintf(buf, len, "%.*s", (int)(end - p), p);
+	return buf;
+}
+
+/* Quota 50 ms per 100 ms: ceil(0.5) = 1 CPU, whatever the host has, unless
+ * the fixture's affinity is smaller still (it cannot be below 1). */
+START_TEST(live_arena_max_in_a_quota_cgroup)
+{
+	const char *env[] = { "MALLOC_ARENA_MAX=3", NULL };
+	struct fixture f;
+	char pid[32], want[16], buf[256];
+	const char *args[] = { "knobs", "--json", pid, NULL };
+	int rc;
+
+	if (live_skip[0]) {
+		fprintf(stderr, "knobs: live cgroup test skipped: %s\n", live_skip);
+		return;
+	}
+	fixture_start(&f, "idle", NULL, env);
+	snprintf(pid, sizeof(pid), "%d\n", (int)f.pid);
+	if (!put("cgroup.procs", pid)) {
+		fixture_stop(&f);
+		fprintf(stderr, "knobs: live cgroup test skipped: %s\n", live_skip);
+		return;
+	}
+	snprintf(pid, sizeof(pid), "%d", (int)f.pid);
+	rc = run_heapdoc(args, out, sizeof(out), err, sizeof(err));
+	fixture_stop(&f);
+
+	ck_assert_msg(rc == 0, "exit %d: %s", rc, err);
+	ck_assert_msg(strstr(out, "\"cpu_quota_cores\": 0.5,"), "%s", out);
+	ck_assert_msg(strstr(out, "\"effective_cpus\": 1\n"), "%s", out);
+	snprintf(want, sizeof(want), "%d", 1);
+	ck_assert_str_eq(knob_field("MALLOC_ARENA_MAX", "value", buf, sizeof(buf)), want);
+	ck_assert_str_eq(knob_field("MALLOC_ARENA_MAX", "current", buf, sizeof(buf)), "3");
+	ck_assert_str_eq(knob_field("MALLOC_ARENA_MAX", "current_source", buf, sizeof(buf)),
+			 "environment");
+}
+END_TEST
+
+/* Without a pid: heapdoc's own cgroup.  Its affinity is what
+ * sched_getaffinity says, and effective CPUs can only be at most that. */
+START_TEST(knobs_for_heapdoc_itself)
+{
+	const char *args[] = { "knobs", "--json", NULL };
+	const char *fmt[] = { "knobs", "--format", "env", NULL };
+	const char *bad[] = { "knobs", "--format", "yaml", NULL };
+	char buf[64], *eff;
+	cpu_set_t set;
+
+	ck_assert_int_eq(run_heapdoc(args, out, sizeof(out), err, sizeof(err)), 0);
+	ck_assert_ptr_nonnull(strstr(out, "\"cgroup\": {"));
+	ck_assert_int_eq(sched_getaffinity(0, sizeof(set), &set), 0);
+	eff = strstr(out, "\"effective_cpus\": ");
+	ck_assert_ptr_nonnull(eff);
+	ck_assert_int_le(atoi(eff + strlen("\"effective_cpus\": ")), CPU_COUNT(&set));
+	snprintf(buf, sizeof(buf), "MALLOC_ARENA_MAX=%d", atoi(eff + strlen("\"effective_cpus\": ")));
+	ck_assert_int_eq(run_heapdoc(fmt, out, sizeof(out), err, sizeof(err)), 0);
+	ck_assert_msg(strstr(out, buf), "%s not in %s", buf, out);
+	ck_assert_int_eq(run_heapdoc(bad, out, sizeof(out), err, sizeof(err)), 2);
+}
+END_TEST
+
 Suite *knobs_suite(void)
 {
 	Suite *s = suite_create("knobs");
@@ -391,6 +556,13 @@ Suite *knobs_suite(void)
 	tcase_add_test(tc, tcmalloc_unpurged);
 	tcase_add_test(tc, tcmalloc_thread_cache_when_hot);
 	tcase_add_test(tc, list_parser);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("live");
+	tcase_set_timeout(tc, 30);
+	tcase_add_unchecked_fixture(tc, live_setup, live_teardown);
+	tcase_add_test(tc, live_arena_max_in_a_quota_cgroup);
+	tcase_add_test(tc, knobs_for_heapdoc_itself);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -206,7 +206,8 @@ static void pressure_evidence(struct verdict *v, const struct pressure *p,
 {
 	struct hb h = { .i = 0 };
 
-	if (isnan(p->ratio))
+	/* Against the machine's memory, a small share says nothing. */
+	if (isnan(p->ratio) || (!strcmp(p->limit_name, "MemTotal") && p->ratio < 0.5))
 		return;
 	evidence(v, "%s %s is %.0f%% of %s %s%s",
 		 strcmp(p->limit_name, "MemTotal") ? "working set" : "RSS", B(&h, p->usage),

@@ -1,0 +1,345 @@
+/* heapdoc triage on live scenario fixtures with a known truth
+ * (fixtures/scenario_*.c), and the output contracts (JSON keys, the
+ * Prometheus format, exit codes, usage errors).
+ *
+ * The scenario verdicts need the glibc backend (the allocator's allocated
+ * and resident bytes); where this build has none, each says so on stderr
+ * and checks what /proc alone supports instead. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alloc/backend.h"
+#include "testlib.h"
+
+static char out[1 << 20], err[8192];
+
+/* The window every scenario is watched for: short, but with enough samples
+ * (17) and seconds for a trend. */
+#define WINDOW "4s"
+#define INTERVAL "0.25s"
+
+static bool have_glibc_backend(void)
+{
+	return alloc_backend_for(ALLOC_GLIBC) != NULL;
+}
+
+/* Runs `heapdoc triage --json` on the fixture; returns the exit status. */
+static int triage_json(const struct fixture *f, const char *duration)
+{
+	char pid[16];
+	const char *args[] = { "triage", "--json", "--duration", duration, "--interval",
+			       INTERVAL, pid, NULL };
+	int rc;
+
+	snprintf(pid, sizeof(pid), "%d", (int)f->pid);
+	rc = run_heapdoc(args, out, sizeof(out), err, sizeof(err));
+	if (rc < 0 || rc == 1 || (rc >= 2 && rc <= 5))
+		fprintf(stderr, "triage failed (%d): %s\n", rc, err);
+	return rc;
+}
+
+/* The string value of "key" at or after the start of section `within`
+ * (NULL: anywhere) in the JSON output; "" when absent. */
+static const char *json_str(const char *within, const char *key, char *buf, size_t len)
+{
+	char needle[128];
+	const char *p = within ? strstr(out, within) : out, *end;
+
+	buf[0] = '\0';
+	if (!p)
+		return buf;
+	snprintf(needle, sizeof(needle), "\"%s\": \"", key);
+	p = strstr(p, needle);
+	if (!p)
+		return buf;
+	p += strlen(needle);
+	end = strchr(p, '"');
+	if (end)
+		snprintf(buf, len, "%.*s", (int)(end - p), p);
+	return buf;
+}
+
+static double json_num(const char *within, const char *key)
+{
+	char needle[128];
+	const char *p = within ? strstr(out, within) : out;
+
+	if (!p)
+		return -1;
+	snprintf(needle, sizeof(needle), "\"%s\": ", key);
+	p = strstr(p, needle);
+	return p ? strtod(p + strlen(needle), NULL) : -1;
+}
+
+/* The knob object named name, as text, for strstr checks; NULL if absent. */
+static const char *knob_text(const char *name, char *buf, size_t len)
+{
+	char needle[128];
+	const char *p, *end;
+
+	snprintf(needle, sizeof(needle), "\"name\": \"%s\"", name);
+	p = strstr(out, needle);
+	if (!p)
+		return NULL;
+	end = strstr(p, "\"risk\"");
+	snprintf(buf, len, "%.*s", end ? (int)(end - p) : 200, p);
+	return buf;
+}
+
+static void assert_verdict(int rc, int want_rc, const char *want)
+{
+	char v[64];
+
+	json_str(NULL, "verdict", v, sizeof(v));
+	ck_assert_msg(rc == want_rc && !strcmp(v, want),
+		      "exit %d verdict %s, expected %d %s; reason: %s", rc, v, want_rc, want,
+		      json_str(NULL, "reason", (char[256]){ 0 }, 256));
+}
+
+/* Without a backend the verdict is inconclusive; what /proc shows must
+ * still lean the right way. */
+static bool waiting_for_backend(const char *scenario, int rc, const char *leaning)
+{
+	char v[64];
+
+	if (have_glibc_backend())
+		return false;
+	fprintf(stderr, "triage: %s: waiting for the glibc backend; /proc-only check\n", scenario);
+	ck_assert_int_eq(rc, 14);
+	ck_assert_str_eq(json_str(NULL, "verdict", v, sizeof(v)), "inconclusive");
+	if (leaning)
+		ck_assert_str_eq(json_str(NULL, "leaning", v, sizeof(v)), leaning);
+	return true;
+}
+
+/* ---- scenarios ------------------------------------------------------------ */
+
+/* 4 MiB/s leaked: allocated must climb at about that rate. */
+START_TEST(scenario_leak)
+{
+	struct fixture f;
+	const char *args[] = { "4194304", NULL };
+	double slope;
+	int rc;
+
+	fixture_start(&f, "scenario_leak", args, NULL);
+	rc = triage_json(&f, WINDOW);
+	fixture_stop(&f);
+	if (waiting_for_backend("leak", rc, "leak"))
+		return;
+	assert_verdict(rc, 10, "leak");
+	slope = json_num("\"allocated\": {", "slope_bytes_per_s");
+	ck_assert_msg(slope > 0.5 * 4194304 && slope < 2.0 * 4194304,
+		      "allocated slope %.0f B/s against 4 MiB/s leaked", slope);
+}
+END_TEST
+
+START_TEST(scenario_churn)
+{
+	struct fixture f;
+	int rc;
+
+	fixture_start(&f, "scenario_churn", NULL, NULL);
+	rc = triage_json(&f, WINDOW);
+	fixture_stop(&f);
+	if (waiting_for_backend("churn", rc, "healthy"))
+		return;
+	assert_verdict(rc, 0, "healthy");
+}
+END_TEST
+
+/* 60 MiB freed between live blocks: the gap must hold most of it. */
+START_TEST(scenario_pinning)
+{
+	struct fixture f;
+	double gap, freed;
+	int rc;
+
+	fixture_start(&f, "scenario_pinning", NULL, NULL);
+	freed = (double)fixture_value(&f, "freed_bytes");
+	rc = triage_json(&f, WINDOW);
+	fixture_stop(&f);
+	if (waiting_for_backend("pinning", rc, NULL))
+		return;
+	assert_verdict(rc, 11, "fragmentation");
+	gap = json_num("\"gap\": {", "bytes");
+	ck_assert_msg(gap >= 0.5 * freed && gap <= 1.1 * freed, "gap %.0f, freed %.0f", gap, freed);
+}
+END_TEST
+
+START_TEST(scenario_arenas)
+{
+	struct fixture f;
+	char k[2048];
+	int rc;
+
+	fixture_start(&f, "scenario_arenas", NULL, NULL);
+	rc = triage_json(&f, WINDOW);
+	fixture_stop(&f);
+	if (waiting_for_backend("arenas", rc, NULL))
+		return;
+	assert_verdict(rc, 11, "fragmentation");
+	ck_assert_ptr_nonnull(knob_text("MALLOC_ARENA_MAX", k, sizeof(k)));
+	ck_assert_msg(json_num("\"gap\": {", "narenas") >= 8, "%s", out);
+}
+END_TEST
+
+/* The fixture raised the trim threshold to 1 GiB with mallopt: the knob's
+ * current value is what mp_ holds. */
+START_TEST(scenario_top)
+{
+	struct fixture f;
+	char k[2048];
+	int rc;
+
+	fixture_start(&f, "scenario_top", NULL, NULL);
+	rc = triage_json(&f, WINDOW);
+	fixture_stop(&f);
+	if (waiting_for_backend("top", rc, NULL))
+		return;
+	assert_verdict(rc, 12, "unpurged");
+	ck_assert_ptr_nonnull(knob_text("MALLOC_TRIM_THRESHOLD_", k, sizeof(k)));
+	ck_assert_msg(strstr(k, "\"current\": \"1073741824\""), "%s", k);
+}
+END_TEST
+
+/* The cache fills 24 MiB from 1.0 to 2.0 s after "ready", then holds: the
+ * window sees growth stop.  Not a leak. */
+START_TEST(scenario_plateau)
+{
+	struct fixture f;
+	const char *args[] = { "1.0", "1.0", NULL };
+	char kind[32];
+	int rc;
+
+	fixture_start(&f, "scenario_plateau", args, NULL);
+	rc = triage_json(&f, WINDOW);
+	fixture_stop(&f);
+	ck_assert_int_ne(rc, 10);
+	if (waiting_for_backend("plateau", rc, "healthy"))
+		return;
+	assert_verdict(rc, 0, "healthy");
+	json_str("\"allocated\": {", "kind", kind, sizeof(kind));
+	ck_assert_msg(!strcmp(kind, "plateau"), "allocated trend %s", kind);
+}
+END_TEST
+
+/* MALLOC_MMAP_THRESHOLD_=131072 and 256 KiB buffers: every malloc maps. */
+START_TEST(scenario_mmap_churn)
+{
+	struct fixture f;
+	const char *env[] = { "MALLOC_MMAP_THRESHOLD_=131072", NULL };
+	char k[2048];
+	int rc;
+
+	fixture_start(&f, "scenario_mmap_churn", NULL, env);
+	rc = triage_json(&f, WINDOW);
+	fixture_stop(&f);
+	/* The fault storm is /proc evidence: it shows with or without a backend. */
+	ck_assert_msg(json_num("\"latency\": {", "minor_faults_per_s") >= 10000, "%s", out);
+	ck_assert_msg(strstr(out, "minor page faults/s"), "no fault evidence");
+	if (waiting_for_backend("mmap churn", rc, "healthy"))
+		return;
+	assert_verdict(rc, 0, "healthy");
+	ck_assert_ptr_nonnull(knob_text("MALLOC_MMAP_THRESHOLD_", k, sizeof(k)));
+	ck_assert_msg(strstr(k, "\"current\": \"131072\""), "%s", k);
+}
+END_TEST
+
+/* ---- contracts -------------------------------------------------------------- */
+
+START_TEST(json_has_the_contract_keys)
+{
+	static const char *const keys[] = {
+		"\"pid\": ", "\"verdict\": \"", "\"allocator\": {", "\"name\": \"glibc\"",
+		"\"rss\": ", "\"allocated\": ", "\"resident\": ", "\"evidence\": [",
+		"\"knobs\": [", "\"trend\": {", "\"window\": {", "\"target\": {",
+		"\"pause_us\": ",
+	};
+	struct fixture f;
+	char pid[16];
+	const char *args[] = { "triage", "--once", "--json", pid, NULL };
+	int rc;
+
+	fixture_start(&f, "idle", NULL, NULL);
+	snprintf(pid, sizeof(pid), "%d", (int)f.pid);
+	rc = run_heapdoc(args, out, sizeof(out), err, sizeof(err));
+	fixture_stop(&f);
+	/* One snapshot cannot show a stable heap: inconclusive. */
+	ck_assert_msg(rc == 14, "exit %d: %s", rc, err);
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		ck_assert_msg(strstr(out, keys[i]), "no %s in %s", keys[i], out);
+	ck_assert_int_eq((int)json_num(NULL, "pid"), atoi(pid));
+}
+END_TEST
+
+/* The RSS line equals VmRSS as the test reads it, within a few pages. */
+START_TEST(prometheus_format)
+{
+	struct fixture f;
+	char pid[16], path[64], status[4096], want[128], *line;
+	const char *args[] = { "triage", "--once", "--prometheus", pid, NULL };
+	long long rss_kb, got;
+	int rc;
+
+	fixture_start(&f, "idle", NULL, NULL);
+	snprintf(pid, sizeof(pid), "%d", (int)f.pid);
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)f.pid);
+	ck_assert_int_ge(slurp(path, status, sizeof(status)), 0);
+	rss_kb = strtoll(strstr(status, "VmRSS:") + 6, NULL, 10);
+	rc = run_heapdoc(args, out, sizeof(out), err, sizeof(err));
+	fixture_stop(&f);
+	ck_assert_int_eq(rc, 14);
+	ck_assert_ptr_nonnull(strstr(out, "# TYPE heapdoc_rss_bytes gauge\n"));
+	ck_assert_ptr_nonnull(strstr(out, "# HELP heapdoc_rss_bytes "));
+	snprintf(want, sizeof(want), "heapdoc_rss_bytes{pid=\"%s\",comm=\"idle\",allocator=\"glibc\"} ",
+		 pid);
+	line = strstr(out, want);
+	ck_assert_msg(line, "no %s in %s", want, out);
+	got = strtoll(line + strlen(want), NULL, 10);
+	ck_assert_msg(llabs(got - rss_kb * 1024) <= 64 * 1024, "%lld against %lld kB", got, rss_kb);
+	snprintf(want, sizeof(want), "verdict=\"inconclusive\"} 1\n");
+	ck_assert_ptr_nonnull(strstr(out, want));
+}
+END_TEST
+
+START_TEST(usage_errors)
+{
+	const char *both[] = { "triage", "--json", "--prometheus", "1", NULL };
+	const char *bad_duration[] = { "triage", "--duration", "ten", "1", NULL };
+	const char *no_pid[] = { "triage", NULL };
+	const char *too_many[] = { "triage", "--duration", "100s", "--interval", "0.01", "1", NULL };
+
+	ck_assert_int_eq(run_heapdoc(both, out, sizeof(out), err, sizeof(err)), 2);
+	ck_assert_ptr_nonnull(strstr(err, "exclude"));
+	ck_assert_int_eq(run_heapdoc(bad_duration, out, sizeof(out), err, sizeof(err)), 2);
+	ck_assert_ptr_nonnull(strstr(err, "'ten'"));
+	ck_assert_int_eq(run_heapdoc(no_pid, out, sizeof(out), err, sizeof(err)), 2);
+	ck_assert_int_eq(run_heapdoc(too_many, out, sizeof(out), err, sizeof(err)), 2);
+}
+END_TEST
+
+Suite *triage_suite(void)
+{
+	Suite *s = suite_create("triage");
+	TCase *live = tcase_create("scenarios");
+	TCase *contract = tcase_create("contract");
+
+	tcase_set_timeout(live, 60);
+	tcase_add_test(live, scenario_leak);
+	tcase_add_test(live, scenario_churn);
+	tcase_add_test(live, scenario_pinning);
+	tcase_add_test(live, scenario_arenas);
+	tcase_add_test(live, scenario_top);
+	tcase_add_test(live, scenario_plateau);
+	tcase_add_test(live, scenario_mmap_churn);
+	suite_add_tcase(s, live);
+
+	tcase_set_timeout(contract, 30);
+	tcase_add_test(contract, json_has_the_contract_keys);
+	tcase_add_test(contract, prometheus_format);
+	tcase_add_test(contract, usage_errors);
+	suite_add_tcase(s, contract);
+	return s;
+}
