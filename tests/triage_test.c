@@ -10,6 +10,12 @@
 #include <string.h>
 
 #include "alloc/backend.h"
+#include "judge/knobs.h"
+#include "judge/triage.h"
+#include "judge_obs.h"
+#include "report/knobs.h"
+#include "report/sparkline.h"
+#include "report/triage.h"
 #include "testlib.h"
 
 static char out[1 << 20], err[8192];
@@ -320,6 +326,92 @@ START_TEST(usage_errors)
 }
 END_TEST
 
+/* ---- renderers on a recorded observation ------------------------------------- */
+
+START_TEST(sparkline_levels)
+{
+	double up[8] = { 0, 1, 2, 3, 4, 5, 6, 7 }, flat[4] = { 5, 5, 5, 5 };
+	double pairs[16] = { 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7 };
+	char buf[128];
+
+	ck_assert_str_eq(sparkline(buf, sizeof(buf), up, 8, 40, true), "▁▂▃▄▅▆▇█");
+	ck_assert_str_eq(sparkline(buf, sizeof(buf), up, 8, 40, false), "_.-:=+*#");
+	ck_assert_str_eq(sparkline(buf, sizeof(buf), flat, 4, 40, true), "▁▁▁▁");
+	/* 16 samples in 8 columns: each column is the mean of a pair. */
+	ck_assert_str_eq(sparkline(buf, sizeof(buf), pairs, 16, 8, true), "▁▂▃▄▅▆▇█");
+	/* Never past the buffer: 3 bytes a glyph, room for 2 and the NUL. */
+	ck_assert_str_eq(sparkline(buf, 7, up, 8, 40, true), "▁▂");
+}
+END_TEST
+
+static uint64_t grows(double t) { return 100 * MiB_ + (uint64_t)(4 * MiB_ * t); }
+
+/* Renders r into a string with open_memstream. */
+static char *render(void (*fn)(FILE *, const struct triage_report *),
+		    const struct triage_report *r)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	ck_assert_ptr_nonnull(f);
+	fn(f, r);
+	fclose(f);
+	return buf;
+}
+
+/* A label value escapes quote and backslash (comm is the target's to pick). */
+START_TEST(prometheus_escapes_labels)
+{
+	static struct observation obs;
+	static struct verdict v;
+	static struct knobs ks;
+	struct triage_report r = { .obs = &obs, .verdict = &v, .knobs = &ks };
+	char *text;
+
+	obs_init(&obs);
+	obs_sample(&obs, 41, 0.25, grows, 0, 0);
+	snprintf(obs.comm, sizeof(obs.comm), "a\"b\\c");
+	judge_triage(&obs, &v);
+	judge_knobs(&obs, &v, &ks);
+	text = render(triage_print_prometheus, &r);
+	ck_assert_msg(strstr(text, "comm=\"a\\\"b\\\\c\""), "%s", text);
+	ck_assert_msg(strstr(text, ",verdict=\"leak\"} 1\n"), "%s", text);
+	/* 100 MiB + 4 MiB/s for 10 s: 140 MiB allocated at the end. */
+	ck_assert_msg(strstr(text, "heapdoc_allocated_bytes{pid=\"4242\""), "%s", text);
+	ck_assert_msg(strstr(text, "} 146800640\n"), "%s", text);
+	free(text);
+}
+END_TEST
+
+/* The paste formats: a [Service] drop-in and a container env list. */
+START_TEST(knob_formats)
+{
+	static struct observation obs;
+	static struct verdict v;
+	static struct knobs ks;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	obs_init(&obs);
+	obs_sample(&obs, 41, 0.25, grows, 0, 0);
+	obs.cgroup.effective_cpus = 1;
+	judge_triage(&obs, &v);
+	judge_knobs(&obs, &v, &ks);
+	f = open_memstream(&buf, &len);
+	knobs_print_format(f, &ks, KNOBS_FORMAT_SYSTEMD);
+	fclose(f);
+	ck_assert_str_eq(buf, "[Service]\nEnvironment=\"MALLOC_ARENA_MAX=1\"\n");
+	free(buf);
+	f = open_memstream(&buf, &len);
+	knobs_print_format(f, &ks, KNOBS_FORMAT_KUBERNETES);
+	fclose(f);
+	ck_assert_str_eq(buf, "env:\n- name: MALLOC_ARENA_MAX\n  value: \"1\"\n");
+	free(buf);
+}
+END_TEST
+
 Suite *triage_suite(void)
 {
 	Suite *s = suite_create("triage");
@@ -340,6 +432,12 @@ Suite *triage_suite(void)
 	tcase_add_test(contract, json_has_the_contract_keys);
 	tcase_add_test(contract, prometheus_format);
 	tcase_add_test(contract, usage_errors);
+	suite_add_tcase(s, contract);
+
+	contract = tcase_create("render");
+	tcase_add_test(contract, sparkline_levels);
+	tcase_add_test(contract, prometheus_escapes_labels);
+	tcase_add_test(contract, knob_formats);
 	suite_add_tcase(s, contract);
 	return s;
 }
