@@ -263,6 +263,13 @@ out:
 	return ret;
 }
 
+/* A thread blocked waiting: futex(2), or the restart of an interrupted
+ * timed wait (restart_syscall after a ptrace stop). */
+static bool is_wait(uint64_t nr)
+{
+	return nr == SYS_futex || nr == SYS_restart_syscall;
+}
+
 /* With every thread stopped: the thread to borrow, or 0 with the reason in
  * s->refusal. */
 static pid_t choose_thread(struct inject_session *s, const struct inject_opts *o,
@@ -293,7 +300,7 @@ static pid_t choose_thread(struct inject_session *s, const struct inject_opts *o
 			struct user_regs_struct regs;
 			bool wanted, parked;
 			uint64_t where;
-			int in;
+			int in = 0;
 
 			if ((th->tid == t->pid) != (pass == 0) || !th->stopped)
 				continue;
@@ -307,22 +314,30 @@ static pid_t choose_thread(struct inject_session *s, const struct inject_opts *o
 			if (target_get_regs(t, th->tid, &regs, err) < 0)
 				continue;
 			parked = (int64_t)regs.orig_rax >= 0;
-			if (!parked && wanted)
-				running++;
-			if (!g || (!(parked && wanted) && !g->all_threads_clear))
-				in = 0;
-			else
+			if (g && (g->all_threads_clear || (parked && wanted)))
 				in = stack_in_allocator(g, as, th->tid, regs.rip, &where);
-			if (in && wanted && parked)
-				inside++;
-			if (in && g->all_threads_clear) {
-				s->refused_inside += inside;
+			/* Under the all-threads rule, a thread blocked in a
+			 * futex wait inside the allocator does not spoil the
+			 * moment: it is waiting (jemalloc's background thread
+			 * sleeps so, "inside" for good), changes nothing while
+			 * it waits, and like every other thread it runs on
+			 * during the call, so a lock it holds is released in
+			 * its course.  Any other thread inside does spoil it. */
+			if (in && g->all_threads_clear && !is_wait(regs.orig_rax)) {
+				s->refused_inside += inside + (wanted && parked);
 				snprintf(s->refusal, sizeof(s->refusal),
-					 "thread %d is inside %s or its stack is unreadable "
-					 "(pc 0x%" PRIx64 ")", th->tid, g->what, where);
+					 "thread %d is %s %s (pc 0x%" PRIx64 ", syscall %lld)",
+					 th->tid, in > 0 ? "inside" : "unreadable, maybe inside",
+					 g->what, where, (long long)regs.orig_rax);
 				return 0;
 			}
-			if (!in && parked && wanted && !chosen)
+			if (!wanted)
+				continue;
+			if (!parked)
+				running++;
+			else if (in)
+				inside++;
+			else if (!chosen)
 				chosen = th->tid;
 		}
 	}

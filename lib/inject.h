@@ -10,7 +10,7 @@
  *    futex ...) with no allocator function anywhere on its stack; the
  *    allocator's lock must be free where it can be read (tcmalloc's page
  *    heap lock); for jemalloc, which has no single lock to peek, no thread
- *    at all may be inside it.  Otherwise resume briefly and retry, until a
+ *    at all may be inside it (except blocked in futex(2), waiting).  Otherwise resume briefly and retry, until a
  *    timeout that applies only to this search.
  *  - The other threads are resumed and keep running during the call: a lock
  *    the call needs is released by its owner instead of deadlocking.
@@ -54,7 +54,8 @@ struct inject_guard {
 	} *code;			/* the allocator's code (sorted and merged
 					 * by inject_begin) */
 	size_t ncode, cap;
-	/* jemalloc: refuse while any thread at all has an allocator frame. */
+	/* jemalloc: refuse while any thread at all has an allocator frame,
+	 * unless it is blocked in futex(2) (see choose_thread). */
 	bool all_threads_clear;
 	/* A 4-byte lock word that is 0 when free (tcmalloc's pageheap_lock_),
 	 * or 0 for none. */

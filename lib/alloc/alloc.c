@@ -1,5 +1,9 @@
 #include "alloc/alloc.h"
 
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
 #include "util.h"
 
 const char *alloc_kind_name(enum alloc_kind kind)
@@ -31,4 +35,18 @@ void alloc_params_clear(struct alloc_params *p)
 		.tcache = PARAM_UNSET, .retain = PARAM_UNSET,
 		.max_total_thread_cache_bytes = PARAM_UNSET,
 	};
+}
+
+void alloc_summary_invalid(struct alloc_summary *sum, const char *source, const char *why)
+{
+	memset(sum, 0, sizeof(*sum));
+	snprintf(sum->source, sizeof(sum->source), "%s", source);
+	snprintf(sum->why_invalid, sizeof(sum->why_invalid), "%.*s",
+		 (int)sizeof(sum->why_invalid) - 1, why);
+	sum->allocated = sum->active = sum->resident = sum->mapped = UNSET;
+	sum->free_total = sum->free_interleaved = sum->free_releasable = UNSET;
+	sum->trimmable = sum->free_small_chunks = sum->free_small_bytes = UNSET;
+	sum->free_large_chunks = sum->free_large_bytes = UNSET;
+	sum->largest_free = sum->pinned_bytes = sum->top_size = UNSET;
+	sum->slab_utilisation = NAN;
 }

@@ -107,6 +107,11 @@ struct alloc_summary {
 	double slab_utilisation;	/* jemalloc: curregs / (nregs × curslabs); NAN elsewhere */
 };
 
+/* A summary of a read that could not be made: every figure UNSET, valid
+ * false, why_invalid = why (cut to fit), source as given.  The caller goes
+ * on with the /proc evidence alone. */
+void alloc_summary_invalid(struct alloc_summary *sum, const char *source, const char *why);
+
 /* Settings in force, as the allocator itself holds them (mp_, opt.*).
  * PARAM_UNSET where this allocator has no such setting or it was not read. */
 #define PARAM_UNSET INT64_MIN

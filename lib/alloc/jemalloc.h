@@ -87,4 +87,8 @@ void jemalloc_summarise(const struct jemalloc_stats *st, struct alloc_summary *s
 
 void jemalloc_close(struct jemalloc_reader *r);
 
+/* The same behind the shared interface (backend.h). */
+struct alloc_backend;
+extern const struct alloc_backend jemalloc_backend;
+
 #endif

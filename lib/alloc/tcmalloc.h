@@ -58,4 +58,8 @@ void tcmalloc_summarise(const struct tcmalloc_stats *st, struct alloc_summary *s
 
 void tcmalloc_close(struct tcmalloc_reader *r);
 
+/* The same behind the shared interface (backend.h). */
+struct alloc_backend;
+extern const struct alloc_backend tcmalloc_backend;
+
 #endif
