@@ -8,10 +8,14 @@
 
 #include <stddef.h>
 
+#include "alloc/jemalloc.h"
+#include "alloc/tcmalloc.h"
 #include "util.h"
 
 static const struct alloc_backend *const backends[] = {
-	NULL,	/* glibc, jemalloc, tcmalloc: added as their readers land */
+	&jemalloc_backend,
+	&tcmalloc_backend,
+	/* glibc: added as its reader lands */
 };
 
 const struct alloc_backend *alloc_backend_for(enum alloc_kind kind)
