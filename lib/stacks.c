@@ -4,6 +4,7 @@
 #include <elfutils/libdwfl.h>
 #include <errno.h>
 #include <libunwind-ptrace.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -108,8 +109,12 @@ static void frame_name(struct stacks *s, struct stack_frame *f, bool return_addr
 	}
 	name = lookup_name(s, addr, &off);
 	snprintf(f->name, sizeof(f->name), "%s", name ? name : "");
-	/* "clock_nanosleep@GLIBC_2.2.5": the version is not part of the name. */
+	/* "clock_nanosleep@GLIBC_2.2.5", "sysmalloc_mmap.constprop.0": the
+	 * symbol version and the compiler's clone suffix are not part of the
+	 * function's name. */
 	f->name[strcspn(f->name, "@")] = '\0';
+	if (f->name[0] && strchr(f->name + 1, '.'))
+		*strchr(f->name + 1, '.') = '\0';
 	f->offset = name ? off + (f->ip - addr) : 0;
 	if (e) {
 		e->ip = f->ip;
@@ -311,7 +316,7 @@ const char *const stack_allocator_functions[] = {
 	"__posix_memalign", "_mid_memalign", "operator new*", "operator delete*",
 	"_Znwm*", "_Znam*", "_ZdlPv*", "_ZdaPv*",
 	/* glibc internals (present with .symtab or libc6-dbg) */
-	"_int_*", "sysmalloc", "systrim", "heap_trim", "mtrim", "new_heap",
+	"_int_*", "sysmalloc*", "systrim", "munmap_chunk", "mremap_chunk", "heap_trim", "mtrim", "new_heap",
 	"grow_heap", "shrink_heap", "arena_get*", "_int_new_arena", "reused_arena",
 	"get_free_list", "ptmalloc_init", "unlink_chunk", "tcache_*",
 	/* jemalloc: public (mallocx ...), prefixed and internal names */
@@ -412,4 +417,64 @@ const char *stack_class_name(enum stack_class c)
 		break;
 	}
 	return "other";
+}
+
+void stack_tally_add(struct stack_tally *t, const struct stack *s)
+{
+	enum stack_class c = stack_classify(s);
+	const char *name;
+	size_t i;
+	int at;
+
+	t->samples++;
+	if (c == STACK_OTHER)
+		return;
+	t->allocator++;
+	t->allocator_vm += c == STACK_ALLOCATOR_VM;
+	t->allocator_lock += c == STACK_ALLOCATOR_LOCK;
+	at = stack_find_frame(s, stack_allocator_functions);
+	name = s->frames[at].name;
+	for (i = 0; i < t->ntop; i++) {
+		if (!strcmp(t->top[i].name, name)) {
+			t->top[i].n++;
+			return;
+		}
+	}
+	if (t->ntop < STACK_TALLY_NAMES) {
+		snprintf(t->top[t->ntop].name, STACK_NAME_MAX, "%s", name);
+		t->top[t->ntop++].n = 1;
+	}
+}
+
+const char *stack_tally_top(const struct stack_tally *t)
+{
+	size_t best = 0;
+
+	if (!t->ntop)
+		return "";
+	for (size_t i = 1; i < t->ntop; i++)
+		if (t->top[i].n > t->top[best].n)
+			best = i;
+	return t->top[best].name;
+}
+
+int stacks_sample_all(struct stacks *s, struct stack_tally *tally, struct error *err)
+{
+	struct stack *st = malloc(sizeof(*st));
+	int r = 0;
+
+	if (!st)
+		return error_set(err, -ENOMEM, "pid %d: out of memory", s->t->pid);
+	for (size_t i = 0; i < s->t->nthreads; i++) {
+		if (!s->t->threads[i].stopped)
+			continue;
+		r = stacks_sample(s, s->t->threads[i].tid, st, err);
+		if (r == -ESRCH)
+			continue;
+		if (r < 0)
+			break;
+		stack_tally_add(tally, st);
+	}
+	free(st);
+	return r == -ESRCH ? 0 : r;
 }

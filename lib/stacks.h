@@ -108,4 +108,29 @@ enum stack_class {
 enum stack_class stack_classify(const struct stack *s);
 const char *stack_class_name(enum stack_class c);
 
+/* Stacks counted by class, over many samples (triage's slow-path view). */
+#define STACK_TALLY_NAMES 32
+
+struct stack_tally {
+	unsigned samples;		/* stacks counted */
+	unsigned allocator;		/* any allocator frame (all three classes) */
+	unsigned allocator_vm;		/* ... in mmap, munmap, madvise, brk under it */
+	unsigned allocator_lock;	/* ... waiting for a lock under it */
+	struct {
+		char name[STACK_NAME_MAX];	/* innermost allocator frame */
+		unsigned n;
+	} top[STACK_TALLY_NAMES];	/* the first names seen, with counts */
+	size_t ntop;
+};
+
+void stack_tally_add(struct stack_tally *t, const struct stack *s);
+
+/* The most common innermost allocator frame, or "" when none was seen. */
+const char *stack_tally_top(const struct stack_tally *t);
+
+/* Unwinds every held thread of the sampler's target into the tally.
+ * Threads that vanish meanwhile are skipped. */
+int stacks_sample_all(struct stacks *s, struct stack_tally *tally,
+		      struct error *err);
+
 #endif
