@@ -36,6 +36,7 @@ struct latency {
 	unsigned in_lock_wait;	/* waiting on an allocator lock */
 	double fault_rate;	/* minor page faults per second over the window */
 	char top_frame[128];	/* the most common allocator frame, "" if none */
+	char why_not[160];	/* asked for but not sampled: why */
 };
 
 struct observation {

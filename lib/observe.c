@@ -290,6 +290,11 @@ int observe_latency(struct observer *o, unsigned rounds, struct error *err)
 			snprintf(l->top_frame, sizeof(l->top_frame), "%.127s", tally[k].name);
 		}
 	o->obs->pause_us = MAX(o->obs->pause_us, o->target.pause_us_max);
+	/* Stacks are extra evidence: without them the verdict still stands. */
+	if (ret < 0 && ret != -ESRCH && ret != -EINTR) {
+		snprintf(l->why_not, sizeof(l->why_not), "%.150s", err->msg);
+		ret = 0;
+	}
 	return ret;
 }
 

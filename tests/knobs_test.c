@@ -322,6 +322,18 @@ START_TEST(jemalloc_narenas_from_effective_cpus)
 	ck_assert_str_eq(k->value, "4");
 	ck_assert_str_eq(k->current, "8");
 	ck_assert_str_eq(must_find("MALLOC_CONF")->value, "narenas:4");
+
+	/* Nothing read, nothing set: jemalloc's default, 4 × 2 host CPUs. */
+	obs.params.narenas = PARAM_UNSET;
+	advise();
+	k = must_find("narenas");
+	ck_assert_str_eq(k->current, "8");
+	ck_assert_str_eq(k->current_source, "default");
+
+	/* Set in MALLOC_CONF to 2: already at most 4, nothing to say. */
+	set_env((const char *const[]){ "MALLOC_CONF=narenas:2", NULL });
+	advise();
+	ck_assert_ptr_null(find("narenas"));
 }
 END_TEST
 

@@ -310,6 +310,32 @@ START_TEST(prometheus_format)
 }
 END_TEST
 
+/* --latency: every thread's stack, up to 20 rounds of 2 threads (the churn
+ * fixture's main thread and its worker). */
+START_TEST(latency_samples_every_thread)
+{
+	struct fixture f;
+	char pid[16];
+	const char *args[] = { "triage", "--once", "--latency", "--json", pid, NULL };
+	const char *p;
+	int rc;
+
+	fixture_start(&f, "scenario_churn", NULL, NULL);
+	snprintf(pid, sizeof(pid), "%d", (int)f.pid);
+	rc = run_heapdoc(args, out, sizeof(out), err, sizeof(err));
+	fixture_stop(&f);
+	ck_assert_msg(rc == 14 || rc == 0, "exit %d: %s", rc, err);
+	p = strstr(out, "\"latency\": {");
+	ck_assert_ptr_nonnull(p);
+	ck_assert_msg(strstr(p, "\"sampled\": true"), "%s", p);
+	/* At most 20 rounds × 2 threads; the 3 s budget may cut rounds on a
+	 * loaded machine, but not below half. */
+	ck_assert_int_le((int)json_num("\"latency\": {", "samples"), 40);
+	ck_assert_int_ge((int)json_num("\"latency\": {", "samples"), 20);
+	ck_assert_msg(json_num("\"target\": {", "stops") >= 10, "%s", out);
+}
+END_TEST
+
 START_TEST(usage_errors)
 {
 	const char *both[] = { "triage", "--json", "--prometheus", "1", NULL };
@@ -431,6 +457,7 @@ Suite *triage_suite(void)
 	tcase_set_timeout(contract, 30);
 	tcase_add_test(contract, json_has_the_contract_keys);
 	tcase_add_test(contract, prometheus_format);
+	tcase_add_test(contract, latency_samples_every_thread);
 	tcase_add_test(contract, usage_errors);
 	suite_add_tcase(s, contract);
 

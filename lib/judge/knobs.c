@@ -390,11 +390,42 @@ static struct knob *jemalloc_option(struct knobs *ks, const char *name, const ch
 	return k;
 }
 
+/* narenas in force: opt.narenas when read, else the conf string, else
+ * jemalloc's default of 4 per CPU it sees (the host's online CPUs). */
+static void jemalloc_narenas(struct knobs *ks, const struct observation *obs,
+			     const struct verdict *v, const char *conf, const char *conf_name)
+{
+	unsigned eff = MAX(judge_effective_cpus(obs), 1u);
+	unsigned want = v->gap.kind == GAP_ARENAS || v->pressure.near ?
+			eff : JEMALLOC_ARENAS_PER_CPU * eff;
+	int64_t narenas = obs->params.narenas;
+	const char *source = "allocator";
+	char cv[32], value[32];
+	struct knob *k;
+
+	if (narenas == PARAM_UNSET && conf && knobs_list_get(conf, ',', ':', "narenas", cv, sizeof(cv))) {
+		narenas = strtoll(cv, NULL, 10);
+		source = conf_name;
+	}
+	if (narenas == PARAM_UNSET && obs->host_cpus) {
+		narenas = (int64_t)JEMALLOC_ARENAS_PER_CPU * obs->host_cpus;
+		source = "default";
+	}
+	if (narenas == PARAM_UNSET || narenas <= (int64_t)want)
+		return;
+	SET(value, "%u", want);
+	if (!(k = jemalloc_option(ks, "narenas", value)))
+		return;
+	knob_current(k, source, "%" PRId64, narenas);
+	SET(k->why, "%" PRId64 " arenas for %u effective CPU%s: jemalloc counts the CPUs it "
+	    "sees (%u on this host), not the container's quota", narenas, eff,
+	    eff == 1 ? "" : "s", obs->host_cpus);
+}
+
 static void jemalloc_rules(struct knobs *ks, const struct observation *obs,
 			   const struct verdict *v)
 {
 	const struct alloc_params *p = &obs->params;
-	unsigned eff = MAX(judge_effective_cpus(obs), 1u);
 	bool unpurged = v->kind == VERDICT_UNPURGED;
 	char conf_name[48], value[256], b1[32];
 	const char *conf;
@@ -430,21 +461,7 @@ static void jemalloc_rules(struct knobs *ks, const struct observation *obs,
 			SET(k->why, "muzzy pages count in RSS until the kernel reclaims them");
 		}
 	}
-	{
-		int64_t narenas = p->narenas != PARAM_UNSET ? p->narenas : (int64_t)v->gap.narenas;
-		unsigned want = v->gap.kind == GAP_ARENAS || v->pressure.near ?
-				eff : JEMALLOC_ARENAS_PER_CPU * eff;
-
-		if (narenas > (int64_t)want) {
-			SET(value, "%u", want);
-			if ((k = jemalloc_option(ks, "narenas", value))) {
-				jemalloc_current(k, conf, conf_name, p->narenas, false);
-				SET(k->why, "%" PRId64 " arenas for %u effective CPU%s: jemalloc "
-				    "counts the CPUs it sees, not the container's quota", narenas,
-				    eff, eff == 1 ? "" : "s");
-			}
-		}
-	}
+	jemalloc_narenas(ks, obs, v, conf, conf_name);
 	/* The variable that carries the options above. */
 	snprintf(value, sizeof(value), "%s", conf ? conf : "");
 	for (size_t i = first; i < ks->n; i++)

@@ -230,6 +230,8 @@ static void slow_evidence(struct verdict *v, const struct observation *obs,
 			 R(&h, sp->fault_rate * 4096),
 			 sp->fault_storm ? ": memory is returned and taken back" : "");
 	}
+	if (!sp->sampled && l->why_not[0])
+		evidence(v, "thread stacks were not sampled: %s", l->why_not);
 	if (!sp->sampled)
 		return;
 	evidence(v, "%.0f%% of %u stack samples in the allocator%s%s%s", 100 * sp->alloc_share,

@@ -57,6 +57,7 @@ static void latency_json(struct json *j, const struct observation *obs, const st
 {
 	json_object_begin(j, "latency");
 	json_bool(j, "sampled", sp->sampled);
+	json_string(j, "why_not", obs->latency.why_not[0] ? obs->latency.why_not : NULL);
 	json_uint(j, "samples", sp->sampled ? obs->latency.samples : UNSET);
 	json_double(j, "allocator_share", sp->alloc_share);
 	json_double(j, "mm_syscall_share", sp->syscall_share);
