@@ -459,8 +459,8 @@ static bool is_stop_signal(int sig)
 	return sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU;
 }
 
-/* Takes one wait status of any traced, not yet stopped thread.  Returns the
- * thread, NULL with *r = 0 when nothing was ready. */
+/* Takes one wait status of one of our traced threads: the thread, or NULL
+ * when none is ready. */
 static struct target_thread *take_status(struct target *t, int *status)
 {
 	siginfo_t si = { 0 };

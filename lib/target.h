@@ -65,7 +65,8 @@ struct target {
 	uint64_t pause_us_total;
 	unsigned stops;
 	bool attached;		/* target_attach succeeded, not yet detached */
-	unsigned stop_timeout_ms;	/* 0: TARGET_STOP_TIMEOUT_MS */
+	unsigned stop_timeout_ms;	/* 0: TARGET_STOP_TIMEOUT_MS; set it
+					 * after target_attach */
 };
 
 #define TARGET_STOP_TIMEOUT_MS 2000
@@ -90,7 +91,11 @@ int target_stop(struct target *t, struct error *err);
 int target_resume(struct target *t, struct error *err);
 
 /* Resumes (if stopped) and detaches every thread; frees t.  Always safe,
- * also on a t that was never attached (zeroed) or already detached. */
+ * also on a t that was never attached (zeroed) or already detached.  A
+ * thread in uninterruptible sleep cannot be detached until it wakes: after
+ * a second it is left traced, released by a later attach or detach (or by
+ * the kernel when heapdoc exits), and adopted by a later attach to the same
+ * process. */
 void target_detach(struct target *t);
 
 /* Reads len bytes at addr.  Returns the bytes read (short at an unmapped
