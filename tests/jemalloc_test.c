@@ -192,6 +192,56 @@ START_TEST(test_sample_sees_a_leak_grow)
 }
 END_TEST
 
+/* `heapdoc triage --json` on a fixture: its exit status, and its output in
+ * out.  The verdict expected is the one each fixture was built to show. */
+static int triage(pid_t pid, const char *window, char *out, size_t len)
+{
+	char pidstr[16];
+	const char *once[] = { "triage", "--json", "--once", pidstr, NULL };
+	const char *timed[] = { "triage", "--json", "--duration", window, "--interval",
+				"0.5", pidstr, NULL };
+
+	snprintf(pidstr, sizeof(pidstr), "%d", pid);
+	return run_heapdoc(window ? timed : once, out, len, NULL, 0);
+}
+
+static void ck_verdict(const char *out, const char *verdict)
+{
+	char want[64];
+
+	snprintf(want, sizeof(want), "\"verdict\": \"%s\"", verdict);
+	ck_assert_msg(strstr(out, want), "expected %s in:\n%.1500s", want, out);
+}
+
+START_TEST(test_triage_verdicts)
+{
+	static const char *const grow[] = { "grow", NULL };
+	static char out[1 << 16];
+	struct fixture f;
+
+	/* Decay off after a big free: whole dirty pages, and the knob that
+	 * returns them. */
+	fixture_start(&f, "je_dirty", NULL, NULL);
+	ck_assert_int_eq(triage(f.pid, NULL, out, sizeof(out)), 12);	/* EXIT_UNPURGED */
+	ck_verdict(out, "unpurged");
+	ck_assert(strstr(out, "\"source\": \"mallctl\""));
+	ck_assert(strstr(strstr(out, "\"knobs\""), "dirty_decay_ms"));
+	fixture_stop(&f);
+
+	/* 7 objects in 8 freed all over the slabs. */
+	fixture_start(&f, "je_frag", NULL, NULL);
+	ck_assert_int_eq(triage(f.pid, NULL, out, sizeof(out)), 11);	/* EXIT_FRAGMENTATION */
+	ck_verdict(out, "fragmentation");
+	fixture_stop(&f);
+
+	/* 2.5 MiB/s lost for 3 s. */
+	fixture_start(&f, "je_leak", grow, NULL);
+	ck_assert_int_eq(triage(f.pid, "3", out, sizeof(out)), 10);	/* EXIT_LEAK */
+	ck_verdict(out, "leak");
+	fixture_stop(&f);
+}
+END_TEST
+
 /* The shared summary from figures worked out by hand. */
 START_TEST(test_summarise)
 {
@@ -238,6 +288,7 @@ Suite *jemalloc_suite(void)
 	tcase_add_test(live, test_fragmented_slabs_show_low_utilisation);
 	tcase_add_test(live, test_static_jemalloc);
 	tcase_add_test(live, test_sample_sees_a_leak_grow);
+	tcase_add_test(live, test_triage_verdicts);
 	tcase_add_test(unit, test_summarise);
 	suite_add_tcase(s, live);
 	suite_add_tcase(s, unit);

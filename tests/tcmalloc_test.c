@@ -159,6 +159,35 @@ START_TEST(test_held_pageheap_lock_blocks_the_call)
 }
 END_TEST
 
+/* `heapdoc triage --json` on the fixtures built to show a verdict. */
+START_TEST(test_triage_verdicts)
+{
+	static const char *const grow[] = { "grow", NULL };
+	static char out[1 << 16];
+	char pidstr[16];
+	const char *once[] = { "triage", "--json", "--once", pidstr, NULL };
+	const char *timed[] = { "triage", "--json", "--duration", "3", "--interval", "0.5",
+				pidstr, NULL };
+	struct fixture f;
+
+	/* Release rate 0 after a big free: page-heap free spans, and the
+	 * knob that returns them. */
+	fixture_start(&f, "tc_retain", NULL, NULL);
+	snprintf(pidstr, sizeof(pidstr), "%d", f.pid);
+	ck_assert_int_eq(run_heapdoc(once, out, sizeof(out), NULL, 0), 12);	/* EXIT_UNPURGED */
+	ck_assert_msg(strstr(out, "\"verdict\": \"unpurged\""), "%.1500s", out);
+	ck_assert(strstr(out, "\"source\": \"property\""));
+	ck_assert(strstr(strstr(out, "\"knobs\""), "TCMALLOC_RELEASE_RATE"));
+	fixture_stop(&f);
+
+	fixture_start(&f, "tc_leak", grow, NULL);
+	snprintf(pidstr, sizeof(pidstr), "%d", f.pid);
+	ck_assert_int_eq(run_heapdoc(timed, out, sizeof(out), NULL, 0), 10);	/* EXIT_LEAK */
+	ck_assert_msg(strstr(out, "\"verdict\": \"leak\""), "%.1500s", out);
+	fixture_stop(&f);
+}
+END_TEST
+
 /* The shared summary from properties worked out by hand. */
 START_TEST(test_summarise)
 {
@@ -210,6 +239,7 @@ Suite *tcmalloc_suite(void)
 	tcase_add_test(live, test_release_rate_zero_keeps_free_spans);
 	tcase_add_test(live, test_sample_sees_a_leak_grow);
 	tcase_add_test(live, test_held_pageheap_lock_blocks_the_call);
+	tcase_add_test(live, test_triage_verdicts);
 	tcase_add_test(unit, test_summarise);
 	suite_add_tcase(s, live);
 	suite_add_tcase(s, unit);
