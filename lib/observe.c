@@ -199,80 +199,36 @@ int observe_finish(struct observer *o, struct error *err)
 	return proc_read_status(o->root, obs->pid, &obs->status, err);
 }
 
-/* The most frequent innermost allocator function across the samples. */
-struct frame_tally {
-	char name[STACK_NAME_MAX];
-	unsigned count;
-};
-
-static void tally_frame(struct frame_tally *t, size_t len, const struct stack *st)
+/* One round: every thread held, unwound into the tally, released. */
+static int latency_round(struct observer *o, struct stacks *sampler, struct stack_tally *tally,
+			 struct error *err)
 {
-	int i = stack_find_frame(st, stack_allocator_functions);
-	const char *name;
-
-	if (i < 0 || !st->frames[i].name[0])
-		return;
-	name = st->frames[i].name;
-	for (size_t k = 0; k < len; k++) {
-		if (!t[k].count)
-			snprintf(t[k].name, sizeof(t[k].name), "%s", name);
-		if (!strcmp(t[k].name, name)) {
-			t[k].count++;
-			return;
-		}
-	}
-}
-
-/* One round: every thread held, unwound, classified, released. */
-static int latency_round(struct observer *o, struct stacks *sampler, struct frame_tally *tally,
-			 size_t ntally, struct error *err)
-{
-	struct latency *l = &o->obs->latency;
-	static struct stack st;		/* 10 KiB: kept off the stack */
-	int ret = target_stop(&o->target, err);
+	int ret = target_stop(&o->target, err), resumed;
 
 	if (ret)
 		return ret;
-	for (size_t i = 0; i < o->target.nthreads && i < OBSERVE_LATENCY_MAX_THREADS; i++) {
-		if (stacks_sample(sampler, o->target.threads[i].tid, &st, err) < 0)
-			continue;	/* a thread that just exited */
-		l->samples++;
-		switch (stack_classify(&st)) {
-		case STACK_ALLOCATOR_VM:
-			l->in_mm_syscall++;
-			l->in_allocator++;
-			break;
-		case STACK_ALLOCATOR_LOCK:
-			l->in_lock_wait++;
-			l->in_allocator++;
-			break;
-		case STACK_ALLOCATOR:
-			l->in_allocator++;
-			break;
-		case STACK_OTHER:
-			break;
-		}
-		tally_frame(tally, ntally, &st);
-	}
-	return target_resume(&o->target, err);
+	ret = stacks_sample_all(sampler, tally, err);
+	resumed = target_resume(&o->target, ret ? NULL : err);
+	return ret ? ret : resumed;
 }
 
 int observe_latency(struct observer *o, unsigned rounds, struct error *err)
 {
 	struct latency *l = &o->obs->latency;
-	struct frame_tally tally[16] = { 0 };
+	static struct stack_tally tally;	/* 2 KiB of names */
 	struct stacks *sampler = NULL;
 	uint64_t start = now_ns(), budget = (uint64_t)(OBSERVE_LATENCY_MAX_S * 1e9);
 	uint64_t gap = rounds ? budget / 2 / rounds : 0;
 	int ret = 0;
 
+	memset(&tally, 0, sizeof(tally));
 	if (!o->target.attached)
 		ret = target_attach(&o->target, o->obs->pid, err);
 	/* Symbols load before anything is stopped. */
 	if (!ret)
 		ret = stacks_open(&sampler, &o->target, err);
 	for (unsigned r = 0; !ret && r < rounds && now_ns() - start < budget; r++) {
-		ret = latency_round(o, sampler, tally, ARRAY_SIZE(tally), err);
+		ret = latency_round(o, sampler, &tally, err);
 		if (!ret && target_interrupted())
 			ret = error_set(err, -EINTR, "interrupted");
 		if (!ret && gap) {
@@ -283,12 +239,12 @@ int observe_latency(struct observer *o, unsigned rounds, struct error *err)
 	}
 	if (sampler)
 		stacks_close(sampler);
+	l->samples = tally.samples;
+	l->in_allocator = tally.allocator;
+	l->in_mm_syscall = tally.allocator_vm;
+	l->in_lock_wait = tally.allocator_lock;
+	snprintf(l->top_frame, sizeof(l->top_frame), "%.127s", stack_tally_top(&tally));
 	l->sampled = l->samples > 0;
-	for (size_t k = 0, best = 0; k < ARRAY_SIZE(tally); k++)
-		if (tally[k].count > best) {
-			best = tally[k].count;
-			snprintf(l->top_frame, sizeof(l->top_frame), "%.127s", tally[k].name);
-		}
 	o->obs->pause_us = MAX(o->obs->pause_us, o->target.pause_us_max);
 	/* Stacks are extra evidence: without them the verdict still stands. */
 	if (ret < 0 && ret != -ESRCH && ret != -EINTR) {

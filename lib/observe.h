@@ -40,12 +40,12 @@ int observe_sample(struct observer *o, struct error *err);
 int observe_finish(struct observer *o, struct error *err);
 
 /* Step 4: samples every thread's stack, rounds times (bounded: at most
- * OBSERVE_LATENCY_MAX_S seconds and OBSERVE_LATENCY_MAX_THREADS threads a
- * round), and counts stacks inside the allocator, in its mm system calls and
- * waiting on its locks into obs->latency.  Attaches if not yet attached. */
+ * OBSERVE_LATENCY_MAX_S seconds), and counts stacks inside the allocator,
+ * in its mm system calls and waiting on its locks into obs->latency.
+ * Attaches if not yet attached.  A failure to sample is recorded in
+ * obs->latency.why_not, not returned, unless the process is gone. */
 #define OBSERVE_LATENCY_ROUNDS 20
 #define OBSERVE_LATENCY_MAX_S 3.0
-#define OBSERVE_LATENCY_MAX_THREADS 256
 int observe_latency(struct observer *o, unsigned rounds, struct error *err);
 void observe_end(struct observer *o);
 

@@ -273,6 +273,24 @@ START_TEST(verdict_fragmentation_arenas)
 }
 END_TEST
 
+/* jemalloc: slabs 1/8 full (7 of every 8 regions freed). */
+START_TEST(verdict_fragmentation_half_empty_slabs)
+{
+	obs_init(&obs);
+	obs_sample(&obs, 41, 0.25, small_flat, 32 * MiB_, 0);
+	obs.alloc.kind = ALLOC_JEMALLOC;
+	obs.summary.free_interleaved = 32 * MiB_;
+	obs.summary.slab_utilisation = 0.125;
+	obs.summary.narenas = 9;
+	judge_triage(&obs, &v);
+	assert_verdict(VERDICT_FRAGMENTATION);
+	ck_assert_str_eq(gap_kind_name(v.gap.kind), "size-class");
+	ck_assert(has_evidence("slabs are 12% full: 88% of their regions are free"));
+	/* 9 arenas = 4 × 2 CPUs + 1: jemalloc's own shape, not retention. */
+	ck_assert(!v.gap.too_many_arenas);
+}
+END_TEST
+
 /* Unpurged: 56 MiB free at the top of the heap, 1 MiB between chunks. */
 START_TEST(verdict_unpurged)
 {
@@ -502,6 +520,7 @@ Suite *judge_suite(void)
 	tcase_add_test(verdict, verdict_fragmentation_pinning);
 	tcase_add_test(verdict, verdict_fragmentation_size_class);
 	tcase_add_test(verdict, verdict_fragmentation_arenas);
+	tcase_add_test(verdict, verdict_fragmentation_half_empty_slabs);
 	tcase_add_test(verdict, verdict_unpurged);
 	tcase_add_test(verdict, verdict_small_gap_is_healthy);
 	tcase_add_test(verdict, verdict_healthy);

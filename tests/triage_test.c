@@ -253,6 +253,44 @@ START_TEST(scenario_mmap_churn)
 }
 END_TEST
 
+/* ---- the same verdicts through jemalloc and tcmalloc ------------------------- */
+
+struct foreign {
+	const char *fixture, *arg;
+	enum alloc_kind kind;
+	int rc;
+	const char *verdict;
+};
+
+/* The jemalloc and tcmalloc engineers' fixtures, whose truths say what
+ * they are: dirty pages kept (decay off), 7 of 8 small objects freed,
+ * a thread that keeps losing memory, freed spans kept in the page heap. */
+static const struct foreign foreign[] = {
+	{ "je_dirty", NULL, ALLOC_JEMALLOC, 12, "unpurged" },
+	{ "je_frag", NULL, ALLOC_JEMALLOC, 11, "fragmentation" },
+	{ "je_leak", "grow", ALLOC_JEMALLOC, 10, "leak" },
+	{ "tc_retain", NULL, ALLOC_TCMALLOC, 12, "unpurged" },
+};
+
+START_TEST(other_allocators)
+{
+	const struct foreign *c = &foreign[_i];
+	const char *args[] = { c->arg, NULL };
+	struct fixture f;
+	int rc;
+
+	if (!alloc_backend_for(c->kind)) {
+		fprintf(stderr, "triage: %s: no %s backend in this build\n", c->fixture,
+			alloc_kind_name(c->kind));
+		return;
+	}
+	fixture_start(&f, c->fixture, c->arg ? args : NULL, NULL);
+	rc = triage_json(&f, WINDOW);
+	fixture_stop(&f);
+	assert_verdict(rc, c->rc, c->verdict);
+}
+END_TEST
+
 /* ---- contracts -------------------------------------------------------------- */
 
 START_TEST(json_has_the_contract_keys)
@@ -360,13 +398,15 @@ START_TEST(sparkline_levels)
 	double pairs[16] = { 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7 };
 	char buf[128];
 
-	ck_assert_str_eq(sparkline(buf, sizeof(buf), up, 8, 40, true), "▁▂▃▄▅▆▇█");
-	ck_assert_str_eq(sparkline(buf, sizeof(buf), up, 8, 40, false), "_.-:=+*#");
-	ck_assert_str_eq(sparkline(buf, sizeof(buf), flat, 4, 40, true), "▁▁▁▁");
+	ck_assert_str_eq(sparkline(buf, sizeof(buf), up, 8, 40, 0, true), "▁▂▃▄▅▆▇█");
+	ck_assert_str_eq(sparkline(buf, sizeof(buf), up, 8, 40, 0, false), "_.-:=+*#");
+	ck_assert_str_eq(sparkline(buf, sizeof(buf), flat, 4, 40, 0, true), "▁▁▁▁");
 	/* 16 samples in 8 columns: each column is the mean of a pair. */
-	ck_assert_str_eq(sparkline(buf, sizeof(buf), pairs, 16, 8, true), "▁▂▃▄▅▆▇█");
+	ck_assert_str_eq(sparkline(buf, sizeof(buf), pairs, 16, 8, 0, true), "▁▂▃▄▅▆▇█");
+	/* A rise of 7 drawn on a span of at least 70: levels 0..0.7, rounded. */
+	ck_assert_str_eq(sparkline(buf, sizeof(buf), up, 8, 40, 70, true), "▁▁▁▁▁▁▂▂");
 	/* Never past the buffer: 3 bytes a glyph, room for 2 and the NUL. */
-	ck_assert_str_eq(sparkline(buf, 7, up, 8, 40, true), "▁▂");
+	ck_assert_str_eq(sparkline(buf, 7, up, 8, 40, 0, true), "▁▂");
 }
 END_TEST
 
@@ -452,6 +492,7 @@ Suite *triage_suite(void)
 	tcase_add_test(live, scenario_top);
 	tcase_add_test(live, scenario_plateau);
 	tcase_add_test(live, scenario_mmap_churn);
+	tcase_add_loop_test(live, other_allocators, 0, sizeof(foreign) / sizeof(foreign[0]));
 	suite_add_tcase(s, live);
 
 	tcase_set_timeout(contract, 30);

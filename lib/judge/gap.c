@@ -113,11 +113,25 @@ static enum gap_kind gap_classify(const struct gap *g, const struct alloc_summar
 	 * the lever is the arena count, so name it first. */
 	if (g->too_many_arenas)
 		return GAP_ARENAS;
+	/* jemalloc: free regions inside slabs are its interleaved space. */
+	if (!isnan(g->slab_utilisation) && g->slab_utilisation < SLAB_HALF_EMPTY)
+		return GAP_SIZE_CLASS;
 	if (g->pinned * 2 >= g->interleaved && g->pinned)
 		return GAP_PINNING;
 	if (g->small_bytes * 2 >= free_total && g->small_bytes)
 		return GAP_SIZE_CLASS;
 	return GAP_PINNING;
+}
+
+/* Arenas the allocator needs for this many CPUs; more retain free memory.
+ * jemalloc runs 4 per CPU by design (its arenas decay their free pages)
+ * plus one for huge allocations; glibc's never give pages back below the
+ * top, so for glibc more than ARENAS_PER_CPU_RETAIN per CPU is retention. */
+static unsigned arenas_expected(enum alloc_kind kind, unsigned cpus)
+{
+	if (kind == ALLOC_JEMALLOC)
+		return JEMALLOC_ARENAS_PER_CPU * cpus + 1;
+	return ARENAS_PER_CPU_RETAIN * cpus;
 }
 
 void judge_gap(const struct observation *obs, struct gap *g)
@@ -128,7 +142,8 @@ void judge_gap(const struct observation *obs, struct gap *g)
 			   .ratio = NAN, .interleaved = UNSET, .releasable = UNSET,
 			   .pinned = UNSET, .trimmable = UNSET, .small_chunks = UNSET,
 			   .small_bytes = UNSET, .large_chunks = UNSET,
-			   .large_bytes = UNSET, .largest_free = UNSET };
+			   .large_bytes = UNSET, .largest_free = UNSET,
+			   .slab_utilisation = NAN };
 	g->known = gap_figures(obs, &g->allocated, &g->resident);
 	g->effective_cpus = judge_effective_cpus(obs);
 	gap_split_rss(obs, g);
@@ -149,8 +164,9 @@ void judge_gap(const struct observation *obs, struct gap *g)
 		g->large_bytes = sum->free_large_bytes;
 		g->largest_free = sum->largest_free;
 		g->narenas = sum->narenas;
+		g->slab_utilisation = sum->slab_utilisation;
 		g->too_many_arenas = g->effective_cpus &&
-			g->narenas > ARENAS_PER_CPU_RETAIN * g->effective_cpus;
+			g->narenas > arenas_expected(obs->alloc.kind, g->effective_cpus);
 	}
 	g->kind = g->significant ? gap_classify(g, sum) : GAP_NONE;
 }

@@ -32,10 +32,9 @@
  * of every heap: 64 MiB is glibc's own arena heap size. */
 #define GLIBC_PAD_TOO_HIGH (64 * MiB)
 
-/* jemalloc: its default is 4 arenas per CPU it sees (the host's, not the
- * quota's); dirty pages decay over 10 s by default.  1 s keeps the reuse
- * of a busy heap and returns what an idle one no longer needs. */
-#define JEMALLOC_ARENAS_PER_CPU 4
+/* jemalloc: dirty pages decay over 10 s by default.  1 s keeps the reuse
+ * of a busy heap and returns what an idle one no longer needs.  (Its arena
+ * count, 4 per CPU it sees, is JEMALLOC_ARENAS_PER_CPU in rules.h.) */
 #define JEMALLOC_DECAY_MS 1000
 
 /* gperftools: 32 MiB of thread caches in total by default; release rate
@@ -454,7 +453,9 @@ static void jemalloc_rules(struct knobs *ks, const struct observation *obs,
 			    v->pressure.near ? "; near the memory limit: return them at once" : "");
 		}
 	}
-	if (unpurged && p->muzzy_decay_ms != PARAM_UNSET && p->muzzy_decay_ms > JEMALLOC_DECAY_MS) {
+	/* -1 is "never": muzzy pages then stay until the kernel wants them. */
+	if (unpurged && p->muzzy_decay_ms != PARAM_UNSET &&
+	    (p->muzzy_decay_ms < 0 || p->muzzy_decay_ms > JEMALLOC_DECAY_MS)) {
 		SET(value, "%d", JEMALLOC_DECAY_MS);
 		if ((k = jemalloc_option(ks, "muzzy_decay_ms", value))) {
 			jemalloc_current(k, conf, conf_name, p->muzzy_decay_ms, false);

@@ -22,6 +22,13 @@
  * 8 per host core, so a container with a CPU quota runs far above this. */
 #define ARENAS_PER_CPU_RETAIN 2
 
+/* jemalloc slabs under half full hold as much free space as live data:
+ * the size classes are fragmented. */
+#define SLAB_HALF_EMPTY 0.5
+
+/* jemalloc's own default: 4 arenas per CPU it sees. */
+#define JEMALLOC_ARENAS_PER_CPU 4
+
 /* Near the limit: at 85% one traffic spike of a sixth more kills the
  * process (cgroup OOM) or pushes the machine into reclaim. */
 #define PRESSURE_NEAR_LIMIT 0.85

@@ -169,6 +169,16 @@ static const char *unpurged_where(enum alloc_kind kind)
 	}
 }
 
+static const char *release_call(enum alloc_kind kind)
+{
+	switch (kind) {
+	case ALLOC_GLIBC: return "malloc_trim(0)";
+	case ALLOC_JEMALLOC: return "a purge of every arena (arena.<all>.purge)";
+	case ALLOC_TCMALLOC: return "ReleaseFreeMemory()";
+	default: return "a release call";
+	}
+}
+
 static void where_evidence(struct verdict *v, const struct observation *obs, const struct gap *g)
 {
 	struct hb h = { .i = 0 };
@@ -189,13 +199,16 @@ static void where_evidence(struct verdict *v, const struct observation *obs, con
 			 "the largest free chunk is %s", g->small_chunks, B(&h, g->small_bytes),
 			 free_total ? 100.0 * g->small_bytes / free_total : 0.0,
 			 B(&h, g->largest_free));
+	if (!isnan(g->slab_utilisation))
+		evidence(v, "slabs are %.0f%% full: %.0f%% of their regions are free",
+			 100 * g->slab_utilisation, 100 * (1 - g->slab_utilisation));
 	if (g->narenas)
 		evidence(v, "%u arena%s for %u effective CPU%s%s", g->narenas,
 			 g->narenas == 1 ? "" : "s", g->effective_cpus,
 			 g->effective_cpus == 1 ? "" : "s",
-			 g->too_many_arenas ? ": free memory retained per arena" : "");
+			 g->kind == GAP_ARENAS ? ": free memory retained per arena" : "");
 	if (IS_SET(g->trimmable) && g->trimmable)
-		evidence(v, "a release call (malloc_trim(0) for glibc) could return %s now",
+		evidence(v, "%s could return %s now", release_call(obs->alloc.kind),
 			 B(&h, g->trimmable));
 }
 

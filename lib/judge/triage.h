@@ -64,7 +64,8 @@ void judge_trend(const struct observation *obs, enum trend_series series,
 enum gap_kind {
 	GAP_NONE,		/* allocated ≈ resident */
 	GAP_UNKNOWN,		/* no allocator view */
-	GAP_SIZE_CLASS,		/* many small free holes the next requests do not fit */
+	GAP_SIZE_CLASS,		/* many small free holes the next requests do not fit,
+				 * or (jemalloc) half-empty slabs */
 	GAP_PINNING,		/* whole free pages held between live chunks */
 	GAP_ARENAS,		/* free space spread over more arenas than CPUs */
 	GAP_UNPURGED,		/* whole free pages apart from live data (top, dirty) */
@@ -89,6 +90,7 @@ struct gap {
 	uint64_t pinned;	/* whole free pages between live chunks */
 	uint64_t trimmable;	/* what a release call would return */
 	uint64_t small_chunks, small_bytes, large_chunks, large_bytes, largest_free;
+	double slab_utilisation;	/* jemalloc: live regions / slab capacity; NAN elsewhere */
 	unsigned narenas, effective_cpus;
 	bool too_many_arenas;
 };

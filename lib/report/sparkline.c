@@ -5,7 +5,8 @@
 
 #define SPARK_MAX_WIDTH 256
 
-char *sparkline(char *buf, size_t len, const double *v, size_t n, size_t width, bool unicode)
+char *sparkline(char *buf, size_t len, const double *v, size_t n, size_t width,
+		double min_span, bool unicode)
 {
 	static const char *const blocks[] = { "▁", "▂", "▃", "▄", "▅", "▆", "▇", "█" };
 	static const char ascii[] = "_.-:=+*#";
@@ -36,6 +37,8 @@ char *sparkline(char *buf, size_t len, const double *v, size_t n, size_t width, 
 			lo = fmin(lo, col[c]);
 			hi = fmax(hi, col[c]);
 		}
+	if (hi - lo < min_span)
+		hi = lo + min_span;
 	for (size_t c = 0; c < cols; c++) {
 		const char *glyph;
 		char one[2] = { ' ', 0 };

@@ -10,6 +10,9 @@
 #include "util.h"
 
 #define SPARK_WIDTH 40
+/* Moves under 2% of the level are drawn flat: the judge does not count
+ * them as change either (trend.c), and a sparkline should not shout. */
+#define SPARK_MIN_SPAN_SHARE 0.02
 
 static void print_header(FILE *out, const struct triage_report *r, const struct style *s)
 {
@@ -49,7 +52,7 @@ static void print_spark_row(FILE *out, const struct triage_report *r, const char
 			    const struct style *s)
 {
 	const struct observation *obs = r->obs;
-	double v[OBS_MAX_SAMPLES];
+	double v[OBS_MAX_SAMPLES], top = 0;
 	char line[SPARK_WIDTH * 4 + 1], b1[32], b2[32];
 	size_t n = MIN(obs->nsamples, (size_t)OBS_MAX_SAMPLES), have = 0;
 
@@ -60,10 +63,12 @@ static void print_spark_row(FILE *out, const struct triage_report *r, const char
 
 		v[i] = IS_SET(x) ? (double)x : NAN;
 		have += IS_SET(x);
+		if (IS_SET(x))
+			top = fmax(top, (double)x);
 	}
 	if (!have)
 		return;
-	sparkline(line, sizeof(line), v, n, SPARK_WIDTH, s->unicode);
+	sparkline(line, sizeof(line), v, n, SPARK_WIDTH, SPARK_MIN_SPAN_SHARE * top, s->unicode);
 	fprintf(out, "  %-10s %s  %s → %s  %s\n", label, line,
 		human_bytes(b1, sizeof(b1), t->first), human_bytes(b2, sizeof(b2), t->last),
 		trend_kind_name(t->kind));
