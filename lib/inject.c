@@ -127,6 +127,45 @@ void inject_guard_free(struct inject_guard *g)
 	g->ncode = g->cap = 0;
 }
 
+/* Where a call given up on (hung, or heapdoc crashed during it) returns
+ * to: a `ret` byte, which pops pthread_exit with the stack aligned as after
+ * a call, so the thread ends cleanly instead of running the program's entry
+ * code.  The frame is laid out for it in call_frame(). */
+int inject_thread_exit(pid_t pid, struct inject_exit *out)
+{
+	struct maps maps = { 0 };
+	uint8_t code[4096];
+
+	memset(out, 0, sizeof(*out));
+	if (proc_read_maps("", pid, &maps, NULL) < 0)
+		return -ENOENT;
+	for (size_t i = 0; i < maps.n && !out->fn; i++) {
+		const struct mapping *m = &maps.v[i];
+		struct elfsym es;
+
+		/* The first mapping of a file is its lowest: its load base. */
+		if (!strstr(m->path, "/libc.so") || (i && !strcmp(maps.v[i - 1].path, m->path)))
+			continue;
+		if (elfsym_open(&es, pid, m->path, m->start, NULL) == 0) {
+			elfsym_lookup(&es, "pthread_exit", &out->fn, NULL);
+			elfsym_close(&es);
+		}
+	}
+	maps_free(&maps);
+	if (out->fn) {
+		/* Any 0xc3 byte is a `ret` when jumped to: take the first one
+		 * in pthread_exit's own code. */
+		struct iovec local = { code, sizeof(code) }, remote = { (void *)out->fn, sizeof(code) };
+		ssize_t n = process_vm_readv(pid, &local, 1, &remote, 1, 0);
+		uint8_t *ret = n > 0 ? memchr(code, 0xc3, n) : NULL;
+
+		out->ret = ret ? out->fn + (ret - code) : 0;
+	}
+	if (!out->fn || !out->ret)
+		memset(out, 0, sizeof(*out));
+	return out->fn ? 0 : -ENOENT;
+}
+
 /* ---- a crash of heapdoc must not leave the int3 behind ------------------ */
 
 static struct inject_session *volatile crash_session;
@@ -134,11 +173,17 @@ static volatile sig_atomic_t crash_thread_stopped;
 static const int crash_signals[] = { SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT };
 static struct sigaction crash_old[ARRAY_SIZE(crash_signals)];
 
-/* Async-signal-safe: only pwrite and ptrace. */
+/* Async-signal-safe: only pwrite and ptrace.  A thread stopped by heapdoc
+ * gets its registers back; a call still running is sent on to
+ * pthread_exit when it returns (as in leave_hung), since its int3 goes. */
 static void restore_on_crash(int sig)
 {
 	struct inject_session *s = crash_session;
 
+	if (s && s->armed && s->regs_dirty && !crash_thread_stopped && s->exit.fn) {
+		(void)!pwrite(s->mem_fd, &s->exit.fn, 8, s->scratch_lo - 16);
+		(void)!pwrite(s->mem_fd, &s->exit.ret, 8, s->scratch_lo - 24);
+	}
 	if (s && s->armed)
 		(void)!pwrite(s->mem_fd, &s->ret_byte, 1, s->ret_addr);
 	if (s && s->regs_dirty && crash_thread_stopped) {
@@ -450,6 +495,12 @@ int inject_begin(struct inject_session *s, struct target *t,
 	memset(s, 0, sizeof(*s));
 	s->t = t;
 	s->guard = opts->guard;
+	s->call_limit_ms = opts->call_limit_ms ? opts->call_limit_ms : CALL_LIMIT_MS;
+	/* Looked up before anything is held: needed only if a call hangs or
+	 * heapdoc crashes during one, when there is no time for it. */
+	s->exit = opts->exit;
+	if (!s->exit.fn)
+		inject_thread_exit(t->pid, &s->exit);
 	if (s->guard)
 		guard_settle(s->guard);
 	s->mem_fd = -1;
@@ -548,67 +599,40 @@ static bool is_fault(pid_t tid, int sig)
 	return ptrace(PTRACE_GETSIGINFO, tid, 0, &si) == 0 && si.si_code > 0;
 }
 
-/* The address the thread ends in when a hung call finally returns after
- * heapdoc has gone: pthread_exit, so the thread ends cleanly instead of
- * running the program's entry code.  0 if it cannot be found. */
-static uint64_t find_thread_exit(pid_t pid)
-{
-	struct maps maps = { 0 };
-	uint64_t addr = 0;
-
-	if (proc_read_maps("", pid, &maps, NULL) < 0)
-		return 0;
-	for (size_t i = 0; i < maps.n && !addr; i++) {
-		const struct mapping *m = &maps.v[i];
-		struct elfsym es;
-
-		/* The first mapping of a file is its lowest: its load base. */
-		if (!strstr(m->path, "/libc.so") || (i && !strcmp(maps.v[i - 1].path, m->path)))
-			continue;
-		if (elfsym_open(&es, pid, m->path, m->start, NULL) == 0) {
-			elfsym_lookup(&es, "pthread_exit", &addr, NULL);
-			elfsym_close(&es);
-		}
-	}
-	maps_free(&maps);
-	return addr;
-}
-
-/* The call has not returned after CALL_LIMIT_MS.  It may hold a lock, so it
+/* The call has not returned after its limit.  It may hold a lock, so it
  * is not rewound: its return address is pointed at pthread_exit, the int3
  * removed, and the thread left to finish on its own. */
 static int leave_hung(struct inject_session *s, uint64_t fn, struct error *err)
 {
-	uint64_t slot = s->scratch_lo - 8, exit_fn = find_thread_exit(s->t->pid);
+	uint64_t slot = s->scratch_lo - 24, entry = s->ret_addr;
 	siginfo_t si = { 0 };
 
-	if (!exit_fn)
+	if (!s->exit.fn)
 		return 0;	/* nowhere safe to send it: keep waiting */
-	if (write_target(s, slot, &exit_fn, sizeof(exit_fn), NULL) < 0)
+	if (write_target(s, slot + 8, &s->exit.fn, 8, NULL) < 0 ||
+	    write_target(s, slot, &s->exit.ret, 8, NULL) < 0)
 		return 0;
 	/* If it returned meanwhile it sits at the int3: put the slot back and
 	 * let the caller's wait loop take that stop (WNOWAIT only peeks). */
 	if (waitid(P_PID, s->tid, &si, WSTOPPED | WEXITED | WNOHANG | WNOWAIT | __WALL) != 0 ||
 	    si.si_pid) {
-		uint64_t entry = s->ret_addr;
-
 		(void)!write_target(s, slot, &entry, sizeof(entry), NULL);
-		return -EAGAIN;	/* a stop is pending; the caller re-reads it */
+		return -EAGAIN;
 	}
 	(void)!write_target(s, s->ret_addr, &s->ret_byte, 1, NULL);
 	s->armed = false;
 	s->regs_dirty = false;
 	return error_set(err, -ETIMEDOUT, "pid %d: the call to 0x%" PRIx64 " in thread %d "
-			 "has not returned after %d s; it is left to finish (not rewound: it "
+			 "has not returned after %.1f s; it is left to finish (not rewound: it "
 			 "may hold a lock) and the thread then exits", s->t->pid, fn, s->tid,
-			 CALL_LIMIT_MS / 1000);
+			 s->call_limit_ms / 1000.0);
 }
 
 /* Waits for the borrowed thread to come back to the int3. */
 static int wait_return(struct inject_session *s, uint64_t fn, uint64_t *ret,
 		       struct error *err)
 {
-	uint64_t start = now_ns(), deadline = start + CALL_LIMIT_MS * 1000000ULL;
+	uint64_t start = now_ns(), deadline = start + s->call_limit_ms * 1000000ULL;
 	unsigned spins = 0;
 
 	for (;;) {
@@ -674,7 +698,7 @@ int inject_call(struct inject_session *s, uint64_t fn, const uint64_t *args,
 	struct user_regs_struct regs;
 	unsigned long long *argregs[] = { &regs.rdi, &regs.rsi, &regs.rdx,
 					  &regs.rcx, &regs.r8, &regs.r9 };
-	uint64_t slot;
+	uint64_t frame[3];
 	int r;
 
 	if (!s->tid || !s->armed)
@@ -685,13 +709,20 @@ int inject_call(struct inject_session *s, uint64_t fn, const uint64_t *args,
 	if (target_interrupted())
 		return error_set(err, -EINTR, "pid %d: interrupted", s->t->pid);
 
-	slot = s->scratch_lo - 8;	/* rsp ≡ 8 (mod 16) at entry, as after a call */
-	r = write_target(s, slot, &s->ret_addr, sizeof(s->ret_addr), err);
+	/* The call's frame, just below the scratch area:
+	 *   scratch_lo - 8   0         a return address that ends any unwind
+	 *   scratch_lo - 16  0         (pthread_exit, if the call is given up)
+	 *   scratch_lo - 24  AT_ENTRY  its return address: the int3 (a `ret`
+	 *                              byte, if the call is given up)
+	 * rsp = scratch_lo - 24 ≡ 8 (mod 16) at entry, as after a call. */
+	frame[0] = s->ret_addr;
+	frame[1] = frame[2] = 0;
+	r = write_target(s, s->scratch_lo - 24, frame, sizeof(frame), err);
 	if (r < 0)
 		return r;
 	regs = s->saved;
 	regs.rip = fn;
-	regs.rsp = slot;
+	regs.rsp = s->scratch_lo - 24;
 	regs.rax = 0;			/* no vector arguments (varargs) */
 	regs.orig_rax = -1;		/* no syscall restart at the new pc */
 	regs.eflags &= ~0x500ULL;	/* TF and DF clear, as the ABI wants */

@@ -25,6 +25,11 @@
  *  - The int3 byte is removed on every path: errors, SIGINT/SIGTERM/SIGHUP
  *    to heapdoc (through the target guard's -EINTR), and a crash of heapdoc
  *    itself (a fatal-signal handler puts the byte and registers back).
+ *  - A call that does not return within call_limit_ms (10 s; a mallctl
+ *    read takes microseconds) is not rewound either: its return address is
+ *    pointed at pthread_exit, the int3 removed, and the thread left to
+ *    finish the call and end, instead of resuming its syscall.  -ETIMEDOUT
+ *    says so.  The same happens if heapdoc crashes during a call.
  *
  * Use:
  *	inject_begin(&s, t, &opts, err);	   choose the thread
@@ -79,7 +84,19 @@ struct inject_opts {
 	struct inject_guard *guard;	/* NULL: no allocator check (tests) */
 	unsigned timeout_ms;		/* to find a safe moment; 0: 1000 */
 	pid_t only_tid;			/* > 0: borrow this thread or none */
+	unsigned call_limit_ms;		/* a call running longer is left to
+					 * finish on its own; 0: 10 s */
+	struct inject_exit {
+		uint64_t fn;		/* pthread_exit */
+		uint64_t ret;		/* a `ret` byte that pops it */
+	} exit;				/* inject_thread_exit(), if known */
 };
+
+/* Where a call given up on returns to (see above): pthread_exit in pid's
+ * libc, through a `ret` byte so the stack is aligned as the ABI wants.
+ * -ENOENT (all 0) if not found: then a hung call is waited for.  Readers
+ * look it up once at open. */
+int inject_thread_exit(pid_t pid, struct inject_exit *out);
 
 #define INJECT_SCRATCH 2048		/* bytes for strings and buffers */
 #define INJECT_MAX_DEFERRED 8
@@ -98,6 +115,8 @@ struct inject_session {
 	bool armed;			/* the int3 is in the target */
 	bool regs_dirty;		/* the thread's registers differ from saved */
 	uint64_t scratch_lo, scratch_next, scratch_hi;
+	struct inject_exit exit;	/* where a call given up on ends */
+	unsigned call_limit_ms;
 	int deferred[INJECT_MAX_DEFERRED]; /* signals to re-deliver */
 	size_t ndeferred;
 

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -261,6 +262,103 @@ START_TEST(test_sigterm_mid_call_leaves_no_int3)
 }
 END_TEST
 
+static bool task_exists(pid_t pid, pid_t tid)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d", pid, tid);
+	return access(path, F_OK) == 0;
+}
+
+/* What a call left to finish on its own leaves: no int3, no tracer, the
+ * call completed, its thread ended (pthread_exit), the rest working. */
+static void ck_left_to_finish(struct fixture *f, pid_t spare)
+{
+	unsigned char mem, file;
+	long tracer;
+	char state;
+
+	entry_bytes(f->pid, auxv_entry(f->pid), &mem, &file);
+	ck_assert_uint_eq(mem, file);
+	trace_state(f->pid, &tracer, &state);
+	ck_assert_int_eq(tracer, 0);
+	ck_assert_int_ne(state, 't');
+	sleep_ms(1600);			/* the 1.5 s call ends */
+	fixture_refresh(f);
+	ck_assert_int_eq(fixture_value(f, "slow.calls"), 1);
+	ck_assert(!task_exists(f->pid, spare));
+	fixture_command(f, "poke");
+	sleep_ms(100);
+	fixture_refresh(f);
+	ck_assert_int_eq(fixture_value(f, "read.bytes"), 1);
+	ck_assert_int_eq(fixture_value(f, "read.eintr"), 0);
+}
+
+/* A call that outlives its limit is neither rewound nor waited for: its
+ * thread finishes it and ends; nothing of heapdoc stays behind. */
+START_TEST(test_hung_call_is_left_to_finish)
+{
+	struct fixture f;
+	struct target t = { 0 };
+	struct error err = { 0 };
+	struct inject_session s;
+	struct inject_opts opts = { .call_limit_ms = 300 };
+	uint64_t slow, ms = 1500, ret;
+
+	fixture_start(&f, "inject_safety", NULL, NULL);
+	slow = fixture_symbol(f.pid, "inject_slow");
+	opts.only_tid = (pid_t)fixture_value(&f, "tid.spare");
+	ck_assert_msg(target_attach(&t, f.pid, &err) == 0, "attach: %s", err.msg);
+	ck_assert_msg(inject_begin(&s, &t, &opts, &err) == 0, "begin: %s", err.msg);
+	ck_assert_uint_ne(s.exit.fn, 0);
+	ck_assert_uint_ne(s.exit.ret, 0);
+	ck_assert_int_eq(inject_call(&s, slow, &ms, 1, &ret, &err), -ETIMEDOUT);
+	ck_assert_msg(strstr(err.msg, "left to finish"), "%s", err.msg);
+	ck_assert_int_eq(inject_end(&s, &err), 0);
+	target_detach(&t);
+	ck_left_to_finish(&f, opts.only_tid);
+	fixture_stop(&f);
+}
+END_TEST
+
+/* heapdoc crashes in the middle of a call: its fatal-signal handler removes
+ * the int3 and sends the call on to pthread_exit. */
+START_TEST(test_crash_mid_call_leaves_no_int3)
+{
+	struct fixture f;
+	unsigned char mem, file;
+	uint64_t slow;
+	pid_t child, spare;
+	int st;
+
+	fixture_start(&f, "inject_safety", NULL, NULL);
+	slow = fixture_symbol(f.pid, "inject_slow");
+	spare = (pid_t)fixture_value(&f, "tid.spare");
+	child = fork();
+	ck_assert_int_ge(child, 0);
+	if (child == 0) {
+		struct inject_opts opts = { .only_tid = spare };
+		struct rlimit no_core = { 0, 0 };
+		struct target t = { 0 };
+		struct inject_session s;
+		uint64_t ret, ms = 1500;
+
+		setrlimit(RLIMIT_CORE, &no_core);
+		if (target_attach(&t, f.pid, NULL) == 0 && inject_begin(&s, &t, &opts, NULL) == 0)
+			inject_call(&s, slow, &ms, 1, &ret, NULL);
+		_exit(10);		/* not reached: the crash comes first */
+	}
+	sleep_ms(300);
+	entry_bytes(f.pid, auxv_entry(f.pid), &mem, &file);
+	ck_assert_uint_eq(mem, 0xcc);	/* the call is under way */
+	kill(child, SIGSEGV);
+	ck_assert_int_eq(waitpid(child, &st, 0), child);
+	ck_assert_msg(WIFSIGNALED(st) && WTERMSIG(st) == SIGSEGV, "child status %#x", st);
+	ck_left_to_finish(&f, spare);
+	fixture_stop(&f);
+}
+END_TEST
+
 static void busy_guard(pid_t pid, struct inject_guard *g)
 {
 	char lib[4096];
@@ -345,6 +443,8 @@ Suite *inject_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_parked_threads_keep_their_semantics);
 	tcase_add_test(tc, test_sigterm_mid_call_leaves_no_int3);
+	tcase_add_test(tc, test_hung_call_is_left_to_finish);
+	tcase_add_test(tc, test_crash_mid_call_leaves_no_int3);
 	tcase_add_test(tc, test_thread_inside_allocator_is_never_used);
 	tcase_add_test(tc, test_jemalloc_rule_finds_a_moment);
 	suite_add_tcase(s, tc);

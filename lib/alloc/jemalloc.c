@@ -18,6 +18,7 @@ struct jemalloc_reader {
 	pid_t pid;
 	uint64_t mallctl;		/* its run-time address */
 	struct inject_guard guard;	/* jemalloc's code in the target */
+	struct inject_exit thread_exit;	/* for a call that hangs (inject.h) */
 };
 
 /* ---- finding jemalloc in the target ---------------------------------------- */
@@ -104,6 +105,7 @@ int jemalloc_open(struct jemalloc_reader **out, pid_t pid, const struct alloc_id
 	if (ret < 0)
 		goto fail;
 	elfsym_close(&es);
+	inject_thread_exit(pid, &r->thread_exit);
 	*out = r;
 	return 0;
 fail:
@@ -233,7 +235,8 @@ static int epoch(struct ctl *c)
 static int begin(struct ctl *c, struct jemalloc_reader *r, struct target *t,
 		 unsigned timeout_ms, struct error *err)
 {
-	struct inject_opts o = { .guard = &r->guard, .timeout_ms = timeout_ms };
+	struct inject_opts o = { .guard = &r->guard, .timeout_ms = timeout_ms,
+				 .exit = r->thread_exit };
 
 	c->r = r;
 	c->err = err;
