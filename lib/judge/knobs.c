@@ -206,7 +206,7 @@ static void glibc_arena_max(struct knobs *ks, const struct observation *obs,
 	if (cg->version && !isnan(cg->cpu_quota_cores) && cg->cpu_quota_cores > 0)
 		SET(quota, ", CPU quota %.2f cores", cg->cpu_quota_cores);
 	if (v->gap.narenas)
-		SET(arenas, "; %u arena%s exist now", v->gap.narenas, v->gap.narenas == 1 ? "" : "s");
+		SET(arenas, "; %u arena%s now", v->gap.narenas, v->gap.narenas == 1 ? " exists" : "s exist");
 	if (!k->change)
 		SET(k->why, "already one arena per effective CPU (%u%s)%s", eff, quota, arenas);
 	else
@@ -234,10 +234,15 @@ static void glibc_trim_threshold(struct knobs *ks, const struct observation *obs
 	knob_apply_env(k, k->name, k->value);
 	glibc_current(k, obs, "MALLOC_TRIM_THRESHOLD_", "glibc.malloc.trim_threshold",
 		      in_force, GLIBC_DEFAULT_TRIM);
-	SET(k->why, "%s of free pages sit at the top of the heap%s; glibc returns the top "
-	    "only once more than the trim threshold (%s now) is free there",
-	    hb(b1, v->gap.releasable), unpurged ? " (verdict unpurged)" : "",
-	    in_force != PARAM_UNSET ? hb(b2, (uint64_t)in_force) : "unknown");
+	if (IS_SET(v->gap.releasable) && v->gap.releasable)
+		SET(k->why, "%s of free pages sit at the top of the heap%s; glibc returns the "
+		    "top only once more than the trim threshold (%s now) is free there",
+		    hb(b1, v->gap.releasable), unpurged ? " (verdict unpurged)" : "",
+		    in_force != PARAM_UNSET ? hb(b2, (uint64_t)in_force) : "unknown");
+	else
+		SET(k->why, "a trim threshold of %s lets that much sit free at the top of "
+		    "every heap before glibc returns any of it",
+		    hb(b2, (uint64_t)in_force));
 }
 
 static void glibc_top_pad(struct knobs *ks, const struct observation *obs,

@@ -85,6 +85,16 @@ static const char *R(struct hb *h, double rate)
 	return buf;
 }
 
+/* resident/allocated: two decimals where they matter, fewer where not. */
+static const char *X(struct hb *h, double ratio)
+{
+	char *buf = h->s[h->i++ % 6];
+
+	snprintf(buf, sizeof(h->s[0]), ratio >= 100 ? "%.0f×" : ratio >= 10 ? "%.1f×" : "%.2f×",
+		 ratio);
+	return buf;
+}
+
 /* ---- step 1 ---------------------------------------------------------------- */
 
 static void trend_evidence(struct verdict *v, const char *what, const struct trend *t)
@@ -151,8 +161,8 @@ static void ratio_evidence(struct verdict *v, const struct gap *g)
 	struct hb h = { .i = 0 };
 
 	if (g->significant)
-		evidence(v, "resident %s is %.2f× allocated %s: %s held free", B(&h, g->resident),
-			 g->ratio, B(&h, g->allocated), B(&h, g->bytes));
+		evidence(v, "resident %s is %s allocated %s: %s held free", B(&h, g->resident),
+			 X(&h, g->ratio), B(&h, g->allocated), B(&h, g->bytes));
 	else
 		evidence(v, "allocated %s ≈ resident %s (gap %s, %.0f%% of resident)",
 			 B(&h, g->allocated), B(&h, g->resident), B(&h, g->bytes),
@@ -274,8 +284,8 @@ static void decide_with_allocator(struct verdict *v, const struct observation *o
 		return;
 	}
 	if (g->significant && g->kind == GAP_UNKNOWN) {
-		decide(v, VERDICT_INCONCLUSIVE, "resident is %.2f× allocated, but the allocator's "
-		       "free lists were not read (%s)", g->ratio,
+		decide(v, VERDICT_INCONCLUSIVE, "resident is %s allocated, but the allocator's "
+		       "free lists were not read (%s)", X(&h, g->ratio),
 		       obs->summary.why_invalid[0] ? obs->summary.why_invalid : "no full read");
 		v->leaning = VERDICT_FRAGMENTATION;
 		return;
@@ -287,8 +297,8 @@ static void decide_with_allocator(struct verdict *v, const struct observation *o
 		return;
 	}
 	if (g->significant) {
-		decide(v, VERDICT_FRAGMENTATION, "resident %s is %.2f× %sallocated %s (%s)",
-		       B(&h, g->resident), g->ratio, trend_stable(a) ? "a stable " : "",
+		decide(v, VERDICT_FRAGMENTATION, "resident %s is %s %sallocated %s (%s)",
+		       B(&h, g->resident), X(&h, g->ratio), trend_stable(a) ? "a stable " : "",
 		       B(&h, g->allocated), gap_kind_name(g->kind));
 		return;
 	}

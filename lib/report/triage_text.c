@@ -98,7 +98,8 @@ static void print_gap(FILE *out, const struct verdict *v, const struct style *s)
 		human_bytes(b1, sizeof(b1), g->allocated), human_bytes(b2, sizeof(b2), g->resident),
 		human_bytes(b3, sizeof(b3), g->bytes));
 	if (g->significant)
-		fprintf(out, " (%.2f×): %s\n", g->ratio, gap_kind_name(g->kind));
+		fprintf(out, " (%.*f×): %s\n", g->ratio >= 100 ? 0 : g->ratio >= 10 ? 1 : 2,
+			g->ratio, gap_kind_name(g->kind));
 	else
 		fprintf(out, ": none worth the name\n");
 	if (IS_SET(g->trimmable))
