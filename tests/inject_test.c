@@ -10,11 +10,13 @@
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -262,6 +264,62 @@ START_TEST(test_sigterm_mid_call_leaves_no_int3)
 }
 END_TEST
 
+struct later_signal {
+	pid_t pid, tid;
+	int sig;
+	long after_ms;
+};
+
+static void *send_later(void *arg)
+{
+	struct later_signal *l = arg;
+
+	sleep_ms(l->after_ms);
+	syscall(SYS_tgkill, l->pid, l->tid, l->sig);
+	return NULL;
+}
+
+/* A signal for the borrowed thread during a call waits for the call to end
+ * and is delivered then, once; the call and the thread's syscall carry on. */
+START_TEST(test_signal_during_call_is_redelivered)
+{
+	struct fixture f;
+	struct target t = { 0 };
+	struct error err = { 0 };
+	struct inject_session s;
+	struct inject_opts opts = { 0 };
+	struct later_signal later = { .sig = SIGUSR1, .after_ms = 200 };
+	uint64_t slow, ms = 600, ret = 0;
+	pthread_t th;
+
+	fixture_start(&f, "inject_safety", NULL, NULL);
+	slow = fixture_symbol(f.pid, "inject_slow");
+	later.pid = f.pid;
+	later.tid = opts.only_tid = (pid_t)fixture_value(&f, "tid.reader");
+	ck_assert_msg(target_attach(&t, f.pid, &err) == 0, "attach: %s", err.msg);
+	ck_assert_msg(inject_begin(&s, &t, &opts, &err) == 0, "begin: %s", err.msg);
+	pthread_create(&th, NULL, send_later, &later);
+	ck_assert_msg(inject_call(&s, slow, &ms, 1, &ret, &err) == 0, "call: %s", err.msg);
+	pthread_join(th, NULL);
+	ck_assert_uint_eq(ret, 42);
+	ck_assert_uint_eq(s.ndeferred, 1);
+	ck_assert_int_eq(inject_end(&s, &err), 0);
+	target_detach(&t);
+
+	sleep_ms(50);
+	fixture_refresh(&f);
+	ck_assert_int_eq(fixture_value(&f, "slow.calls"), 1);
+	ck_assert_int_eq(fixture_value(&f, "signal.usr1"), 1);
+	fixture_command(&f, "poke");
+	sleep_ms(100);
+	fixture_refresh(&f);
+	ck_assert_int_eq(fixture_value(&f, "read.bytes"), 1);
+	ck_assert_int_eq(fixture_value(&f, "read.eintr"), 0);
+	ck_assert_int_eq(fixture_value(&f, "read.xmm_bad"), 0);
+	fixture_stop(&f);
+}
+END_TEST
+
 static bool task_exists(pid_t pid, pid_t tid)
 {
 	char path[64];
@@ -443,6 +501,7 @@ Suite *inject_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_parked_threads_keep_their_semantics);
 	tcase_add_test(tc, test_sigterm_mid_call_leaves_no_int3);
+	tcase_add_test(tc, test_signal_during_call_is_redelivered);
 	tcase_add_test(tc, test_hung_call_is_left_to_finish);
 	tcase_add_test(tc, test_crash_mid_call_leaves_no_int3);
 	tcase_add_test(tc, test_thread_inside_allocator_is_never_used);
