@@ -1,138 +1,67 @@
 #include "elfsym.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <gelf.h>
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "proc.h"
 #include "util.h"
 
-static int open_as_target_sees_it(pid_t pid, const char *path)
-{
-	char buf[4200];
-	int fd;
-
-	snprintf(buf, sizeof(buf), "/proc/%d/root%s", pid, path);
-	fd = open(buf, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-	return fd;
-}
-
 /* The difference between where the file says its first segment goes and
  * where the target mapped it.  A fixed-address executable is not moved. */
-static int compute_bias(Elf *elf, uint64_t load_base, uint64_t *bias)
+static int compute_bias(const struct elf_file *f, uint64_t load_base, uint64_t *bias)
 {
-	GElf_Ehdr eh;
-	uint64_t lowest = UINT64_MAX;
-	size_t nph;
+	uint64_t first;
 
-	if (!gelf_getehdr(elf, &eh) || elf_getphdrnum(elf, &nph))
-		return -EINVAL;
-	if (eh.e_type == ET_EXEC) {
+	if (f->ehdr.e_type == ET_EXEC) {
 		*bias = 0;
 		return 0;
 	}
-	for (size_t i = 0; i < nph; i++) {
-		GElf_Phdr ph;
-
-		if (gelf_getphdr(elf, i, &ph) && ph.p_type == PT_LOAD && ph.p_vaddr < lowest)
-			lowest = ph.p_vaddr;
-	}
-	if (lowest == UINT64_MAX)
-		return -EINVAL;
-	*bias = load_base - (lowest & ~(uint64_t)0xfff);
+	if (elf_file_first_load(f, &first) < 0)
+		return -ENOEXEC;
+	*bias = load_base - (first & ~(uint64_t)0xfff);
 	return 0;
 }
 
 int elfsym_open(struct elfsym *s, pid_t pid, const char *path, uint64_t load_base,
 		struct error *err)
 {
-	Elf_Scn *scn = NULL;
-	Elf *elf;
+	char inside[4200];
 	int ret;
 
-	memset(s, 0, sizeof(*s));
-	s->fd = -1;
-	elf_version(EV_CURRENT);
-	s->fd = open_as_target_sees_it(pid, path);
-	if (s->fd < 0)
-		return error_set(err, -errno, "open %s (pid %d): %m", path, pid);
-	elf = elf_begin(s->fd, ELF_C_READ_MMAP, NULL);
-	if (!elf || elf_kind(elf) != ELF_K_ELF) {
-		ret = error_set(err, -ENOEXEC, "%s: not an ELF file", path);
-		goto fail;
-	}
-	s->elf = elf;
-	if (compute_bias(elf, load_base, &s->bias)) {
-		ret = error_set(err, -ENOEXEC, "%s: no loadable segment", path);
-		goto fail;
-	}
-	while ((scn = elf_nextscn(elf, scn))) {
-		GElf_Shdr sh;
-
-		if (gelf_getshdr(scn, &sh) && sh.sh_type == SHT_SYMTAB)
-			s->has_symtab = true;
+	*s = (struct elfsym)ELFSYM_INIT;
+	/* The target's own copy (its mount namespace), else the path as is. */
+	snprintf(inside, sizeof(inside), "/proc/%d/root%s", pid, path);
+	ret = elf_file_open(&s->file, inside, NULL);
+	if (ret == -ENOENT || ret == -EACCES)
+		ret = elf_file_open(&s->file, path, err);
+	else if (ret < 0)
+		ret = error_set(err, ret, "%s (pid %d): not a readable ELF file", path, pid);
+	if (ret < 0)
+		return ret;
+	if (compute_bias(&s->file, load_base, &s->bias) < 0) {
+		elfsym_close(s);
+		return error_set(err, -ENOEXEC, "%s: no loadable segment", path);
 	}
 	return 0;
-fail:
-	elfsym_close(s);
-	return ret;
-}
-
-/* Walks the defined symbols of .dynsym then .symtab; stops when fn says so. */
-static void each_symbol(const struct elfsym *s,
-			bool (*fn)(const char *name, const GElf_Sym *sym, void *arg),
-			void *arg)
-{
-	static const unsigned kinds[] = { SHT_DYNSYM, SHT_SYMTAB };
-	Elf *elf = s->elf;
-
-	for (size_t k = 0; k < 2; k++) {
-		Elf_Scn *scn = NULL;
-
-		while ((scn = elf_nextscn(elf, scn))) {
-			GElf_Shdr sh;
-			Elf_Data *data;
-
-			if (!gelf_getshdr(scn, &sh) || sh.sh_type != kinds[k] || !sh.sh_entsize)
-				continue;
-			data = elf_getdata(scn, NULL);
-			if (!data)
-				continue;
-			for (size_t i = 0; i < sh.sh_size / sh.sh_entsize; i++) {
-				GElf_Sym sym;
-				const char *name;
-
-				if (!gelf_getsym(data, i, &sym) || sym.st_shndx == SHN_UNDEF ||
-				    !sym.st_value)
-					continue;
-				name = elf_strptr(elf, sh.sh_link, sym.st_name);
-				if (name && *name && fn(name, &sym, arg))
-					return;
-			}
-		}
-	}
 }
 
 struct lookup {
 	const char *name;
-	const GElf_Sym *found;
 	GElf_Sym sym;
+	bool found;
 };
 
-static bool match_name(const char *name, const GElf_Sym *sym, void *arg)
+static int match_name(void *arg, const char *name, const GElf_Sym *sym, bool dynamic)
 {
 	struct lookup *l = arg;
 
-	if (strcmp(name, l->name))
-		return false;
+	(void)dynamic;
+	if (!sym->st_value || strcmp(name, l->name))
+		return 0;
 	l->sym = *sym;
-	l->found = &l->sym;
-	return true;
+	l->found = true;
+	return 1;
 }
 
 int elfsym_lookup(const struct elfsym *s, const char *name, uint64_t *addr,
@@ -140,9 +69,9 @@ int elfsym_lookup(const struct elfsym *s, const char *name, uint64_t *addr,
 {
 	struct lookup l = { .name = name };
 
-	if (!s->elf)
+	if (!s->file.elf)
 		return -ENOENT;
-	each_symbol(s, match_name, &l);
+	elf_file_for_each_symbol(&s->file, ELF_DYNSYM | ELF_SYMTAB, match_name, &l);
 	if (!l.found)
 		return -ENOENT;
 	*addr = l.sym.st_value + s->bias;
@@ -157,14 +86,15 @@ struct each_fn {
 	void *arg;
 };
 
-static bool pass_function(const char *name, const GElf_Sym *sym, void *arg)
+static int pass_function(void *arg, const char *name, const GElf_Sym *sym, bool dynamic)
 {
 	struct each_fn *e = arg;
 
-	if (GELF_ST_TYPE(sym->st_info) == STT_FUNC && sym->st_size)
+	(void)dynamic;
+	if (GELF_ST_TYPE(sym->st_info) == STT_FUNC && sym->st_value && sym->st_size)
 		e->fn(name, sym->st_value + e->s->bias,
 		      sym->st_value + e->s->bias + sym->st_size, e->arg);
-	return false;
+	return 0;
 }
 
 void elfsym_each_function(const struct elfsym *s,
@@ -173,8 +103,8 @@ void elfsym_each_function(const struct elfsym *s,
 {
 	struct each_fn e = { s, fn, arg };
 
-	if (s->elf)
-		each_symbol(s, pass_function, &e);
+	if (s->file.elf)
+		elf_file_for_each_symbol(&s->file, ELF_DYNSYM | ELF_SYMTAB, pass_function, &e);
 }
 
 int elfsym_load_base(pid_t pid, const char *path, uint64_t *base, struct error *err)
@@ -197,10 +127,5 @@ int elfsym_load_base(pid_t pid, const char *path, uint64_t *base, struct error *
 
 void elfsym_close(struct elfsym *s)
 {
-	if (s->elf)
-		elf_end(s->elf);
-	if (s->fd >= 0)
-		close(s->fd);
-	s->elf = NULL;
-	s->fd = -1;
+	elf_file_close(&s->file);
 }

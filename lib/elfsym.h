@@ -1,6 +1,6 @@
 /* Symbols of one file mapped in a live target, by name or by kind.
  *
- * A small libelf reader for what injection needs: the run-time address of a
+ * A thin layer over lib/elf_file.h for what injection needs: the run-time address of a
  * function or variable (mallctl, MallocExtension_GetNumericProperty,
  * tcmalloc::Static::pageheap_lock_) and the address ranges of the
  * allocator's functions.  It reads .dynsym and, when the file is not
@@ -15,14 +15,16 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "elf_file.h"
 #include "error.h"
 
 struct elfsym {
-	int fd;
-	void *elf;		/* Elf *, kept opaque so callers need no libelf.h */
+	struct elf_file file;
 	uint64_t bias;		/* run-time address = st_value + bias */
-	bool has_symtab;	/* not stripped */
 };
+
+/* An elfsym that holds nothing; elfsym_close accepts it. */
+#define ELFSYM_INIT { .file = ELF_FILE_INIT }
 
 /* Opens path as pid sees it; load_base is the start of its lowest mapping
  * in pid (0 for a fixed-address executable is fine: the bias is then 0). */

@@ -73,7 +73,7 @@ int jemalloc_open(struct jemalloc_reader **out, pid_t pid, const struct alloc_id
 		  struct error *err)
 {
 	struct jemalloc_reader *r = calloc(1, sizeof(*r));
-	struct elfsym es = { .fd = -1 };
+	struct elfsym es = ELFSYM_INIT;
 	uint64_t base = id->load_base;
 	int ret;
 

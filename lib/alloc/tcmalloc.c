@@ -116,7 +116,7 @@ int tcmalloc_open(struct tcmalloc_reader **out, pid_t pid, const struct alloc_id
 		  struct error *err)
 {
 	struct tcmalloc_reader *r = calloc(1, sizeof(*r));
-	struct elfsym es = { .fd = -1 };
+	struct elfsym es = ELFSYM_INIT;
 	uint64_t base = id->load_base;
 	int ret;
 
