@@ -201,6 +201,7 @@ START_TEST(verdict_leak_with_numbers)
 	/* 100 → 148 MiB in 10 s: 48 MiB, 4.8 MiB/s. */
 	ck_assert_msg(has_evidence("allocated grew 48 MiB in 10.0 s (4.8 MiB/s, R² 1.00)"),
 		      "evidence: %s", v.evidence[0]);
+	ck_assert_ptr_nonnull(strstr(v.next_step, "allocation site"));
 }
 END_TEST
 

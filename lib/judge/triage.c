@@ -344,6 +344,41 @@ static void decide_without_allocator(struct verdict *v, const struct observation
 	}
 }
 
+/* What an on-call engineer does next, given the verdict. */
+static void next_step(struct verdict *v, const struct observation *obs)
+{
+	const char *s = "";
+
+	switch (v->kind) {
+	case VERDICT_LEAK:
+		s = "find the allocation site (a heap profiler: jemalloc's prof, heaptrack, "
+		    "bcc memleak); no allocator knob fixes a leak";
+		break;
+	case VERDICT_FRAGMENTATION:
+		s = v->gap.kind == GAP_ARENAS ?
+		    "cap the arenas at the CPUs the process can use (knobs below); a release "
+		    "call returns the free pages now" :
+		    "a release call returns the whole free pages now; lasting fixes are in "
+		    "the allocation pattern (pools, arenas per lifetime) or another allocator";
+		break;
+	case VERDICT_UNPURGED:
+		s = "turn the release knobs below, or make one release call now";
+		break;
+	case VERDICT_LIVE_SET:
+		s = "the memory is in use: raise the limit or shrink the live set";
+		break;
+	case VERDICT_HEALTHY:
+		s = "nothing to do for the allocator";
+		break;
+	case VERDICT_INCONCLUSIVE:
+		s = !v->gap.known && obs->summary.why_invalid[0] ?
+		    "give heapdoc the allocator's view (see the reason), or watch longer" :
+		    "watch for longer (--duration 30s)";
+		break;
+	}
+	snprintf(v->next_step, sizeof(v->next_step), "%s", s);
+}
+
 void judge_triage(const struct observation *obs, struct verdict *v)
 {
 	memset(v, 0, sizeof(*v));
@@ -379,4 +414,5 @@ void judge_triage(const struct observation *obs, struct verdict *v)
 	}
 	split_evidence(v, &v->gap);
 	slow_evidence(v, obs, &v->slow);
+	next_step(v, obs);
 }

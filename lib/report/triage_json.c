@@ -100,6 +100,7 @@ void triage_print_json(FILE *out, const struct triage_report *r)
 	json_string(&j, "verdict", verdict_name(v->kind));
 	json_string(&j, "leaning", verdict_name(v->leaning));
 	json_string(&j, "reason", v->reason);
+	json_string(&j, "next_step", v->next_step);
 	allocator_json_object(&j, "allocator", obs);
 	json_uint(&j, "rss", v->gap.rss);
 	json_uint(&j, "allocated", v->gap.known ? v->gap.allocated : UNSET);

@@ -38,6 +38,8 @@ static void print_verdict(FILE *out, const struct verdict *v, const struct style
 	if (v->kind == VERDICT_INCONCLUSIVE && v->leaning != VERDICT_INCONCLUSIVE)
 		fprintf(out, "  %sthe evidence leans to: %s%s\n", style_dim(s),
 			verdict_name(v->leaning), style_reset(s));
+	if (v->next_step[0])
+		fprintf(out, "  next: %s\n", v->next_step);
 }
 
 static void print_evidence(FILE *out, const struct verdict *v, const struct style *s)
