@@ -52,6 +52,8 @@ static uint64_t sawtooth(double t)
 {
 	return 50 * MiB_ + (uint64_t)(20 * MiB_ * (t / 2.5 - (int)(t / 2.5)));
 }
+/* The same teeth over a floor that rises 1 MiB/s: a leak under the churn. */
+static uint64_t sawtooth_leak(double t) { return sawtooth(t) + (uint64_t)(1 * MiB_ * t); }
 static uint64_t flat(double t) { return 64 * MiB_ + wobble(t, 200 * 1024); }
 static uint64_t falling(double t) { return 200 * MiB_ - (uint64_t)(8 * MiB_ * t); }
 static uint64_t small_flat(double t) { (void)t; return 8 * MiB_; }
@@ -138,6 +140,26 @@ START_TEST(trend_sawtooth)
 	ck_assert_str_eq(trend_kind_name(t.kind), "sawtooth");
 	/* Teeth drop at 2.5, 5.0, 7.5 and 10.0 s (the last sample). */
 	ck_assert_uint_eq(t.drops, 4);
+}
+END_TEST
+
+/* Lows after each drop: 52.5, 55, 57.5, 60 MiB (2.5 MiB a tooth);
+ * highs before them rise likewise.  Least squares alone misses it
+ * (R² ≈ 0.3 under 20 MiB teeth). */
+START_TEST(trend_sawtooth_with_rising_floor)
+{
+	struct trend t;
+
+	obs_init(&obs);
+	obs_sample(&obs, 41, 0.25, sawtooth_leak, 0, 0);
+	judge_trend(&obs, SERIES_ALLOCATED, &t);
+	ck_assert_str_eq(trend_kind_name(t.kind), "growing");
+	ck_assert(t.floor_rises);
+	ck_assert_uint_eq(t.floor_first, (uint64_t)(52.5 * MiB_));
+	ck_assert_uint_eq(t.floor_last, 60 * MiB_);
+	judge_triage(&obs, &v);
+	assert_verdict(VERDICT_LEAK);
+	ck_assert(has_evidence("each low is higher than the last: from 52 MiB to 60 MiB"));
 }
 END_TEST
 
@@ -509,6 +531,7 @@ Suite *judge_suite(void)
 	tcase_add_test(trend, trend_plateau_is_not_growth);
 	tcase_add_test(trend, trend_plateau_seen_early_looks_like_growth);
 	tcase_add_test(trend, trend_sawtooth);
+	tcase_add_test(trend, trend_sawtooth_with_rising_floor);
 	tcase_add_test(trend, trend_flat_despite_noise);
 	tcase_add_test(trend, trend_falling);
 	tcase_add_test(trend, trend_too_few_samples);

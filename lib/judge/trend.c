@@ -43,6 +43,11 @@
  * least a quarter of the range: smaller dips are churn, not teeth. */
 #define TREND_DROP_SHARE 0.25
 
+/* A sawtooth grows when at least this many teeth show lows and highs that
+ * each rise from one tooth to the next: with three, noise alone lines
+ * both up one time in 36. */
+#define TREND_MIN_TEETH 3
+
 /* Pairs for Theil–Sen: at most this many evenly spaced samples, so the
  * pair count (n²/2) stays bounded on a long window. */
 #define TREND_PAIR_POINTS 96
@@ -161,6 +166,33 @@ static double median_of(const struct series *s, size_t from, size_t to)
 	return median(v, to - from);
 }
 
+/* The low after each drop and the high before it: does a leak hide under
+ * the teeth (each batch freed, but not all of it)? */
+static void teeth_measure(const struct series *s, struct trend *tr, double drop)
+{
+	double low_prev = NAN, high_prev = NAN;
+	unsigned teeth = 0;
+	bool rising = true;
+
+	tr->floor_rises = false;
+	if (drop <= 0)
+		return;
+	for (size_t i = 1; i < s->n && rising; i++) {
+		if (s->y[i - 1] - s->y[i] < drop)
+			continue;
+		/* Drop i-1 → i: y[i-1] is the tooth's high, y[i] the next low. */
+		if (teeth && (s->y[i] <= low_prev || s->y[i - 1] <= high_prev))
+			rising = false;
+		if (!teeth)
+			tr->floor_first = (uint64_t)s->y[i];
+		low_prev = s->y[i];
+		high_prev = s->y[i - 1];
+		tr->floor_last = (uint64_t)s->y[i];
+		teeth++;
+	}
+	tr->floor_rises = rising && teeth >= TREND_MIN_TEETH;
+}
+
 static void trend_measure(const struct series *s, struct trend *tr, size_t tail_from)
 {
 	double range;
@@ -182,6 +214,7 @@ static void trend_measure(const struct series *s, struct trend *tr, size_t tail_
 	for (size_t i = 1; i < s->n; i++)
 		if (s->y[i - 1] - s->y[i] >= TREND_DROP_SHARE * range && range > 0)
 			tr->drops++;
+	teeth_measure(s, tr, TREND_DROP_SHARE * range);
 }
 
 static enum trend_kind trend_classify(const struct series *s, const struct trend *tr,
@@ -201,7 +234,8 @@ static enum trend_kind trend_classify(const struct series *s, const struct trend
 	if (rising && tail_climbs && tr->r2 >= TREND_MIN_R2)
 		return TREND_GROWING;
 	if (tr->drops >= 2)
-		return TREND_SAWTOOTH;
+		return tr->floor_rises && (double)(tr->floor_last - tr->floor_first) >= threshold ?
+		       TREND_GROWING : TREND_SAWTOOTH;
 	if (rising)
 		return TREND_PLATEAU;
 	if (falling)

@@ -106,6 +106,12 @@ static void trend_evidence(struct verdict *v, const char *what, const struct tre
 		evidence(v, "%s trend unknown: %s", what, t->why);
 		break;
 	case TREND_GROWING:
+		if (t->drops >= 2 && t->floor_rises) {
+			evidence(v, "%s goes up and down (%u drops), but each low is higher than "
+				 "the last: from %s to %s in %.1f s", what, t->drops,
+				 B(&h, t->floor_first), B(&h, t->floor_last), t->span_s);
+			break;
+		}
 		evidence(v, "%s grew %s in %.1f s (%s, R² %.2f); the last third still grows at %s",
 			 what, B(&h, t->last > t->first ? t->last - t->first : 0), t->span_s,
 			 R(&h, t->slope), t->r2, R(&h, t->tail_slope));

@@ -25,7 +25,8 @@
 enum trend_kind {
 	TREND_UNKNOWN,		/* too few samples or too short a window: see why */
 	TREND_FLAT,		/* no change worth the name */
-	TREND_GROWING,		/* climbs through the whole window, the last third too */
+	TREND_GROWING,		/* climbs through the whole window, the last third too,
+				 * or a sawtooth whose lows and highs both keep rising */
 	TREND_PLATEAU,		/* climbed, then levelled off */
 	TREND_SAWTOOTH,		/* repeated climbs and drops (batches, caches flushed) */
 	TREND_FALLING,		/* going down: memory being returned */
@@ -49,6 +50,10 @@ struct trend {
 	double r2;		/* how well a straight line fits (least squares), 0..1 */
 	double tail_slope;	/* bytes/s, Theil–Sen over the last third */
 	unsigned drops;		/* falls between samples large enough to count */
+	/* Sawtooth with a rising floor: the lows after each drop and the highs
+	 * before each climb, from the first tooth to the last. */
+	bool floor_rises;
+	uint64_t floor_first, floor_last;
 };
 
 const char *trend_kind_name(enum trend_kind kind);	/* "growing", ... */
