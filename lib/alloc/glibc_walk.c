@@ -1,0 +1,1062 @@
+/* glibc malloc state, snapshot then walk (see glibc.h for the plan).
+ *
+ * The walk follows glibc 2.36's own accounting:
+ *  - int_mallinfo: avail = top + fastbins + bins, one block per bin chunk
+ *    plus the top; uordblks = system_mem - avail; hblks/hblkhd from mp_;
+ *    keepcost = the main arena's top.
+ *  - In a consistent heap (every arena mutex free) the chunks on the bins
+ *    are exactly the free chunks whose successor has PREV_INUSE clear, so
+ *    the boundary-tag walk of the copied heap counts them without chasing
+ *    one pointer per chunk through the target.  Fastbin and tcache chunks
+ *    look in use from the boundary tags: their lists are walked.
+ *  - mtrim (malloc_trim): malloc_consolidate first merges fastbin chunks
+ *    with free neighbours (into the top when adjacent); then every free
+ *    chunk bigger than a page plus its header gives back its whole pages
+ *    past the first page boundary after chunk + sizeof(struct malloc_chunk);
+ *    then, main arena only, systrim(0) gives back the top above MINSIZE,
+ *    rounded down to pages.  Non-main tops are not trimmed by malloc_trim.
+ */
+#include "alloc/glibc.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "alloc/glibc_layout.h"
+#include "util.h"
+
+#define CHUNK_HDR	16		/* prev_size + size */
+#define MINSIZE		32
+#define MALLOC_ALIGN	16
+#define PREV_INUSE	1
+#define SIZE_BITS	7
+#define NONCONTIGUOUS	2		/* malloc_state.flags */
+#define MALLOC_CHUNK_SZ	48		/* sizeof(struct malloc_chunk) */
+#define DEFAULT_HEAP_MAX (64ULL << 20)	/* HEAP_MAX_SIZE on 64-bit */
+
+#define MAX_TRIES	50		/* stops before giving up on free mutexes */
+#define RETRY_NS	2000000		/* how long the target runs between tries */
+#define MAX_ARENAS	4096
+#define MAX_HEAPS	65536		/* per arena: 4 TiB of 64 MiB heaps */
+#define SMALL_WINDOW	(64 << 10)	/* read after jumping over a huge chunk */
+
+/* ---- scattered reads: a small direct-mapped page cache ------------------ */
+
+#define RC_PAGE		4096
+#define RC_SLOTS	256
+
+struct rcache {
+	struct target *t;
+	uint64_t tag[RC_SLOTS];		/* page address + 1; 0 = empty */
+	unsigned char page[RC_SLOTS][RC_PAGE];
+	uint64_t reads, bytes;
+};
+
+/* Reads len bytes (len <= RC_PAGE) at addr through the cache. */
+static int rc_read(struct rcache *c, uint64_t addr, void *out, size_t len, struct error *err)
+{
+	unsigned char *o = out;
+
+	while (len) {
+		uint64_t pg = addr & ~(uint64_t)(RC_PAGE - 1);
+		unsigned slot = (unsigned)((pg / RC_PAGE) % RC_SLOTS);
+		size_t off = addr - pg, n = MIN(len, RC_PAGE - off);
+
+		if (c->tag[slot] != pg + 1) {
+			ssize_t got = target_read(c->t, pg, c->page[slot], RC_PAGE, err);
+
+			c->reads++;
+			if (got < 0)
+				return (int)got;
+			if ((size_t)got < off + n)
+				return error_set(err, -EFAULT, "address %#llx is not mapped",
+						 (unsigned long long)addr);
+			c->bytes += RC_PAGE;
+			c->tag[slot] = (size_t)got == RC_PAGE ? pg + 1 : 0;
+			memcpy(o, c->page[slot] + off, n);
+		} else {
+			memcpy(o, c->page[slot] + off, n);
+		}
+		o += n;
+		addr += n;
+		len -= n;
+	}
+	return 0;
+}
+
+static int rc_u64(struct rcache *c, uint64_t addr, uint64_t *v, struct error *err)
+{
+	return rc_read(c, addr, v, sizeof(*v), err);
+}
+
+/* ---- a set of chunk addresses (fastbin and tcache chunks) ---------------- */
+
+enum mark { MARK_NONE, MARK_FAST, MARK_CACHED };
+
+struct addrset {
+	uint64_t *key;			/* 0 = empty slot */
+	unsigned char *val;
+	size_t cap, n;
+};
+
+static size_t addrset_slot(const struct addrset *s, uint64_t k)
+{
+	return (size_t)((k >> 4) * 0x9E3779B97F4A7C15ULL >> 17) & (s->cap - 1);
+}
+
+static int addrset_put(struct addrset *s, uint64_t k, unsigned char v)
+{
+	if ((s->n + 1) * 2 > s->cap) {
+		struct addrset g = { .cap = s->cap ? s->cap * 2 : 1024 };
+
+		g.key = calloc(g.cap, sizeof(*g.key));
+		g.val = calloc(g.cap, 1);
+		if (!g.key || !g.val) {
+			free(g.key);
+			free(g.val);
+			return -ENOMEM;
+		}
+		for (size_t i = 0; i < s->cap; i++)
+			if (s->key[i])
+				addrset_put(&g, s->key[i], s->val[i]);
+		free(s->key);
+		free(s->val);
+		*s = g;
+	}
+	for (size_t i = addrset_slot(s, k);; i = (i + 1) & (s->cap - 1)) {
+		if (s->key[i] == k)
+			return 0;
+		if (!s->key[i]) {
+			s->key[i] = k;
+			s->val[i] = v;
+			s->n++;
+			return 0;
+		}
+	}
+}
+
+static enum mark addrset_get(const struct addrset *s, uint64_t k)
+{
+	if (!s->n)
+		return MARK_NONE;
+	for (size_t i = addrset_slot(s, k); s->key[i]; i = (i + 1) & (s->cap - 1))
+		if (s->key[i] == k)
+			return s->val[i];
+	return MARK_NONE;
+}
+
+static void addrset_free(struct addrset *s)
+{
+	free(s->key);
+	free(s->val);
+	memset(s, 0, sizeof(*s));
+}
+
+/* ---- the snapshot --------------------------------------------------------- */
+
+/* A stretch of address space holding one arena's chunks. */
+struct region {
+	uint64_t start, end;		/* first chunk, end of the heap */
+	size_t arena;
+};
+
+struct snap {
+	struct glibc_reader *r;
+	const struct glibc_layout *L;
+	struct target *t;
+	struct glibc_state *st;
+	struct error *err;
+	struct rcache *rc;
+	unsigned char *mp;		/* copy of mp_ */
+	unsigned char *hdrs;		/* copies of the arena headers */
+	size_t hdrs_cap;
+	struct region *regions;
+	size_t nregions, regions_cap;
+	struct addrset marks;
+	uint64_t heap_max;
+	bool tcache_unsettled;		/* a list disagreed with its count */
+	/* the window of the heap walk */
+	uint64_t win_base;
+	size_t win_len;
+};
+
+static void finding(struct snap *s, uint64_t addr, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void finding(struct snap *s, uint64_t addr, const char *fmt, ...)
+{
+	struct glibc_state *st = s->st;
+	va_list ap;
+
+	st->corrupt = true;
+	if (st->nfindings++ >= GLIBC_MAX_FINDINGS)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(st->findings[st->nfindings - 1].what,
+		  sizeof(st->findings[0].what), fmt, ap);
+	va_end(ap);
+	st->findings[st->nfindings - 1].addr = addr;
+}
+
+static unsigned char *arena_hdr(struct snap *s, size_t i)
+{
+	return s->hdrs + i * s->L->state_size;
+}
+
+static uint64_t ms(struct snap *s, size_t i, int member)
+{
+	return glibc_get(arena_hdr(s, i), &s->L->ms[member]);
+}
+
+static uint64_t mpv(struct snap *s, int member)
+{
+	return glibc_get(s->mp, &s->L->mp[member]);
+}
+
+static bool in_regions(const struct snap *s, uint64_t addr)
+{
+	for (size_t i = 0; i < s->nregions; i++)
+		if (addr >= s->regions[i].start && addr < s->regions[i].end)
+			return true;
+	return false;
+}
+
+/* The pseudo-chunk heading bin i (1-based) of arena a: &bins[2(i-1)] - 16. */
+static uint64_t bin_head(struct snap *s, size_t a, unsigned i)
+{
+	return s->st->arenas[a].addr + s->L->ms[MS_BINS].off + (uint64_t)(i - 1) * 16 - 16;
+}
+
+static bool is_bin_head(struct snap *s, size_t a, uint64_t p)
+{
+	uint64_t first = bin_head(s, a, 1), last = bin_head(s, a, s->L->nbins - 1);
+
+	return p >= first && p <= last && !((p - first) & 15);
+}
+
+static int add_region(struct snap *s, uint64_t start, uint64_t end, size_t arena)
+{
+	if (s->nregions == s->regions_cap) {
+		size_t cap = s->regions_cap ? 2 * s->regions_cap : 16;
+		struct region *v = realloc(s->regions, cap * sizeof(*v));
+
+		if (!v)
+			return error_set(s->err, -ENOMEM, "out of memory");
+		s->regions = v;
+		s->regions_cap = cap;
+	}
+	s->regions[s->nregions++] = (struct region){ start, end, arena };
+	return 0;
+}
+
+static void read_params(struct snap *s)
+{
+	struct glibc_mp *mp = &s->st->mp;
+
+	mp->trim_threshold = mpv(s, MP_TRIM_THRESHOLD);
+	mp->top_pad = mpv(s, MP_TOP_PAD);
+	mp->mmap_threshold = mpv(s, MP_MMAP_THRESHOLD);
+	mp->arena_test = mpv(s, MP_ARENA_TEST);
+	mp->arena_max = mpv(s, MP_ARENA_MAX);
+	mp->thp_pagesize = mpv(s, MP_THP_PAGESIZE);
+	mp->hp_pagesize = mpv(s, MP_HP_PAGESIZE);
+	mp->tcache_count = s->L->mp[MP_TCACHE_COUNT].off >= 0 ? mpv(s, MP_TCACHE_COUNT) : UNSET;
+	mp->tcache_max_bytes = s->L->mp[MP_TCACHE_MAX_BYTES].off >= 0 ?
+			       mpv(s, MP_TCACHE_MAX_BYTES) : UNSET;
+	mp->n_mmaps = mpv(s, MP_N_MMAPS);
+	mp->n_mmaps_max = mpv(s, MP_N_MMAPS_MAX);
+	mp->max_n_mmaps = mpv(s, MP_MAX_N_MMAPS);
+	mp->mmapped_mem = mpv(s, MP_MMAPPED_MEM);
+	mp->max_mmapped_mem = mpv(s, MP_MAX_MMAPPED_MEM);
+	mp->sbrk_base = mpv(s, MP_SBRK_BASE);
+	mp->no_dyn_threshold = mpv(s, MP_NO_DYN_THRESHOLD) != 0;
+	/* HEAP_MAX_SIZE is 4 huge pages when glibc.malloc.hugetlb is on. */
+	s->heap_max = mp->hp_pagesize ? 4 * mp->hp_pagesize : DEFAULT_HEAP_MAX;
+}
+
+static int grow_arenas(struct snap *s, size_t n)
+{
+	struct glibc_state *st = s->st;
+
+	if (n <= s->hdrs_cap)
+		return 0;
+	size_t cap = s->hdrs_cap ? 2 * s->hdrs_cap : 8;
+	unsigned char *h = realloc(s->hdrs, cap * s->L->state_size);
+	struct glibc_arena *a;
+
+	if (!h)
+		return error_set(s->err, -ENOMEM, "out of memory");
+	s->hdrs = h;
+	a = realloc(st->arenas, cap * sizeof(*a));
+	if (!a)
+		return error_set(s->err, -ENOMEM, "out of memory");
+	st->arenas = a;
+	s->hdrs_cap = cap;
+	return 0;
+}
+
+/* mp_, __malloc_initialized, and the ring of arena headers.  Returns the
+ * number of arenas whose mutex is held, or a negative errno. */
+static int read_headers(struct snap *s)
+{
+	struct glibc_reader *r = s->r;
+	struct glibc_state *st = s->st;
+	uint64_t a = r->gs.main_arena;
+	int held = 0, rc;
+
+	rc = target_read_exact(s->t, r->gs.mp, s->mp, s->L->par_size, s->err);
+	if (rc < 0)
+		return rc;
+	read_params(s);
+	st->initialized = true;
+	if (r->gs.initialized) {
+		uint64_t v = 0;
+
+		rc = target_read_exact(s->t, r->gs.initialized, &v, r->gs.initialized_size, s->err);
+		if (rc < 0)
+			return rc;
+		st->initialized = v != 0;
+	}
+	st->narenas = 0;
+	for (;;) {
+		struct glibc_arena *ar;
+
+		rc = grow_arenas(s, st->narenas + 1);
+		if (rc < 0)
+			return rc;
+		rc = target_read_exact(s->t, a, arena_hdr(s, st->narenas), s->L->state_size, s->err);
+		if (rc < 0)
+			return rc;
+		ar = &st->arenas[st->narenas];
+		memset(ar, 0, sizeof(*ar));
+		ar->addr = a;
+		ar->main = st->narenas == 0;
+		ar->mutex_held = ms(s, st->narenas, MS_MUTEX) != 0;
+		held += ar->mutex_held;
+		st->narenas++;
+		a = ms(s, st->narenas - 1, MS_NEXT);
+		if (a == r->gs.main_arena)
+			break;
+		if (!a || (a & 7) || st->narenas >= MAX_ARENAS) {
+			finding(s, a, "arena list: bad next pointer after arena %#llx",
+				(unsigned long long)ar->addr);
+			break;
+		}
+		for (size_t i = 0; i < st->narenas; i++)
+			if (st->arenas[i].addr == a) {
+				finding(s, a, "arena list: a cycle that does not pass through main_arena");
+				return held;
+			}
+	}
+	return held;
+}
+
+/* The size of arena i's top chunk.  Before the first allocation the top is
+ * the unsorted bin's pseudo-chunk inside the arena itself (size 0). */
+static int top_size(struct snap *s, size_t i, uint64_t *size)
+{
+	struct glibc_arena *ar = &s->st->arenas[i];
+	uint64_t top = ms(s, i, MS_TOP), raw;
+	int rc;
+
+	ar->top = top;
+	*size = 0;
+	if (!top)
+		return 0;
+	if (top >= ar->addr && top + CHUNK_HDR <= ar->addr + s->L->state_size) {
+		memcpy(&raw, arena_hdr(s, i) + (top - ar->addr) + 8, 8);
+		*size = raw & ~(uint64_t)SIZE_BITS;
+		return 0;
+	}
+	if (top & (MALLOC_ALIGN - 1)) {
+		finding(s, top, "arena %#llx: misaligned top chunk", (unsigned long long)ar->addr);
+		return 0;
+	}
+	rc = rc_u64(s->rc, top + 8, &raw, s->err);
+	if (rc == -EFAULT) {
+		finding(s, top, "arena %#llx: top chunk is not mapped", (unsigned long long)ar->addr);
+		return 0;
+	}
+	if (rc < 0)
+		return rc;
+	*size = raw & ~(uint64_t)SIZE_BITS;
+	return 0;
+}
+
+/* The first chunk after a header of hdr_size bytes at base: chunk2mem
+ * aligned to MALLOC_ALIGNMENT, as sysmalloc and _int_new_arena place it. */
+static uint64_t first_chunk_after(uint64_t base, uint64_t hdr_size)
+{
+	uint64_t p = base + hdr_size;
+	uint64_t mis = (p + CHUNK_HDR) & (MALLOC_ALIGN - 1);
+
+	return mis ? p + MALLOC_ALIGN - mis : p;
+}
+
+/* Arena i's regions: the brk heap for the main arena, the heap_info chain
+ * for the others. */
+static int find_regions(struct snap *s, size_t i)
+{
+	struct glibc_arena *ar = &s->st->arenas[i];
+	const struct glibc_layout *L = s->L;
+	uint64_t h, sum = 0;
+	int rc;
+
+	rc = top_size(s, i, &ar->top_size);
+	if (rc < 0)
+		return rc;
+	if (!ar->top_size)
+		return 0;
+	if (ar->main) {
+		uint64_t start = s->st->mp.sbrk_base;
+
+		if (ms(s, i, MS_FLAGS) & NONCONTIGUOUS)
+			return 0;	/* no single region: the bins are walked as lists */
+		if (!start || start > ar->top) {
+			finding(s, start, "main arena: sbrk_base is not below the top chunk");
+			return 0;
+		}
+		return add_region(s, first_chunk_after(start, 0), ar->top + ar->top_size, i);
+	}
+	h = ar->top & ~(s->heap_max - 1);
+	for (unsigned n = 0; h; n++) {
+		unsigned char hi[128];
+		uint64_t size, prev, start;
+
+		if (n >= MAX_HEAPS || L->heap_info_size > sizeof(hi)) {
+			finding(s, h, "arena %#llx: heap list too long (a cycle?)",
+				(unsigned long long)ar->addr);
+			break;
+		}
+		rc = target_read_exact(s->t, h, hi, L->heap_info_size, s->err);
+		if (rc == -EFAULT) {
+			finding(s, h, "arena %#llx: heap_info not mapped", (unsigned long long)ar->addr);
+			break;
+		}
+		if (rc < 0)
+			return rc;
+		size = glibc_get(hi, &L->hi[HI_SIZE]);
+		prev = glibc_get(hi, &L->hi[HI_PREV]);
+		if (glibc_get(hi, &L->hi[HI_AR_PTR]) != ar->addr || size > s->heap_max ||
+		    size < L->heap_info_size || (prev & (s->heap_max - 1))) {
+			finding(s, h, "arena %#llx: heap_info does not belong to it",
+				(unsigned long long)ar->addr);
+			break;
+		}
+		start = first_chunk_after(h, L->heap_info_size);
+		if (ar->addr >= h && ar->addr < h + size)	/* the arena's first heap */
+			start = first_chunk_after(ar->addr, L->state_size);
+		rc = add_region(s, start, h + size, i);
+		if (rc < 0)
+			return rc;
+		ar->heaps++;
+		sum += size;
+		h = prev;
+	}
+	if (sum != ar->system_mem && !s->st->corrupt)
+		finding(s, ar->addr, "arena %#llx: heaps hold %llu bytes, system_mem says %llu",
+			(unsigned long long)ar->addr, (unsigned long long)sum,
+			(unsigned long long)ar->system_mem);
+	return 0;
+}
+
+static void arena_basics(struct snap *s, size_t i)
+{
+	struct glibc_arena *ar = &s->st->arenas[i];
+
+	ar->system_mem = ms(s, i, MS_SYSTEM_MEM);
+	ar->max_system_mem = ms(s, i, MS_MAX_SYSTEM_MEM);
+	ar->attached_threads = ms(s, i, MS_ATTACHED_THREADS);
+}
+
+/* Bound on chunks an arena can hold: a list longer than this has a cycle. */
+static uint64_t chunk_bound(struct snap *s, size_t i)
+{
+	return s->st->arenas[i].system_mem / MINSIZE + 1;
+}
+
+static int walk_fastbins(struct snap *s, size_t i)
+{
+	struct glibc_arena *ar = &s->st->arenas[i];
+
+	for (unsigned b = 0; b < s->L->nfastbins; b++) {
+		uint64_t p = glibc_get_at(arena_hdr(s, i), &s->L->ms[MS_FASTBINS], b);
+
+		for (uint64_t n = 0; p; n++) {
+			uint64_t hdr[3];
+			int rc;
+
+			if ((p & (MALLOC_ALIGN - 1)) || !in_regions(s, p)) {
+				finding(s, p, "fastbin %u of arena %#llx: chunk outside its heaps",
+					b, (unsigned long long)ar->addr);
+				break;
+			}
+			if (n > chunk_bound(s, i)) {
+				finding(s, p, "fastbin %u of arena %#llx: endless list (a cycle)",
+					b, (unsigned long long)ar->addr);
+				break;
+			}
+			rc = rc_read(s->rc, p, hdr, sizeof(hdr), s->err);
+			if (rc < 0)
+				return rc;
+			if (((hdr[1] & ~(uint64_t)SIZE_BITS) >> 4) - 2 != b)
+				finding(s, p, "fastbin %u holds a chunk of size %llu", b,
+					(unsigned long long)(hdr[1] & ~(uint64_t)SIZE_BITS));
+			ar->fastbin_chunks++;
+			ar->fastbin_bytes += hdr[1] & ~(uint64_t)SIZE_BITS;
+			if (addrset_put(&s->marks, p, MARK_FAST) < 0)
+				return error_set(s->err, -ENOMEM, "out of memory");
+			p = hdr[2] ^ ((p + 16) >> 12);		/* safe-linking */
+		}
+	}
+	return 0;
+}
+
+/* The bins walked as lists, by bk as int_mallinfo does (for the light
+ * read, and for a main arena that is not one contiguous region). */
+static int walk_bins(struct snap *s, size_t i)
+{
+	struct glibc_arena *ar = &s->st->arenas[i];
+
+	for (unsigned b = 1; b < s->L->nbins; b++) {
+		uint64_t head = bin_head(s, i, b);
+		uint64_t p = glibc_get_at(arena_hdr(s, i), &s->L->ms[MS_BINS], 2 * (b - 1) + 1);
+
+		for (uint64_t n = 0; p != head; n++) {
+			uint64_t size, bk;
+			int rc;
+
+			if ((p & (MALLOC_ALIGN - 1)) || (!in_regions(s, p) && s->nregions) || !p) {
+				finding(s, p, "bin %u of arena %#llx: chunk outside its heaps",
+					b, (unsigned long long)ar->addr);
+				break;
+			}
+			if (n > chunk_bound(s, i)) {
+				finding(s, p, "bin %u of arena %#llx: endless list (a cycle)",
+					b, (unsigned long long)ar->addr);
+				break;
+			}
+			rc = rc_u64(s->rc, p + 8, &size, s->err);
+			if (rc == 0)
+				rc = rc_u64(s->rc, p + 24, &bk, s->err);
+			if (rc < 0)
+				return rc;
+			size &= ~(uint64_t)SIZE_BITS;
+			ar->bin_chunks++;
+			ar->bin_bytes += size;
+			ar->largest_free = MAX(ar->largest_free, size);
+			p = bk;
+		}
+	}
+	return 0;
+}
+
+static uint64_t tls_word(struct snap *s, uint64_t fs_base, int64_t tpoff, int *rc)
+{
+	uint64_t v = 0;
+
+	*rc = target_read_exact(s->t, fs_base + (uint64_t)tpoff, &v, sizeof(v), s->err);
+	return v;
+}
+
+/* One thread's tcache: every list walked, each chunk marked as cached. */
+static int walk_tcache(struct snap *s, struct glibc_tcache *tc)
+{
+	const struct glibc_layout *L = s->L;
+	unsigned char buf[4096];
+	int rc;
+
+	if (L->tcache_size > sizeof(buf) || !in_regions(s, tc->addr - CHUNK_HDR)) {
+		finding(s, tc->addr, "thread %d: tcache outside every heap", (int)tc->tid);
+		return 0;
+	}
+	rc = target_read_exact(s->t, tc->addr, buf, L->tcache_size, s->err);
+	if (rc < 0)
+		return rc == -EFAULT ? 0 : rc;
+	for (unsigned b = 0; b < L->tcache_bins; b++) {
+		uint64_t count = glibc_get_at(buf, &L->tc[TC_COUNTS], b);
+		uint64_t e = glibc_get_at(buf, &L->tc[TC_ENTRIES], b);
+		uint64_t n = 0;
+
+		for (; e && n <= count; n++) {
+			uint64_t size, next;
+
+			if ((e & (MALLOC_ALIGN - 1)) || !in_regions(s, e - CHUNK_HDR)) {
+				finding(s, e, "thread %d: tcache bin %u points outside the heaps",
+					(int)tc->tid, b);
+				break;
+			}
+			rc = rc_u64(s->rc, e - 8, &size, s->err);
+			if (rc == 0)
+				rc = rc_u64(s->rc, e, &next, s->err);
+			if (rc < 0)
+				return rc;
+			size &= ~(uint64_t)SIZE_BITS;
+			if (size != (uint64_t)b * MALLOC_ALIGN + MINSIZE)
+				finding(s, e, "thread %d: tcache bin %u holds a chunk of size %llu",
+					(int)tc->tid, b, (unsigned long long)size);
+			tc->chunks++;
+			tc->bytes += size;
+			if (addrset_put(&s->marks, e - CHUNK_HDR, MARK_CACHED) < 0)
+				return error_set(s->err, -ENOMEM, "out of memory");
+			e = next ^ (e >> 12);			/* safe-linking */
+		}
+		/* A thread stopped inside tcache_put/get (no lock guards them)
+		 * leaves the count and the list one apart: retry. */
+		if (n != count)
+			s->tcache_unsettled = true;
+	}
+	return 0;
+}
+
+static int read_tcaches(struct snap *s)
+{
+	struct glibc_state *st = s->st;
+	const struct glibc_symbols *gs = &s->r->gs;
+	int rc;
+
+	s->tcache_unsettled = false;
+	st->ntcaches = 0;
+	st->tcache_known = gs->tcache_tpoff != INT64_MIN && s->L->tcache_size;
+	if (!st->tcache_known)
+		return 0;
+	free(st->tcaches);
+	st->tcaches = calloc(s->t->nthreads ? s->t->nthreads : 1, sizeof(*st->tcaches));
+	if (!st->tcaches)
+		return error_set(s->err, -ENOMEM, "out of memory");
+	for (size_t i = 0; i < s->t->nthreads; i++) {
+		struct glibc_tcache *tc = &st->tcaches[st->ntcaches];
+		struct user_regs_struct regs;
+
+		if (!s->t->threads[i].stopped)
+			continue;
+		rc = target_get_regs(s->t, s->t->threads[i].tid, &regs, s->err);
+		if (rc == -ESRCH)
+			continue;	/* that thread exited */
+		if (rc < 0)
+			return rc;
+		tc->tid = s->t->threads[i].tid;
+		st->ntcaches++;
+		tc->addr = tls_word(s, regs.fs_base, gs->tcache_tpoff, &rc);
+		if (rc < 0)
+			continue;
+		if (gs->thread_arena_tpoff != INT64_MIN)
+			tc->arena = tls_word(s, regs.fs_base, gs->thread_arena_tpoff, &rc);
+		if (tc->addr) {
+			rc = walk_tcache(s, tc);
+			if (rc < 0)
+				return rc;
+		}
+	}
+	return 0;
+}
+
+/* ---- the boundary-tag walk of one region, window by window -------------- */
+
+/* A pointer to want bytes at addr in the local window, copying the next
+ * window out of the target when addr is not in the current one. */
+static const unsigned char *window_at(struct snap *s, uint64_t addr, size_t want,
+				      uint64_t end, int *rc)
+{
+	struct glibc_reader *r = s->r;
+	uint64_t base;
+	size_t len;
+	ssize_t got;
+
+	*rc = 0;
+	if (addr >= s->win_base && addr + want <= s->win_base + s->win_len)
+		return r->buf + (addr - s->win_base);
+	base = addr & ~(r->pagesize - 1);
+	/* After a jump over a huge chunk, read a little first. */
+	len = addr > s->win_base + s->win_len + r->window ? SMALL_WINDOW : r->window;
+	len = MIN(len, end > base ? end - base : 0);
+	len = MAX(len, addr + want - base);
+	got = target_read(s->t, base, r->buf, len, s->err);
+	s->st->reads++;
+	if (got < 0) {
+		*rc = (int)got;
+		return NULL;
+	}
+	s->st->copied_bytes += got;
+	s->win_base = base;
+	s->win_len = got;
+	if (addr + want > base + got) {
+		*rc = -EFAULT;
+		return NULL;
+	}
+	return r->buf + (addr - base);
+}
+
+struct run {			/* adjacent free chunks malloc_consolidate would merge */
+	uint64_t start, len;
+};
+
+static void census_add(struct glibc_state *st, uint64_t size, enum mark kind, bool free_chunk)
+{
+	unsigned c = 0;
+
+	while (c + 1 < GLIBC_CENSUS_CLASSES && size >= (64ULL << c))
+		c++;
+	if (free_chunk) {
+		st->census[c].free_chunks++;
+		st->census[c].free_bytes += size;
+	} else if (kind == MARK_CACHED) {
+		st->census[c].cached_chunks++;
+		st->census[c].cached_bytes += size;
+	} else {
+		st->census[c].used_chunks++;
+		st->census[c].used_bytes += size;
+	}
+}
+
+/* mtrim's page arithmetic for one (consolidated) free chunk. */
+static uint64_t whole_pages_inside(uint64_t p, uint64_t size, uint64_t page)
+{
+	uint64_t paligned, left;
+
+	if (size <= page - 1 + MALLOC_CHUNK_SZ)
+		return 0;
+	paligned = (p + MALLOC_CHUNK_SZ + page - 1) & ~(page - 1);
+	left = size - (paligned - p);
+	return left > page - 1 ? left & ~(page - 1) : 0;
+}
+
+static void run_close(struct snap *s, struct glibc_arena *ar, struct run *run)
+{
+	uint64_t pages;
+
+	if (!run->len)
+		return;
+	pages = whole_pages_inside(run->start, run->len, s->r->pagesize);
+	ar->trimmable += pages;
+	s->st->pinned += pages;
+	run->len = 0;
+}
+
+/* A free chunk on a bin: its footer and links must make sense. */
+static void check_free_chunk(struct snap *s, size_t ai, uint64_t p, const uint64_t *w,
+			     uint64_t next_prev_size)
+{
+	uint64_t size = w[1] & ~(uint64_t)SIZE_BITS;
+
+	if (next_prev_size != size)
+		finding(s, p, "free chunk of size %llu: footer says %llu",
+			(unsigned long long)size, (unsigned long long)next_prev_size);
+	for (int k = 2; k <= 3; k++)
+		if ((w[k] & (MALLOC_ALIGN - 1)) ||
+		    (!in_regions(s, w[k]) && !is_bin_head(s, ai, w[k]))) {
+			finding(s, p, "free chunk: %s pointer %#llx leads nowhere",
+				k == 2 ? "fd" : "bk", (unsigned long long)w[k]);
+			break;
+		}
+}
+
+/* Walks the chunks of one region; returns the free run that touches the
+ * top (to be merged into it), or 0. */
+static int walk_region(struct snap *s, const struct region *rg, uint64_t *run_into_top)
+{
+	struct glibc_state *st = s->st;
+	struct glibc_arena *ar = &st->arenas[rg->arena];
+	uint64_t p = rg->start, limit = (rg->end - rg->start) / CHUNK_HDR + 2;
+	struct run run = { 0 };
+	int rc = 0;
+
+	*run_into_top = 0;
+	for (uint64_t n = 0; p < rg->end; n++) {
+		const unsigned char *cp;
+		uint64_t w[4], size, next_hdr[2], nx;
+		enum mark kind;
+		bool is_free;
+
+		if (p == ar->top) {
+			*run_into_top = run.len;
+			return 0;
+		}
+		if (n > limit) {
+			finding(s, p, "heap %#llx-%#llx: more chunks than fit (a loop?)",
+				(unsigned long long)rg->start, (unsigned long long)rg->end);
+			break;
+		}
+		cp = window_at(s, p, MIN(sizeof(w), rg->end - p), rg->end, &rc);
+		if (!cp)
+			goto bad_read;
+		memset(w, 0, sizeof(w));
+		memcpy(w, cp, MIN(sizeof(w), rg->end - p));
+		size = w[1] & ~(uint64_t)SIZE_BITS;
+		if (size == 0 && !ar->main) {
+			p = rg->end;	/* the end fencepost of an abandoned heap */
+			break;
+		}
+		if (size == CHUNK_HDR) {	/* a fencepost: counted as in use */
+			run_close(s, ar, &run);
+			p += CHUNK_HDR;
+			continue;
+		}
+		if (size < MINSIZE || (size & (MALLOC_ALIGN - 1)) || size > rg->end - p) {
+			finding(s, p, "chunk with impossible size %#llx (heap %#llx-%#llx)",
+				(unsigned long long)w[1], (unsigned long long)rg->start,
+				(unsigned long long)rg->end);
+			break;
+		}
+		nx = p + size;
+		if (nx + CHUNK_HDR > rg->end) {
+			finding(s, p, "chunk runs to the end of its heap: no top, no fencepost");
+			break;
+		}
+		cp = window_at(s, nx, CHUNK_HDR, rg->end, &rc);
+		if (!cp)
+			goto bad_read;
+		memcpy(next_hdr, cp, sizeof(next_hdr));
+		kind = addrset_get(&s->marks, p);
+		is_free = !(next_hdr[1] & PREV_INUSE);
+		if (is_free) {
+			check_free_chunk(s, rg->arena, p, w, next_hdr[0]);
+			ar->bin_chunks++;
+			ar->bin_bytes += size;
+		}
+		if (is_free || kind == MARK_FAST) {
+			ar->largest_free = MAX(ar->largest_free, size);
+			if (size < 1024) {
+				st->free_small_chunks++;
+				st->free_small_bytes += size;
+			} else {
+				st->free_large_chunks++;
+				st->free_large_bytes += size;
+			}
+			if (!run.len)
+				run.start = p;
+			run.len += size;
+		} else {
+			run_close(s, ar, &run);
+		}
+		census_add(st, size, kind, is_free || kind == MARK_FAST);
+		p = nx;
+	}
+	if (p < rg->end && !st->corrupt)
+		finding(s, p, "walk stopped before the end of heap %#llx-%#llx",
+			(unsigned long long)rg->start, (unsigned long long)rg->end);
+	run_close(s, ar, &run);
+	return 0;
+bad_read:
+	if (rc == -EFAULT) {
+		finding(s, p, "heap %#llx-%#llx is not mapped at %#llx",
+			(unsigned long long)rg->start, (unsigned long long)rg->end,
+			(unsigned long long)p);
+		return 0;
+	}
+	return rc;
+}
+
+/* After the walk: the top's share of malloc_trim(0) (main arena, systrim)
+ * and of what glibc returns on its own (the top beyond M_TOP_PAD). */
+static void arena_top_accounting(struct snap *s, struct glibc_arena *ar, uint64_t run_into_top)
+{
+	const struct glibc_mp *mp = &s->st->mp;
+	uint64_t page = s->r->pagesize;
+	int64_t top_area = (int64_t)ar->top_size - MINSIZE - 1;
+
+	if (ar->main) {
+		int64_t area = top_area + (int64_t)run_into_top;
+		uint64_t unit = mp->thp_pagesize ? mp->thp_pagesize : page;
+
+		if (area > 0)
+			ar->trimmable += (uint64_t)area / unit * unit;
+	}
+	if (top_area > (int64_t)mp->top_pad)
+		ar->releasable = ((uint64_t)top_area - mp->top_pad) / page * page;
+}
+
+/* ---- putting it together -------------------------------------------------- */
+
+static void mallinfo2_from_arenas(struct glibc_state *st)
+{
+	struct glibc_mallinfo2 *mi = &st->mi;
+
+	memset(mi, 0, sizeof(*mi));
+	if (!st->initialized) {
+		mi->ordblks = 1;	/* mallinfo2 initialises malloc: an empty top */
+		return;
+	}
+	for (size_t i = 0; i < st->narenas; i++) {
+		struct glibc_arena *ar = &st->arenas[i];
+
+		ar->free = ar->top_size + ar->fastbin_bytes + ar->bin_bytes;
+		ar->in_use = ar->system_mem - ar->free;
+		mi->ordblks += 1 + ar->bin_chunks;
+		mi->smblks += ar->fastbin_chunks;
+		mi->fsmblks += ar->fastbin_bytes;
+		mi->fordblks += ar->free;
+		mi->uordblks += ar->system_mem - ar->free;
+		mi->arena += ar->system_mem;
+		st->trimmable += ar->trimmable;
+		st->releasable += ar->releasable;
+		st->free_interleaved += ar->fastbin_bytes + ar->bin_bytes;
+		st->largest_free = MAX(st->largest_free, ar->largest_free);
+		st->top_total += ar->top_size;
+	}
+	mi->hblks = st->mp.n_mmaps;
+	mi->hblkhd = st->mp.mmapped_mem;
+	mi->keepcost = st->arenas[0].top_size;
+}
+
+static void census_init(struct glibc_state *st)
+{
+	for (unsigned c = 0; c < GLIBC_CENSUS_CLASSES; c++) {
+		st->census[c].min = c ? 32ULL << c : 0;
+		st->census[c].max = c + 1 < GLIBC_CENSUS_CLASSES ? (64ULL << c) - 1 : UNSET;
+	}
+}
+
+static uint64_t mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+/* Stops the target until every arena mutex is free and every tcache list
+ * agrees with its count (bounded), leaving it stopped. */
+static int stop_quiet(struct snap *s)
+{
+	struct glibc_state *st = s->st;
+	int rc;
+
+	for (st->tries = 1;; st->tries++) {
+		int held;
+
+		rc = target_stop(s->t, s->err);
+		if (rc < 0)
+			return rc;
+		memset(s->rc->tag, 0, sizeof(s->rc->tag));
+		addrset_free(&s->marks);
+		s->nregions = 0;
+		st->nfindings = 0;
+		st->corrupt = false;
+		held = read_headers(s);
+		if (held < 0)
+			return held;
+		for (size_t i = 0; i < st->narenas && st->initialized; i++) {
+			arena_basics(s, i);
+			rc = find_regions(s, i);
+			if (rc < 0)
+				return rc;
+		}
+		if (st->initialized) {
+			rc = read_tcaches(s);
+			if (rc < 0)
+				return rc;
+		}
+		st->consistent = !held && !s->tcache_unsettled;
+		if (st->consistent || st->tries >= MAX_TRIES)
+			return 0;
+		rc = target_resume(s->t, s->err);
+		if (rc < 0)
+			return rc;
+		nanosleep(&(struct timespec){ 0, RETRY_NS }, NULL);
+		if (target_interrupted())
+			return error_set(s->err, -EINTR, "interrupted");
+	}
+}
+
+static int snapshot(struct glibc_reader *r, struct target *t, struct glibc_state *st,
+		    bool full, struct error *err)
+{
+	struct snap s = { .r = r, .L = &r->L, .t = t, .st = st, .err = err };
+	uint64_t t0 = mono_us();
+	int rc;
+
+	memset(st, 0, sizeof(*st));
+	snprintf(st->version, sizeof(st->version), "%s", r->gs.version);
+	snprintf(st->module, sizeof(st->module), "%s", r->gs.module);
+	st->source = r->L.source;
+	census_init(st);
+	s.rc = calloc(1, sizeof(*s.rc));
+	s.mp = calloc(1, r->L.par_size);
+	if (!s.rc || !s.mp) {
+		rc = error_set(err, -ENOMEM, "out of memory");
+		goto out;
+	}
+	s.rc->t = t;
+	rc = stop_quiet(&s);
+	if (rc < 0)
+		goto resume;
+	for (size_t i = 0; i < st->narenas && st->initialized; i++) {
+		rc = walk_fastbins(&s, i);
+		if (rc < 0)
+			goto resume;
+	}
+	for (size_t i = 0; i < st->narenas && st->initialized; i++) {
+		bool listed = st->arenas[i].main && (ms(&s, i, MS_FLAGS) & NONCONTIGUOUS);
+
+		if (!full || listed) {
+			rc = walk_bins(&s, i);
+			if (rc < 0)
+				goto resume;
+		}
+	}
+	if (full) {
+		uint64_t *into_top = calloc(st->narenas ? st->narenas : 1, sizeof(*into_top));
+
+		if (!into_top) {
+			rc = error_set(err, -ENOMEM, "out of memory");
+			goto resume;
+		}
+		for (size_t k = 0; k < s.nregions && rc == 0; k++) {
+			uint64_t run;
+
+			rc = walk_region(&s, &s.regions[k], &run);
+			into_top[s.regions[k].arena] += run;
+		}
+		for (size_t i = 0; i < st->narenas && rc == 0; i++)
+			arena_top_accounting(&s, &st->arenas[i], into_top[i]);
+		free(into_top);
+		if (rc < 0)
+			goto resume;
+	}
+	st->reads += s.rc->reads;
+	st->copied_bytes += s.rc->bytes;
+resume:
+	if (t->stopped) {
+		struct error e2 = { 0 };
+		int rc2 = target_resume(t, rc < 0 ? &e2 : err);
+
+		if (rc == 0)
+			rc = rc2;
+	}
+	st->pause_us = t->pause_us_last;
+	if (rc == 0)
+		mallinfo2_from_arenas(st);
+out:
+	st->walk_us = mono_us() - t0;
+	addrset_free(&s.marks);
+	free(s.regions);
+	free(s.hdrs);
+	free(s.mp);
+	free(s.rc);
+	return rc;
+}
+
+int glibc_snapshot(struct glibc_reader *r, struct target *t, struct glibc_state *st,
+		   struct error *err)
+{
+	return snapshot(r, t, st, true, err);
+}
+
+int glibc_snapshot_light(struct glibc_reader *r, struct target *t, struct glibc_state *st,
+			 struct error *err)
+{
+	return snapshot(r, t, st, false, err);
+}
+
+void glibc_state_free(struct glibc_state *st)
+{
+	free(st->arenas);
+	free(st->tcaches);
+	st->arenas = NULL;
+	st->tcaches = NULL;
+	st->narenas = st->ntcaches = 0;
+}
