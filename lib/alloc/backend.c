@@ -8,14 +8,15 @@
 
 #include <stddef.h>
 
+#include "alloc/glibc.h"
 #include "alloc/jemalloc.h"
 #include "alloc/tcmalloc.h"
 #include "util.h"
 
 static const struct alloc_backend *const backends[] = {
+	&glibc_backend,
 	&jemalloc_backend,
 	&tcmalloc_backend,
-	/* glibc: added as its reader lands */
 };
 
 const struct alloc_backend *alloc_backend_for(enum alloc_kind kind)

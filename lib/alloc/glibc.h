@@ -23,6 +23,7 @@
 #include <sys/types.h>
 
 #include "alloc/alloc.h"
+#include "alloc/backend.h"
 #include "error.h"
 #include "target.h"
 
@@ -154,8 +155,10 @@ void glibc_summarize(const struct glibc_state *st, struct alloc_summary *sum,
 /* RSS of the allocator's own mappings: the brk heap, the arena heaps, and
  * the mappings of mmapped chunks (recognised by their chunk header).  Reads
  * /proc/<pid>/smaps, and the first bytes of anonymous mappings while the
- * target runs. */
-int glibc_resident(struct glibc_reader *r, struct target *t, const struct glibc_state *st,
-		   uint64_t *resident, struct error *err);
+ * target runs (t attached; it works without debug info). */
+int glibc_resident(pid_t pid, struct target *t, uint64_t *resident, struct error *err);
+
+/* The entry of the backend table (lib/alloc/backend.c). */
+extern const struct alloc_backend glibc_backend;
 
 #endif

@@ -905,7 +905,7 @@ static void mallinfo2_from_arenas(struct glibc_state *st)
 static void census_init(struct glibc_state *st)
 {
 	for (unsigned c = 0; c < GLIBC_CENSUS_CLASSES; c++) {
-		st->census[c].min = c ? 32ULL << c : 0;
+		st->census[c].min = 32ULL << c;
 		st->census[c].max = c + 1 < GLIBC_CENSUS_CLASSES ? (64ULL << c) - 1 : UNSET;
 	}
 }

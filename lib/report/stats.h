@@ -1,0 +1,28 @@
+/* `heapdoc stats`: what the allocator holds, for a person and for scripts. */
+#ifndef HEAPDOC_REPORT_STATS_H
+#define HEAPDOC_REPORT_STATS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#include "alloc/glibc.h"
+
+struct stats_report {
+	pid_t pid;
+	const char *comm;
+	const char *allocator;		/* "glibc", ... */
+	const char *version;		/* "" when unknown */
+	const char *source;		/* "dwarf", "symtab", or "proc" (no allocator view) */
+	const char *why_invalid;	/* when there is no allocator view: why */
+	const struct glibc_state *glibc;	/* NULL without an allocator view */
+	uint64_t allocated, resident, rss;	/* UNSET when unknown */
+	uint64_t pause_us;
+	unsigned stops;
+};
+
+void stats_print_json(FILE *out, const struct stats_report *r);
+void stats_print_text(FILE *out, const struct stats_report *r);
+
+#endif
