@@ -2,9 +2,12 @@
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "alloc/glibc.h"
+#include "alloc/jemalloc.h"
+#include "alloc/tcmalloc.h"
 #include "cmd.h"
 #include "proc.h"
 #include "report/stats.h"
@@ -23,7 +26,8 @@ const struct cmd_entry cmd_stats_entry = {
 "the per-thread caches, a census of chunks by size, and how much\n"
 "malloc_trim(0) could give back.  The process is held only while its heaps\n"
 "are copied (the pause is reported), then released; nothing is injected.\n"
-"Needs glibc's debug symbols (Debian/Ubuntu: libc6-dbg).\n"
+"glibc needs its debug symbols (Debian/Ubuntu: libc6-dbg); jemalloc and\n"
+"tcmalloc are asked through their own statistics calls.\n"
 "\n"
 "Options:\n"
 "  --json      one JSON object (keys: pid, allocator, allocated, resident,\n"
@@ -41,60 +45,148 @@ const struct cmd_entry cmd_stats_entry = {
 struct stats_run {
 	pid_t pid;
 	struct proc_status status;
-	struct glibc_reader *reader;
-	struct error why_blind;		/* when there is no reader */
+	struct alloc_id id;
+	struct error why_blind;		/* why the allocator could not be read */
 	struct target t;
+	/* one of these, by allocator */
+	struct glibc_reader *glibc;
 	struct glibc_state st;
 	bool have_state;
+	struct jemalloc_reader *je;
+	struct jemalloc_stats *je_stats;
+	struct tcmalloc_reader *tc;
+	struct tcmalloc_stats *tc_stats;
+	struct alloc_summary sum;	/* jemalloc, tcmalloc */
 	uint64_t resident;
 };
 
-/* Symbols first (slow), then attach, snapshot, resident, detach. */
+static bool stats_blind(const struct stats_run *run)
+{
+	return !run->glibc && !run->je && !run->tc;
+}
+
+/* Readers first (symbols and DWARF are slow), while the target runs. */
+static int stats_open(struct stats_run *run, struct error *err)
+{
+	int rc = 0;
+
+	switch (run->id.kind) {
+	case ALLOC_GLIBC:
+		rc = glibc_open(&run->glibc, run->pid, &run->id, &run->why_blind);
+		if (rc == -ENODATA || rc == -EOPNOTSUPP)
+			rc = 0;		/* blind: /proc figures, and why */
+		break;
+	case ALLOC_JEMALLOC:
+		rc = jemalloc_open(&run->je, run->pid, &run->id, &run->why_blind);
+		run->je_stats = calloc(1, sizeof(*run->je_stats));
+		break;
+	case ALLOC_TCMALLOC:
+		rc = tcmalloc_open(&run->tc, run->pid, &run->id, &run->why_blind);
+		run->tc_stats = calloc(1, sizeof(*run->tc_stats));
+		break;
+	default:
+		error_set(&run->why_blind, -EOPNOTSUPP, "heapdoc cannot read %s's "
+			  "internals yet", alloc_kind_name(run->id.kind));
+		break;
+	}
+	if (rc < 0 && rc != -ENODATA && rc != -EOPNOTSUPP && rc != -ENOENT) {
+		*err = run->why_blind;
+		return rc;
+	}
+	if ((run->je && !run->je_stats) || (run->tc && !run->tc_stats))
+		return error_set(err, -ENOMEM, "out of memory");
+	return 0;
+}
+
+/* The read itself, on an attached target. */
+static int stats_read(struct stats_run *run, struct error *err)
+{
+	int rc = 0;
+
+	if (run->glibc) {
+		rc = glibc_snapshot(run->glibc, &run->t, &run->st, err);
+		if (rc < 0)
+			return rc;
+		run->have_state = true;
+	} else if (run->je) {
+		rc = jemalloc_read(run->je, &run->t, 0, run->je_stats, err);
+		if (rc == 0)
+			jemalloc_summarise(run->je_stats, &run->sum, NULL);
+	} else if (run->tc) {
+		rc = tcmalloc_read(run->tc, &run->t, 0, run->tc_stats, err);
+		if (rc == 0)
+			tcmalloc_summarise(run->tc_stats, &run->sum, NULL);
+	}
+	if (rc == -EAGAIN) {	/* no safe moment came: say so, keep /proc figures */
+		run->why_blind = *err;
+		if (run->je)
+			jemalloc_close(run->je), run->je = NULL;
+		if (run->tc)
+			tcmalloc_close(run->tc), run->tc = NULL;
+		rc = 0;
+	}
+	if (rc < 0)
+		return rc;
+	if (run->je || run->tc) {
+		run->resident = run->sum.resident;
+		return 0;
+	}
+	if (run->id.kind == ALLOC_GLIBC)
+		return glibc_resident(run->pid, &run->t, &run->resident, err);
+	return 0;
+}
+
 static int stats_collect(struct stats_run *run, struct error *err)
 {
 	int rc;
 
 	rc = proc_check_target("", run->pid, err);
-	if (rc < 0)
-		return rc;
-	rc = proc_read_status("", run->pid, &run->status, err);
-	if (rc < 0)
-		return rc;
-	rc = glibc_open(&run->reader, run->pid, NULL, &run->why_blind);
-	if (rc < 0 && rc != -ENODATA && rc != -EOPNOTSUPP) {
-		*err = run->why_blind;
-		return rc;
+	if (rc == 0)
+		rc = proc_read_status("", run->pid, &run->status, err);
+	if (rc == 0)
+		rc = alloc_detect("", run->pid, NULL, &run->id, err);
+	if (rc == 0)
+		rc = stats_open(run, err);
+	/* A process that dies while its symbols load looks like one without
+	 * debug info: tell the two apart. */
+	if (rc == 0 && stats_blind(run)) {
+		struct proc_status now;
+
+		rc = proc_read_status("", run->pid, &now, err);
+		if (rc == 0 && (now.state == 'Z' || now.state == 'X'))
+			rc = error_set(err, -ESRCH, "pid %d exited while being read",
+				       (int)run->pid);
 	}
+	if (rc < 0)
+		return rc;
 	rc = target_attach(&run->t, run->pid, err);
 	if (rc < 0)
 		return rc;
-	if (run->reader) {
-		rc = glibc_snapshot(run->reader, &run->t, &run->st, err);
-		if (rc < 0)
-			goto out;
-		run->have_state = true;
-	}
-	rc = glibc_resident(run->pid, &run->t, &run->resident, err);
-out:
+	rc = stats_read(run, err);
 	target_detach(&run->t);
 	return rc;
 }
 
 static void stats_render(const struct stats_run *run, bool json)
 {
+	bool other = run->je || run->tc;
 	struct stats_report r = {
 		.pid = run->pid,
 		.comm = run->status.name,
-		.allocator = "glibc",
-		.version = run->reader ? glibc_version(run->reader) : "",
-		.source = run->reader ? glibc_layout_source(run->reader) : "proc",
-		.why_invalid = run->reader ? NULL : run->why_blind.msg,
+		.allocator = alloc_kind_name(run->id.kind),
+		.version = run->glibc ? glibc_version(run->glibc) : run->id.version,
+		.source = run->glibc ? glibc_layout_source(run->glibc) :
+			  other ? run->sum.source : "proc",
+		.why_invalid = run->glibc || other ? NULL : run->why_blind.msg,
 		.glibc = run->have_state ? &run->st : NULL,
-		.allocated = run->have_state ? run->st.mi.uordblks + run->st.mi.hblkhd : UNSET,
+		.jemalloc = run->je ? run->je_stats : NULL,
+		.tcmalloc = run->tc ? run->tc_stats : NULL,
+		.allocated = run->have_state ? run->st.mi.uordblks + run->st.mi.hblkhd :
+			     other ? run->sum.allocated : UNSET,
 		.resident = run->resident,
 		.rss = run->status.vm_rss,
-		.pause_us = run->have_state ? run->st.pause_us : 0,
-		.stops = run->have_state ? run->st.tries : 0,
+		.pause_us = run->have_state ? run->st.pause_us : run->t.pause_us_max,
+		.stops = run->t.stops,
 	};
 
 	if (json)
@@ -141,16 +233,20 @@ static int exec_stats(int argc, char **argv)
 		goto out;
 	}
 	stats_render(&run, json);
-	if (!run.reader) {
+	if (stats_blind(&run)) {
 		/* The figures that need no debug info were printed; the exit
 		 * status says the allocator itself could not be read. */
 		fprintf(stderr, "heapdoc: %s\n", run.why_blind.msg);
 		code = EXIT_UNSUPPORTED;
-	} else if (run.st.corrupt) {
+	} else if (run.have_state && run.st.corrupt) {
 		code = EXIT_ERROR;
 	}
 out:
 	glibc_state_free(&run.st);
-	glibc_close(run.reader);
+	glibc_close(run.glibc);
+	jemalloc_close(run.je);
+	tcmalloc_close(run.tc);
+	free(run.je_stats);
+	free(run.tc_stats);
 	return code;
 }

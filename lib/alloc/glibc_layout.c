@@ -216,8 +216,12 @@ static void read_version(struct symbols *syms, struct sym_module *m, const char 
 {
 	struct sym_info v;
 
+	/* __libc_version is linked only when something asks for it; since
+	 * 2.34 libc also holds __nptl_version, the same string, which static
+	 * binaries keep. */
 	gs->version[0] = '\0';
-	if (symbols_lookup_in(m, "__libc_version", &v, NULL) == 0)
+	if (symbols_lookup_in(m, "__libc_version", &v, NULL) == 0 ||
+	    symbols_lookup_in(m, "__nptl_version", &v, NULL) == 0)
 		symbols_read_string(syms, v.addr, gs->version, sizeof(gs->version), NULL);
 	if (!gs->version[0] && hint)
 		snprintf(gs->version, sizeof(gs->version), "%s", hint);

@@ -884,12 +884,13 @@ static void mallinfo2_from_arenas(struct glibc_state *st)
 		struct glibc_arena *ar = &st->arenas[i];
 
 		ar->free = ar->top_size + ar->fastbin_bytes + ar->bin_bytes;
-		ar->in_use = ar->system_mem - ar->free;
+		/* Only a corrupt heap has more free than system memory. */
+		ar->in_use = ar->system_mem > ar->free ? ar->system_mem - ar->free : 0;
 		mi->ordblks += 1 + ar->bin_chunks;
 		mi->smblks += ar->fastbin_chunks;
 		mi->fsmblks += ar->fastbin_bytes;
 		mi->fordblks += ar->free;
-		mi->uordblks += ar->system_mem - ar->free;
+		mi->uordblks += ar->in_use;
 		mi->arena += ar->system_mem;
 		st->trimmable += ar->trimmable;
 		st->releasable += ar->releasable;

@@ -8,6 +8,8 @@
 #include <sys/types.h>
 
 #include "alloc/glibc.h"
+#include "alloc/jemalloc.h"
+#include "alloc/tcmalloc.h"
 
 struct stats_report {
 	pid_t pid;
@@ -16,7 +18,11 @@ struct stats_report {
 	const char *version;		/* "" when unknown */
 	const char *source;		/* "dwarf", "symtab", or "proc" (no allocator view) */
 	const char *why_invalid;	/* when there is no allocator view: why */
-	const struct glibc_state *glibc;	/* NULL without an allocator view */
+	/* The allocator's own view: at most one is set; none when it could
+	 * not be read (then why_invalid says why). */
+	const struct glibc_state *glibc;
+	const struct jemalloc_stats *jemalloc;
+	const struct tcmalloc_stats *tcmalloc;
 	uint64_t allocated, resident, rss;	/* UNSET when unknown */
 	uint64_t pause_us;
 	unsigned stops;

@@ -2,6 +2,7 @@
 #include "report/stats.h"
 
 #include "report/json.h"
+#include "report/stats_alloc.h"
 #include "util.h"
 
 static void mallinfo2_json(struct json *j, const struct glibc_mallinfo2 *mi)
@@ -126,6 +127,7 @@ static void glibc_json(struct json *j, const struct glibc_state *st)
 {
 	json_object_begin(j, "glibc");
 	json_bool(j, "initialized", st->initialized);
+	json_uint(j, "narenas", st->narenas);
 	mallinfo2_json(j, &st->mi);
 	arenas_json(j, st);
 	params_json(j, &st->mp);
@@ -156,8 +158,8 @@ void stats_print_json(FILE *out, const struct stats_report *r)
 	json_string(&j, "version", r->version && r->version[0] ? r->version : NULL);
 	json_string(&j, "source", r->source);
 	json_object_end(&j);
-	json_bool(&j, "valid", st != NULL);
-	if (!st)
+	json_bool(&j, "valid", st || r->jemalloc || r->tcmalloc);
+	if (!st && !r->jemalloc && !r->tcmalloc)
 		json_string(&j, "why_invalid", r->why_invalid);
 	json_uint(&j, "rss", r->rss);
 	json_uint(&j, "allocated", r->allocated);
@@ -177,6 +179,10 @@ void stats_print_json(FILE *out, const struct stats_report *r)
 		glibc_json(&j, st);
 	else
 		json_null(&j, "glibc");
+	if (r->jemalloc)
+		stats_jemalloc_json(&j, r->jemalloc);
+	if (r->tcmalloc)
+		stats_tcmalloc_json(&j, r->tcmalloc);
 	json_object_end(&j);
 	json_finish(&j);
 }

@@ -6,14 +6,10 @@
 #include <string.h>
 
 #include "report/human.h"
+#include "report/stats_alloc.h"
 #include "util.h"
 
 #define HB(v) human_bytes((char[32]){ 0 }, 32, (v))
-
-static double pct(uint64_t part, uint64_t whole)
-{
-	return whole && IS_SET(whole) && IS_SET(part) ? 100.0 * (double)part / (double)whole : 0;
-}
 
 static void headline(FILE *out, const struct stats_report *r)
 {
@@ -33,8 +29,8 @@ static void headline(FILE *out, const struct stats_report *r)
 	fprintf(out, "  %-11s %10s   free inside the heaps: %s between live chunks, "
 		"%s in top chunks\n", "free", HB(st->mi.fordblks), HB(st->free_interleaved),
 		HB(st->top_total));
-	fprintf(out, "  %-11s %10s   malloc_trim(0) would give this back (%.0f%% of resident)\n",
-		"trimmable", HB(st->trimmable), pct(st->trimmable, r->resident));
+	fprintf(out, "  %-11s %10s   malloc_trim(0) would release this much (pages not "
+		"resident anyway included)\n", "trimmable", HB(st->trimmable));
 	fprintf(out, "  %-11s %10s   in %u stop%s%s\n", "paused", human_us(us, sizeof(us), r->pause_us),
 		st->tries, st->tries == 1 ? "" : "s",
 		st->consistent ? "" : "; an arena lock stayed held: figures may be mid-update");
@@ -131,6 +127,22 @@ void stats_print_text(FILE *out, const struct stats_report *r)
 {
 	const struct glibc_state *st = r->glibc;
 
+	if (r->jemalloc || r->tcmalloc) {
+		char us[32];
+
+		fprintf(out, "pid %d (%s): %s %s\n\n", (int)r->pid, r->comm ? r->comm : "?",
+			r->allocator, r->version ? r->version : "");
+		fprintf(out, "  %-11s %10s   held by the application\n", "allocated",
+			HB(r->allocated));
+		fprintf(out, "  %-11s %10s   the allocator's view of its memory in RAM "
+			"(process RSS %s)\n", "resident", HB(r->resident), HB(r->rss));
+		fprintf(out, "  %-11s %10s\n\n", "paused", human_us(us, sizeof(us), r->pause_us));
+		if (r->jemalloc)
+			stats_jemalloc_text(out, r->jemalloc);
+		else
+			stats_tcmalloc_text(out, r->tcmalloc);
+		return;
+	}
 	if (!st) {
 		fprintf(out, "pid %d (%s): %s malloc; its internals cannot be read:\n  %s\n\n",
 			(int)r->pid, r->comm ? r->comm : "?", r->allocator,
