@@ -24,21 +24,29 @@ const struct cmd_entry cmd_stats_entry = {
 "Reads the allocator's own state from outside the process: glibc's\n"
 "mallinfo2() figures exactly as the process would compute them, every arena,\n"
 "the per-thread caches, a census of chunks by size, and how much\n"
-"malloc_trim(0) could give back.  The process is held only while its heaps\n"
-"are copied (the pause is reported), then released; nothing is injected.\n"
-"glibc needs its debug symbols (Debian/Ubuntu: libc6-dbg); jemalloc and\n"
-"tcmalloc are asked through their own statistics calls.\n"
+"malloc_trim(0) could give back.  For glibc the process is held only while\n"
+"its heaps are copied (the pause is reported), then released; nothing is\n"
+"injected; it needs glibc's debug symbols (Debian/Ubuntu: libc6-dbg).\n"
+"jemalloc (mallctl: allocated, active, resident, dirty and muzzy pages,\n"
+"arenas, size classes, opt.*) and tcmalloc (its numeric properties) are\n"
+"asked through their own statistics calls, made on one thread of the\n"
+"process that is parked in a system call with no allocator code on its\n"
+"stack; its other threads keep running, and the thread resumes its system\n"
+"call afterwards.\n"
 "\n"
 "Options:\n"
 "  --json      one JSON object (keys: pid, allocator, allocated, resident,\n"
 "              trimmable, corrupt, target.pause_us, glibc.mallinfo2,\n"
-"              glibc.arenas, glibc.params, glibc.tcache, glibc.census, ...)\n"
+"              glibc.arenas, glibc.params, glibc.tcache, glibc.census,\n"
+"              jemalloc.{allocated,active,resident,dirty,muzzy,arenas,bins,opt},\n"
+"              tcmalloc.properties, ...)\n"
 "  -h, --help  this text\n"
 "\n"
 "Examples:\n"
 "  heapdoc stats 4242\n"
 "  heapdoc stats --json 4242 | jq .glibc.mallinfo2\n"
-"  heapdoc stats --json 4242 | jq '.trimmable, .target.pause_us'\n",
+"  heapdoc stats --json 4242 | jq '.trimmable, .target.pause_us'\n"
+"  heapdoc stats --json $(pidof redis-server) | jq '.jemalloc | .dirty, .muzzy'\n",
 	.exec = exec_stats,
 };
 
@@ -58,6 +66,8 @@ struct stats_run {
 	struct tcmalloc_stats *tc_stats;
 	struct alloc_summary sum;	/* jemalloc, tcmalloc */
 	uint64_t resident;
+	uint64_t pause_us;		/* the target's counters, kept past detach */
+	unsigned stops;
 };
 
 static bool stats_blind(const struct stats_run *run)
@@ -163,6 +173,8 @@ static int stats_collect(struct stats_run *run, struct error *err)
 	if (rc < 0)
 		return rc;
 	rc = stats_read(run, err);
+	run->pause_us = run->t.pause_us_max;
+	run->stops = run->t.stops;
 	target_detach(&run->t);
 	return rc;
 }
@@ -185,8 +197,8 @@ static void stats_render(const struct stats_run *run, bool json)
 			     other ? run->sum.allocated : UNSET,
 		.resident = run->resident,
 		.rss = run->status.vm_rss,
-		.pause_us = run->have_state ? run->st.pause_us : run->t.pause_us_max,
-		.stops = run->t.stops,
+		.pause_us = run->have_state ? run->st.pause_us : run->pause_us,
+		.stops = run->stops,
 	};
 
 	if (json)

@@ -242,6 +242,34 @@ START_TEST(test_triage_verdicts)
 }
 END_TEST
 
+/* `heapdoc stats --json`: the "jemalloc" section holds the fixture's own
+ * figures; the text form names them too. */
+START_TEST(test_stats_command)
+{
+	static char out[1 << 17];
+	static const char *const keys[] = { "allocated", "active", "mapped", "retained",
+					    "dirty", "muzzy", "narenas" };
+	char pidstr[16], name[64];
+	const char *json[] = { "stats", "--json", pidstr, NULL };
+	const char *text[] = { "stats", pidstr, NULL };
+	struct fixture f;
+
+	fixture_start(&f, "je_dirty", NULL, NULL);
+	snprintf(pidstr, sizeof(pidstr), "%d", f.pid);
+	ck_assert_int_eq(run_heapdoc(json, out, sizeof(out), NULL, 0), 0);
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		snprintf(name, sizeof(name), "jemalloc.%s", keys[i]);
+		ck_assert_msg(json_number_under(out, "jemalloc", keys[i]) == fixture_value(&f, name),
+			      "%s: %lld vs %lld", keys[i], json_number_under(out, "jemalloc", keys[i]),
+			      fixture_value(&f, name));
+	}
+	ck_assert_int_eq(json_number_under(out, "opt", "dirty_decay_ms"), -1);
+	ck_assert_int_eq(run_heapdoc(text, out, sizeof(out), NULL, 0), 0);
+	ck_assert_msg(strstr(out, "dirty_decay_ms never"), "%.2000s", out);
+	fixture_stop(&f);
+}
+END_TEST
+
 /* The shared summary from figures worked out by hand. */
 START_TEST(test_summarise)
 {
@@ -289,6 +317,7 @@ Suite *jemalloc_suite(void)
 	tcase_add_test(live, test_static_jemalloc);
 	tcase_add_test(live, test_sample_sees_a_leak_grow);
 	tcase_add_test(live, test_triage_verdicts);
+	tcase_add_test(live, test_stats_command);
 	tcase_add_test(unit, test_summarise);
 	suite_add_tcase(s, live);
 	suite_add_tcase(s, unit);

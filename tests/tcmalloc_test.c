@@ -188,6 +188,35 @@ START_TEST(test_triage_verdicts)
 }
 END_TEST
 
+/* `heapdoc stats --json`: every property under "tcmalloc" equals the
+ * fixture's own. */
+START_TEST(test_stats_command)
+{
+	static char out[1 << 16];
+	char pidstr[16], key[96];
+	const char *json[] = { "stats", "--json", pidstr, NULL };
+	const char *props, *p;
+	struct fixture f;
+
+	fixture_start(&f, "tc_retain", NULL, NULL);
+	snprintf(pidstr, sizeof(pidstr), "%d", f.pid);
+	ck_assert_int_eq(run_heapdoc(json, out, sizeof(out), NULL, 0), 0);
+	props = strstr(out, "\"properties\": {");
+	ck_assert_msg(props, "%.2000s", out);
+	for (const char *const *name = (const char *const[]){
+		     "generic.current_allocated_bytes", "generic.heap_size",
+		     "tcmalloc.pageheap_free_bytes", "tcmalloc.central_cache_free_bytes",
+		     "tcmalloc.transfer_cache_free_bytes", NULL };
+	     *name; name++) {
+		snprintf(key, sizeof(key), "\"%s\": ", *name);
+		p = strstr(props, key);
+		ck_assert_msg(p, "no %s", key);
+		ck_assert_int_eq(strtoll(p + strlen(key), NULL, 10), fixture_value(&f, *name));
+	}
+	fixture_stop(&f);
+}
+END_TEST
+
 /* The shared summary from properties worked out by hand. */
 START_TEST(test_summarise)
 {
@@ -240,6 +269,7 @@ Suite *tcmalloc_suite(void)
 	tcase_add_test(live, test_sample_sees_a_leak_grow);
 	tcase_add_test(live, test_held_pageheap_lock_blocks_the_call);
 	tcase_add_test(live, test_triage_verdicts);
+	tcase_add_test(live, test_stats_command);
 	tcase_add_test(unit, test_summarise);
 	suite_add_tcase(s, live);
 	suite_add_tcase(s, unit);

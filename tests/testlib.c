@@ -205,6 +205,20 @@ int run_heapdoc(const char *const *args, char *out, size_t len, char *err, size_
 	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
+long long json_number_under(const char *json, const char *section, const char *key)
+{
+	char sk[128], kk[128];
+	const char *p;
+
+	snprintf(sk, sizeof(sk), "\"%s\": {", section);
+	snprintf(kk, sizeof(kk), "\"%s\": ", key);
+	p = strstr(json, sk);
+	ck_assert_msg(p, "no %s in:\n%.1000s", sk, json);
+	p = strstr(p, kk);
+	ck_assert_msg(p, "no %s under %s", kk, sk);
+	return strtoll(p + strlen(kk), NULL, 10);
+}
+
 int slurp(const char *path, char *buf, size_t len)
 {
 	FILE *f = fopen(path, "r");

@@ -45,6 +45,10 @@ void fixture_stop(struct fixture *f);
 int run_heapdoc(const char *const *args, char *out, size_t len,
 		char *err, size_t errlen);
 
+/* The integer of "key": N found after "section": { in heapdoc's pretty JSON
+ * (the first such key after the section opens); fails the test if absent. */
+long long json_number_under(const char *json, const char *section, const char *key);
+
 /* Reads a whole small file into buf (NUL-terminated); -1 on failure. */
 int slurp(const char *path, char *buf, size_t len);
 

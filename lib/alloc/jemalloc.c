@@ -473,6 +473,8 @@ void jemalloc_summarise(const struct jemalloc_stats *st, struct alloc_summary *s
 	};
 	snprintf(sum->source, sizeof(sum->source), "%s", st->method);
 	sum->free_total = add_or_unset(sum->free_interleaved, sum->free_releasable);
+	if (!params)
+		return;
 	alloc_params_clear(params);
 	params->dirty_decay_ms = st->opt.dirty_decay_ms;
 	params->muzzy_decay_ms = st->opt.muzzy_decay_ms;

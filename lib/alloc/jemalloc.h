@@ -82,6 +82,7 @@ int jemalloc_sample(struct jemalloc_reader *r, struct target *t, uint64_t *alloc
 		    uint64_t *resident, struct error *err);
 
 /* The shared summary and settings, from a read. */
+/* params may be NULL. */
 void jemalloc_summarise(const struct jemalloc_stats *st, struct alloc_summary *sum,
 			struct alloc_params *params);
 

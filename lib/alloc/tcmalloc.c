@@ -330,6 +330,8 @@ void tcmalloc_summarise(const struct tcmalloc_stats *st, struct alloc_summary *s
 	snprintf(sum->source, sizeof(sum->source), "property");
 	sum->free_total = IS_SET(sum->free_interleaved) && IS_SET(pageheap_free)
 				  ? sum->free_interleaved + pageheap_free : UNSET;
+	if (!params)
+		return;
 	alloc_params_clear(params);
 	if (IS_SET(tcmalloc_property(st, "tcmalloc.max_total_thread_cache_bytes")))
 		params->max_total_thread_cache_bytes =

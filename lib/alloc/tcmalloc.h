@@ -53,6 +53,7 @@ int tcmalloc_read(struct tcmalloc_reader *r, struct target *t, unsigned timeout_
 int tcmalloc_sample(struct tcmalloc_reader *r, struct target *t, uint64_t *allocated,
 		    uint64_t *resident, struct error *err);
 
+/* params may be NULL. */
 void tcmalloc_summarise(const struct tcmalloc_stats *st, struct alloc_summary *sum,
 			struct alloc_params *params);
 
