@@ -116,7 +116,7 @@ START_TEST(permission_denied)
 	child = fork();
 	ck_assert(child >= 0);
 	if (child == 0) {
-		const char *args[] = { HEAPDOC_BIN, cmd, pid, NULL };
+		const char *args[] = { HEAPDOC_BIN, cmd, pid, NULL, NULL };
 
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		if (!strcmp(cmd, "triage"))
