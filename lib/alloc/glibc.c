@@ -12,7 +12,10 @@
 #include "proc.h"
 #include "util.h"
 
-#define WINDOW_BYTES (16u << 20)	/* one bulk read while walking a heap */
+/* One bulk read while walking a heap: big enough that the syscalls do not
+ * count, small enough to stay in the CPU cache between the copy and the
+ * walk (4 MiB copied and walked beat 16 MiB by a third here). */
+#define WINDOW_BYTES (4u << 20)
 #define IS_MMAPPED 2
 #define NON_MAIN_ARENA 4
 

@@ -35,6 +35,7 @@
 #define SIZE_BITS	7
 #define NONCONTIGUOUS	2		/* malloc_state.flags */
 #define MALLOC_CHUNK_SZ	48		/* sizeof(struct malloc_chunk) */
+#define MAX_FAST_CHUNK	160		/* fastbin chunks are at most MAX_FAST_SIZE + header */
 #define DEFAULT_HEAP_MAX (64ULL << 20)	/* HEAP_MAX_SIZE on 64-bit */
 
 #define MAX_TRIES	50		/* stops before giving up on free mutexes */
@@ -96,9 +97,13 @@ static int rc_u64(struct rcache *c, uint64_t addr, uint64_t *v, struct error *er
 
 enum mark { MARK_NONE, MARK_FAST, MARK_CACHED };
 
+/* Chunk address -> what heapdoc knows of it: a mark, and for fastbin
+ * candidates the raw fd and the size seen in the walk. */
 struct addrset {
 	uint64_t *key;			/* 0 = empty slot */
 	unsigned char *val;
+	uint64_t *fd;
+	uint32_t *size;
 	size_t cap, n;
 };
 
@@ -107,23 +112,33 @@ static size_t addrset_slot(const struct addrset *s, uint64_t k)
 	return (size_t)((k >> 4) * 0x9E3779B97F4A7C15ULL >> 17) & (s->cap - 1);
 }
 
-static int addrset_put(struct addrset *s, uint64_t k, unsigned char v)
+static void addrset_free(struct addrset *s)
+{
+	free(s->key);
+	free(s->val);
+	free(s->fd);
+	free(s->size);
+	memset(s, 0, sizeof(*s));
+}
+
+static int addrset_put_full(struct addrset *s, uint64_t k, unsigned char v, uint64_t fd,
+			    uint32_t size)
 {
 	if ((s->n + 1) * 2 > s->cap) {
 		struct addrset g = { .cap = s->cap ? s->cap * 2 : 1024 };
 
 		g.key = calloc(g.cap, sizeof(*g.key));
 		g.val = calloc(g.cap, 1);
-		if (!g.key || !g.val) {
-			free(g.key);
-			free(g.val);
+		g.fd = calloc(g.cap, sizeof(*g.fd));
+		g.size = calloc(g.cap, sizeof(*g.size));
+		if (!g.key || !g.val || !g.fd || !g.size) {
+			addrset_free(&g);
 			return -ENOMEM;
 		}
 		for (size_t i = 0; i < s->cap; i++)
 			if (s->key[i])
-				addrset_put(&g, s->key[i], s->val[i]);
-		free(s->key);
-		free(s->val);
+				addrset_put_full(&g, s->key[i], s->val[i], s->fd[i], s->size[i]);
+		addrset_free(s);
 		*s = g;
 	}
 	for (size_t i = addrset_slot(s, k);; i = (i + 1) & (s->cap - 1)) {
@@ -132,27 +147,61 @@ static int addrset_put(struct addrset *s, uint64_t k, unsigned char v)
 		if (!s->key[i]) {
 			s->key[i] = k;
 			s->val[i] = v;
+			s->fd[i] = fd;
+			s->size[i] = size;
 			s->n++;
 			return 0;
 		}
 	}
 }
 
-static enum mark addrset_get(const struct addrset *s, uint64_t k)
+static int addrset_put(struct addrset *s, uint64_t k, unsigned char v)
 {
-	if (!s->n)
-		return MARK_NONE;
-	for (size_t i = addrset_slot(s, k); s->key[i]; i = (i + 1) & (s->cap - 1))
-		if (s->key[i] == k)
-			return s->val[i];
-	return MARK_NONE;
+	return addrset_put_full(s, k, v, 0, 0);
 }
 
-static void addrset_free(struct addrset *s)
+/* The slot holding k, or -1. */
+static ssize_t addrset_find(const struct addrset *s, uint64_t k)
 {
-	free(s->key);
-	free(s->val);
-	memset(s, 0, sizeof(*s));
+	if (!s->n)
+		return -1;
+	for (size_t i = addrset_slot(s, k); s->key[i]; i = (i + 1) & (s->cap - 1))
+		if (s->key[i] == k)
+			return (ssize_t)i;
+	return -1;
+}
+
+static enum mark addrset_get(const struct addrset *s, uint64_t k)
+{
+	ssize_t i = addrset_find(s, k);
+
+	return i < 0 ? MARK_NONE : s->val[i];
+}
+
+/* ---- the census ------------------------------------------------------------ */
+
+/* Class c holds [2^(c+5), 2^(c+6)). */
+static unsigned census_class(uint64_t size)
+{
+	unsigned log2 = 63 - (unsigned)__builtin_clzll(size | 1);
+
+	return log2 < 5 ? 0 : MIN(log2 - 5, GLIBC_CENSUS_CLASSES - 1);
+}
+
+static void census_add(struct glibc_state *st, uint64_t size, enum mark kind, bool free_chunk)
+{
+	struct glibc_size_class *k = &st->census[census_class(size)];
+
+	if (free_chunk) {
+		k->free_chunks++;
+		k->free_bytes += size;
+	} else if (kind == MARK_CACHED) {
+		k->cached_chunks++;
+		k->cached_bytes += size;
+	} else {
+		k->used_chunks++;
+		k->used_bytes += size;
+	}
 }
 
 /* ---- the snapshot --------------------------------------------------------- */
@@ -175,7 +224,9 @@ struct snap {
 	size_t hdrs_cap;
 	struct region *regions;
 	size_t nregions, regions_cap;
-	struct addrset marks;
+	struct addrset marks;		/* tcache chunks (and fastbin ones, light read) */
+	struct addrset fast_candidates;	/* in-use-looking chunks of fastbin sizes */
+	bool *arena_has_fastbins;
 	uint64_t heap_max;
 	bool tcache_unsettled;		/* a list disagreed with its count */
 	/* the window of the heap walk */
@@ -478,7 +529,31 @@ static uint64_t chunk_bound(struct snap *s, size_t i)
 	return s->st->arenas[i].system_mem / MINSIZE + 1;
 }
 
-static int walk_fastbins(struct snap *s, size_t i)
+/* What a fastbin chunk was seen as by the heap walk until now: in use. */
+static void census_move_to_free(struct glibc_state *st, uint64_t size)
+{
+	unsigned c = census_class(size);
+
+	if (st->census[c].used_chunks) {
+		st->census[c].used_chunks--;
+		st->census[c].used_bytes -= size;
+	}
+	st->census[c].free_chunks++;
+	st->census[c].free_bytes += size;
+	if (size < 1024) {
+		st->free_small_chunks++;
+		st->free_small_bytes += size;
+	} else {
+		st->free_large_chunks++;
+		st->free_large_bytes += size;
+	}
+}
+
+/* Each fastbin list, by fd.  After a heap walk (walked = true) the chunks
+ * and their links come from what the walk saw, with no read of the target
+ * (a fragmented heap can hold 100 000 fastbin chunks all over it); only a
+ * chunk the walk did not see is read. */
+static int walk_fastbins(struct snap *s, size_t i, bool walked)
 {
 	struct glibc_arena *ar = &s->st->arenas[i];
 
@@ -486,7 +561,8 @@ static int walk_fastbins(struct snap *s, size_t i)
 		uint64_t p = glibc_get_at(arena_hdr(s, i), &s->L->ms[MS_FASTBINS], b);
 
 		for (uint64_t n = 0; p; n++) {
-			uint64_t hdr[3];
+			uint64_t hdr[3], size;
+			ssize_t seen;
 			int rc;
 
 			if ((p & (MALLOC_ALIGN - 1)) || !in_regions(s, p)) {
@@ -499,16 +575,26 @@ static int walk_fastbins(struct snap *s, size_t i)
 					b, (unsigned long long)ar->addr);
 				break;
 			}
-			rc = rc_read(s->rc, p, hdr, sizeof(hdr), s->err);
-			if (rc < 0)
-				return rc;
-			if (((hdr[1] & ~(uint64_t)SIZE_BITS) >> 4) - 2 != b)
+			seen = walked ? addrset_find(&s->fast_candidates, p) : -1;
+			if (seen >= 0) {
+				hdr[1] = s->fast_candidates.size[seen];
+				hdr[2] = s->fast_candidates.fd[seen];
+			} else {
+				rc = rc_read(s->rc, p, hdr, sizeof(hdr), s->err);
+				if (rc < 0)
+					return rc;
+			}
+			size = hdr[1] & ~(uint64_t)SIZE_BITS;
+			if ((size >> 4) - 2 != b)
 				finding(s, p, "fastbin %u holds a chunk of size %llu", b,
-					(unsigned long long)(hdr[1] & ~(uint64_t)SIZE_BITS));
+					(unsigned long long)size);
 			ar->fastbin_chunks++;
-			ar->fastbin_bytes += hdr[1] & ~(uint64_t)SIZE_BITS;
-			if (addrset_put(&s->marks, p, MARK_FAST) < 0)
-				return error_set(s->err, -ENOMEM, "out of memory");
+			ar->fastbin_bytes += size;
+			if (walked) {
+				if (seen >= 0)
+					census_move_to_free(s->st, size);
+				ar->largest_free = MAX(ar->largest_free, size);
+			}
 			p = hdr[2] ^ ((p + 16) >> 12);		/* safe-linking */
 		}
 	}
@@ -694,24 +780,6 @@ struct run {			/* adjacent free chunks malloc_consolidate would merge */
 	uint64_t start, len;
 };
 
-static void census_add(struct glibc_state *st, uint64_t size, enum mark kind, bool free_chunk)
-{
-	unsigned c = 0;
-
-	while (c + 1 < GLIBC_CENSUS_CLASSES && size >= (64ULL << c))
-		c++;
-	if (free_chunk) {
-		st->census[c].free_chunks++;
-		st->census[c].free_bytes += size;
-	} else if (kind == MARK_CACHED) {
-		st->census[c].cached_chunks++;
-		st->census[c].cached_bytes += size;
-	} else {
-		st->census[c].used_chunks++;
-		st->census[c].used_bytes += size;
-	}
-}
-
 /* mtrim's page arithmetic for one (consolidated) free chunk. */
 static uint64_t whole_pages_inside(uint64_t p, uint64_t size, uint64_t page)
 {
@@ -752,6 +820,15 @@ static void check_free_chunk(struct snap *s, size_t ai, uint64_t p, const uint64
 				k == 2 ? "fd" : "bk", (unsigned long long)w[k]);
 			break;
 		}
+}
+
+/* Could this in-use-looking chunk be on a fastbin?  Its decoded fd must be
+ * NULL or another chunk: application data rarely is, so few are kept. */
+static bool fd_plausible(const struct snap *s, uint64_t p, uint64_t raw_fd)
+{
+	uint64_t next = raw_fd ^ ((p + 16) >> 12);
+
+	return !next || (!(next & (MALLOC_ALIGN - 1)) && in_regions(s, next));
 }
 
 /* Walks the chunks of one region; returns the free run that touches the
@@ -812,6 +889,10 @@ static int walk_region(struct snap *s, const struct region *rg, uint64_t *run_in
 		memcpy(next_hdr, cp, sizeof(next_hdr));
 		kind = addrset_get(&s->marks, p);
 		is_free = !(next_hdr[1] & PREV_INUSE);
+		if (!is_free && kind == MARK_NONE && size <= MAX_FAST_CHUNK &&
+		    s->arena_has_fastbins[rg->arena] && fd_plausible(s, p, w[2]) &&
+		    addrset_put_full(&s->fast_candidates, p, MARK_FAST, w[2], (uint32_t)w[1]) < 0)
+			return error_set(s->err, -ENOMEM, "out of memory");
 		if (is_free) {
 			check_free_chunk(s, rg->arena, p, w, next_hdr[0]);
 			ar->bin_chunks++;
@@ -934,6 +1015,7 @@ static int stop_quiet(struct snap *s)
 			return rc;
 		memset(s->rc->tag, 0, sizeof(s->rc->tag));
 		addrset_free(&s->marks);
+		addrset_free(&s->fast_candidates);
 		s->nregions = 0;
 		st->nfindings = 0;
 		st->corrupt = false;
@@ -985,10 +1067,12 @@ static int snapshot(struct glibc_reader *r, struct target *t, struct glibc_state
 	rc = stop_quiet(&s);
 	if (rc < 0)
 		goto resume;
-	for (size_t i = 0; i < st->narenas && st->initialized; i++) {
-		rc = walk_fastbins(&s, i);
-		if (rc < 0)
-			goto resume;
+	if (!full) {
+		for (size_t i = 0; i < st->narenas && st->initialized; i++) {
+			rc = walk_fastbins(&s, i, false);
+			if (rc < 0)
+				goto resume;
+		}
 	}
 	for (size_t i = 0; i < st->narenas && st->initialized; i++) {
 		bool listed = st->arenas[i].main && (ms(&s, i, MS_FLAGS) & NONCONTIGUOUS);
@@ -1002,7 +1086,12 @@ static int snapshot(struct glibc_reader *r, struct target *t, struct glibc_state
 	if (full) {
 		uint64_t *into_top = calloc(st->narenas ? st->narenas : 1, sizeof(*into_top));
 
-		if (!into_top) {
+		s.arena_has_fastbins = calloc(st->narenas ? st->narenas : 1, sizeof(bool));
+		for (size_t i = 0; s.arena_has_fastbins && i < st->narenas; i++)
+			for (unsigned b = 0; b < r->L.nfastbins; b++)
+				if (glibc_get_at(arena_hdr(&s, i), &r->L.ms[MS_FASTBINS], b))
+					s.arena_has_fastbins[i] = true;
+		if (!into_top || !s.arena_has_fastbins) {
 			rc = error_set(err, -ENOMEM, "out of memory");
 			goto resume;
 		}
@@ -1012,6 +1101,8 @@ static int snapshot(struct glibc_reader *r, struct target *t, struct glibc_state
 			rc = walk_region(&s, &s.regions[k], &run);
 			into_top[s.regions[k].arena] += run;
 		}
+		for (size_t i = 0; i < st->narenas && rc == 0; i++)
+			rc = walk_fastbins(&s, i, true);
 		for (size_t i = 0; i < st->narenas && rc == 0; i++)
 			arena_top_accounting(&s, &st->arenas[i], into_top[i]);
 		free(into_top);
@@ -1034,6 +1125,8 @@ resume:
 out:
 	st->walk_us = mono_us() - t0;
 	addrset_free(&s.marks);
+	addrset_free(&s.fast_candidates);
+	free(s.arena_has_fastbins);
 	free(s.regions);
 	free(s.hdrs);
 	free(s.mp);

@@ -1,0 +1,12 @@
+#!/bin/sh
+# make bench: every benchmark under bench/, one after the other.
+#	bench/run.sh [BUILD]
+set -u
+build=${1:-build}
+status=0
+for b in bench/stats_pause.sh; do
+	echo "== $b"
+	sh "$b" "$build" || status=1
+	echo
+done
+exit $status
