@@ -164,6 +164,25 @@ START_TEST(test_static_jemalloc)
 }
 END_TEST
 
+/* jemalloc compiled in under the prefix je_ (as redis builds it): read
+ * through je_mallctl. */
+START_TEST(test_prefixed_static_jemalloc)
+{
+	struct error err = { 0 };
+	struct jemalloc_stats *st;
+	struct alloc_id id;
+	struct fixture f;
+
+	fixture_start(&f, "je_prefixed", NULL, NULL);
+	ck_assert_msg(alloc_detect("", f.pid, NULL, &id, &err) == 0, "detect: %s", err.msg);
+	ck_assert_str_eq(id.prefix, "je_");
+	st = read_stats(f.pid, ALLOC_STATIC);
+	compare_with_truth(st, &f);
+	free(st);
+	fixture_stop(&f);
+}
+END_TEST
+
 START_TEST(test_sample_sees_a_leak_grow)
 {
 	const struct timespec half = { 0, 500 * 1000 * 1000 };
@@ -315,6 +334,7 @@ Suite *jemalloc_suite(void)
 	tcase_add_test(live, test_decay_off_leaves_dirty_pages);
 	tcase_add_test(live, test_fragmented_slabs_show_low_utilisation);
 	tcase_add_test(live, test_static_jemalloc);
+	tcase_add_test(live, test_prefixed_static_jemalloc);
 	tcase_add_test(live, test_sample_sees_a_leak_grow);
 	tcase_add_test(live, test_triage_verdicts);
 	tcase_add_test(live, test_stats_command);
