@@ -255,6 +255,43 @@ START_TEST(scenario_mmap_churn)
 }
 END_TEST
 
+/* The malloc_trim knob's command, run as given, returns what triage said it
+ * would: the fixture's RSS falls by at least 80% of gap.trimmable. */
+START_TEST(malloc_trim_returns_what_it_says)
+{
+	struct fixture f;
+	char pid[16], cmd[512], status[4096], path[64];
+	const char *args[] = { "triage", "--once", "--json", pid, NULL };
+	const char *p, *end;
+	double trimmable;
+	long long before, after;
+
+	if (!have_glibc_backend() || system("command -v gdb > /dev/null 2>&1")) {
+		fprintf(stderr, "triage: malloc_trim check skipped: needs the glibc backend and gdb\n");
+		return;
+	}
+	fixture_start(&f, "scenario_pinning", NULL, NULL);
+	snprintf(pid, sizeof(pid), "%d", (int)f.pid);
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)f.pid);
+	ck_assert_int_eq(run_heapdoc(args, out, sizeof(out), err, sizeof(err)), 11);
+	trimmable = json_num("\"gap\": {", "trimmable");
+	p = strstr(out, "\"command\": \"gdb ");
+	ck_assert_msg(p && trimmable > 0, "no malloc_trim knob: %s", out);
+	p += strlen("\"command\": \"");
+	end = strchr(p, '"');
+	snprintf(cmd, sizeof(cmd), "%.*s > /dev/null 2>&1", (int)(end - p), p);
+
+	ck_assert_int_ge(slurp(path, status, sizeof(status)), 0);
+	before = strtoll(strstr(status, "VmRSS:") + 6, NULL, 10) * 1024;
+	ck_assert_int_eq(system(cmd), 0);
+	ck_assert_int_ge(slurp(path, status, sizeof(status)), 0);
+	after = strtoll(strstr(status, "VmRSS:") + 6, NULL, 10) * 1024;
+	fixture_stop(&f);
+	ck_assert_msg(before - after >= 0.8 * trimmable,
+		      "RSS fell %lld bytes, triage said %.0f", before - after, trimmable);
+}
+END_TEST
+
 /* ---- the same verdicts through jemalloc and tcmalloc ------------------------- */
 
 struct foreign {
@@ -494,6 +531,7 @@ Suite *triage_suite(void)
 	tcase_add_test(live, scenario_top);
 	tcase_add_test(live, scenario_plateau);
 	tcase_add_test(live, scenario_mmap_churn);
+	tcase_add_test(live, malloc_trim_returns_what_it_says);
 	tcase_add_loop_test(live, other_allocators, 0, sizeof(foreign) / sizeof(foreign[0]));
 	suite_add_tcase(s, live);
 
