@@ -224,6 +224,15 @@ START_TEST(verdict_leak_with_numbers)
 	ck_assert_msg(has_evidence("allocated grew 48 MiB in 10.0 s (4.8 MiB/s, R² 1.00)"),
 		      "evidence: %s", v.evidence[0]);
 	ck_assert_ptr_nonnull(strstr(v.next_step, "allocation site"));
+	/* 10 s is short of 30 s: the caveat is there. */
+	ck_assert(has_evidence("a cache still filling up looks the same over 10 s"));
+
+	/* A minute of steady growth needs no caveat. */
+	obs_init(&obs);
+	obs_sample(&obs, 61, 1.0, leak_clean, 0, 0);
+	judge_triage(&obs, &v);
+	assert_verdict(VERDICT_LEAK);
+	ck_assert(!has_evidence("a cache still filling up"));
 }
 END_TEST
 

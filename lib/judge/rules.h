@@ -51,6 +51,10 @@
  * of memory returned and taken back again (mmap churn, trim/grow cycles). */
 #define FAULT_STORM_RATE 10000.0
 
+/* Below this window a leak verdict says that a cache still filling up would
+ * look the same: caches sized in minutes of traffic fill for minutes. */
+#define LEAK_CONFIRM_WINDOW_S 30.0
+
 /* Shared by the judge's files. */
 uint64_t judge_rss(const struct observation *obs);
 unsigned judge_effective_cpus(const struct observation *obs);

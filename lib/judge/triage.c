@@ -406,6 +406,11 @@ void judge_triage(const struct observation *obs, struct verdict *v)
 	if (v->kind == VERDICT_LEAK || !v->gap.known) {
 		trend_evidence(v, v->gap.known ? "allocated" : "RSS",
 			       v->gap.known ? &v->allocated : &v->rss);
+		if (v->leaning == VERDICT_LEAK && v->allocated.span_s < LEAK_CONFIRM_WINDOW_S &&
+		    v->rss.span_s < LEAK_CONFIRM_WINDOW_S)
+			evidence(v, "a cache still filling up looks the same over %.0f s: a "
+				 "longer window (--duration %.0fs) tells them apart",
+				 MAX(v->allocated.span_s, v->rss.span_s), LEAK_CONFIRM_WINDOW_S * 2);
 		pressure_evidence(v, &v->pressure, v->gap.known ? &v->allocated : &v->rss);
 		if (v->gap.known) {
 			trend_evidence(v, "RSS", &v->rss);
