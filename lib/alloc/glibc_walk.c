@@ -43,6 +43,9 @@
 #define MAX_ARENAS	4096
 #define MAX_HEAPS	65536		/* per arena: 4 TiB of 64 MiB heaps */
 #define SMALL_WINDOW	(64 << 10)	/* read after jumping over a huge chunk */
+/* The light read follows the free lists a page at a time; past this many
+ * pages (4 MiB) copying the heaps in windows is the cheaper way. */
+#define LIGHT_READ_BUDGET 1024
 
 /* ---- scattered reads: a small direct-mapped page cache ------------------ */
 
@@ -227,6 +230,7 @@ struct snap {
 	struct addrset marks;		/* tcache chunks (and fastbin ones, light read) */
 	struct addrset fast_candidates;	/* in-use-looking chunks of fastbin sizes */
 	bool *arena_has_fastbins;
+	uint64_t read_budget;		/* page reads the list walks may make */
 	uint64_t heap_max;
 	bool tcache_unsettled;		/* a list disagreed with its count */
 	/* the window of the heap walk */
@@ -580,6 +584,8 @@ static int walk_fastbins(struct snap *s, size_t i, bool walked)
 				hdr[1] = s->fast_candidates.size[seen];
 				hdr[2] = s->fast_candidates.fd[seen];
 			} else {
+				if (s->rc->reads > s->read_budget)
+					return -E2BIG;
 				rc = rc_read(s->rc, p, hdr, sizeof(hdr), s->err);
 				if (rc < 0)
 					return rc;
@@ -625,6 +631,8 @@ static int walk_bins(struct snap *s, size_t i)
 					b, (unsigned long long)ar->addr);
 				break;
 			}
+			if (s->rc->reads > s->read_budget)
+				return -E2BIG;
 			rc = rc_u64(s->rc, p + 8, &size, s->err);
 			if (rc == 0)
 				rc = rc_u64(s->rc, p + 24, &bk, s->err);
@@ -1045,10 +1053,36 @@ static int stop_quiet(struct snap *s)
 	}
 }
 
+/* The light read: bins and fastbins as lists, within the read budget;
+ * -E2BIG when they are longer than that. */
+static int walk_lists(struct snap *s)
+{
+	int rc = 0;
+
+	for (size_t i = 0; i < s->st->narenas && s->st->initialized && rc == 0; i++) {
+		rc = walk_bins(s, i);
+		if (rc == 0)
+			rc = walk_fastbins(s, i, false);
+	}
+	return rc;
+}
+
+static void forget_list_walks(struct glibc_state *st)
+{
+	for (size_t i = 0; i < st->narenas; i++) {
+		struct glibc_arena *ar = &st->arenas[i];
+
+		ar->bin_chunks = ar->bin_bytes = 0;
+		ar->fastbin_chunks = ar->fastbin_bytes = 0;
+		ar->largest_free = 0;
+	}
+}
+
 static int snapshot(struct glibc_reader *r, struct target *t, struct glibc_state *st,
 		    bool full, struct error *err)
 {
-	struct snap s = { .r = r, .L = &r->L, .t = t, .st = st, .err = err };
+	struct snap s = { .r = r, .L = &r->L, .t = t, .st = st, .err = err,
+			  .read_budget = full ? UINT64_MAX : LIGHT_READ_BUDGET };
 	uint64_t t0 = mono_us();
 	int rc;
 
@@ -1068,16 +1102,18 @@ static int snapshot(struct glibc_reader *r, struct target *t, struct glibc_state
 	if (rc < 0)
 		goto resume;
 	if (!full) {
-		for (size_t i = 0; i < st->narenas && st->initialized; i++) {
-			rc = walk_fastbins(&s, i, false);
-			if (rc < 0)
-				goto resume;
+		rc = walk_lists(&s);
+		if (rc == -E2BIG) {	/* long lists: copying the heaps is cheaper */
+			forget_list_walks(st);
+			full = true;
+			rc = 0;
 		}
+		if (rc < 0)
+			goto resume;
 	}
-	for (size_t i = 0; i < st->narenas && st->initialized; i++) {
-		bool listed = st->arenas[i].main && (ms(&s, i, MS_FLAGS) & NONCONTIGUOUS);
-
-		if (!full || listed) {
+	s.read_budget = UINT64_MAX;
+	for (size_t i = 0; i < st->narenas && st->initialized && full; i++) {
+		if (st->arenas[i].main && (ms(&s, i, MS_FLAGS) & NONCONTIGUOUS)) {
 			rc = walk_bins(&s, i);
 			if (rc < 0)
 				goto resume;
