@@ -146,6 +146,20 @@ static int stats_read(struct stats_run *run, struct error *err)
 	return 0;
 }
 
+#define PF_EXITING 0x00000004	/* include/linux/sched.h */
+
+/* A process that dies while heapdoc reads it looks like one without debug
+ * info (its files and mappings vanish mid-read): tell the two apart. */
+static int check_still_alive(pid_t pid, struct error *err)
+{
+	struct proc_stat st;
+
+	if (proc_read_stat("", pid, &st, NULL) < 0 || st.state == 'Z' || st.state == 'X' ||
+	    (st.flags & PF_EXITING))
+		return error_set(err, -ESRCH, "pid %d exited while being read", (int)pid);
+	return 0;
+}
+
 static int stats_collect(struct stats_run *run, struct error *err)
 {
 	int rc;
@@ -157,16 +171,8 @@ static int stats_collect(struct stats_run *run, struct error *err)
 		rc = alloc_detect("", run->pid, NULL, &run->id, err);
 	if (rc == 0)
 		rc = stats_open(run, err);
-	/* A process that dies while its symbols load looks like one without
-	 * debug info: tell the two apart. */
-	if (rc == 0 && stats_blind(run)) {
-		struct proc_status now;
-
-		rc = proc_read_status("", run->pid, &now, err);
-		if (rc == 0 && (now.state == 'Z' || now.state == 'X'))
-			rc = error_set(err, -ESRCH, "pid %d exited while being read",
-				       (int)run->pid);
-	}
+	if (rc == 0 && stats_blind(run))
+		rc = check_still_alive(run->pid, err);
 	if (rc < 0)
 		return rc;
 	rc = target_attach(&run->t, run->pid, err);
@@ -176,6 +182,9 @@ static int stats_collect(struct stats_run *run, struct error *err)
 	run->pause_us = run->t.pause_us_max;
 	run->stops = run->t.stops;
 	target_detach(&run->t);
+	/* It may have been dying all along, slowly enough to be attached. */
+	if (rc == 0 && stats_blind(run))
+		rc = check_still_alive(run->pid, err);
 	return rc;
 }
 
