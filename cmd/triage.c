@@ -35,7 +35,8 @@ const struct cmd_entry cmd_triage_entry = {
 "\n"
 "Options:\n"
 "  --duration SECS   length of the window (10, 10s, 500ms, 1m); default 10\n"
-"  --interval SECS   time between samples; default 1\n"
+"  --interval SECS   time between samples; default 1, or a tenth of a\n"
+"                    window shorter than 10 s\n"
 "  --once            one snapshot: no trend, so growth cannot be judged\n"
 "  --latency         also look for the allocator's slow path on the stacks\n"
 "  --json            a JSON document (pid, verdict, allocator.name, rss,\n"
@@ -97,7 +98,7 @@ static int parse_options(int argc, char **argv, struct triage_opts *o)
 	bool json = false, prom = false;
 	int c;
 
-	*o = (struct triage_opts){ .duration_s = 10, .interval_s = 1 };
+	*o = (struct triage_opts){ .duration_s = 10, .interval_s = 0 };
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
 		switch (c) {
@@ -131,6 +132,9 @@ static int parse_options(int argc, char **argv, struct triage_opts *o)
 			return cmd_usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
 		}
 	}
+	/* A short window still gets the eleven samples a trend needs. */
+	if (!o->interval_s)
+		o->interval_s = MAX(MIN(1.0, o->duration_s / 10), 0.1);
 	if (json && prom)
 		return cmd_usage_error(cmd, "--json and --prometheus exclude each other");
 	o->out = json ? OUT_JSON : prom ? OUT_PROMETHEUS : OUT_TEXT;
