@@ -47,7 +47,6 @@ int inject_guard_add(struct inject_guard *g, uint64_t lo, uint64_t hi)
 		g->cap = cap;
 	}
 	g->code[g->ncode++] = (struct inject_range){ lo, hi };
-	g->cap = MAX(g->cap, g->ncode);
 	return 0;
 }
 
@@ -130,7 +129,7 @@ void inject_guard_free(struct inject_guard *g)
 /* Where a call given up on (hung, or heapdoc crashed during it) returns
  * to: a `ret` byte, which pops pthread_exit with the stack aligned as after
  * a call, so the thread ends cleanly instead of running the program's entry
- * code.  The frame is laid out for it in call_frame(). */
+ * code.  inject_call() lays the frame out for it. */
 int inject_thread_exit(pid_t pid, struct inject_exit *out)
 {
 	struct maps maps = { 0 };
@@ -655,17 +654,14 @@ static int wait_return(struct inject_session *s, uint64_t fn, uint64_t *ret,
 				sleep_us(MIN(50u * (spins - 199), 2000u));
 			continue;
 		}
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			s->armed = false;
-			return error_set(err, -ESRCH, "pid %d: thread %d vanished during a call",
-					 s->t->pid, s->tid);
-		}
-		if (WIFEXITED(st) || WIFSIGNALED(st)) {
-			s->armed = s->regs_dirty = false;
+		/* Gone: nothing to put back in the thread, but the int3 stays
+		 * armed so that inject_end() removes it if the process lives. */
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0 || WIFEXITED(st) || WIFSIGNALED(st)) {
+			s->regs_dirty = false;
 			mark_stopped(s, false);
-			return error_set(err, -ESRCH, "pid %d: thread %d exited during a call",
+			return error_set(err, -ESRCH, "pid %d: thread %d ended during a call",
 					 s->t->pid, s->tid);
 		}
 		if (!WIFSTOPPED(st))

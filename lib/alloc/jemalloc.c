@@ -255,7 +255,6 @@ static int read_version(struct ctl *c, struct jemalloc_stats *st)
 	if (target_read(c->s.t, ptr, st->version, sizeof(st->version) - 1, NULL) <= 0)
 		st->version[0] = '\0';
 	st->version[sizeof(st->version) - 1] = '\0';
-	st->version[strnlen(st->version, sizeof(st->version) - 1)] = '\0';
 	return 0;
 }
 

@@ -1,7 +1,10 @@
 /* jemalloc's state, read from a live process.
  *
  * jemalloc keeps its figures behind mallctl(); Debian's libjemalloc.so.2 is
- * stripped, so there is no passive way in.  heapdoc calls mallctl inside
+ * stripped, so there is no passive way in.  (An unstripped static copy
+ * shows its ctl_stats, but that is the snapshot of the program's last epoch
+ * write: stale, or never taken, unless the program refreshes it itself, as
+ * redis does.  heapdoc calls mallctl there too.)  heapdoc calls mallctl inside
  * the target (lib/inject.h) on one borrowed thread, all calls within one
  * stop: "epoch" first (the statistics are a snapshot refreshed by that
  * write), then the figures.  A static copy is called under its prefix
