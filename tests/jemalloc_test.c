@@ -289,6 +289,33 @@ START_TEST(test_stats_command)
 }
 END_TEST
 
+/* A process whose only thread computes and never enters a system call: no
+ * safe moment comes; heapdoc says so, calls nothing, and falls back on
+ * /proc. */
+START_TEST(test_no_safe_moment_falls_back)
+{
+	static char out[1 << 16], errout[4096];
+	char pidstr[16], path[64], status[4096];
+	const char *stats[] = { "stats", pidstr, NULL };
+	const char *triage_once[] = { "triage", "--once", "--json", pidstr, NULL };
+	struct fixture f;
+
+	fixture_start(&f, "je_spin", NULL, NULL);
+	snprintf(pidstr, sizeof(pidstr), "%d", f.pid);
+	ck_assert_int_eq(run_heapdoc(stats, out, sizeof(out), errout, sizeof(errout)), 5);
+	ck_assert_msg(strstr(errout, "no safe moment"), "%s", errout);
+	ck_assert_int_eq(run_heapdoc(triage_once, out, sizeof(out), NULL, 0), 14);
+	ck_verdict(out, "inconclusive");
+	ck_assert(strstr(out, "\"state_read\": false"));
+	ck_assert(strstr(out, "no thread parked in a system call"));
+	snprintf(path, sizeof(path), "/proc/%d/status", f.pid);
+	ck_assert_int_ge(slurp(path, status, sizeof(status)), 0);
+	ck_assert_msg(strstr(status, "TracerPid:\t0\n"), "%s", status);
+	ck_assert_msg(strstr(status, "State:\tR"), "%s", status);
+	fixture_stop(&f);
+}
+END_TEST
+
 /* The shared summary from figures worked out by hand. */
 START_TEST(test_summarise)
 {
@@ -338,6 +365,7 @@ Suite *jemalloc_suite(void)
 	tcase_add_test(live, test_sample_sees_a_leak_grow);
 	tcase_add_test(live, test_triage_verdicts);
 	tcase_add_test(live, test_stats_command);
+	tcase_add_test(live, test_no_safe_moment_falls_back);
 	tcase_add_test(unit, test_summarise);
 	suite_add_tcase(s, live);
 	suite_add_tcase(s, unit);
