@@ -19,7 +19,7 @@
 #include "testlib.h"
 #include "util.h"
 
-static void read_stats(pid_t pid, struct tcmalloc_stats *st)
+static void read_stats_linked(pid_t pid, struct tcmalloc_stats *st, enum alloc_link link)
 {
 	struct tcmalloc_reader *r = NULL;
 	struct target t = { 0 };
@@ -28,11 +28,17 @@ static void read_stats(pid_t pid, struct tcmalloc_stats *st)
 
 	ck_assert_msg(alloc_detect("", pid, NULL, &id, &err) == 0, "detect: %s", err.msg);
 	ck_assert_int_eq(id.kind, ALLOC_TCMALLOC);
+	ck_assert_int_eq(id.link, link);
 	ck_assert_msg(tcmalloc_open(&r, pid, &id, &err) == 0, "open: %s", err.msg);
 	ck_assert_msg(target_attach(&t, pid, &err) == 0, "attach: %s", err.msg);
 	ck_assert_msg(tcmalloc_read(r, &t, 2000, st, &err) == 0, "read: %s", err.msg);
 	target_detach(&t);
 	tcmalloc_close(r);
+}
+
+static void read_stats(pid_t pid, struct tcmalloc_stats *st)
+{
+	read_stats_linked(pid, st, ALLOC_SHARED);
 }
 
 /* Every property the fixture printed equals heapdoc's: nothing allocates
@@ -62,6 +68,18 @@ START_TEST(test_leak_figures_equal_properties_inside)
 	compare_with_truth(&st, &f);
 	/* 16 Ki blocks of 1 KiB lost (fixtures/tc_leak.c). */
 	ck_assert_uint_ge(tcmalloc_property(&st, "generic.current_allocated_bytes"), 16u << 20);
+	fixture_stop(&f);
+}
+END_TEST
+
+START_TEST(test_static_tcmalloc)
+{
+	struct tcmalloc_stats st;
+	struct fixture f;
+
+	fixture_start(&f, "tc_static", NULL, NULL);
+	read_stats_linked(f.pid, &st, ALLOC_STATIC);
+	compare_with_truth(&st, &f);
 	fixture_stop(&f);
 }
 END_TEST
@@ -265,6 +283,7 @@ Suite *tcmalloc_suite(void)
 
 	tcase_set_timeout(live, 60);
 	tcase_add_test(live, test_leak_figures_equal_properties_inside);
+	tcase_add_test(live, test_static_tcmalloc);
 	tcase_add_test(live, test_release_rate_zero_keeps_free_spans);
 	tcase_add_test(live, test_sample_sees_a_leak_grow);
 	tcase_add_test(live, test_held_pageheap_lock_blocks_the_call);
