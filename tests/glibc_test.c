@@ -180,6 +180,33 @@ START_TEST(census_accounts_for_the_heaps)
 }
 END_TEST
 
+/* trimmable_resident is the RSS malloc_trim(0) then saves, to the page:
+ * heapdoc reads the heap, then the fixture trims and measures its heaps'
+ * RSS before and after (smaps). */
+static void check_trim(const char *scenario)
+{
+	const char *args[] = { scenario, NULL };
+	struct fixture f;
+	long long predicted;
+	int rc;
+
+	fixture_start(&f, "glibc_heap", args, NULL);
+	rc = stats_json(f.pid);
+	ck_assert_msg(rc == 0, "exit %d: %s", rc, err);
+	predicted = json_number(out, "trimmable_resident");
+	ck_assert_int_ge(json_number(out, "trimmable"), predicted);
+	fixture_command(&f, "trim");
+	ck_assert_msg(predicted == fixture_value(&f, "trim.rss_saved"),
+		      "%s: heapdoc predicted %lld, malloc_trim(0) saved %lld", scenario,
+		      predicted, fixture_value(&f, "trim.rss_saved"));
+	fixture_stop(&f);
+}
+
+START_TEST(trimmable_is_what_malloc_trim_saves) { check_trim("single"); }
+END_TEST
+START_TEST(trimmable_over_many_arenas) { check_trim("threads"); }
+END_TEST
+
 START_TEST(corrupt_heap_is_a_finding_not_a_crash)
 {
 	const char *args[] = { "corrupt", NULL };
@@ -374,6 +401,8 @@ Suite *glibc_suite(void)
 	tcase_add_test(walk, layout_table_matches_dwarf);
 	tcase_add_test(walk, light_read_on_short_lists);
 	tcase_add_test(walk, light_read_on_long_lists);
+	tcase_add_test(walk, trimmable_is_what_malloc_trim_saves);
+	tcase_add_test(walk, trimmable_over_many_arenas);
 	suite_add_tcase(s, walk);
 
 	tcase_set_timeout(safety, 180);

@@ -86,7 +86,8 @@ void glibc_summarize(const struct glibc_state *st, struct alloc_summary *sum,
 	sum->free_total = mi->fordblks;
 	sum->free_interleaved = st->free_interleaved;
 	sum->free_releasable = st->releasable;
-	sum->trimmable = st->trimmable;
+	/* What the release call saves in RSS: its pages that are resident. */
+	sum->trimmable = IS_SET(st->trimmable_resident) ? st->trimmable_resident : st->trimmable;
 	sum->narenas = (unsigned)st->narenas;
 	sum->corrupt = st->corrupt;
 	sum->free_small_chunks = st->free_small_chunks;

@@ -99,6 +99,8 @@ struct glibc_state {
 
 	/* Where the free memory sits (all arenas). */
 	uint64_t trimmable;		/* malloc_trim(0) would return this much */
+	uint64_t trimmable_resident;	/* of which in RAM (pagemap): the RSS it saves;
+					 * UNSET if pagemap could not be read */
 	uint64_t releasable;		/* Σ tops beyond the pad */
 	uint64_t free_interleaved;	/* in bins and fastbins: between live chunks */
 	uint64_t pinned;		/* whole free pages inside those free chunks */

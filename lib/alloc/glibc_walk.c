@@ -19,11 +19,14 @@
 #include "alloc/glibc.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "alloc/glibc_layout.h"
 #include "util.h"
@@ -215,6 +218,10 @@ struct region {
 	size_t arena;
 };
 
+struct span {
+	uint64_t start, len;
+};
+
 struct snap {
 	struct glibc_reader *r;
 	const struct glibc_layout *L;
@@ -230,6 +237,8 @@ struct snap {
 	struct addrset marks;		/* tcache chunks (and fastbin ones, light read) */
 	struct addrset fast_candidates;	/* in-use-looking chunks of fastbin sizes */
 	bool *arena_has_fastbins;
+	struct span *trim_spans;	/* what malloc_trim(0) would release */
+	size_t ntrim_spans, trim_spans_cap;
 	uint64_t read_budget;		/* page reads the list walks may make */
 	uint64_t heap_max;
 	bool tcache_unsettled;		/* a list disagreed with its count */
@@ -767,7 +776,7 @@ static const unsigned char *window_at(struct snap *s, uint64_t addr, size_t want
 	/* After a jump over a huge chunk, read a little first. */
 	len = addr > s->win_base + s->win_len + r->window ? SMALL_WINDOW : r->window;
 	len = MIN(len, end > base ? end - base : 0);
-	len = MAX(len, addr + want - base);
+	len = MAX(len, addr + want - base);	/* a header at the very end */
 	got = target_read(s->t, base, r->buf, len, s->err);
 	s->st->reads++;
 	if (got < 0) {
@@ -800,15 +809,37 @@ static uint64_t whole_pages_inside(uint64_t p, uint64_t size, uint64_t page)
 	return left > page - 1 ? left & ~(page - 1) : 0;
 }
 
+/* Remembers a stretch malloc_trim(0) would release, to ask the kernel
+ * afterwards how much of it is resident.  Out of memory only loses that
+ * refinement (trimmable_resident then stays unknown). */
+static void trim_span(struct snap *s, uint64_t start, uint64_t len)
+{
+	if (s->ntrim_spans == s->trim_spans_cap) {
+		size_t cap = s->trim_spans_cap ? 2 * s->trim_spans_cap : 256;
+		struct span *v = realloc(s->trim_spans, cap * sizeof(*v));
+
+		if (!v) {
+			s->st->trimmable_resident = UNSET;
+			return;
+		}
+		s->trim_spans = v;
+		s->trim_spans_cap = cap;
+	}
+	s->trim_spans[s->ntrim_spans++] = (struct span){ start, len };
+}
+
 static void run_close(struct snap *s, struct glibc_arena *ar, struct run *run)
 {
-	uint64_t pages;
+	uint64_t page = s->r->pagesize, pages;
 
 	if (!run->len)
 		return;
-	pages = whole_pages_inside(run->start, run->len, s->r->pagesize);
-	ar->trimmable += pages;
-	s->st->pinned += pages;
+	pages = whole_pages_inside(run->start, run->len, page);
+	if (pages) {
+		ar->trimmable += pages;
+		s->st->pinned += pages;
+		trim_span(s, (run->start + MALLOC_CHUNK_SZ + page - 1) & ~(page - 1), pages);
+	}
 	run->len = 0;
 }
 
@@ -847,6 +878,11 @@ static int walk_region(struct snap *s, const struct region *rg, uint64_t *run_in
 	struct glibc_arena *ar = &st->arenas[rg->arena];
 	uint64_t p = rg->start, limit = (rg->end - rg->start) / CHUNK_HDR + 2;
 	struct run run = { 0 };
+	/* Copy up to the top's header, not the top: it can be huge, and
+	 * reading pages the process never touched maps them (to the zero
+	 * page) in its page tables. */
+	uint64_t copy_end = ar->top >= rg->start && ar->top < rg->end ?
+			    ar->top + CHUNK_HDR : rg->end;
 	int rc = 0;
 
 	*run_into_top = 0;
@@ -865,7 +901,7 @@ static int walk_region(struct snap *s, const struct region *rg, uint64_t *run_in
 				(unsigned long long)rg->start, (unsigned long long)rg->end);
 			break;
 		}
-		cp = window_at(s, p, MIN(sizeof(w), rg->end - p), rg->end, &rc);
+		cp = window_at(s, p, MIN(sizeof(w), rg->end - p), copy_end, &rc);
 		if (!cp)
 			goto bad_read;
 		memset(w, 0, sizeof(w));
@@ -891,7 +927,7 @@ static int walk_region(struct snap *s, const struct region *rg, uint64_t *run_in
 			finding(s, p, "chunk runs to the end of its heap: no top, no fencepost");
 			break;
 		}
-		cp = window_at(s, nx, CHUNK_HDR, rg->end, &rc);
+		cp = window_at(s, nx, CHUNK_HDR, copy_end, &rc);
 		if (!cp)
 			goto bad_read;
 		memcpy(next_hdr, cp, sizeof(next_hdr));
@@ -951,11 +987,83 @@ static void arena_top_accounting(struct snap *s, struct glibc_arena *ar, uint64_
 		int64_t area = top_area + (int64_t)run_into_top;
 		uint64_t unit = mp->thp_pagesize ? mp->thp_pagesize : page;
 
-		if (area > 0)
-			ar->trimmable += (uint64_t)area / unit * unit;
+		if (area > 0) {
+			uint64_t extra = (uint64_t)area / unit * unit;
+
+			/* systrim: the brk moves down by extra. */
+			ar->trimmable += extra;
+			if (extra)
+				trim_span(s, ar->top + ar->top_size - extra, extra);
+		}
 	}
 	if (top_area > (int64_t)mp->top_pad)
 		ar->releasable = ((uint64_t)top_area - mp->top_pad) / page * page;
+}
+
+#define PM_PRESENT	(1ULL << 63)
+#define PM_PFN		((1ULL << 55) - 1)
+
+/* The frame of the shared zero page, which a read of a never-written
+ * anonymous page maps (heapdoc's own copy does that to free chunks it
+ * reads): present in pagemap, yet no RSS.  0 when PFNs are hidden (not
+ * CAP_SYS_ADMIN). */
+static uint64_t zero_page_pfn(void)
+{
+	volatile char *p = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	uint64_t ent = 0;
+	int fd;
+
+	if (p == MAP_FAILED)
+		return 0;
+	(void)p[0];
+	fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	if (fd >= 0 && pread(fd, &ent, 8, (off_t)((uintptr_t)p / 4096 * 8)) != 8)
+		ent = 0;
+	if (fd >= 0)
+		close(fd);
+	munmap((void *)p, 4096);
+	return (ent & PM_PRESENT) ? ent & PM_PFN : 0;
+}
+
+/* How much of what malloc_trim(0) would release is in RAM now, from
+ * /proc/<pid>/pagemap, read after the target resumed: an estimate of the
+ * RSS the trim would save.  UNSET when pagemap cannot be read. */
+static void count_resident(struct snap *s)
+{
+	char path[64];
+	uint64_t page = s->r->pagesize, sum = 0, ent[512], zero = zero_page_pfn();
+	int fd;
+
+	if (!IS_SET(s->st->trimmable_resident))
+		return;
+	snprintf(path, sizeof(path), "/proc/%d/pagemap", (int)s->r->pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		s->st->trimmable_resident = UNSET;
+		return;
+	}
+	for (size_t i = 0; i < s->ntrim_spans; i++) {
+		uint64_t first = s->trim_spans[i].start / page;
+		uint64_t n = s->trim_spans[i].len / page;
+
+		while (n) {
+			size_t want = MIN(n, ARRAY_SIZE(ent));
+			ssize_t got = pread(fd, ent, want * 8, (off_t)(first * 8));
+
+			if (got <= 0) {
+				s->st->trimmable_resident = UNSET;
+				goto out;
+			}
+			for (ssize_t k = 0; k < got / 8; k++)
+				if ((ent[k] & PM_PRESENT) && (!zero || (ent[k] & PM_PFN) != zero))
+					sum += page;
+			first += (uint64_t)got / 8;
+			n -= (uint64_t)got / 8;
+		}
+	}
+	s->st->trimmable_resident = sum;
+out:
+	close(fd);
 }
 
 /* ---- putting it together -------------------------------------------------- */
@@ -1156,13 +1264,19 @@ resume:
 			rc = rc2;
 	}
 	st->pause_us = t->pause_us_last;
-	if (rc == 0)
+	if (rc == 0) {
 		mallinfo2_from_arenas(st);
+		if (full)
+			count_resident(&s);
+		else
+			st->trimmable = st->trimmable_resident = UNSET;	/* not walked */
+	}
 out:
 	st->walk_us = mono_us() - t0;
 	addrset_free(&s.marks);
 	addrset_free(&s.fast_candidates);
 	free(s.arena_has_fastbins);
+	free(s.trim_spans);
 	free(s.regions);
 	free(s.hdrs);
 	free(s.mp);

@@ -134,6 +134,7 @@ static void glibc_json(struct json *j, const struct glibc_state *st)
 	tcache_json(j, st);
 	census_json(j, st);
 	json_uint(j, "trimmable", st->trimmable);
+	json_uint(j, "trimmable_resident", st->trimmable_resident);
 	json_uint(j, "releasable", st->releasable);
 	json_uint(j, "free_interleaved", st->free_interleaved);
 	json_uint(j, "pinned", st->pinned);
@@ -165,6 +166,7 @@ void stats_print_json(FILE *out, const struct stats_report *r)
 	json_uint(&j, "allocated", r->allocated);
 	json_uint(&j, "resident", r->resident);
 	json_uint(&j, "trimmable", st ? st->trimmable : UNSET);
+	json_uint(&j, "trimmable_resident", st ? st->trimmable_resident : UNSET);
 	json_bool(&j, "corrupt", st && st->corrupt);
 	json_object_begin(&j, "target");
 	json_uint(&j, "pause_us", r->pause_us);

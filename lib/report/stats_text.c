@@ -29,8 +29,13 @@ static void headline(FILE *out, const struct stats_report *r)
 	fprintf(out, "  %-11s %10s   free inside the heaps: %s between live chunks, "
 		"%s in top chunks\n", "free", HB(st->mi.fordblks), HB(st->free_interleaved),
 		HB(st->top_total));
-	fprintf(out, "  %-11s %10s   malloc_trim(0) would release this much (pages not "
-		"resident anyway included)\n", "trimmable", HB(st->trimmable));
+	if (IS_SET(st->trimmable_resident))
+		fprintf(out, "  %-11s %10s   malloc_trim(0) would cut RSS by this much "
+			"(it releases %s, resident or not)\n", "trimmable",
+			HB(st->trimmable_resident), HB(st->trimmable));
+	else
+		fprintf(out, "  %-11s %10s   malloc_trim(0) would release this much "
+			"(resident or not)\n", "trimmable", HB(st->trimmable));
 	fprintf(out, "  %-11s %10s   in %u stop%s%s\n", "paused", human_us(us, sizeof(us), r->pause_us),
 		st->tries, st->tries == 1 ? "" : "s",
 		st->consistent ? "" : "; an arena lock stayed held: figures may be mid-update");
