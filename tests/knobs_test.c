@@ -12,6 +12,7 @@
 
 #include "judge/knobs.h"
 #include "judge_obs.h"
+#include "live_cgroup.h"
 #include "testlib.h"
 
 static struct observation obs;
@@ -391,82 +392,20 @@ END_TEST
 
 /* ---- heapdoc knobs on a live process in a v1 cgroup with a CPU quota ------- */
 
-#define CGROUP_V1_MAGIC 0x27e0eb	/* statfs f_type of a v1 hierarchy */
-#define CPU_MOUNT "/sys/fs/cgroup/cpu"
-
 static char out[65536], err[8192];
-static char live_dir[512], live_skip[1200];
+static struct live_cgroup cpu_cg;
 
-/* This process's path in the v1 cpu hierarchy ("" for the root). */
-static bool own_cpu_path(char *path, size_t len)
-{
-	char buf[4096], *line, *save = NULL;
-
-	if (slurp("/proc/self/cgroup", buf, sizeof(buf)) < 0)
-		return false;
-	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		char *ctrl = strchr(line, ':'), *p = ctrl ? strchr(ctrl + 1, ':') : NULL;
-		char *item, *isave = NULL;
-
-		if (!p)
-			continue;
-		*p++ = '\0';
-		for (item = strtok_r(ctrl + 1, ",", &isave); item; item = strtok_r(NULL, ",", &isave))
-			if (!strcmp(item, "cpu")) {
-				snprintf(path, len, "%s", strcmp(p, "/") ? p : "");
-				return true;
-			}
-	}
-	return false;
-}
-
-static bool put(const char *name, const char *value)
-{
-	char path[1024];
-	int fd;
-	bool ok;
-
-	snprintf(path, sizeof(path), "%s/%s", live_dir, name);
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	ok = fd >= 0 && write(fd, value, strlen(value)) == (ssize_t)strlen(value);
-	if (!ok)
-		snprintf(live_skip, sizeof(live_skip), "write %s: %s", path, strerror(errno));
-	if (fd >= 0)
-		close(fd);
-	return ok;
-}
-
-/* A cgroup of our own, named after this runner's pid, with quota 0.5 CPU. */
+/* A cgroup of our own with a quota of 0.5 CPU. */
 static void live_setup(void)
 {
-	struct statfs sf;
-	char own[256];
-
-	live_dir[0] = live_skip[0] = '\0';
-	if (statfs(CPU_MOUNT, &sf) < 0 || sf.f_type != CGROUP_V1_MAGIC || !own_cpu_path(own, sizeof(own))) {
-		snprintf(live_skip, sizeof(live_skip), "no v1 cpu hierarchy at " CPU_MOUNT);
-		return;
-	}
-	snprintf(live_dir, sizeof(live_dir), CPU_MOUNT "%s/heapdoc-knobs-%d", own, (int)getpid());
-	if (mkdir(live_dir, 0755) < 0) {
-		snprintf(live_skip, sizeof(live_skip), "mkdir %s: %s", live_dir, strerror(errno));
-		live_dir[0] = '\0';
-		return;
-	}
-	if (put("cpu.cfs_period_us", "100000"))
-		put("cpu.cfs_quota_us", "50000");
+	live_cgroup_make(&cpu_cg, "cpu", "knobs");
+	if (!cpu_cg.skip[0] && live_put(&cpu_cg, "cpu.cfs_period_us", "100000"))
+		live_put(&cpu_cg, "cpu.cfs_quota_us", "50000");
 }
 
 static void live_teardown(void)
 {
-	for (int tries = 0; live_dir[0] && tries < 50; tries++) {
-		if (rmdir(live_dir) == 0 || errno == ENOENT)
-			live_dir[0] = '\0';
-		else
-			usleep(20000);
-	}
-	if (live_dir[0])
-		fprintf(stderr, "knobs: could not remove %s: %s\n", live_dir, strerror(errno));
+	live_cgroup_remove(&cpu_cg);
 }
 
 /* The value of "key" in the knob object named name, from the JSON in out. */
@@ -498,15 +437,14 @@ START_TEST(live_arena_max_in_a_quota_cgroup)
 	const char *args[] = { "knobs", "--json", pid, NULL };
 	int rc;
 
-	if (live_skip[0]) {
-		fprintf(stderr, "knobs: live cgroup test skipped: %s\n", live_skip);
+	if (cpu_cg.skip[0]) {
+		fprintf(stderr, "knobs: live cgroup test skipped: %s\n", cpu_cg.skip);
 		return;
 	}
 	fixture_start(&f, "idle", NULL, env);
-	snprintf(pid, sizeof(pid), "%d\n", (int)f.pid);
-	if (!put("cgroup.procs", pid)) {
+	if (!live_cgroup_enter(&cpu_cg, f.pid)) {
 		fixture_stop(&f);
-		fprintf(stderr, "knobs: live cgroup test skipped: %s\n", live_skip);
+		fprintf(stderr, "knobs: live cgroup test skipped: %s\n", cpu_cg.skip);
 		return;
 	}
 	snprintf(pid, sizeof(pid), "%d", (int)f.pid);

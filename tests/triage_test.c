@@ -13,6 +13,7 @@
 #include "judge/knobs.h"
 #include "judge/triage.h"
 #include "judge_obs.h"
+#include "live_cgroup.h"
 #include "report/knobs.h"
 #include "report/sparkline.h"
 #include "report/triage.h"
@@ -252,6 +253,64 @@ START_TEST(scenario_mmap_churn)
 	assert_verdict(rc, 0, "healthy");
 	ck_assert_ptr_nonnull(knob_text("MALLOC_MMAP_THRESHOLD_", k, sizeof(k)));
 	ck_assert_msg(strstr(k, "\"current\": \"131072\""), "%s", k);
+}
+END_TEST
+
+/* A figure from the cgroup's memory.stat or a one-number file. */
+static long long cgroup_figure(const struct live_cgroup *cg, const char *file, const char *key)
+{
+	char path[1200], buf[8192], *p;
+
+	snprintf(path, sizeof(path), "%s/%s", cg->dir, file);
+	if (slurp(path, buf, sizeof(buf)) < 0)
+		return -1;
+	if (!key)
+		return strtoll(buf, NULL, 10);
+	p = strstr(buf, key);
+	return p ? strtoll(p + strlen(key), NULL, 10) : -1;
+}
+
+/* A 24 MiB cache in a cgroup limited to 27 MiB: the memory is in use, and
+ * close to an OOM kill.  The fixture fills its cache 1 s after "ready",
+ * after it has been moved into the cgroup (v1 charges pages where they
+ * are faulted in, not where the process lives later). */
+START_TEST(scenario_live_set)
+{
+	const char *args[] = { "1.0", "0.3", NULL };
+	struct live_cgroup cg;
+	struct fixture f;
+	long long usage, inactive, limit = 27LL << 20;
+	char lim[32];
+	int rc;
+
+	if (!have_glibc_backend()) {
+		fprintf(stderr, "triage: live-set: waiting for the glibc backend\n");
+		return;
+	}
+	live_cgroup_make(&cg, "memory", "triage");
+	snprintf(lim, sizeof(lim), "%lld", limit);
+	if (cg.skip[0] || !live_put(&cg, "memory.limit_in_bytes", lim)) {
+		fprintf(stderr, "triage: live-set skipped: %s\n", cg.skip);
+		live_cgroup_remove(&cg);
+		return;
+	}
+	fixture_start(&f, "scenario_plateau", args, NULL);
+	if (!live_cgroup_enter(&cg, f.pid)) {
+		fprintf(stderr, "triage: live-set skipped: %s\n", cg.skip);
+		fixture_stop(&f);
+		live_cgroup_remove(&cg);
+		return;
+	}
+	usleep(2000000);
+	rc = triage_json(&f, "3s");
+	/* The setup itself: what the kernel counts toward the limit. */
+	usage = cgroup_figure(&cg, "memory.usage_in_bytes", NULL);
+	inactive = cgroup_figure(&cg, "memory.stat", "\ntotal_inactive_file ");
+	fixture_stop(&f);
+	live_cgroup_remove(&cg);
+	ck_assert_msg(usage - inactive >= 0.85 * limit && usage < limit,
+		      "setup: working set %lld of %lld", usage - inactive, limit);
+	assert_verdict(rc, 13, "live-set");
 }
 END_TEST
 
@@ -531,6 +590,7 @@ Suite *triage_suite(void)
 	tcase_add_test(live, scenario_top);
 	tcase_add_test(live, scenario_plateau);
 	tcase_add_test(live, scenario_mmap_churn);
+	tcase_add_test(live, scenario_live_set);
 	tcase_add_test(live, malloc_trim_returns_what_it_says);
 	tcase_add_loop_test(live, other_allocators, 0, sizeof(foreign) / sizeof(foreign[0]));
 	suite_add_tcase(s, live);
