@@ -253,6 +253,12 @@ START_TEST(test_triage_verdicts)
 	ck_verdict(out, "fragmentation");
 	fixture_stop(&f);
 
+	/* A live set in full use, still for 3 s. */
+	fixture_start(&f, "je_healthy", NULL, NULL);
+	ck_assert_int_eq(triage(f.pid, "3", out, sizeof(out)), 0);	/* EXIT_OK */
+	ck_verdict(out, "healthy");
+	fixture_stop(&f);
+
 	/* 2.5 MiB/s lost for 3 s. */
 	fixture_start(&f, "je_leak", grow, NULL);
 	ck_assert_int_eq(triage(f.pid, "3", out, sizeof(out)), 10);	/* EXIT_LEAK */
