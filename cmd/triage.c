@@ -173,7 +173,7 @@ static void progress(const struct triage_opts *opt, const struct observation *ob
 /* Samples every interval until the window is over. */
 static int watch(struct observer *o, const struct triage_opts *opt, struct error *err)
 {
-	bool tty = isatty(2) && opt->out == OUT_TEXT;
+	bool tty = isatty(2);	/* stdout may be JSON for a pipe: progress goes to stderr */
 	uint64_t start = now_ns(), step = (uint64_t)(opt->interval_s * 1e9);
 	size_t n = opt->once ? 1 : (size_t)floor(opt->duration_s / opt->interval_s + 1e-9) + 1;
 	int ret = 0;

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -31,10 +32,16 @@ static uint64_t read_mem_total(const char *root)
 	return IS_SET(kib) ? kib * 1024 : UNSET;
 }
 
-static void summary_unavailable(struct alloc_summary *sum, const char *fmt, const char *arg)
+/* No allocator view, and why: the judge then works on /proc evidence. */
+__attribute__((format(printf, 2, 3)))
+static void summary_unavailable(struct alloc_summary *sum, const char *fmt, ...)
 {
+	va_list ap;
+
 	sum->valid = false;
-	snprintf(sum->why_invalid, sizeof(sum->why_invalid), fmt, arg);
+	va_start(ap, fmt);
+	vsnprintf(sum->why_invalid, sizeof(sum->why_invalid), fmt, ap);
+	va_end(ap);
 }
 
 /* The cgroup figures, or an unset set of them and the reason. */
