@@ -358,7 +358,12 @@ static pid_t choose_thread(struct inject_session *s, const struct inject_opts *o
 			if (target_get_regs(t, th->tid, &regs, err) < 0)
 				continue;
 			parked = (int64_t)regs.orig_rax >= 0;
-			if (g && (g->all_threads_clear || (parked && wanted)))
+			/* Stacks are read only where the answer matters: a
+			 * candidate's, and under the all-threads rule every
+			 * thread's but the waiting ones (see below), which in
+			 * a large server are most of them. */
+			if (g && ((parked && wanted) ||
+				  (g->all_threads_clear && !is_wait(regs.orig_rax))))
 				in = stack_in_allocator(g, as, th->tid, regs.rip, &where);
 			/* Under the all-threads rule, a thread blocked in a
 			 * futex wait inside the allocator does not spoil the
@@ -506,6 +511,7 @@ int inject_begin(struct inject_session *s, struct target *t,
 	as = unw_create_addr_space(&_UPT_accessors, 0);
 	if (!as)
 		return error_set(err, -ENOMEM, "libunwind: cannot create an address space");
+	unw_set_caching_policy(as, UNW_CACHE_GLOBAL);
 	ret = open_mem(s, err);
 	if (ret < 0)
 		goto fail;
