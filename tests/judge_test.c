@@ -447,6 +447,25 @@ START_TEST(verdict_growth_outside_the_allocator)
 }
 END_TEST
 
+/* resident climbs 0.5 MiB/s over a flat 64 MiB allocated: after 10 s the
+ * gap is 5 MiB, under the 8 MiB floor, but it is opening. */
+START_TEST(verdict_gap_opening)
+{
+	obs_init(&obs);
+	obs_sample(&obs, 41, 0.25, small_flat, 0, 0);
+	for (size_t i = 0; i < obs.nsamples; i++) {
+		obs.samples[i].allocated = 64 * MiB_;
+		obs.samples[i].resident = 64 * MiB_ + (uint64_t)(0.5 * MiB_ * obs.samples[i].t);
+	}
+	obs.summary.allocated = 64 * MiB_;
+	obs.summary.resident = obs.samples[40].resident;
+	judge_triage(&obs, &v);
+	assert_verdict(VERDICT_INCONCLUSIVE);
+	ck_assert_str_eq(verdict_name(v.leaning), "fragmentation");
+	ck_assert_ptr_nonnull(strstr(v.reason, "a gap is opening"));
+}
+END_TEST
+
 /* One snapshot (--once): a gap is a fact of the moment and still decides;
  * health needs a trend and does not. */
 START_TEST(verdict_once_decides_gap_but_not_health)
@@ -563,6 +582,7 @@ Suite *judge_suite(void)
 	tcase_add_test(verdict, verdict_no_allocator_view_rss_growing);
 	tcase_add_test(verdict, verdict_no_allocator_view_flat);
 	tcase_add_test(verdict, verdict_growth_outside_the_allocator);
+	tcase_add_test(verdict, verdict_gap_opening);
 	tcase_add_test(verdict, verdict_once_decides_gap_but_not_health);
 	tcase_add_test(verdict, verdict_nothing_sampled);
 	suite_add_tcase(s, verdict);

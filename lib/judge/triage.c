@@ -308,6 +308,13 @@ static void decide_with_allocator(struct verdict *v, const struct observation *o
 		       B(&h, g->allocated), gap_kind_name(g->kind));
 		return;
 	}
+	if (v->resident.kind == TREND_GROWING && trend_stable(a)) {
+		decide(v, VERDICT_INCONCLUSIVE, "resident grows %s while allocated stays at %s: "
+		       "a gap is opening, not yet large enough to name", R(&h, v->resident.slope),
+		       B(&h, a->level));
+		v->leaning = VERDICT_FRAGMENTATION;
+		return;
+	}
 	if (v->rss.kind == TREND_GROWING && v->resident.kind != TREND_GROWING) {
 		decide(v, VERDICT_INCONCLUSIVE, "RSS grows %s outside the allocator heapdoc "
 		       "reads (other anonymous %s, file %s)", R(&h, v->rss.slope),
