@@ -10,8 +10,12 @@
  *    futex ...) with no allocator function anywhere on its stack; the
  *    allocator's lock must be free where it can be read (tcmalloc's page
  *    heap lock); for jemalloc, which has no single lock to peek, no thread
- *    at all may be inside it (except blocked in futex(2), waiting).  Otherwise resume briefly and retry, until a
- *    timeout that applies only to this search.
+ *    at all may be inside it, except blocked waiting in futex(2) (its own
+ *    background thread sleeps so).  Otherwise resume briefly and retry,
+ *    until a timeout that applies only to this search.  A thread's stack
+ *    is "inside" when any frame's pc falls in the allocator's code: the
+ *    library's executable mappings, or for a static copy its functions
+ *    found by name in the executable's symbols.
  *  - The other threads are resumed and keep running during the call: a lock
  *    the call needs is released by its owner instead of deadlocking.
  *  - The call: registers and FP/vector state saved; arguments written below
@@ -32,10 +36,10 @@
  *    says so.  The same happens if heapdoc crashes during a call.
  *
  * Use:
- *	inject_begin(&s, t, &opts, err);	   choose the thread
- *	name = inject_push(&s, "epoch", 6);	   strings and buffers
- *	inject_call(&s, fn, args, n, &ret, err);   as often as needed
- *	inject_end(&s);				   put everything back
+ *	inject_begin(&s, t, &opts, err);	    choose the thread
+ *	name = inject_push(&s, "epoch", 6, err);    strings and buffers
+ *	inject_call(&s, fn, args, n, &ret, err);    as often as needed
+ *	inject_end(&s, err);			    put everything back
  * The target must be attached (stopped or not); inject_end leaves it
  * running.
  */
