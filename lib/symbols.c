@@ -83,7 +83,9 @@ int symbols_open(struct symbols **out, pid_t pid, struct error *err)
 	s->exe[r > 0 ? r : 0] = '\0';
 	s->callbacks.find_elf = find_elf_in_root;
 	s->callbacks.find_debuginfo = dwfl_standard_find_debuginfo;
-	s->callbacks.debuginfo_path = &s->debuginfo_path;	/* NULL: the default path */
+	/* NULL: libdwfl's default, ":.debug:/usr/lib/debug". */
+	s->debuginfo_path = getenv("HEAPDOC_DEBUG_PATH");
+	s->callbacks.debuginfo_path = &s->debuginfo_path;
 	s->dwfl = dwfl_begin(&s->callbacks);
 	if (!s->dwfl) {
 		rc = error_set(err, -ENOMEM, "libdwfl: %s", dwfl_errmsg(-1));

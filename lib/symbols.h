@@ -2,7 +2,8 @@
  *
  * Files are opened through /proc/<pid>/root, so a process in another mount
  * namespace (a container) is read from its own files; debug info is found by
- * build-id with libdwfl's standard search (/usr/lib/debug/.build-id/...).
+ * build-id with libdwfl's standard search (/usr/lib/debug/.build-id/...;
+ * HEAPDOC_DEBUG_PATH in the environment replaces that path).
  * Everything here is slow compared with a ptrace stop (loading a libc debug
  * file takes tens of milliseconds), so callers load what they need before
  * they stop the target.  Nothing here stops or writes to the target: the few

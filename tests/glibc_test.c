@@ -268,6 +268,28 @@ START_TEST(a_process_that_exits_during_the_read)
 }
 END_TEST
 
+/* Without debug info heapdoc says what to install, gives the /proc figure
+ * it can, and exits 5; it never guesses the heap. */
+START_TEST(no_debug_info_names_the_package)
+{
+	const char *args[] = { "single", NULL };
+	struct fixture f;
+	int rc;
+
+	fixture_start(&f, "glibc_heap", args, NULL);
+	setenv("HEAPDOC_DEBUG_PATH", "/nonexistent", 1);
+	rc = stats_json(f.pid);
+	unsetenv("HEAPDOC_DEBUG_PATH");
+	ck_assert_msg(rc == 5, "exit %d: %s", rc, err);
+	ck_assert_ptr_nonnull(strstr(err, "libc6-dbg"));
+	ck_assert_ptr_nonnull(strstr(out, "\"valid\": false"));
+	ck_assert_ptr_nonnull(strstr(out, "\"source\": \"proc\""));
+	ck_assert_ptr_nonnull(strstr(out, "\"glibc\": null"));
+	ck_assert_int_gt(json_number(out, "resident"), 0);
+	fixture_stop(&f);
+}
+END_TEST
+
 START_TEST(no_such_pid_exits_3)
 {
 	ck_assert_int_eq(stats_json(999999999 / 2), 3);
@@ -409,6 +431,7 @@ Suite *glibc_suite(void)
 	tcase_add_test(safety, corrupt_heap_is_a_finding_not_a_crash);
 	tcase_add_test(safety, a_process_that_exits_during_the_read);
 	tcase_add_test(safety, no_such_pid_exits_3);
+	tcase_add_test(safety, no_debug_info_names_the_package);
 	tcase_add_test(safety, hundred_reads_leave_a_busy_process_undisturbed);
 	suite_add_tcase(s, safety);
 	return s;

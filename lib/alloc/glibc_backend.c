@@ -48,18 +48,7 @@ static int open_glibc(struct alloc_reader **out, pid_t pid, const struct alloc_i
 
 static void blind_summary(const struct glibc_backend_reader *b, struct alloc_summary *sum)
 {
-	memset(sum, 0, sizeof(*sum));
-	sum->valid = false;
-	snprintf(sum->source, sizeof(sum->source), "proc");
-	/* The message is longer than the field at worst: keep its start. */
-	memcpy(sum->why_invalid, b->why.msg, sizeof(sum->why_invalid) - 1);
-	sum->why_invalid[sizeof(sum->why_invalid) - 1] = '\0';
-	sum->allocated = sum->active = sum->mapped = sum->free_total = UNSET;
-	sum->free_interleaved = sum->free_releasable = sum->trimmable = UNSET;
-	sum->free_small_chunks = sum->free_small_bytes = UNSET;
-	sum->free_large_chunks = sum->free_large_bytes = UNSET;
-	sum->largest_free = sum->pinned_bytes = sum->top_size = UNSET;
-	sum->slab_utilisation = 0;
+	alloc_summary_invalid(sum, "proc", b->why.msg);
 }
 
 static int sample_glibc(struct alloc_reader *r, struct target *t, uint64_t *allocated,
