@@ -19,17 +19,13 @@
 #include "alloc/glibc.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/uio.h>
 #include <time.h>
-#include <unistd.h>
 
+#include "alloc/glibc_io.h"
 #include "alloc/glibc_layout.h"
 #include "util.h"
 
@@ -51,140 +47,6 @@
 /* The light read follows the free lists a page at a time; past this many
  * pages (4 MiB) copying the heaps in windows is the cheaper way. */
 #define LIGHT_READ_BUDGET 1024
-
-/* ---- scattered reads: a small direct-mapped page cache ------------------ */
-
-#define RC_PAGE		4096
-#define RC_SLOTS	256
-
-struct rcache {
-	struct target *t;
-	uint64_t tag[RC_SLOTS];		/* page address + 1; 0 = empty */
-	unsigned char page[RC_SLOTS][RC_PAGE];
-	uint64_t reads, bytes;
-};
-
-/* Reads len bytes (len <= RC_PAGE) at addr through the cache. */
-static int rc_read(struct rcache *c, uint64_t addr, void *out, size_t len, struct error *err)
-{
-	unsigned char *o = out;
-
-	while (len) {
-		uint64_t pg = addr & ~(uint64_t)(RC_PAGE - 1);
-		unsigned slot = (unsigned)((pg / RC_PAGE) % RC_SLOTS);
-		size_t off = addr - pg, n = MIN(len, RC_PAGE - off);
-
-		if (c->tag[slot] != pg + 1) {
-			ssize_t got = target_read(c->t, pg, c->page[slot], RC_PAGE, err);
-
-			c->reads++;
-			if (got < 0)
-				return (int)got;
-			if ((size_t)got < off + n)
-				return error_set(err, -EFAULT, "address %#llx is not mapped",
-						 (unsigned long long)addr);
-			c->bytes += RC_PAGE;
-			c->tag[slot] = (size_t)got == RC_PAGE ? pg + 1 : 0;
-			memcpy(o, c->page[slot] + off, n);
-		} else {
-			memcpy(o, c->page[slot] + off, n);
-		}
-		o += n;
-		addr += n;
-		len -= n;
-	}
-	return 0;
-}
-
-static int rc_u64(struct rcache *c, uint64_t addr, uint64_t *v, struct error *err)
-{
-	return rc_read(c, addr, v, sizeof(*v), err);
-}
-
-/* ---- a set of chunk addresses (fastbin and tcache chunks) ---------------- */
-
-enum mark { MARK_NONE, MARK_FAST, MARK_CACHED };
-
-/* Chunk address -> what heapdoc knows of it: a mark, and for fastbin
- * candidates the raw fd and the size seen in the walk. */
-struct addrset {
-	uint64_t *key;			/* 0 = empty slot */
-	unsigned char *val;
-	uint64_t *fd;
-	uint32_t *size;
-	size_t cap, n;
-};
-
-static size_t addrset_slot(const struct addrset *s, uint64_t k)
-{
-	return (size_t)((k >> 4) * 0x9E3779B97F4A7C15ULL >> 17) & (s->cap - 1);
-}
-
-static void addrset_free(struct addrset *s)
-{
-	free(s->key);
-	free(s->val);
-	free(s->fd);
-	free(s->size);
-	memset(s, 0, sizeof(*s));
-}
-
-static int addrset_put_full(struct addrset *s, uint64_t k, unsigned char v, uint64_t fd,
-			    uint32_t size)
-{
-	if ((s->n + 1) * 2 > s->cap) {
-		struct addrset g = { .cap = s->cap ? s->cap * 2 : 1024 };
-
-		g.key = calloc(g.cap, sizeof(*g.key));
-		g.val = calloc(g.cap, 1);
-		g.fd = calloc(g.cap, sizeof(*g.fd));
-		g.size = calloc(g.cap, sizeof(*g.size));
-		if (!g.key || !g.val || !g.fd || !g.size) {
-			addrset_free(&g);
-			return -ENOMEM;
-		}
-		for (size_t i = 0; i < s->cap; i++)
-			if (s->key[i])
-				addrset_put_full(&g, s->key[i], s->val[i], s->fd[i], s->size[i]);
-		addrset_free(s);
-		*s = g;
-	}
-	for (size_t i = addrset_slot(s, k);; i = (i + 1) & (s->cap - 1)) {
-		if (s->key[i] == k)
-			return 0;
-		if (!s->key[i]) {
-			s->key[i] = k;
-			s->val[i] = v;
-			s->fd[i] = fd;
-			s->size[i] = size;
-			s->n++;
-			return 0;
-		}
-	}
-}
-
-static int addrset_put(struct addrset *s, uint64_t k, unsigned char v)
-{
-	return addrset_put_full(s, k, v, 0, 0);
-}
-
-/* The slot holding k, or -1. */
-static ssize_t addrset_find(const struct addrset *s, uint64_t k)
-{
-	if (!s->n)
-		return -1;
-	for (size_t i = addrset_slot(s, k); s->key[i]; i = (i + 1) & (s->cap - 1))
-		if (s->key[i] == k)
-			return (ssize_t)i;
-	return -1;
-}
-
-static enum mark addrset_get(const struct addrset *s, uint64_t k)
-{
-	ssize_t i = addrset_find(s, k);
-
-	return i < 0 ? MARK_NONE : s->val[i];
-}
 
 /* ---- the census ------------------------------------------------------------ */
 
@@ -218,10 +80,6 @@ static void census_add(struct glibc_state *st, uint64_t size, enum mark kind, bo
 struct region {
 	uint64_t start, end;		/* first chunk, end of the heap */
 	size_t arena;
-};
-
-struct span {
-	uint64_t start, len;
 };
 
 struct snap {
@@ -442,7 +300,7 @@ static int top_size(struct snap *s, size_t i, uint64_t *size)
 		finding(s, top, "arena %#llx: misaligned top chunk", (unsigned long long)ar->addr);
 		return 0;
 	}
-	rc = rc_u64(s->rc, top + 8, &raw, s->err);
+	rc = rcache_u64(s->rc, top + 8, &raw, s->err);
 	if (rc == -EFAULT) {
 		finding(s, top, "arena %#llx: top chunk is not mapped", (unsigned long long)ar->addr);
 		return 0;
@@ -598,7 +456,7 @@ static int walk_fastbins(struct snap *s, size_t i, bool walked)
 			} else {
 				if (s->rc->reads > s->read_budget)
 					return -E2BIG;
-				rc = rc_read(s->rc, p, hdr, sizeof(hdr), s->err);
+				rc = rcache_read(s->rc, p, hdr, sizeof(hdr), s->err);
 				if (rc < 0)
 					return rc;
 			}
@@ -645,9 +503,9 @@ static int walk_bins(struct snap *s, size_t i)
 			}
 			if (s->rc->reads > s->read_budget)
 				return -E2BIG;
-			rc = rc_u64(s->rc, p + 8, &size, s->err);
+			rc = rcache_u64(s->rc, p + 8, &size, s->err);
 			if (rc == 0)
-				rc = rc_u64(s->rc, p + 24, &bk, s->err);
+				rc = rcache_u64(s->rc, p + 24, &bk, s->err);
 			if (rc < 0)
 				return rc;
 			size &= ~(uint64_t)SIZE_BITS;
@@ -695,9 +553,9 @@ static int walk_tcache(struct snap *s, struct glibc_tcache *tc)
 					(int)tc->tid, b);
 				break;
 			}
-			rc = rc_u64(s->rc, e - 8, &size, s->err);
+			rc = rcache_u64(s->rc, e - 8, &size, s->err);
 			if (rc == 0)
-				rc = rc_u64(s->rc, e, &next, s->err);
+				rc = rcache_u64(s->rc, e, &next, s->err);
 			if (rc < 0)
 				return rc;
 			size &= ~(uint64_t)SIZE_BITS;
@@ -764,120 +622,6 @@ static int read_tcaches(struct snap *s)
 
 /* A pointer to want bytes at addr in the local window, copying the next
  * window out of the target when addr is not in the current one. */
-/* ---- read-ahead: the next window is copied while this one is walked ------
- *
- * Copying is about 60% of a heap walk's time (kernel copy), walking the
- * rest; a helper thread overlaps them.  It only calls process_vm_readv,
- * which needs no ptrace (any thread of heapdoc may), on the window that
- * follows the one being walked; the walker takes it when its next address
- * falls inside, and reads for itself otherwise (a jump over a big chunk).
- */
-enum { RA_IDLE, RA_BUSY, RA_DONE, RA_QUIT };
-
-struct readahead {
-	pthread_t thread;
-	bool started;
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	int state;
-	pid_t pid;
-	unsigned char *buf;
-	uint64_t base;
-	size_t len;
-	ssize_t got;		/* bytes copied, or -errno */
-};
-
-static void *readahead_main(void *arg)
-{
-	struct readahead *ra = arg;
-
-	pthread_mutex_lock(&ra->lock);
-	for (;;) {
-		while (ra->state != RA_BUSY && ra->state != RA_QUIT)
-			pthread_cond_wait(&ra->cond, &ra->lock);
-		if (ra->state == RA_QUIT)
-			break;
-		pthread_mutex_unlock(&ra->lock);
-		struct iovec local = { ra->buf, ra->len };
-		struct iovec remote = { (void *)(uintptr_t)ra->base, ra->len };
-		ssize_t got = process_vm_readv(ra->pid, &local, 1, &remote, 1, 0);
-
-		pthread_mutex_lock(&ra->lock);
-		ra->got = got < 0 ? -errno : got;
-		ra->state = RA_DONE;
-		pthread_cond_broadcast(&ra->cond);
-	}
-	pthread_mutex_unlock(&ra->lock);
-	return NULL;
-}
-
-static int readahead_start(struct readahead *ra, pid_t pid, size_t window)
-{
-	memset(ra, 0, sizeof(*ra));
-	ra->pid = pid;
-	ra->buf = malloc(window);
-	if (!ra->buf)
-		return -ENOMEM;
-	pthread_mutex_init(&ra->lock, NULL);
-	pthread_cond_init(&ra->cond, NULL);
-	if (pthread_create(&ra->thread, NULL, readahead_main, ra) != 0) {
-		free(ra->buf);
-		ra->buf = NULL;
-		return -EAGAIN;
-	}
-	ra->started = true;
-	return 0;
-}
-
-static void readahead_stop(struct readahead *ra)
-{
-	if (!ra->started)
-		return;
-	pthread_mutex_lock(&ra->lock);
-	while (ra->state == RA_BUSY)
-		pthread_cond_wait(&ra->cond, &ra->lock);
-	ra->state = RA_QUIT;
-	pthread_cond_broadcast(&ra->cond);
-	pthread_mutex_unlock(&ra->lock);
-	pthread_join(ra->thread, NULL);
-	pthread_mutex_destroy(&ra->lock);
-	pthread_cond_destroy(&ra->cond);
-	free(ra->buf);
-	ra->started = false;
-}
-
-/* Waits for the read in flight, if any; true if it holds [addr, addr+want). */
-static bool readahead_has(struct readahead *ra, uint64_t addr, size_t want)
-{
-	bool hit;
-
-	if (!ra || !ra->started)
-		return false;
-	pthread_mutex_lock(&ra->lock);
-	while (ra->state == RA_BUSY)
-		pthread_cond_wait(&ra->cond, &ra->lock);
-	hit = ra->state == RA_DONE && ra->got > 0 && addr >= ra->base &&
-	      addr + want <= ra->base + (uint64_t)ra->got;
-	pthread_mutex_unlock(&ra->lock);
-	return hit;
-}
-
-static void readahead_request(struct readahead *ra, uint64_t base, size_t len)
-{
-	if (!ra || !ra->started || !len)
-		return;
-	pthread_mutex_lock(&ra->lock);
-	while (ra->state == RA_BUSY)
-		pthread_cond_wait(&ra->cond, &ra->lock);
-	ra->base = base;
-	ra->len = len;
-	ra->state = RA_BUSY;
-	pthread_cond_broadcast(&ra->cond);
-	pthread_mutex_unlock(&ra->lock);
-}
-
-/* A pointer to want bytes at addr in the local window, copying the next
- * window out of the target when addr is not in the current one. */
 static const unsigned char *window_at(struct snap *s, uint64_t addr, size_t want,
 				      uint64_t end, int *rc)
 {
@@ -890,17 +634,7 @@ static const unsigned char *window_at(struct snap *s, uint64_t addr, size_t want
 	*rc = 0;
 	if (addr >= s->win_base && addr + want <= s->win_base + s->win_len)
 		return r->buf + (addr - s->win_base);
-	if (readahead_has(ra, addr, want)) {
-		unsigned char *b = r->buf;
-
-		pthread_mutex_lock(&ra->lock);
-		r->buf = ra->buf;	/* swap: the read-ahead becomes the window */
-		ra->buf = b;
-		base = ra->base;
-		got = ra->got;
-		ra->state = RA_IDLE;
-		pthread_mutex_unlock(&ra->lock);
-	} else {
+	if (!readahead_take(ra, addr, want, &r->buf, &base, &got)) {
 		base = addr & ~(r->pagesize - 1);
 		/* After a jump over a huge chunk, read a little first. */
 		len = addr > s->win_base + s->win_len + r->window ? SMALL_WINDOW : r->window;
@@ -1135,70 +869,19 @@ static void arena_top_accounting(struct snap *s, struct glibc_arena *ar, uint64_
 		ar->releasable = ((uint64_t)top_area - mp->top_pad) / page * page;
 }
 
-#define PM_PRESENT	(1ULL << 63)
-#define PM_PFN		((1ULL << 55) - 1)
-
-/* The frame of the shared zero page, which a read of a never-written
- * anonymous page maps (heapdoc's own copy does that to free chunks it
- * reads): present in pagemap, yet no RSS.  0 when PFNs are hidden (not
- * CAP_SYS_ADMIN). */
-static uint64_t zero_page_pfn(void)
-{
-	volatile char *p = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	uint64_t ent = 0;
-	int fd;
-
-	if (p == MAP_FAILED)
-		return 0;
-	(void)p[0];
-	fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
-	if (fd >= 0 && pread(fd, &ent, 8, (off_t)((uintptr_t)p / 4096 * 8)) != 8)
-		ent = 0;
-	if (fd >= 0)
-		close(fd);
-	munmap((void *)p, 4096);
-	return (ent & PM_PRESENT) ? ent & PM_PFN : 0;
-}
-
-/* How much of what malloc_trim(0) would release is in RAM now, from
- * /proc/<pid>/pagemap, read after the target resumed: an estimate of the
- * RSS the trim would save.  UNSET when pagemap cannot be read. */
+/* How much of what malloc_trim(0) would release is in RAM now, read after
+ * the target resumed: an estimate of the RSS the trim would save. */
 static void count_resident(struct snap *s)
 {
-	char path[64];
-	uint64_t page = s->r->pagesize, sum = 0, ent[512], zero = zero_page_pfn();
-	int fd;
+	uint64_t bytes;
 
 	if (!IS_SET(s->st->trimmable_resident))
 		return;
-	snprintf(path, sizeof(path), "/proc/%d/pagemap", (int)s->r->pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
+	if (pagemap_resident(s->r->pid, s->trim_spans, s->ntrim_spans, s->r->pagesize,
+			     &bytes) < 0)
 		s->st->trimmable_resident = UNSET;
-		return;
-	}
-	for (size_t i = 0; i < s->ntrim_spans; i++) {
-		uint64_t first = s->trim_spans[i].start / page;
-		uint64_t n = s->trim_spans[i].len / page;
-
-		while (n) {
-			size_t want = MIN(n, ARRAY_SIZE(ent));
-			ssize_t got = pread(fd, ent, want * 8, (off_t)(first * 8));
-
-			if (got <= 0) {
-				s->st->trimmable_resident = UNSET;
-				goto out;
-			}
-			for (ssize_t k = 0; k < got / 8; k++)
-				if ((ent[k] & PM_PRESENT) && (!zero || (ent[k] & PM_PFN) != zero))
-					sum += page;
-			first += (uint64_t)got / 8;
-			n -= (uint64_t)got / 8;
-		}
-	}
-	s->st->trimmable_resident = sum;
-out:
-	close(fd);
+	else
+		s->st->trimmable_resident = bytes;
 }
 
 /* ---- putting it together -------------------------------------------------- */
