@@ -27,6 +27,7 @@ enum exit_code {
 	EXIT_UNPURGED		= 12,
 	EXIT_LIVE_SET		= 13,
 	EXIT_INCONCLUSIVE	= 14,
+	EXIT_SIGNAL_BASE	= 128,	/* + N: interrupted by signal N, target released */
 };
 
 struct cmd_entry {

@@ -3,8 +3,10 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cmd.h"
+#include "target.h"
 
 const char cmd_exit_codes_help[] =
 "Exit status:\n"
@@ -16,10 +18,20 @@ const char cmd_exit_codes_help[] =
 "  5   unsupported target: kernel thread, zombie, or allocator not readable\n"
 "  10  triage verdict leak            13  triage verdict live-set\n"
 "  11  triage verdict fragmentation   14  triage verdict inconclusive\n"
-"  12  triage verdict unpurged\n";
+"  12  triage verdict unpurged\n"
+"  128+N  interrupted by signal N (SIGINT: 130); the target was released first\n";
 
 int cmd_fail(const struct error *err)
 {
+	int sig = target_interrupt_signal();
+
+	/* Interrupted: the library has already let go of the target; say so,
+	 * and exit as a shell expects of a program a signal ended. */
+	if (err->code == -EINTR && sig) {
+		fprintf(stderr, "heapdoc: interrupted by SIG%s; the target was released untouched\n",
+			sigabbrev_np(sig) ? sigabbrev_np(sig) : "?");
+		return EXIT_SIGNAL_BASE + sig;
+	}
 	fprintf(stderr, "heapdoc: %s\n", err->msg[0] ? err->msg : "unknown error");
 	switch (-err->code) {
 	case ESRCH:

@@ -184,6 +184,40 @@ START_TEST(man_page_documents_every_option)
 }
 END_TEST
 
+/* Ctrl-C in the middle of a triage window: heapdoc exits 130 and the target
+ * runs on, untraced, every thread out of any ptrace stop. */
+START_TEST(interrupt_releases_the_target)
+{
+	struct fixture f = { 0 };
+	char pid[16], path[64], status[4096];
+	int wstatus;
+	pid_t child;
+
+	fixture_start(&f, "busy_threads", NULL, NULL);
+	snprintf(pid, sizeof(pid), "%d", f.pid);
+	child = fork();
+	ck_assert(child >= 0);
+	if (child == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (!freopen("/dev/null", "w", stdout) || !freopen("/dev/null", "w", stderr))
+			_exit(97);
+		execl(HEAPDOC_BIN, "heapdoc", "triage", "--duration", "30", pid, (char *)NULL);
+		_exit(98);
+	}
+	usleep(1500 * 1000);	/* well inside the window: several samples taken */
+	kill(child, SIGINT);
+	ck_assert_int_eq(waitpid(child, &wstatus, 0), child);
+	ck_assert_msg(WIFEXITED(wstatus), "heapdoc died by a signal");
+	ck_assert_int_eq(WEXITSTATUS(wstatus), 128 + SIGINT);
+
+	snprintf(path, sizeof(path), "/proc/%d/status", f.pid);
+	ck_assert_int_eq(slurp(path, status, sizeof(status)), 0);
+	ck_assert_msg(strstr(status, "TracerPid:\t0\n"), "still traced: %s", status);
+	fixture_refresh(&f);	/* it still answers: not stopped */
+	fixture_stop(&f);
+}
+END_TEST
+
 Suite *errors_suite(void)
 {
 	Suite *s = suite_create("errors");
@@ -199,6 +233,7 @@ Suite *errors_suite(void)
 	tcase_add_loop_test(tc, unknown_option, 0, n);
 	tcase_add_loop_test(tc, help_has_examples_and_exit_codes, 0, n);
 	tcase_add_loop_test(tc, man_page_documents_every_option, 0, n);
+	tcase_add_test(tc, interrupt_releases_the_target);
 	suite_add_tcase(s, tc);
 	return s;
 }
