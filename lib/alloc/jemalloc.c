@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc/code.h"
 #include "elfsym.h"
 #include "inject.h"
 #include "util.h"
@@ -48,12 +49,6 @@ static bool is_jemalloc_function(const char *name)
 	return false;
 }
 
-static void add_if_jemalloc(const char *name, uint64_t lo, uint64_t hi, void *arg)
-{
-	if (is_jemalloc_function(name))
-		inject_guard_add(arg, lo, hi);
-}
-
 static int find_mallctl(struct jemalloc_reader *r, const struct elfsym *es,
 			const struct alloc_id *id, struct error *err)
 {
@@ -74,7 +69,6 @@ int jemalloc_open(struct jemalloc_reader **out, pid_t pid, const struct alloc_id
 {
 	struct jemalloc_reader *r = calloc(1, sizeof(*r));
 	struct elfsym es = ELFSYM_INIT;
-	uint64_t base = id->load_base;
 	int ret;
 
 	if (!r)
@@ -83,25 +77,13 @@ int jemalloc_open(struct jemalloc_reader **out, pid_t pid, const struct alloc_id
 	r->guard.what = "jemalloc";
 	/* No single lock to peek at: no thread at all may be inside it. */
 	r->guard.all_threads_clear = true;
-	if (!base) {
-		ret = elfsym_load_base(pid, id->path, &base, err);
-		if (ret < 0)
-			goto fail;
-	}
-	ret = elfsym_open(&es, pid, id->path, base, err);
+	ret = alloc_code_open(&es, pid, id, err);
 	if (ret < 0)
 		goto fail;
 	ret = find_mallctl(r, &es, id, err);
 	if (ret < 0)
 		goto fail;
-	if (id->link == ALLOC_SHARED) {
-		ret = inject_guard_add_mapped(&r->guard, pid, id->path, err);
-	} else {
-		elfsym_each_function(&es, add_if_jemalloc, &r->guard);
-		if (!r->guard.ncode)
-			ret = error_set(err, -ENOENT, "pid %d: no jemalloc function named in "
-					"%s's symbols", pid, id->path);
-	}
+	ret = alloc_code_guard(&r->guard, &es, pid, id, is_jemalloc_function, err);
 	if (ret < 0)
 		goto fail;
 	elfsym_close(&es);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc/code.h"
 #include "elfsym.h"
 #include "inject.h"
 #include "util.h"
@@ -84,12 +85,6 @@ static bool is_tcmalloc_function(const char *name)
 	return false;
 }
 
-static void add_if_tcmalloc(const char *name, uint64_t lo, uint64_t hi, void *arg)
-{
-	if (is_tcmalloc_function(name))
-		inject_guard_add(arg, lo, hi);
-}
-
 static int find_entry_points(struct tcmalloc_reader *r, const struct elfsym *es,
 			     const char *path, struct error *err)
 {
@@ -117,32 +112,19 @@ int tcmalloc_open(struct tcmalloc_reader **out, pid_t pid, const struct alloc_id
 {
 	struct tcmalloc_reader *r = calloc(1, sizeof(*r));
 	struct elfsym es = ELFSYM_INIT;
-	uint64_t base = id->load_base;
 	int ret;
 
 	if (!r)
 		return error_set(err, -ENOMEM, "out of memory");
 	r->pid = pid;
 	r->guard.what = "tcmalloc";
-	if (!base) {
-		ret = elfsym_load_base(pid, id->path, &base, err);
-		if (ret < 0)
-			goto fail;
-	}
-	ret = elfsym_open(&es, pid, id->path, base, err);
+	ret = alloc_code_open(&es, pid, id, err);
 	if (ret < 0)
 		goto fail;
 	ret = find_entry_points(r, &es, id->path, err);
 	if (ret < 0)
 		goto fail;
-	if (id->link == ALLOC_SHARED) {
-		ret = inject_guard_add_mapped(&r->guard, pid, id->path, err);
-	} else {
-		elfsym_each_function(&es, add_if_tcmalloc, &r->guard);
-		if (!r->guard.ncode)
-			ret = error_set(err, -ENOENT, "pid %d: no tcmalloc function named in "
-					"%s's symbols", pid, id->path);
-	}
+	ret = alloc_code_guard(&r->guard, &es, pid, id, is_tcmalloc_function, err);
 	if (ret < 0)
 		goto fail;
 	elfsym_close(&es);
