@@ -400,27 +400,10 @@ static pid_t choose_thread(struct inject_session *s, const struct inject_opts *o
 	return chosen;
 }
 
-/* Everyone but the borrowed thread runs on during the calls, released the
- * way target_resume() releases a thread (handing back a signal it stopped
- * with); target_stop() takes them again. */
+/* Everyone but the borrowed thread runs on during the calls. */
 static void resume_others(struct inject_session *s)
 {
-	struct target *t = s->t;
-
-	for (size_t i = 0; i < t->nthreads; i++) {
-		struct target_thread *th = &t->threads[i];
-		long sig;
-
-		if (th->tid == s->tid || !th->stopped)
-			continue;
-		sig = th->stop_kind == TARGET_STOP_SIGNAL ? th->pending_signal : 0;
-		if (ptrace(PTRACE_DETACH, th->tid, 0, (void *)sig) < 0)
-			continue;	/* it died: target_stop() notices */
-		th->traced = false;
-		th->stopped = false;
-		th->stop_kind = TARGET_RUNNING;
-		th->pending_signal = 0;
-	}
+	target_release_others(s->t, s->tid);
 }
 
 static int save_thread(struct inject_session *s, struct error *err)

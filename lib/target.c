@@ -809,6 +809,13 @@ static void release_thread(struct target_thread *th)
 	th->pending_signal = 0;
 }
 
+void target_release_others(struct target *t, pid_t keep)
+{
+	for (size_t i = 0; i < t->nthreads; i++)
+		if (t->threads[i].stopped && t->threads[i].tid != keep)
+			release_thread(&t->threads[i]);
+}
+
 static void note_pause(struct target *t)
 {
 	uint64_t us = (now_ns() - t->stop_started_ns) / 1000;
@@ -825,9 +832,7 @@ int target_resume(struct target *t, struct error *err)
 		return error_set(err, -EINVAL, "target_resume: not attached");
 	if (!t->stopped)
 		return 0;
-	for (size_t i = 0; i < t->nthreads; i++)
-		if (t->threads[i].stopped)
-			release_thread(&t->threads[i]);
+	target_release_others(t, 0);	/* 0: no thread is kept */
 	t->stopped = false;
 	note_pause(t);
 	return 0;

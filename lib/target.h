@@ -90,6 +90,12 @@ int target_stop(struct target *t, struct error *err);
  * for the next target_stop(). */
 int target_resume(struct target *t, struct error *err);
 
+/* Lets every held thread but keep run on, released exactly as
+ * target_resume() releases them (a signal a thread stopped with is handed
+ * back); keep stays held.  For running code on one thread while the others
+ * go on (lib/inject); target_stop() takes them back. */
+void target_release_others(struct target *t, pid_t keep);
+
 /* Resumes (if stopped) and detaches every thread; frees t.  Always safe,
  * also on a t that was never attached (zeroed) or already detached.  A
  * thread in uninterruptible sleep cannot be detached until it wakes: after
