@@ -86,8 +86,9 @@ static int observe_allocator(struct observer *o, bool use_allocator, struct erro
 	name = alloc_kind_name(obs->alloc.kind);
 	o->backend = alloc_backend_for(obs->alloc.kind);
 	if (!use_allocator) {
-		summary_unavailable(&obs->summary,
-				    "%s's state was not read: settings come from the environment", name);
+		/* Only heapdoc's own process is observed without it. */
+		summary_unavailable(&obs->summary, "heapdoc does not trace itself: "
+				    "%s settings come from the environment", name);
 		return 0;
 	}
 	if (!o->backend) {
