@@ -260,6 +260,10 @@ static int exec_stats(int argc, char **argv)
 		fprintf(stderr, "heapdoc: %s\n", run.why_blind.msg);
 		code = EXIT_UNSUPPORTED;
 	} else if (run.have_state && run.st.corrupt) {
+		/* The figures were printed, as far as the walk got. */
+		fprintf(stderr, "heapdoc: pid %d: the heap is corrupt (%u finding%s, first: %s)\n",
+			(int)run.pid, run.st.nfindings, run.st.nfindings == 1 ? "" : "s",
+			run.st.findings[0].what);
 		code = EXIT_ERROR;
 	}
 out:

@@ -171,7 +171,8 @@ void stats_print_json(FILE *out, const struct stats_report *r)
 	json_object_begin(&j, "target");
 	json_uint(&j, "pause_us", r->pause_us);
 	json_uint(&j, "stops", r->stops);
-	json_bool(&j, "consistent", st && st->consistent);
+	/* jemalloc and tcmalloc answer from inside, under their own locks. */
+	json_bool(&j, "consistent", st ? st->consistent : r->jemalloc || r->tcmalloc);
 	json_uint(&j, "tries", st ? st->tries : 0);
 	json_uint(&j, "copied_bytes", st ? st->copied_bytes : 0);
 	json_uint(&j, "reads", st ? st->reads : 0);
