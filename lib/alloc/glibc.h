@@ -7,11 +7,14 @@
  *     DWARF (libc6-dbg), or from a per-version table when only a symbol table
  *     exists; TLS offsets of `tcache` and `thread_arena`.
  *  2. glibc_snapshot(): stop the target; read mp_ and every arena header;
- *     if an arena mutex is held, resume for a moment and retry (bounded);
- *     then, still stopped, read the thread caches and fastbins (a page cache
- *     serves these scattered reads) and copy each heap in bounded windows,
- *     walking each window locally as soon as it is copied; resume.  heapdoc
- *     holds one window at a time, whatever the size of the heap.
+ *     if an arena mutex is held (or a tcache list disagrees with its count:
+ *     a thread stopped inside tcache_put), resume for 2 ms and retry, up to
+ *     50 times; then, still stopped, read the thread caches (a page cache
+ *     serves these scattered reads) and copy each heap in 4 MiB windows,
+ *     walking each window locally as soon as it is copied while a helper
+ *     thread copies the next; follow the fastbin lists through what the walk
+ *     saw; resume.  heapdoc holds two windows, whatever the size of the
+ *     heap, plus the fastbin-sized chunks whose fd could be a link.
  *  3. Every walk is bounded and validated; anything inconsistent becomes a
  *     finding and `corrupt`, never a crash or an endless loop.
  */

@@ -4,10 +4,14 @@
  * summary.valid = false with why_invalid naming the package to install,
  * and the /proc figure it can still give (resident); it never guesses.
  *
- * Cost: sample() takes the light snapshot (arena headers, tcache and
- * fastbin lists, bins walked as lists: about one small read per free chunk,
- * served by a page cache) — no census.  read() takes the full snapshot:
- * every heap copied in 16 MiB windows and walked while the target is held.
+ * Cost: sample() takes the light snapshot: arena headers, tcache, and the
+ * fastbin and bin lists followed a page at a time through a page cache, no
+ * census.  When the lists need more than 1024 page reads (a fragmented
+ * heap) it becomes the full snapshot in the same stop, which is cheaper
+ * then.  read() takes the full snapshot: every heap copied in 4 MiB windows
+ * (the next one copied by a helper thread while the current one is walked)
+ * while the target is held; 0.1-0.2 s for a 400 MiB heap of 1.5 million
+ * chunks on a 2-core VM, 30 ms for 100 MiB.
  */
 #include "alloc/glibc.h"
 
