@@ -61,21 +61,29 @@ echo
 
 printf '%-8s %4s %12s %12s %12s %10s %s\n' tool run "stall µs" "pause µs" "wall ms" \
        "peak KiB" "mallinfo2"
-for i in $(seq "$runs"); do
-	answer reset
-	t0=$(date +%s%N)
-	/usr/bin/time -f '%M' -o "$dir/time" "$bin" stats --json "$pid" > "$dir/json" 2> /dev/null
-	t1=$(date +%s%N)
-	s=$(stall)
-	pause=$(sed -n 's/^ *"pause_us": \([0-9]*\),*/\1/p' "$dir/json" | head -1)
-	same=equal
-	for k in arena ordblks smblks hblks hblkhd fsmblks uordblks fordblks keepcost; do
-		mine=$(sed -n "/\"mallinfo2\"/,/}/s/^ *\"$k\": \([0-9]*\),*/\1/p" "$dir/json")
-		[ "$mine" = "$(value mallinfo2.$k)" ] || same="DIFFERS ($k)"
+heapdoc_runs() {	# label, then extra options
+	label=$1
+	shift
+	for i in $(seq "$runs"); do
+		answer reset
+		t0=$(date +%s%N)
+		/usr/bin/time -f '%M' -o "$dir/time" "$bin" stats --json "$@" "$pid" \
+			> "$dir/json" 2> /dev/null
+		t1=$(date +%s%N)
+		s=$(stall)
+		pause=$(sed -n 's/^ *"pause_us": \([0-9]*\),*/\1/p' "$dir/json" | head -1)
+		method=$(sed -n 's/^ *"method": "\([a-z]*\)",*/\1/p' "$dir/json" | head -1)
+		same=equal
+		for k in arena ordblks smblks hblks hblkhd fsmblks uordblks fordblks keepcost; do
+			mine=$(sed -n "/\"mallinfo2\"/,/}/s/^ *\"$k\": \([0-9]*\),*/\1/p" "$dir/json")
+			[ "$mine" = "$(value mallinfo2.$k)" ] || same="DIFFERS ($k)"
+		done
+		printf '%-8s %4s %12s %12s %12s %10s %s (%s)\n' "$label" "$i" "$s" "$pause" \
+		       $(( (t1 - t0) / 1000000 )) "$(cat "$dir/time")" "$same" "$method"
 	done
-	printf '%-8s %4s %12s %12s %12s %10s %s\n' heapdoc "$i" "$s" "$pause" \
-	       $(( (t1 - t0) / 1000000 )) "$(cat "$dir/time")" "$same"
-done
+}
+heapdoc_runs heapdoc
+heapdoc_runs short --short-pause
 if command -v gdb > /dev/null; then
 	for i in $(seq "$runs"); do
 		answer reset

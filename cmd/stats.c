@@ -19,7 +19,7 @@ static int exec_stats(int argc, char **argv);
 const struct cmd_entry cmd_stats_entry = {
 	.name = "stats",
 	.summary = "what the allocator holds now: mallinfo2, arenas, caches, free space",
-	.usage = "heapdoc stats [--json] <pid>",
+	.usage = "heapdoc stats [--json] [--short-pause] <pid>",
 	.help =
 "Reads the allocator's own state from outside the process: glibc's\n"
 "mallinfo2() figures exactly as the process would compute them, every arena,\n"
@@ -35,6 +35,13 @@ const struct cmd_entry cmd_stats_entry = {
 "call afterwards.\n"
 "\n"
 "Options:\n"
+"  --short-pause\n"
+"              glibc: hold the process only to read malloc's headers, twice\n"
+"              (about a millisecond each), and walk its heaps while it runs;\n"
+"              the result is kept if malloc's state was the same at both holds,\n"
+"              else heapdoc holds it for the whole walk (target.method says\n"
+"              which: \"validated\" or \"held\").  A chunk taken from the middle\n"
+"              of a free list with nothing else changing could go unseen.\n"
 "  --json      one JSON object (keys: pid, allocator, allocated, resident,\n"
 "              trimmable, corrupt, target.pause_us, glibc.mallinfo2,\n"
 "              glibc.arenas, glibc.params, glibc.tcache, glibc.census,\n"
@@ -68,6 +75,7 @@ struct stats_run {
 	uint64_t resident;
 	uint64_t pause_us;		/* the target's counters, kept past detach */
 	unsigned stops;
+	bool short_pause;		/* glibc: walk while it runs, validate */
 };
 
 static bool stats_blind(const struct stats_run *run)
@@ -114,7 +122,8 @@ static int stats_read(struct stats_run *run, struct error *err)
 	int rc = 0;
 
 	if (run->glibc) {
-		rc = glibc_snapshot(run->glibc, &run->t, &run->st, err);
+		rc = run->short_pause ? glibc_snapshot_brief(run->glibc, &run->t, &run->st, err) :
+					glibc_snapshot(run->glibc, &run->t, &run->st, err);
 		if (rc < 0)
 			return rc;
 		run->have_state = true;
@@ -220,6 +229,7 @@ static int exec_stats(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "json", no_argument, NULL, 'j' },
+		{ "short-pause", no_argument, NULL, 's' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -230,10 +240,13 @@ static int exec_stats(int argc, char **argv)
 
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+jh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+jsh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'j':
 			json = true;
+			break;
+		case 's':
+			run.short_pause = true;
 			break;
 		case 'h':
 			return cmd_help(&cmd_stats_entry);

@@ -331,6 +331,64 @@ END_TEST
 START_TEST(light_read_on_long_lists) { check_light("glibc_fragmented", "24"); }
 END_TEST
 
+/* --short-pause on an idle process: the state is the same at both holds,
+ * the walk is kept ("validated"), and mallinfo2 is still exact. */
+START_TEST(short_pause_is_exact_when_idle)
+{
+	const char *args[] = { "threads", NULL };
+	const char *cli[] = { "stats", "--json", "--short-pause", NULL, NULL };
+	char pidarg[16];
+	struct fixture f;
+	const char *mi;
+	int rc;
+
+	fixture_start(&f, "glibc_heap", args, NULL);
+	snprintf(pidarg, sizeof(pidarg), "%d", (int)f.pid);
+	cli[3] = pidarg;
+	rc = run_heapdoc(cli, out, sizeof(out), err, sizeof(err));
+	ck_assert_msg(rc == 0, "exit %d: %s", rc, err);
+	ck_assert_ptr_nonnull(strstr(out, "\"method\": \"validated\""));
+	mi = strstr(out, "\"mallinfo2\"");
+	ck_assert_ptr_nonnull(mi);
+	for (size_t i = 0; i < sizeof(mallinfo2_fields) / sizeof(*mallinfo2_fields); i++) {
+		char key[64];
+
+		snprintf(key, sizeof(key), "mallinfo2.%s", mallinfo2_fields[i]);
+		ck_assert_int_eq(json_number(mi, mallinfo2_fields[i]), fixture_value(&f, key));
+	}
+	fixture_stop(&f);
+}
+END_TEST
+
+/* --short-pause on a process that allocates all the time: the state moves
+ * between the holds, heapdoc notices and holds it instead; nothing is
+ * reported corrupt and the process sees nothing. */
+START_TEST(short_pause_falls_back_on_a_busy_process)
+{
+	const char *cli[] = { "stats", "--json", "--short-pause", NULL, NULL };
+	char pidarg[16];
+	struct fixture f;
+
+	fixture_start(&f, "busy_threads", NULL, NULL);
+	snprintf(pidarg, sizeof(pidarg), "%d", (int)f.pid);
+	cli[3] = pidarg;
+	for (int i = 0; i < 20; i++) {
+		int rc = run_heapdoc(cli, out, sizeof(out), err, sizeof(err));
+
+		ck_assert_msg(rc == 0, "run %d: exit %d: %s", i, rc, err);
+		ck_assert_msg(strstr(out, "\"corrupt\": false"), "run %d: corrupt", i);
+		ck_assert(strstr(out, "\"method\": \"validated\"") ||
+			  strstr(out, "\"method\": \"held\""));
+	}
+	fixture_refresh(&f);
+	ck_assert_int_eq(fixture_value(&f, "eintr_unexpected"), 0);
+	ck_assert_int_eq(fixture_value(&f, "short_sleeps"), 0);
+	ck_assert_int_eq(fixture_value(&f, "read_errors"), 0);
+	ck_assert_int_eq(fixture_value(&f, "data_errors"), 0);
+	fixture_stop(&f);
+}
+END_TEST
+
 /* 100 reads of a busy process: its own checks stay clean. */
 START_TEST(hundred_reads_leave_a_busy_process_undisturbed)
 {
@@ -433,6 +491,8 @@ Suite *glibc_suite(void)
 	tcase_add_test(safety, no_such_pid_exits_3);
 	tcase_add_test(safety, no_debug_info_names_the_package);
 	tcase_add_test(safety, hundred_reads_leave_a_busy_process_undisturbed);
+	tcase_add_test(safety, short_pause_is_exact_when_idle);
+	tcase_add_test(safety, short_pause_falls_back_on_a_busy_process);
 	suite_add_tcase(s, safety);
 	return s;
 }

@@ -120,7 +120,10 @@ struct glibc_state {
 	struct glibc_finding findings[GLIBC_MAX_FINDINGS];
 
 	/* What the read cost. */
-	uint64_t pause_us;		/* the stop in which the snapshot was taken */
+	const char *method;		/* "held": walked while the target was held;
+					 * "validated": walked while it ran, between
+					 * two brief holds that saw the same state */
+	uint64_t pause_us;		/* the longest stop of this read */
 	uint64_t copied_bytes;		/* heap bytes copied out of the target */
 	uint64_t reads;			/* read calls on the target during the stop */
 	uint64_t walk_us;		/* the whole snapshot, stops included */
@@ -144,6 +147,15 @@ const char *glibc_version(const struct glibc_reader *r);
  * arena mutex held.  -ESRCH when the process exits meanwhile. */
 int glibc_snapshot(struct glibc_reader *r, struct target *t, struct glibc_state *st,
 		   struct error *err);
+
+/* The brief hold: the target is held only to read the allocator's headers
+ * (about a millisecond), runs while its heaps are walked, and is held again
+ * to check that mp_, every arena header and every thread's tcache are
+ * unchanged; if not (three tries), it falls back to glibc_snapshot.  A
+ * chunk taken from the middle of a bin list with nothing else changing
+ * between the holds would go unseen: st->method says "validated". */
+int glibc_snapshot_brief(struct glibc_reader *r, struct target *t, struct glibc_state *st,
+			 struct error *err);
 
 /* Only what mallinfo2 needs (headers, fastbins, and the bins walked as
  * lists): the cheap read for trend samples.  No census, no trimmable. */

@@ -102,6 +102,7 @@ struct snap {
 	uint64_t read_budget;		/* page reads the list walks may make */
 	uint64_t heap_max;
 	bool tcache_unsettled;		/* a list disagreed with its count */
+	uint64_t *tc_print;		/* per st->tcaches[i]: FNV-1a of its struct */
 	/* the window of the heap walk */
 	struct readahead *ra;
 	uint64_t win_base;
@@ -527,6 +528,16 @@ static uint64_t tls_word(struct snap *s, uint64_t fs_base, int64_t tpoff, int *r
 }
 
 /* One thread's tcache: every list walked, each chunk marked as cached. */
+static uint64_t fnv1a(const void *p, size_t len)
+{
+	const unsigned char *b = p;
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	while (len--)
+		h = (h ^ *b++) * 0x100000001b3ULL;
+	return h;
+}
+
 static int walk_tcache(struct snap *s, struct glibc_tcache *tc)
 {
 	const struct glibc_layout *L = s->L;
@@ -540,6 +551,7 @@ static int walk_tcache(struct snap *s, struct glibc_tcache *tc)
 	rc = target_read_exact(s->t, tc->addr, buf, L->tcache_size, s->err);
 	if (rc < 0)
 		return rc == -EFAULT ? 0 : rc;
+	s->tc_print[tc - s->st->tcaches] = fnv1a(buf, L->tcache_size);
 	for (unsigned b = 0; b < L->tcache_bins; b++) {
 		uint64_t count = glibc_get_at(buf, &L->tc[TC_COUNTS], b);
 		uint64_t e = glibc_get_at(buf, &L->tc[TC_ENTRIES], b);
@@ -588,8 +600,10 @@ static int read_tcaches(struct snap *s)
 	if (!st->tcache_known)
 		return 0;
 	free(st->tcaches);
+	free(s->tc_print);
 	st->tcaches = calloc(s->t->nthreads ? s->t->nthreads : 1, sizeof(*st->tcaches));
-	if (!st->tcaches)
+	s->tc_print = calloc(s->t->nthreads ? s->t->nthreads : 1, sizeof(*s->tc_print));
+	if (!st->tcaches || !s->tc_print)
 		return error_set(s->err, -ENOMEM, "out of memory");
 	for (size_t i = 0; i < s->t->nthreads; i++) {
 		struct glibc_tcache *tc = &st->tcaches[st->ntcaches];
@@ -1004,8 +1018,63 @@ static void forget_list_walks(struct glibc_state *st)
 	}
 }
 
+/* Stops the target again and tells whether malloc's state is byte for
+ * byte what the first stop saw: mp_, every arena header (top, bins, fastbin
+ * heads, system_mem, the ring), the same threads with the same tcache
+ * structs.  Every malloc and free changes one of these, except taking a
+ * chunk from the middle of a bin list with nothing else changing (an exact
+ * fit in a large bin; realloc growing into the whole next chunk). */
+static int state_unchanged(struct snap *s, bool *same)
+{
+	const struct glibc_layout *L = s->L;
+	struct glibc_state *st = s->st;
+	size_t cap = MAX(MAX(L->par_size, L->state_size), L->tcache_size);
+	unsigned char *buf = malloc(cap);
+	size_t stopped = 0;
+	int rc;
+
+	*same = false;
+	if (!buf)
+		return error_set(s->err, -ENOMEM, "out of memory");
+	rc = target_stop(s->t, s->err);
+	if (rc < 0)
+		goto out;
+	rc = target_read_exact(s->t, s->r->gs.mp, buf, L->par_size, s->err);
+	if (rc < 0 || memcmp(buf, s->mp, L->par_size))
+		goto out;
+	for (size_t i = 0; i < st->narenas; i++) {
+		rc = target_read_exact(s->t, st->arenas[i].addr, buf, L->state_size, s->err);
+		if (rc < 0 || memcmp(buf, arena_hdr(s, i), L->state_size))
+			goto out;
+	}
+	for (size_t i = 0; i < s->t->nthreads; i++)
+		stopped += s->t->threads[i].stopped;
+	if (st->tcache_known && stopped != st->ntcaches)
+		goto out;
+	for (size_t i = 0; st->tcache_known && i < st->ntcaches; i++) {
+		struct glibc_tcache *tc = &st->tcaches[i];
+		struct user_regs_struct regs;
+
+		rc = target_get_regs(s->t, tc->tid, &regs, s->err);
+		if (rc < 0 || tls_word(s, regs.fs_base, s->r->gs.tcache_tpoff, &rc) != tc->addr ||
+		    rc < 0)
+			goto out;
+		if (!tc->addr)
+			continue;
+		rc = target_read_exact(s->t, tc->addr, buf, L->tcache_size, s->err);
+		if (rc < 0 || fnv1a(buf, L->tcache_size) != s->tc_print[i])
+			goto out;
+	}
+	*same = true;
+out:
+	free(buf);
+	/* A read that failed only means "changed"; a vanished process is
+	 * an error. */
+	return rc == -ESRCH || rc == -EINTR ? rc : 0;
+}
+
 static int snapshot(struct glibc_reader *r, struct target *t, struct glibc_state *st,
-		    bool full, struct error *err)
+		    bool full, bool brief, struct error *err)
 {
 	struct snap s = { .r = r, .L = &r->L, .t = t, .st = st, .err = err,
 			  .read_budget = full ? UINT64_MAX : LIGHT_READ_BUDGET };
@@ -1031,6 +1100,15 @@ static int snapshot(struct glibc_reader *r, struct target *t, struct glibc_state
 	rc = stop_quiet(&s);
 	if (rc < 0)
 		goto resume;
+	/* The brief hold: let the target run while its heaps are walked,
+	 * keep the result only if nothing changed meanwhile. */
+	brief = brief && full && st->consistent;
+	if (brief) {
+		rc = target_resume(t, err);
+		if (rc < 0)
+			goto out;
+		st->pause_us = t->pause_us_last;
+	}
 	if (!full) {
 		rc = walk_lists(&s);
 		if (rc == -E2BIG) {	/* long lists: copying the heaps is cheaper */
@@ -1077,6 +1155,14 @@ static int snapshot(struct glibc_reader *r, struct target *t, struct glibc_state
 	}
 	st->reads += s.rc->reads;
 	st->copied_bytes += s.rc->bytes;
+	if (brief) {
+		bool same;
+
+		readahead_stop(&ra);
+		rc = state_unchanged(&s, &same);
+		if (rc == 0 && (!same || st->corrupt))
+			rc = -EAGAIN;	/* it moved: take the full hold instead */
+	}
 resume:
 	readahead_stop(&ra);	/* nothing reads the target once it runs */
 	if (t->stopped) {
@@ -1086,7 +1172,8 @@ resume:
 		if (rc == 0)
 			rc = rc2;
 	}
-	st->pause_us = t->pause_us_last;
+	st->pause_us = MAX(st->pause_us, t->pause_us_last);
+	st->method = brief ? "validated" : "held";
 	if (rc == 0) {
 		mallinfo2_from_arenas(st);
 		if (full)
@@ -1101,6 +1188,7 @@ out:
 	free(s.arena_has_fastbins);
 	free(s.trim_spans);
 	free(s.regions);
+	free(s.tc_print);
 	free(s.hdrs);
 	free(s.mp);
 	free(s.rc);
@@ -1111,13 +1199,26 @@ out:
 int glibc_snapshot(struct glibc_reader *r, struct target *t, struct glibc_state *st,
 		   struct error *err)
 {
-	return snapshot(r, t, st, true, err);
+	return snapshot(r, t, st, true, false, err);
+}
+
+int glibc_snapshot_brief(struct glibc_reader *r, struct target *t, struct glibc_state *st,
+			 struct error *err)
+{
+	for (int attempt = 0; attempt < 3; attempt++) {
+		int rc = snapshot(r, t, st, true, true, err);
+
+		if (rc != -EAGAIN)
+			return rc;
+		glibc_state_free(st);
+	}
+	return snapshot(r, t, st, true, false, err);
 }
 
 int glibc_snapshot_light(struct glibc_reader *r, struct target *t, struct glibc_state *st,
 			 struct error *err)
 {
-	return snapshot(r, t, st, false, err);
+	return snapshot(r, t, st, false, false, err);
 }
 
 void glibc_state_free(struct glibc_state *st)

@@ -169,6 +169,7 @@ void stats_print_json(FILE *out, const struct stats_report *r)
 	json_uint(&j, "trimmable_resident", st ? st->trimmable_resident : UNSET);
 	json_bool(&j, "corrupt", st && st->corrupt);
 	json_object_begin(&j, "target");
+	json_string(&j, "method", st ? st->method : (r->jemalloc || r->tcmalloc) ? "call" : NULL);
 	json_uint(&j, "pause_us", r->pause_us);
 	json_uint(&j, "stops", r->stops);
 	/* jemalloc and tcmalloc answer from inside, under their own locks. */

@@ -36,8 +36,10 @@ static void headline(FILE *out, const struct stats_report *r)
 	else
 		fprintf(out, "  %-11s %10s   malloc_trim(0) would release this much "
 			"(resident or not)\n", "trimmable", HB(st->trimmable));
-	fprintf(out, "  %-11s %10s   in %u stop%s%s\n", "paused", human_us(us, sizeof(us), r->pause_us),
-		st->tries, st->tries == 1 ? "" : "s",
+	fprintf(out, "  %-11s %10s   %s%s\n", "paused", human_us(us, sizeof(us), r->pause_us),
+		st->method && !strcmp(st->method, "validated") ?
+		"the longest of two brief holds; the heaps were walked while it ran" :
+		"held while its heaps were copied",
 		st->consistent ? "" : "; an arena lock stayed held: figures may be mid-update");
 	if (st->corrupt)
 		fprintf(out, "\n  HEAP CORRUPT: %u finding%s (below); the figures cover what "
