@@ -83,7 +83,7 @@ heapdoc_runs() {	# label, then extra options
 	done
 }
 heapdoc_runs heapdoc
-heapdoc_runs short --short-pause
+heapdoc_runs held --hold
 if command -v gdb > /dev/null; then
 	for i in $(seq "$runs"); do
 		answer reset

@@ -331,12 +331,12 @@ END_TEST
 START_TEST(light_read_on_long_lists) { check_light("glibc_fragmented", "24"); }
 END_TEST
 
-/* --short-pause on an idle process: the state is the same at both holds,
- * the walk is kept ("validated"), and mallinfo2 is still exact. */
-START_TEST(short_pause_is_exact_when_idle)
+/* By default, on an idle process: the state is the same at both brief
+ * holds, the walk is kept ("validated"), and mallinfo2 is still exact. */
+START_TEST(brief_hold_is_exact_when_idle)
 {
 	const char *args[] = { "threads", NULL };
-	const char *cli[] = { "stats", "--json", "--short-pause", NULL, NULL };
+	const char *cli[] = { "stats", "--json", NULL, NULL };
 	char pidarg[16];
 	struct fixture f;
 	const char *mi;
@@ -344,7 +344,7 @@ START_TEST(short_pause_is_exact_when_idle)
 
 	fixture_start(&f, "glibc_heap", args, NULL);
 	snprintf(pidarg, sizeof(pidarg), "%d", (int)f.pid);
-	cli[3] = pidarg;
+	cli[2] = pidarg;
 	rc = run_heapdoc(cli, out, sizeof(out), err, sizeof(err));
 	ck_assert_msg(rc == 0, "exit %d: %s", rc, err);
 	ck_assert_ptr_nonnull(strstr(out, "\"method\": \"validated\""));
@@ -360,18 +360,18 @@ START_TEST(short_pause_is_exact_when_idle)
 }
 END_TEST
 
-/* --short-pause on a process that allocates all the time: the state moves
+/* By default, on a process that allocates all the time: the state moves
  * between the holds, heapdoc notices and holds it instead; nothing is
  * reported corrupt and the process sees nothing. */
-START_TEST(short_pause_falls_back_on_a_busy_process)
+START_TEST(brief_hold_falls_back_on_a_busy_process)
 {
-	const char *cli[] = { "stats", "--json", "--short-pause", NULL, NULL };
+	const char *cli[] = { "stats", "--json", NULL, NULL };
 	char pidarg[16];
 	struct fixture f;
 
 	fixture_start(&f, "busy_threads", NULL, NULL);
 	snprintf(pidarg, sizeof(pidarg), "%d", (int)f.pid);
-	cli[3] = pidarg;
+	cli[2] = pidarg;
 	for (int i = 0; i < 20; i++) {
 		int rc = run_heapdoc(cli, out, sizeof(out), err, sizeof(err));
 
@@ -385,6 +385,34 @@ START_TEST(short_pause_falls_back_on_a_busy_process)
 	ck_assert_int_eq(fixture_value(&f, "short_sleeps"), 0);
 	ck_assert_int_eq(fixture_value(&f, "read_errors"), 0);
 	ck_assert_int_eq(fixture_value(&f, "data_errors"), 0);
+	fixture_stop(&f);
+}
+END_TEST
+
+/* --hold: one hold for the whole walk, said so, and exact. */
+START_TEST(hold_is_exact_and_says_held)
+{
+	const char *args[] = { "threads", NULL };
+	const char *cli[] = { "stats", "--json", "--hold", NULL, NULL };
+	char pidarg[16];
+	struct fixture f;
+	const char *mi;
+	int rc;
+
+	fixture_start(&f, "glibc_heap", args, NULL);
+	snprintf(pidarg, sizeof(pidarg), "%d", (int)f.pid);
+	cli[3] = pidarg;
+	rc = run_heapdoc(cli, out, sizeof(out), err, sizeof(err));
+	ck_assert_msg(rc == 0, "exit %d: %s", rc, err);
+	ck_assert_ptr_nonnull(strstr(out, "\"method\": \"held\""));
+	mi = strstr(out, "\"mallinfo2\"");
+	ck_assert_ptr_nonnull(mi);
+	for (size_t i = 0; i < sizeof(mallinfo2_fields) / sizeof(*mallinfo2_fields); i++) {
+		char key[64];
+
+		snprintf(key, sizeof(key), "mallinfo2.%s", mallinfo2_fields[i]);
+		ck_assert_int_eq(json_number(mi, mallinfo2_fields[i]), fixture_value(&f, key));
+	}
 	fixture_stop(&f);
 }
 END_TEST
@@ -491,8 +519,9 @@ Suite *glibc_suite(void)
 	tcase_add_test(safety, no_such_pid_exits_3);
 	tcase_add_test(safety, no_debug_info_names_the_package);
 	tcase_add_test(safety, hundred_reads_leave_a_busy_process_undisturbed);
-	tcase_add_test(safety, short_pause_is_exact_when_idle);
-	tcase_add_test(safety, short_pause_falls_back_on_a_busy_process);
+	tcase_add_test(safety, brief_hold_is_exact_when_idle);
+	tcase_add_test(safety, brief_hold_falls_back_on_a_busy_process);
+	tcase_add_test(safety, hold_is_exact_and_says_held);
 	suite_add_tcase(s, safety);
 	return s;
 }

@@ -85,7 +85,9 @@ static int read_glibc(struct alloc_reader *r, struct target *t, struct alloc_sum
 		blind_summary(b, sum);
 		return glibc_resident(b->pid, t, &sum->resident, err);
 	}
-	rc = glibc_snapshot(b->g, t, &st, err);
+	/* Two brief holds and a validated walk; the full hold only when the
+	 * process is allocating right then (glibc.h). */
+	rc = glibc_snapshot_brief(b->g, t, &st, err);
 	if (rc < 0)
 		return rc;
 	glibc_summarize(&st, sum, params);
