@@ -51,6 +51,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "proc.h"
 #include "util.h"
 
 #define PF_KTHREAD		0x00200000	/* include/linux/sched.h */
@@ -208,45 +209,6 @@ static int read_int_file(const char *path)
 }
 
 /* The tids in /proc/<pid>/task, into a malloc'd array. */
-static int list_tasks(pid_t pid, pid_t **tids, size_t *n, struct error *err)
-{
-	char path[64];
-	struct dirent *de;
-	size_t cap = 0;
-	DIR *dir;
-
-	*tids = NULL;
-	*n = 0;
-	snprintf(path, sizeof(path), "/proc/%d/task", pid);
-	dir = opendir(path);
-	if (!dir)
-		return error_set(err, errno == ENOENT ? -ESRCH : -errno,
-				 "pid %d: %s", pid, errno == ENOENT ?
-				 "no such process" : strerror(errno));
-	while ((de = readdir(dir))) {
-		pid_t tid = (pid_t)atoi(de->d_name);
-
-		if (tid <= 0)
-			continue;
-		if (*n == cap) {
-			size_t ncap = cap ? cap * 2 : 64;
-			pid_t *p = realloc(*tids, ncap * sizeof(*p));
-
-			if (!p) {
-				closedir(dir);
-				free(*tids);
-				*tids = NULL;
-				return error_set(err, -ENOMEM, "pid %d: out of memory", pid);
-			}
-			*tids = p;
-			cap = ncap;
-		}
-		(*tids)[(*n)++] = tid;
-	}
-	closedir(dir);
-	return 0;
-}
-
 /* ---- the thread table ---------------------------------------------------- */
 
 static struct target_thread *find_thread(struct target *t, pid_t tid)
@@ -421,7 +383,7 @@ static int seize_new_threads(struct target *t, size_t *added, bool interrupt,
 	int r;
 
 	*added = 0;
-	r = list_tasks(t->pid, &tids, &n, err);
+	r = proc_list_tasks("", t->pid, &tids, &n, err);
 	if (r < 0)
 		return r;
 	for (size_t i = 0; i < n; i++) {
