@@ -43,7 +43,10 @@ struct observation {
 	pid_t pid;
 	char comm[64];
 	struct proc_status status;
-	struct rss_split split;		/* RSS by kind of mapping (step 2) */
+	struct rss_split split;		/* RSS by kind of mapping (step 2), at the end */
+	struct rss_split split_first;	/* the same at the first sample: with split,
+					 * what grew over the window; total UNSET
+					 * (or 0) when it was not read */
 	struct cgroup_limits cgroup;
 	char cgroup_why[256];		/* why cgroup is unset, when it could not be read */
 	uint64_t machine_memory;	/* MemTotal */

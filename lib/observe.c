@@ -145,6 +145,22 @@ int observe_begin(struct observer *o, const char *root, pid_t pid, bool use_allo
 	return ret;
 }
 
+/* The RSS split from smaps into *out; total UNSET when it cannot be read. */
+static int observe_split(struct observer *o, struct rss_split *out, struct error *err)
+{
+	struct maps maps = { 0 };
+	int ret = proc_read_smaps(o->root, o->obs->pid, &maps, err);
+
+	if (!ret)
+		maps_split_rss(&maps, out);
+	maps_free(&maps);
+	if (ret == -ESRCH)
+		return ret;
+	if (ret < 0)
+		*out = (struct rss_split){ .total = UNSET };
+	return 0;
+}
+
 int observe_sample(struct observer *o, struct error *err)
 {
 	struct observation *obs = o->obs;
@@ -163,6 +179,10 @@ int observe_sample(struct observer *o, struct error *err)
 	ret = proc_read_status(o->root, obs->pid, &st, err);
 	if (!ret)
 		ret = proc_read_stat(o->root, obs->pid, &stat, err);
+	/* The split at the start: with the one at the end it tells which kind
+	 * of memory grew (step 2 of a window, not only of a moment). */
+	if (!ret && !obs->nsamples)
+		ret = observe_split(o, &obs->split_first, err);
 	if (ret)
 		return ret;
 	s = &obs->samples[obs->nsamples];
@@ -186,17 +206,11 @@ int observe_sample(struct observer *o, struct error *err)
 int observe_finish(struct observer *o, struct error *err)
 {
 	struct observation *obs = o->obs;
-	struct maps maps = { 0 };
 	int ret;
 
-	ret = proc_read_smaps(o->root, obs->pid, &maps, err);
-	if (!ret)
-		maps_split_rss(&maps, &obs->split);
-	maps_free(&maps);
-	if (ret == -ESRCH)
+	ret = observe_split(o, &obs->split, err);
+	if (ret)
 		return ret;
-	if (ret < 0)
-		obs->split = (struct rss_split){ .total = UNSET };
 	if (o->reader) {
 		ret = o->backend->read(o->reader, &o->target, &obs->summary, &obs->params, err);
 		if (ret == -ESRCH || ret == -EINTR)

@@ -5,7 +5,8 @@
  *				opens the allocator backend and attaches when
  *				asked (a backend needs ptrace; /proc does not)
  *	observe_sample()	one trend point: RSS, page faults, and the
- *				allocator's cheap allocated/resident read
+ *				allocator's cheap allocated/resident read;
+ *				the first one also the RSS split at the start
  *	observe_finish()	the allocator's full read and the RSS split
  *	observe_end()		closes the backend and detaches, on every path
  *

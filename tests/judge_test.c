@@ -226,6 +226,9 @@ START_TEST(verdict_leak_with_numbers)
 	ck_assert_ptr_nonnull(strstr(v.next_step, "allocation site"));
 	/* 10 s is short of 30 s: the caveat is there. */
 	ck_assert(has_evidence("a cache still filling up looks the same over 10 s"));
+	/* RSS = resident + 20 MiB: the allocator explains all of its growth. */
+	ck_assert(!v.outside.significant);
+	ck_assert(!has_evidence("outside glibc malloc"));
 
 	/* A minute of steady growth needs no caveat. */
 	obs_init(&obs);
@@ -440,10 +443,63 @@ START_TEST(verdict_growth_outside_the_allocator)
 	for (size_t i = 0; i < obs.nsamples; i++)
 		obs.samples[i].rss = leak_clean(obs.samples[i].t);
 	obs.status.vm_rss = obs.samples[obs.nsamples - 1].rss;
+	/* smaps at both ends: the 8 MiB heap, the rest other anonymous
+	 * memory, 100 → 148 MiB of RSS. */
+	obs.split_first = (struct rss_split){ .brk_heap = 8 * MiB_, .other_anon = 92 * MiB_,
+					      .total = 100 * MiB_ };
+	obs.split = (struct rss_split){ .brk_heap = 8 * MiB_, .other_anon = 140 * MiB_,
+					.total = 148 * MiB_ };
 	judge_triage(&obs, &v);
 	assert_verdict(VERDICT_INCONCLUSIVE);
 	ck_assert_str_eq(verdict_name(v.leaning), "leak");
-	ck_assert_ptr_nonnull(strstr(v.reason, "outside the allocator"));
+	ck_assert_str_eq(v.reason, "RSS climbs 4.8 MiB/s outside the allocator's view: "
+			 "allocated is 8.0 MiB (flat) while other anonymous memory grows");
+	/* None of the 4.8 MiB/s is the allocator's (resident is flat at
+	 * 8 MiB, slope 0); other anonymous memory went 92 → 140 MiB. */
+	ck_assert(has_evidence("RSS grows 4.8 MiB/s but the allocator's resident memory only "
+			       "0 B/s: 100% of the growth is outside glibc malloc (other "
+			       "anonymous memory +48 MiB: another allocator"));
+	ck_assert_ptr_nonnull(strstr(v.next_step, "smaps"));
+
+	/* Without smaps at the start the line stands, without naming what grew. */
+	obs.split_first.total = UNSET;
+	judge_triage(&obs, &v);
+	assert_verdict(VERDICT_INCONCLUSIVE);
+	ck_assert(has_evidence("100% of the growth is outside glibc malloc"));
+	ck_assert(!has_evidence("other anonymous memory +"));
+}
+END_TEST
+
+/* The Python case: objects live in pymalloc's own mmapped arenas.  Over
+ * 5 s glibc's allocated grows 1.6 MiB/s (a leak) and its resident
+ * 1.4 MiB/s, while RSS grows 25 MiB/s.  The allocator explains at most the
+ * faster, 1.6 of 25: (25 − 1.6) / 25 = 93.6% is outside it.  RSS at the
+ * start is 100 MiB of heap + 20 MiB other; at the end 107 MiB of heap
+ * (resident 100 + 5 × 1.4) and 245 − 107 = 138 MiB other: +118 MiB. */
+static uint64_t python_allocated(double t) { return 100 * MiB_ + (uint64_t)(1.6 * MiB_ * t); }
+
+START_TEST(verdict_leak_mostly_outside_the_allocator)
+{
+	obs_init(&obs);
+	obs_sample(&obs, 21, 0.25, python_allocated, 0, 0);
+	for (size_t i = 0; i < obs.nsamples; i++) {
+		double t = obs.samples[i].t;
+
+		obs.samples[i].resident = 100 * MiB_ + (uint64_t)(1.4 * MiB_ * t);
+		obs.samples[i].rss = 120 * MiB_ + (uint64_t)(25 * MiB_ * t);
+	}
+	obs.summary.resident = obs.samples[obs.nsamples - 1].resident;
+	obs.status.vm_rss = obs.samples[obs.nsamples - 1].rss;
+	obs.split_first = (struct rss_split){ .brk_heap = 100 * MiB_, .other_anon = 20 * MiB_,
+					      .total = 120 * MiB_ };
+	obs.split = (struct rss_split){ .brk_heap = 107 * MiB_, .other_anon = 138 * MiB_,
+					.total = 245 * MiB_ };
+	judge_triage(&obs, &v);
+	assert_verdict(VERDICT_LEAK);
+	ck_assert(has_evidence("RSS grows 25 MiB/s but the allocator's allocated bytes only "
+			       "1.6 MiB/s: 94% of the growth is outside glibc malloc (other "
+			       "anonymous memory +118 MiB: another allocator such as pymalloc "
+			       "or a JIT, or direct mmap)"));
 }
 END_TEST
 
@@ -582,6 +638,7 @@ Suite *judge_suite(void)
 	tcase_add_test(verdict, verdict_no_allocator_view_rss_growing);
 	tcase_add_test(verdict, verdict_no_allocator_view_flat);
 	tcase_add_test(verdict, verdict_growth_outside_the_allocator);
+	tcase_add_test(verdict, verdict_leak_mostly_outside_the_allocator);
 	tcase_add_test(verdict, verdict_gap_opening);
 	tcase_add_test(verdict, verdict_once_decides_gap_but_not_health);
 	tcase_add_test(verdict, verdict_nothing_sampled);

@@ -211,6 +211,40 @@ START_TEST(scenario_top)
 }
 END_TEST
 
+/* 8 MiB/s of anonymous memory mapped and touched by hand while malloc is
+ * idle: RSS climbs at about that rate, allocated stays flat, and the
+ * growth is named as outside glibc: inconclusive, leaning leak. */
+START_TEST(scenario_outside)
+{
+	struct fixture f;
+	const char *args[] = { "8388608", NULL };
+	double rate, rss_slope, share;
+	char reason[256];
+	int rc;
+
+	fixture_start(&f, "scenario_outside", args, NULL);
+	rate = (double)fixture_value(&f, "outside_rate");
+	rc = triage_json(&f, WINDOW);
+	fixture_stop(&f);
+	if (waiting_for_backend("outside", rc, "leak"))
+		return;
+	assert_verdict(rc, 14, "inconclusive");
+	ck_assert_str_eq(json_str(NULL, "leaning", reason, sizeof(reason)), "leak");
+	json_str(NULL, "reason", reason, sizeof(reason));
+	ck_assert_msg(strstr(reason, "outside the allocator's view"), "reason: %s", reason);
+	rss_slope = json_num("\"rss\": {", "slope_bytes_per_s");
+	ck_assert_msg(rss_slope > 0.5 * rate && rss_slope < 2.0 * rate,
+		      "RSS slope %.0f B/s against %.0f B/s mapped", rss_slope, rate);
+	/* malloc is idle: nearly all of the growth is outside it. */
+	share = json_num("\"outside\": {", "share");
+	ck_assert_msg(share > 0.9, "outside share %.2f", share);
+	ck_assert_msg(strstr(out, "outside glibc malloc (other anonymous memory +"),
+		      "no outside evidence in %s", out);
+	fprintf(stderr, "triage: outside: RSS %.2f MiB/s (mapped at %.2f MiB/s), %.0f%% outside\n",
+		rss_slope / 1048576, rate / 1048576, 100 * share);
+}
+END_TEST
+
 /* The cache fills 24 MiB from 1.5 to 2.5 s after "ready", then holds.  The
  * 5 s window starts within 1.5 s of "ready" (loading libc's debug info is
  * the slow part), so it sees the growth, and its last third (from 3.3 s at
@@ -589,6 +623,7 @@ Suite *triage_suite(void)
 	tcase_add_test(live, scenario_arenas);
 	tcase_add_test(live, scenario_top);
 	tcase_add_test(live, scenario_plateau);
+	tcase_add_test(live, scenario_outside);
 	tcase_add_test(live, scenario_mmap_churn);
 	tcase_add_test(live, scenario_live_set);
 	tcase_add_test(live, malloc_trim_returns_what_it_says);

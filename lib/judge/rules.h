@@ -17,6 +17,15 @@
 #define GAP_MIN_SHARE 0.25
 #define GAP_MIN_BYTES (8 * MiB)
 
+/* RSS growth outside the allocator is worth a line when the allocator
+ * leaves at least a quarter of it unexplained (below that, pages of the
+ * allocator's own faulted in between two reads, thread stacks and page
+ * cache account for it) and it adds up to GAP_MIN_BYTES over the window.
+ * When the allocator explains less than half of growth that does not stop,
+ * the growth is the story, whatever the allocator's figures do. */
+#define OUTSIDE_MIN_SHARE 0.25
+#define OUTSIDE_MAJORITY 0.5
+
 /* More arenas than two per effective CPU cannot all be busy at once: the
  * rest hold free memory for threads that are not running.  glibc caps at
  * 8 per host core, so a container with a CPU quota runs far above this. */

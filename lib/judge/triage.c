@@ -9,7 +9,9 @@
  *  4. allocated ≈ resident and stable                           → healthy
  *  anything these cannot decide — no allocator view, no trend, growth
  *  outside the allocator — is inconclusive, with the reason and the verdict
- *  the evidence leans to.
+ *  the evidence leans to.  RSS that climbs mostly outside the allocator
+ *  while allocated does not is inconclusive leaning to leak: the shape of
+ *  a leak, in memory malloc cannot see.
  */
 #include "judge/triage.h"
 
@@ -228,6 +230,66 @@ static void where_evidence(struct verdict *v, const struct observation *obs, con
 			 B(&h, g->trimmable));
 }
 
+/* ---- growth outside the allocator ----------------------------------------- */
+
+static const char *outside_what(enum outside_kind kind)
+{
+	switch (kind) {
+	case OUTSIDE_ANON: return "other anonymous memory";
+	case OUTSIDE_FILE: return "file-backed memory";
+	case OUTSIDE_SHMEM: return "shared memory";
+	case OUTSIDE_UNKNOWN: break;
+	}
+	return "memory the allocator does not own";
+}
+
+static const char *outside_cause(enum outside_kind kind)
+{
+	switch (kind) {
+	case OUTSIDE_ANON: return "another allocator such as pymalloc or a JIT, or direct mmap";
+	case OUTSIDE_FILE: return "files mapped and read";
+	case OUTSIDE_SHMEM: return "memfd, /dev/shm or SysV segments";
+	case OUTSIDE_UNKNOWN: break;
+	}
+	return "";
+}
+
+static const char *allocator_title(enum alloc_kind kind)
+{
+	return kind == ALLOC_GLIBC ? "glibc malloc" : alloc_kind_name(kind);
+}
+
+/* A signed size: "+118 MiB", "-4.0 MiB". */
+static const char *D(struct hb *h, int64_t delta)
+{
+	char *buf = h->s[h->i++ % 6];
+	char tmp[24];
+
+	human_bytes(tmp, sizeof(tmp), (uint64_t)(delta < 0 ? -delta : delta));
+	snprintf(buf, sizeof(h->s[0]), "%s%s", delta < 0 ? "-" : "+", tmp);
+	return buf;
+}
+
+static void outside_evidence(struct verdict *v, const struct observation *obs)
+{
+	const struct outside *o = &v->outside;
+	struct hb h = { .i = 0 };
+	bool split = o->kind != OUTSIDE_UNKNOWN;
+	int64_t delta = o->kind == OUTSIDE_ANON ? o->anon_delta :
+			o->kind == OUTSIDE_FILE ? o->file_delta : o->shmem_delta;
+
+	if (!o->significant)
+		return;
+	/* The split names what grew, when it was read at both ends. */
+	evidence(v, "RSS grows %s but the allocator's %s only %s: %.0f%% of the growth is "
+		 "outside %s%s%s%s%s%s%s%s", R(&h, o->rss_rate), o->alloc_figure,
+		 R(&h, MAX(o->alloc_rate, 0.0)), 100 * o->share,
+		 allocator_title(obs->alloc.kind), split ? " (" : "",
+		 split ? outside_what(o->kind) : "", split ? " " : "",
+		 split ? D(&h, delta) : "", split ? ": " : "",
+		 split ? outside_cause(o->kind) : "", split ? ")" : "");
+}
+
 /* ---- limits and step 4 ----------------------------------------------------- */
 
 static void pressure_evidence(struct verdict *v, const struct pressure *p,
@@ -308,18 +370,21 @@ static void decide_with_allocator(struct verdict *v, const struct observation *o
 		       B(&h, g->allocated), gap_kind_name(g->kind));
 		return;
 	}
+	/* DESIGN.md's leak is allocated climbing; RSS climbing where the
+	 * allocator cannot see is a different story with the same shape. */
+	if (v->outside.climbs ||
+	    (v->rss.kind == TREND_GROWING && v->resident.kind != TREND_GROWING)) {
+		decide(v, VERDICT_INCONCLUSIVE, "RSS climbs %s outside the allocator's view: "
+		       "allocated is %s (%s) while %s grows", R(&h, v->rss.slope),
+		       B(&h, a->level), trend_kind_name(a->kind), outside_what(v->outside.kind));
+		v->leaning = VERDICT_LEAK;
+		return;
+	}
 	if (v->resident.kind == TREND_GROWING && trend_stable(a)) {
 		decide(v, VERDICT_INCONCLUSIVE, "resident grows %s while allocated stays at %s: "
 		       "a gap is opening, not yet large enough to name", R(&h, v->resident.slope),
 		       B(&h, a->level));
 		v->leaning = VERDICT_FRAGMENTATION;
-		return;
-	}
-	if (v->rss.kind == TREND_GROWING && v->resident.kind != TREND_GROWING) {
-		decide(v, VERDICT_INCONCLUSIVE, "RSS grows %s outside the allocator heapdoc "
-		       "reads (other anonymous %s, file %s)", R(&h, v->rss.slope),
-		       B(&h, g->other_anon), B(&h, g->file));
-		v->leaning = VERDICT_LEAK;
 		return;
 	}
 	if (!trend_stable(a)) {
@@ -384,6 +449,11 @@ static void next_step(struct verdict *v, const struct observation *obs)
 		s = "nothing to do for the allocator";
 		break;
 	case VERDICT_INCONCLUSIVE:
+		if (v->outside.climbs) {
+			s = "find what maps the growing memory: the largest anonymous "
+			    "mappings in /proc/<pid>/smaps, then that allocator's own tools";
+			break;
+		}
 		s = !v->gap.known && obs->summary.why_invalid[0] ?
 		    "give heapdoc the allocator's view (see the reason), or watch longer" :
 		    "watch for longer (--duration 30s)";
@@ -399,6 +469,7 @@ void judge_triage(const struct observation *obs, struct verdict *v)
 	judge_trend(obs, SERIES_ALLOCATED, &v->allocated);
 	judge_trend(obs, SERIES_RESIDENT, &v->resident);
 	judge_gap(obs, &v->gap);
+	judge_outside(obs, &v->rss, &v->allocated, &v->resident, &v->outside);
 	judge_pressure(obs, &v->pressure);
 	judge_slow_path(obs, &v->slow);
 
@@ -418,16 +489,24 @@ void judge_triage(const struct observation *obs, struct verdict *v)
 			evidence(v, "a cache still filling up looks the same over %.0f s: a "
 				 "longer window (--duration %.0fs) tells them apart",
 				 MAX(v->allocated.span_s, v->rss.span_s), LEAK_CONFIRM_WINDOW_S * 2);
+		outside_evidence(v, obs);
 		pressure_evidence(v, &v->pressure, v->gap.known ? &v->allocated : &v->rss);
 		if (v->gap.known) {
 			trend_evidence(v, "RSS", &v->rss);
 			ratio_evidence(v, &v->gap);
 		}
+	} else if (v->outside.climbs) {
+		trend_evidence(v, "RSS", &v->rss);
+		outside_evidence(v, obs);
+		trend_evidence(v, "allocated", &v->allocated);
+		pressure_evidence(v, &v->pressure, &v->rss);
+		ratio_evidence(v, &v->gap);
 	} else {
 		ratio_evidence(v, &v->gap);
 		where_evidence(v, obs, &v->gap);
 		trend_evidence(v, "allocated", &v->allocated);
 		trend_evidence(v, "RSS", &v->rss);
+		outside_evidence(v, obs);
 		pressure_evidence(v, &v->pressure, NULL);
 	}
 	split_evidence(v, &v->gap);

@@ -8,6 +8,8 @@
  *	judge_trend()		step 1: how a series moved over the window
  *	judge_gap()		steps 2 and 3: allocated vs resident, the RSS
  *				split, and where a gap sits
+ *	judge_outside()		step 2 over the window: RSS growth the
+ *				allocator does not explain
  *	judge_slow_path()	step 4: the allocator on the stacks
  *	judge_triage()		all of them, then the verdict
  */
@@ -104,6 +106,33 @@ const char *gap_kind_name(enum gap_kind kind);	/* "pinning", ... */
 
 void judge_gap(const struct observation *obs, struct gap *out);
 
+/* ---- step 2 over the window: growth the allocator does not explain ---- */
+
+/* What grew besides the allocator, from the RSS split at both ends. */
+enum outside_kind {
+	OUTSIDE_UNKNOWN,	/* no split at one end of the window */
+	OUTSIDE_ANON,		/* anonymous memory: another allocator, a JIT, mmap */
+	OUTSIDE_FILE,		/* file-backed pages: files mapped and read */
+	OUTSIDE_SHMEM,		/* shared memory: memfd, /dev/shm, SysV */
+};
+
+struct outside {
+	bool measured;		/* RSS and the allocator both have a trend */
+	double rss_rate;	/* bytes/s: the RSS slope */
+	double alloc_rate;	/* bytes/s: the larger of resident's and allocated's slopes */
+	const char *alloc_figure;	/* which: "resident memory", "allocated bytes" */
+	double share;		/* of the RSS growth, the part the allocator does not explain */
+	uint64_t bytes;		/* that part over the window */
+	bool significant;	/* RSS grows and the allocator explains only part of it */
+	bool climbs;		/* RSS grows without bound, mostly outside the allocator */
+	enum outside_kind kind;	/* what grew the most, from the split */
+	int64_t anon_delta, file_delta, shmem_delta;	/* bytes over the window */
+};
+
+void judge_outside(const struct observation *obs, const struct trend *rss,
+		   const struct trend *allocated, const struct trend *resident,
+		   struct outside *out);
+
 /* ---- how close to an OOM kill ------------------------------------------- */
 
 struct pressure {
@@ -144,7 +173,7 @@ enum verdict_kind {
 };
 
 #define VERDICT_MAX_EVIDENCE 24
-#define VERDICT_LINE 200
+#define VERDICT_LINE 256
 
 struct verdict {
 	enum verdict_kind kind;
@@ -158,6 +187,7 @@ struct verdict {
 
 	struct trend rss, allocated, resident;
 	struct gap gap;
+	struct outside outside;
 	struct pressure pressure;
 	struct slow_path slow;
 };

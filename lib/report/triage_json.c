@@ -53,6 +53,24 @@ static void gap_json(struct json *j, const struct gap *g)
 	json_object_end(j);
 }
 
+/* RSS growth the allocator does not explain (judge_outside). */
+static void outside_json(struct json *j, const struct outside *o)
+{
+	static const char *const kinds[] = {
+		[OUTSIDE_UNKNOWN] = NULL, [OUTSIDE_ANON] = "anon",
+		[OUTSIDE_FILE] = "file", [OUTSIDE_SHMEM] = "shmem",
+	};
+
+	json_object_begin(j, "outside");
+	json_bool(j, "significant", o->significant);
+	json_double(j, "rss_bytes_per_s", o->rss_rate);
+	json_double(j, "allocator_bytes_per_s", o->measured ? o->alloc_rate : NAN);
+	json_double(j, "share", o->share);
+	json_uint(j, "bytes", o->measured ? o->bytes : UNSET);
+	json_string(j, "grew", kinds[o->kind]);
+	json_object_end(j);
+}
+
 static void latency_json(struct json *j, const struct observation *obs, const struct slow_path *sp)
 {
 	json_object_begin(j, "latency");
@@ -132,6 +150,7 @@ void triage_print_json(FILE *out, const struct triage_report *r)
 	json_object_end(&j);
 
 	gap_json(&j, &v->gap);
+	outside_json(&j, &v->outside);
 	pressure_json_object(&j, "memory_limit", &v->pressure);
 	cgroup_json_object(&j, "cgroup", &obs->cgroup);
 	latency_json(&j, obs, &v->slow);
