@@ -132,6 +132,51 @@ START_TEST(tcache_holds_what_the_main_thread_freed)
 }
 END_TEST
 
+/* A live 1000-byte block right below the main arena's top, 60 MiB of freed
+ * 2 KiB blocks below it: the walk, the summary and stats --json must name
+ * the chunk (user pointer − 16), its size as its header says, and the free
+ * bytes below it, as the fixture reads them in-process. */
+START_TEST(top_held_by_a_live_chunk)
+{
+	struct glibc_state st;
+	struct alloc_summary sum;
+	struct fixture f;
+	const struct glibc_arena *main_arena = NULL;
+	long long chunk, size, free_below;
+	const char *held;
+	int rc;
+
+	fixture_start(&f, "scenario_top_held", NULL, NULL);
+	chunk = fixture_value(&f, "held_by_chunk");
+	size = fixture_value(&f, "held_by_size");
+	free_below = fixture_value(&f, "free_below");
+	snapshot_of(&f, &st);
+	for (size_t i = 0; i < st.narenas; i++)
+		if (st.arenas[i].main)
+			main_arena = &st.arenas[i];
+	ck_assert_ptr_nonnull(main_arena);
+	ck_assert_int_eq(main_arena->below_top, chunk);
+	ck_assert_int_eq(main_arena->below_top_size, size);
+	ck_assert_int_eq(main_arena->below_top_free, free_below);
+	ck_assert(!main_arena->below_top_cached);
+	ck_assert_int_eq(st.top_held, free_below);
+	glibc_summarize(&st, &sum, NULL);
+	ck_assert_int_eq(sum.top_held_bytes, free_below);
+	ck_assert_int_eq(sum.top_held_by, chunk);
+	ck_assert_int_eq(sum.top_held_by_size, size);
+	glibc_state_free(&st);
+
+	rc = stats_json(f.pid);
+	fixture_stop(&f);
+	ck_assert_msg(rc == 0, "exit %d: %s", rc, err);
+	held = strstr(out, "\"top_held_by\": {");
+	ck_assert_msg(held, "no top_held_by object in %.2000s", out);
+	ck_assert_int_eq(json_number(held, "address"), chunk);
+	ck_assert_int_eq(json_number(held, "size"), size);
+	ck_assert_int_eq(json_number(held, "free_below"), free_below);
+}
+END_TEST
+
 START_TEST(heaps_add_up_to_system_mem)
 {
 	const char *args[] = { "heaps", NULL };
@@ -487,6 +532,7 @@ Suite *glibc_suite(void)
 	tcase_set_timeout(walk, 60);
 	tcase_add_test(walk, tcache_holds_what_the_main_thread_freed);
 	tcase_add_test(walk, heaps_add_up_to_system_mem);
+	tcase_add_test(walk, top_held_by_a_live_chunk);
 	tcase_add_test(walk, census_accounts_for_the_heaps);
 	tcase_add_test(walk, layout_table_matches_dwarf);
 	tcase_add_test(walk, light_read_on_short_lists);

@@ -38,7 +38,9 @@ static inline void obs_init(struct observation *o)
 		.free_releasable = 0, .trimmable = UNSET, .free_small_chunks = UNSET,
 		.free_small_bytes = UNSET, .free_large_chunks = UNSET,
 		.free_large_bytes = UNSET, .largest_free = UNSET, .pinned_bytes = 0,
-		.top_size = UNSET, .slab_utilisation = NAN,
+		.top_size = UNSET, .top_held_bytes = UNSET, .top_held_by = UNSET,
+		.top_held_by_size = UNSET, .top_held_by_free = UNSET,
+		.slab_utilisation = NAN,
 	};
 }
 

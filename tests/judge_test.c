@@ -276,6 +276,42 @@ START_TEST(verdict_fragmentation_pinning)
 }
 END_TEST
 
+/* The same 56 MiB, of which 50 MiB is one free run under a live 1008-byte
+ * chunk at the top of the heap: the line names the chunk and the run.
+ * Under 8 MiB it is not worth a line; a chunk in a thread cache is not
+ * called live. */
+START_TEST(top_held_by_a_live_chunk)
+{
+	obs_init(&obs);
+	obs_sample(&obs, 41, 0.25, small_flat, 56 * MiB_, 0);
+	obs.summary.free_interleaved = 56 * MiB_;
+	obs.summary.pinned_bytes = 48 * MiB_;
+	obs.summary.top_held_bytes = obs.summary.top_held_by_free = 50 * MiB_;
+	obs.summary.top_held_by = 0x55d1a079f290;
+	obs.summary.top_held_by_size = 1008;
+	judge_triage(&obs, &v);
+	assert_verdict(VERDICT_FRAGMENTATION);
+	ck_assert(has_evidence("a live 1008 B chunk at 0x55d1a079f290 just below the top holds "
+			       "50 MiB of free space away from the top: free()ing it — or "
+			       "malloc_trim(0) — would return it"));
+
+	/* A second arena holds 6 MiB more under its own top. */
+	obs.summary.top_held_bytes = 56 * MiB_;
+	judge_triage(&obs, &v);
+	ck_assert(has_evidence("holds 50 MiB of free space away from the top (56 MiB over "
+			       "all arenas)"));
+
+	obs.summary.top_held_by_cached = true;
+	judge_triage(&obs, &v);
+	ck_assert(has_evidence("a thread-cached 1008 B chunk at 0x55d1a079f290"));
+	ck_assert(!has_evidence("a live 1008 B chunk"));
+
+	obs.summary.top_held_bytes = obs.summary.top_held_by_free = 4 * MiB_;
+	judge_triage(&obs, &v);
+	ck_assert(!has_evidence("just below the top"));
+}
+END_TEST
+
 /* Size classes: 30 of 40 MiB free sit in 200 000 chunks under 1 KiB. */
 START_TEST(verdict_fragmentation_size_class)
 {
@@ -647,6 +683,7 @@ Suite *judge_suite(void)
 	tcase_add_test(steps, slow_path_shares);
 	tcase_add_test(steps, fault_rate_calls_for_latency);
 	tcase_add_test(steps, rss_split_by_owner);
+	tcase_add_test(steps, top_held_by_a_live_chunk);
 	suite_add_tcase(s, steps);
 	return s;
 }

@@ -211,6 +211,28 @@ START_TEST(scenario_top)
 }
 END_TEST
 
+/* 60 MiB freed below a live 1000-byte block at the top of the heap: the
+ * evidence names that block's chunk (the fixture's own pointer − 16) and
+ * the free bytes below it. */
+START_TEST(scenario_top_held)
+{
+	struct fixture f;
+	char want[160];
+	int rc;
+
+	fixture_start(&f, "scenario_top_held", NULL, NULL);
+	snprintf(want, sizeof(want), "chunk at %#llx just below the top holds ",
+		 (unsigned long long)fixture_value(&f, "held_by_chunk"));
+	rc = triage_json(&f, WINDOW);
+	fixture_stop(&f);
+	if (waiting_for_backend("top_held", rc, NULL))
+		return;
+	ck_assert_msg(strstr(out, want), "no \"%s\" in %s", want, out);
+	ck_assert_msg(strstr(out, "free()ing it — or malloc_trim(0) — would return it"),
+		      "%s", out);
+}
+END_TEST
+
 /* 8 MiB/s of anonymous memory mapped and touched by hand while malloc is
  * idle: RSS climbs at about that rate, allocated stays flat, and the
  * growth is named as outside glibc: inconclusive, leaning leak. */
@@ -624,6 +646,7 @@ Suite *triage_suite(void)
 	tcase_add_test(live, scenario_top);
 	tcase_add_test(live, scenario_plateau);
 	tcase_add_test(live, scenario_outside);
+	tcase_add_test(live, scenario_top_held);
 	tcase_add_test(live, scenario_mmap_churn);
 	tcase_add_test(live, scenario_live_set);
 	tcase_add_test(live, malloc_trim_returns_what_it_says);

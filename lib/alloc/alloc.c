@@ -48,5 +48,7 @@ void alloc_summary_invalid(struct alloc_summary *sum, const char *source, const 
 	sum->trimmable = sum->free_small_chunks = sum->free_small_bytes = UNSET;
 	sum->free_large_chunks = sum->free_large_bytes = UNSET;
 	sum->largest_free = sum->pinned_bytes = sum->top_size = UNSET;
+	sum->top_held_bytes = sum->top_held_by = UNSET;
+	sum->top_held_by_size = sum->top_held_by_free = UNSET;
 	sum->slab_utilisation = NAN;
 }

@@ -104,6 +104,15 @@ struct alloc_summary {
 	uint64_t largest_free;		/* the biggest free chunk outside the top */
 	uint64_t pinned_bytes;		/* whole free pages between live chunks */
 	uint64_t top_size;		/* glibc: Σ top chunks; UNSET elsewhere */
+	/* glibc: free bytes that live chunks right below the tops hold away
+	 * from them (the top would absorb them, and trimming return them, once
+	 * that chunk is freed), summed over arenas; UNSET elsewhere.  The
+	 * chunk holding the most: its address (chunk, not user pointer), its
+	 * size, the free bytes below it, and whether it sits in a thread cache
+	 * (freed by the application, not yet by malloc). */
+	uint64_t top_held_bytes;
+	uint64_t top_held_by, top_held_by_size, top_held_by_free;
+	bool top_held_by_cached;
 	double slab_utilisation;	/* jemalloc: curregs / (nregs × curslabs); NAN elsewhere */
 };
 

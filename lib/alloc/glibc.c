@@ -68,6 +68,24 @@ const char *glibc_version(const struct glibc_reader *r)
 	return r->gs.version;
 }
 
+/* The free space held below the tops, and the chunk that holds the most. */
+static void summarize_top_held(const struct glibc_state *st, struct alloc_summary *sum)
+{
+	const struct glibc_arena *most = NULL;
+
+	sum->top_held_bytes = st->top_held;
+	for (size_t i = 0; i < st->narenas; i++) {
+		const struct glibc_arena *a = &st->arenas[i];
+
+		if (a->below_top && (!most || a->below_top_free > most->below_top_free))
+			most = a;
+	}
+	sum->top_held_by = most ? most->below_top : UNSET;
+	sum->top_held_by_size = most ? most->below_top_size : UNSET;
+	sum->top_held_by_free = most ? most->below_top_free : UNSET;
+	sum->top_held_by_cached = most && most->below_top_cached;
+}
+
 void glibc_summarize(const struct glibc_state *st, struct alloc_summary *sum,
 		     struct alloc_params *p)
 {
@@ -97,6 +115,7 @@ void glibc_summarize(const struct glibc_state *st, struct alloc_summary *sum,
 	sum->largest_free = st->largest_free;
 	sum->pinned_bytes = st->pinned;
 	sum->top_size = st->top_total;
+	summarize_top_held(st, sum);
 	sum->slab_utilisation = NAN;
 	if (!p)
 		return;

@@ -51,6 +51,13 @@ struct glibc_arena {
 	uint64_t trimmable;		/* what malloc_trim(0) would return here */
 	uint64_t releasable;		/* the top beyond M_TOP_PAD, whole pages */
 	bool mutex_held;		/* at the moment of the snapshot */
+	/* The chunk right below the top when it is not free (in use, or in a
+	 * thread cache), and the free run directly below that chunk: space
+	 * that merges into the top, and goes back with it, once the chunk is
+	 * freed.  below_top 0: the top follows free space (or nothing). */
+	uint64_t below_top, below_top_size;	/* chunk address and size */
+	uint64_t below_top_free;		/* free bytes directly below it */
+	bool below_top_cached;			/* it sits in a thread cache */
 };
 
 /* One thread's cache (tcache). */
@@ -109,6 +116,8 @@ struct glibc_state {
 	uint64_t pinned;		/* whole free pages inside those free chunks */
 	uint64_t largest_free;
 	uint64_t top_total;
+	uint64_t top_held;		/* Σ below_top_free: free space live chunks
+					 * hold away from the tops */
 	uint64_t free_small_chunks, free_small_bytes;	/* < 1 KiB */
 	uint64_t free_large_chunks, free_large_bytes;
 

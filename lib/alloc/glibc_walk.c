@@ -471,6 +471,10 @@ static int walk_fastbins(struct snap *s, size_t i, bool walked)
 				if (seen >= 0)
 					census_move_to_free(s->st, size);
 				ar->largest_free = MAX(ar->largest_free, size);
+				/* Consolidation merges it into the top: it
+				 * holds nothing up. */
+				if (p == ar->below_top)
+					ar->below_top = ar->below_top_size = ar->below_top_free = 0;
 			}
 			p = hdr[2] ^ ((p + 16) >> 12);		/* safe-linking */
 		}
@@ -761,6 +765,8 @@ static int walk_region(struct snap *s, const struct region *rg, uint64_t *run_in
 	struct glibc_arena *ar = &st->arenas[rg->arena];
 	uint64_t p = rg->start, limit = (rg->end - rg->start) / CHUNK_HDR + 2;
 	struct run run = { 0 };
+	/* The last chunk that is not free, and the free run right below it. */
+	struct { uint64_t p, size, free_below; bool cached; } held = { 0 };
 	/* Copy up to the top's header, not the top: it can be huge, and
 	 * reading pages the process never touched maps them (to the zero
 	 * page) in its page tables. */
@@ -777,6 +783,12 @@ static int walk_region(struct snap *s, const struct region *rg, uint64_t *run_in
 
 		if (p == ar->top) {
 			*run_into_top = run.len;
+			if (!run.len && held.p) {
+				ar->below_top = held.p;
+				ar->below_top_size = held.size;
+				ar->below_top_free = held.free_below;
+				ar->below_top_cached = held.cached;
+			}
 			return 0;
 		}
 		if (n > limit) {
@@ -795,6 +807,7 @@ static int walk_region(struct snap *s, const struct region *rg, uint64_t *run_in
 			break;
 		}
 		if (size == CHUNK_HDR) {	/* a fencepost: counted as in use */
+			held.p = 0;
 			run_close(s, ar, &run);
 			p += CHUNK_HDR;
 			continue;
@@ -838,6 +851,10 @@ static int walk_region(struct snap *s, const struct region *rg, uint64_t *run_in
 				run.start = p;
 			run.len += size;
 		} else {
+			held.p = p;
+			held.size = size;
+			held.free_below = run.len;
+			held.cached = kind == MARK_CACHED;
 			run_close(s, ar, &run);
 		}
 		census_add(st, size, kind, is_free || kind == MARK_FAST);
@@ -926,6 +943,8 @@ static void mallinfo2_from_arenas(struct glibc_state *st)
 		st->free_interleaved += ar->fastbin_bytes + ar->bin_bytes;
 		st->largest_free = MAX(st->largest_free, ar->largest_free);
 		st->top_total += ar->top_size;
+		if (ar->below_top)
+			st->top_held += ar->below_top_free;
 	}
 	mi->hblks = st->mp.n_mmaps;
 	mi->hblkhd = st->mp.mmapped_mem;

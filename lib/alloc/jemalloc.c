@@ -450,6 +450,8 @@ void jemalloc_summarise(const struct jemalloc_stats *st, struct alloc_summary *s
 		.free_small_chunks = UNSET, .free_small_bytes = UNSET,
 		.free_large_chunks = UNSET, .free_large_bytes = UNSET,
 		.largest_free = UNSET, .pinned_bytes = UNSET, .top_size = UNSET,
+		.top_held_bytes = UNSET, .top_held_by = UNSET, .top_held_by_size = UNSET,
+		.top_held_by_free = UNSET,
 		.slab_utilisation = st->slab_utilisation,
 	};
 	snprintf(sum->source, sizeof(sum->source), "%s", st->method);

@@ -26,6 +26,11 @@
 #define OUTSIDE_MIN_SHARE 0.25
 #define OUTSIDE_MAJORITY 0.5
 
+/* Free space held below the top by one live chunk is worth a line from
+ * the size of a gap worth naming: it is the same memory seen from the
+ * heap's layout. */
+#define TOP_HELD_MIN_BYTES GAP_MIN_BYTES
+
 /* More arenas than two per effective CPU cannot all be busy at once: the
  * rest hold free memory for threads that are not running.  glibc caps at
  * 8 per host core, so a container with a CPU quota runs far above this. */

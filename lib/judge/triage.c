@@ -290,6 +290,32 @@ static void outside_evidence(struct verdict *v, const struct observation *obs)
 		 split ? outside_cause(o->kind) : "", split ? ")" : "");
 }
 
+/* glibc: a chunk right below the top keeps the free run under it from
+ * merging into the top, and so from going back on its own. */
+static void top_held_evidence(struct verdict *v, const struct observation *obs)
+{
+	const struct alloc_summary *sum = &obs->summary;
+	struct hb h = { .i = 0 };
+	char total[64] = "";
+
+	if (!sum->valid || !IS_SET(sum->top_held_bytes) || !IS_SET(sum->top_held_by) ||
+	    sum->top_held_bytes < TOP_HELD_MIN_BYTES)
+		return;
+	if (sum->top_held_bytes > sum->top_held_by_free)
+		snprintf(total, sizeof(total), " (%s over all arenas)",
+			 B(&h, sum->top_held_bytes));
+	if (sum->top_held_by_cached)
+		evidence(v, "a thread-cached %s chunk at %#" PRIx64 " just below the top holds %s "
+			 "of free space away from the top%s: malloc_trim(0) would return it",
+			 B(&h, sum->top_held_by_size), sum->top_held_by,
+			 B(&h, sum->top_held_by_free), total);
+	else
+		evidence(v, "a live %s chunk at %#" PRIx64 " just below the top holds %s of free "
+			 "space away from the top%s: free()ing it — or malloc_trim(0) — would "
+			 "return it", B(&h, sum->top_held_by_size), sum->top_held_by,
+			 B(&h, sum->top_held_by_free), total);
+}
+
 /* ---- limits and step 4 ----------------------------------------------------- */
 
 static void pressure_evidence(struct verdict *v, const struct pressure *p,
@@ -494,6 +520,7 @@ void judge_triage(const struct observation *obs, struct verdict *v)
 		if (v->gap.known) {
 			trend_evidence(v, "RSS", &v->rss);
 			ratio_evidence(v, &v->gap);
+			top_held_evidence(v, obs);
 		}
 	} else if (v->outside.climbs) {
 		trend_evidence(v, "RSS", &v->rss);
@@ -501,9 +528,11 @@ void judge_triage(const struct observation *obs, struct verdict *v)
 		trend_evidence(v, "allocated", &v->allocated);
 		pressure_evidence(v, &v->pressure, &v->rss);
 		ratio_evidence(v, &v->gap);
+		top_held_evidence(v, obs);
 	} else {
 		ratio_evidence(v, &v->gap);
 		where_evidence(v, obs, &v->gap);
+		top_held_evidence(v, obs);
 		trend_evidence(v, "allocated", &v->allocated);
 		trend_evidence(v, "RSS", &v->rss);
 		outside_evidence(v, obs);

@@ -45,6 +45,17 @@ static void arenas_json(struct json *j, const struct glibc_state *st)
 		json_uint(j, "trimmable", a->trimmable);
 		json_uint(j, "releasable", a->releasable);
 		json_bool(j, "mutex_held", a->mutex_held);
+		/* The chunk right below the top when it is not free. */
+		if (a->below_top) {
+			json_object_begin(j, "top_held_by");
+			json_uint(j, "address", a->below_top);
+			json_uint(j, "size", a->below_top_size);
+			json_uint(j, "free_below", a->below_top_free);
+			json_bool(j, "cached", a->below_top_cached);
+			json_object_end(j);
+		} else {
+			json_null(j, "top_held_by");
+		}
 		json_object_end(j);
 	}
 	json_array_end(j);

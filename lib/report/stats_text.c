@@ -61,6 +61,16 @@ static void arenas_table(FILE *out, const struct glibc_state *st)
 			HB(a->free), HB(a->top_size), a->fastbin_chunks, a->bin_chunks,
 			a->heaps, a->attached_threads, a->main ? "  (main)" : "");
 	}
+	/* Free space a chunk keeps away from the top: worth a line of its own. */
+	for (size_t i = 0; i < st->narenas; i++) {
+		const struct glibc_arena *a = &st->arenas[i];
+
+		if (a->below_top && a->below_top_free)
+			fprintf(out, "  top of %#" PRIx64 " held up by a %s %s chunk at %#" PRIx64
+				": %s free below it\n", a->addr,
+				a->below_top_cached ? "thread-cached" : "live",
+				HB(a->below_top_size), a->below_top, HB(a->below_top_free));
+	}
 }
 
 static void census_table(FILE *out, const struct glibc_state *st)
