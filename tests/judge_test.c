@@ -536,6 +536,7 @@ START_TEST(verdict_leak_mostly_outside_the_allocator)
 			       "1.6 MiB/s: 94% of the growth is outside glibc malloc (other "
 			       "anonymous memory +118 MiB: another allocator such as pymalloc "
 			       "or a JIT, or direct mmap)"));
+	ck_assert_ptr_nonnull(strstr(v.next_step, "growth malloc does not see"));
 }
 END_TEST
 

@@ -455,7 +455,10 @@ static void next_step(struct verdict *v, const struct observation *obs)
 
 	switch (v->kind) {
 	case VERDICT_LEAK:
-		s = "find the allocation site (a heap profiler: jemalloc's prof, heaptrack, "
+		s = v->outside.significant && v->outside.share >= OUTSIDE_MAJORITY ?
+		    "find the allocation site (heaptrack, bcc memleak), and what maps the "
+		    "growth malloc does not see (the largest mappings in /proc/<pid>/smaps)" :
+		    "find the allocation site (a heap profiler: jemalloc's prof, heaptrack, "
 		    "bcc memleak); no allocator knob fixes a leak";
 		break;
 	case VERDICT_FRAGMENTATION:
