@@ -132,6 +132,21 @@ static void trace_state(pid_t pid, long *tracer, char *state)
 	*state = p[7];
 }
 
+/* What heapdoc must leave behind on every path: the entry point's byte as
+ * the file has it (no int3), no tracer, no thread in a ptrace stop. */
+static void assert_released(pid_t pid)
+{
+	unsigned char mem, file;
+	long tracer;
+	char state;
+
+	entry_bytes(pid, auxv_entry(pid), &mem, &file);
+	ck_assert_uint_eq(mem, file);
+	trace_state(pid, &tracer, &state);
+	ck_assert_int_eq(tracer, 0);
+	ck_assert_int_ne(state, 't');
+}
+
 static void sleep_ms(long ms)
 {
 	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
@@ -169,10 +184,7 @@ START_TEST(test_parked_threads_keep_their_semantics)
 	struct fixture f;
 	struct target t = { 0 };
 	struct error err = { 0 };
-	unsigned char mem, file;
 	uint64_t probe;
-	long tracer;
-	char state;
 
 	fixture_start(&f, "inject_safety", NULL, NULL);
 	probe = fixture_symbol(f.pid, "inject_probe");
@@ -181,11 +193,7 @@ START_TEST(test_parked_threads_keep_their_semantics)
 		probe_in(&t, probe, (pid_t)fixture_value(&f, kinds[i]));
 	target_detach(&t);
 
-	entry_bytes(f.pid, auxv_entry(f.pid), &mem, &file);
-	ck_assert_uint_eq(mem, file);
-	trace_state(f.pid, &tracer, &state);
-	ck_assert_int_eq(tracer, 0);
-	ck_assert_int_ne(state, 't');
+	assert_released(f.pid);
 
 	/* The sleeper's 1.5 s sleeps run on; let one that began before the
 	 * calls finish after them. */
@@ -214,8 +222,6 @@ START_TEST(test_sigterm_mid_call_leaves_no_int3)
 	struct fixture f;
 	unsigned char mem, file;
 	uint64_t slow;
-	long tracer;
-	char state;
 	pid_t child;
 	int st;
 
@@ -247,11 +253,7 @@ START_TEST(test_sigterm_mid_call_leaves_no_int3)
 	ck_assert_int_eq(waitpid(child, &st, 0), child);
 	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child status %#x", st);
 
-	entry_bytes(f.pid, auxv_entry(f.pid), &mem, &file);
-	ck_assert_uint_eq(mem, file);
-	trace_state(f.pid, &tracer, &state);
-	ck_assert_int_eq(tracer, 0);
-	ck_assert_int_ne(state, 't');
+	assert_released(f.pid);
 	fixture_refresh(&f);
 	ck_assert_int_eq(fixture_value(&f, "slow.calls"), 1);
 	fixture_command(&f, "poke");
@@ -332,15 +334,8 @@ static bool task_exists(pid_t pid, pid_t tid)
  * call completed, its thread ended (pthread_exit), the rest working. */
 static void ck_left_to_finish(struct fixture *f, pid_t spare)
 {
-	unsigned char mem, file;
-	long tracer;
-	char state;
 
-	entry_bytes(f->pid, auxv_entry(f->pid), &mem, &file);
-	ck_assert_uint_eq(mem, file);
-	trace_state(f->pid, &tracer, &state);
-	ck_assert_int_eq(tracer, 0);
-	ck_assert_int_ne(state, 't');
+	assert_released(f->pid);
 	sleep_ms(1600);			/* the 1.5 s call ends */
 	fixture_refresh(f);
 	ck_assert_int_eq(fixture_value(f, "slow.calls"), 1);
