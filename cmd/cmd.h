@@ -11,7 +11,7 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
-#include "error.h"
+#include "base/error.h"
 
 /* The exit-code contract (also in `heapdoc --help` and heapdoc(1)).
  * Scripts depend on these numbers: add, never renumber. */

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "cmd.h"
-#include "target.h"
+#include "observe/target.h"
 
 const char cmd_exit_codes_help[] =
 "Exit status:\n"

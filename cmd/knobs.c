@@ -9,7 +9,7 @@
 #include "cmd.h"
 #include "judge/knobs.h"
 #include "judge/triage.h"
-#include "observe.h"
+#include "observe/observe.h"
 #include "report/knobs.h"
 
 static int exec_knobs(int argc, char **argv);

@@ -5,14 +5,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "alloc/glibc.h"
-#include "alloc/jemalloc.h"
-#include "alloc/tcmalloc.h"
+#include "observe/alloc/glibc.h"
+#include "observe/alloc/jemalloc.h"
+#include "observe/alloc/tcmalloc.h"
 #include "cmd.h"
-#include "proc.h"
+#include "observe/proc.h"
 #include "report/stats.h"
-#include "target.h"
-#include "util.h"
+#include "observe/target.h"
+#include "base/util.h"
 
 static int exec_stats(int argc, char **argv);
 

@@ -12,10 +12,10 @@
 #include "cmd.h"
 #include "judge/knobs.h"
 #include "judge/triage.h"
-#include "observe.h"
+#include "observe/observe.h"
 #include "report/human.h"
 #include "report/triage.h"
-#include "util.h"
+#include "base/util.h"
 
 static int exec_triage(int argc, char **argv);
 

@@ -20,8 +20,11 @@ need libc6-dbg               have_deb libc6-dbg
 need libjemalloc-dev         have_pc jemalloc
 need libgoogle-perftools-dev have_pc libtcmalloc
 need redis-server            command -v redis-server
-need gdb                     command -v gdb
 need clang                   command -v clang
+need golang-go               command -v go            # go tool pprof reads heapdoc's profiles
+need prometheus              command -v promtool      # promtool checks metrics and rules
+need libmimalloc2.0          have_deb libmimalloc2.0  # the mimalloc fixtures
+need libclang-rt-14-dev      have_deb libclang-rt-14-dev  # scudo standalone (audit)
 
 [ -z "$missing" ] && exit 0
 

@@ -18,9 +18,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "cgroup.h"
+#include "observe/cgroup.h"
 #include "testlib.h"
-#include "util.h"
+#include "base/util.h"
 
 #define MiB (1024ull * 1024)
 #define V2(tree) FAKE_TREE(tree) "/sys/fs/cgroup"

@@ -16,8 +16,8 @@
 
 #include <gnu/libc-version.h>
 
-#include "alloc/alloc.h"
-#include "elf_file.h"
+#include "observe/alloc/alloc.h"
+#include "observe/elf_file.h"
 #include "testlib.h"
 
 #define LIBDIR "/usr/lib/x86_64-linux-gnu"

@@ -16,9 +16,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "alloc/glibc.h"
-#include "alloc/glibc_layout.h"
-#include "target.h"
+#include "observe/alloc/glibc.h"
+#include "observe/alloc/glibc_layout.h"
+#include "observe/target.h"
 #include "testlib.h"
 
 static char out[1 << 20], err[8192];

@@ -1,4 +1,4 @@
-/* lib/inject: calling a function inside a live target, and its safety.
+/* lib/observe/inject: calling a function inside a live target, and its safety.
  *
  * The truth is the fixtures' own: inject_safety counts what its parked
  * threads saw (bytes read, events, early wake-ups, EINTR, clobbered xmm
@@ -21,9 +21,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "elfsym.h"
-#include "inject.h"
-#include "target.h"
+#include "observe/elfsym.h"
+#include "observe/inject.h"
+#include "observe/target.h"
 #include "testlib.h"
 
 /* The run-time address of a function defined in the fixture's executable. */

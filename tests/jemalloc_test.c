@@ -1,4 +1,4 @@
-/* lib/alloc/jemalloc: jemalloc's figures read from live fixtures, compared
+/* lib/observe/alloc/jemalloc: jemalloc's figures read from live fixtures, compared
  * with what mallctl says inside the fixture itself (fixtures/je_truth.h,
  * printed before "ready"; nothing in the fixture allocates after that). */
 #include <check.h>
@@ -9,11 +9,11 @@
 #include <string.h>
 #include <time.h>
 
-#include "alloc/alloc.h"
-#include "alloc/jemalloc.h"
-#include "target.h"
+#include "observe/alloc/alloc.h"
+#include "observe/alloc/jemalloc.h"
+#include "observe/target.h"
 #include "testlib.h"
-#include "util.h"
+#include "base/util.h"
 
 /* Reads the fixture's jemalloc state the way `heapdoc stats` does. */
 static struct jemalloc_stats *read_stats(pid_t pid, enum alloc_link want_link)

@@ -5,7 +5,7 @@
 
 #include "report/json.h"
 #include "testlib.h"
-#include "util.h"
+#include "base/util.h"
 
 static char *render(void (*write_doc)(struct json *))
 {

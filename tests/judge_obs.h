@@ -7,8 +7,8 @@
 #include <math.h>
 #include <string.h>
 
-#include "observation.h"
-#include "util.h"
+#include "model/observation.h"
+#include "base/util.h"
 
 #define MiB_ ((uint64_t)1024 * 1024)
 

@@ -14,9 +14,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "proc.h"
+#include "observe/proc.h"
 #include "testlib.h"
-#include "util.h"
+#include "base/util.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define UNDER_ASAN 1

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <sys/syscall.h>
 
-#include "stacks.h"
+#include "observe/stacks.h"
 #include "testlib.h"
 
 static void print_stack(const struct stack *s)

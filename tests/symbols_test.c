@@ -7,8 +7,8 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include "symbols.h"
-#include "target.h"
+#include "observe/symbols.h"
+#include "observe/target.h"
 #include "testlib.h"
 
 static const char *const prefer_libc[] = { "libc.so", NULL };

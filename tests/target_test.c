@@ -1,4 +1,4 @@
-/* lib/target: holding a live process without it noticing.
+/* lib/observe/target: holding a live process without it noticing.
  *
  * The truth is the fixture's own: busy_threads counts every EINTR, short
  * sleep, corrupted block and SIGUSR1 it sees, and prints the address and
@@ -15,7 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "target.h"
+#include "observe/target.h"
 #include "testlib.h"
 
 static void sleep_ms(int ms)

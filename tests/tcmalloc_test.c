@@ -1,4 +1,4 @@
-/* lib/alloc/tcmalloc: gperftools' properties read from live fixtures,
+/* lib/observe/alloc/tcmalloc: gperftools' properties read from live fixtures,
  * compared with what MallocExtension_GetNumericProperty says inside the
  * fixture itself (fixtures/tc_truth.h). */
 #include <check.h>
@@ -11,13 +11,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "alloc/alloc.h"
-#include "alloc/tcmalloc.h"
-#include "elfsym.h"
-#include "inject.h"
-#include "target.h"
+#include "observe/alloc/alloc.h"
+#include "observe/alloc/tcmalloc.h"
+#include "observe/elfsym.h"
+#include "observe/inject.h"
+#include "observe/target.h"
 #include "testlib.h"
-#include "util.h"
+#include "base/util.h"
 
 static void read_stats_linked(pid_t pid, struct tcmalloc_stats *st, enum alloc_link link)
 {

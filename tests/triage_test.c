@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "alloc/alloc.h"
+#include "observe/alloc/alloc.h"
 #include "judge/knobs.h"
 #include "judge/triage.h"
 #include "judge_obs.h"

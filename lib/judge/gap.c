@@ -5,7 +5,7 @@
 #include <math.h>
 
 #include "judge/rules.h"
-#include "util.h"
+#include "base/util.h"
 
 const char *gap_kind_name(enum gap_kind kind)
 {

@@ -17,7 +17,7 @@
 
 #include "judge/rules.h"
 #include "report/human.h"
-#include "util.h"
+#include "base/util.h"
 
 /* glibc's defaults (malloc.c, checked on 2.36 with `p mp_` in gdb):
  * trim_threshold, top_pad and mmap_threshold are all 128 KiB; the dynamic

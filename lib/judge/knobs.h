@@ -13,7 +13,7 @@
 #include <stddef.h>
 
 #include "judge/triage.h"
-#include "observation.h"
+#include "model/observation.h"
 
 enum knob_kind {
 	KNOB_ENV,		/* an environment variable read when the process starts */

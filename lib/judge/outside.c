@@ -12,7 +12,7 @@
 #include <math.h>
 
 #include "judge/rules.h"
-#include "util.h"
+#include "base/util.h"
 
 static uint64_t or_zero(uint64_t v)
 {

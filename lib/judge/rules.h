@@ -5,7 +5,7 @@
 
 #include <stdint.h>
 
-#include "observation.h"
+#include "model/observation.h"
 
 #define MiB ((uint64_t)1024 * 1024)
 

@@ -13,7 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "util.h"
+#include "base/util.h"
 
 /* Fewer samples than this cannot show a shape: with the last third as the
  * tail we want at least two points there plus a head to compare it with. */

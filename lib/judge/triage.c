@@ -23,7 +23,7 @@
 
 #include "judge/rules.h"
 #include "report/human.h"
-#include "util.h"
+#include "base/util.h"
 
 const char *verdict_name(enum verdict_kind kind)
 {

@@ -20,7 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "observation.h"
+#include "model/observation.h"
 
 /* ---- step 1: trend ------------------------------------------------------ */
 

@@ -3,7 +3,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 
-#include "util.h"
+#include "base/util.h"
 
 const char *human_bytes(char *buf, size_t len, uint64_t bytes)
 {

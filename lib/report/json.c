@@ -3,7 +3,7 @@
 #include <inttypes.h>
 #include <math.h>
 
-#include "util.h"
+#include "base/util.h"
 
 void json_init(struct json *j, FILE *out, bool pretty)
 {

@@ -6,7 +6,7 @@
 
 #include "judge/knobs.h"
 #include "judge/triage.h"
-#include "observation.h"
+#include "model/observation.h"
 #include "report/json.h"
 #include "report/style.h"
 

@@ -4,7 +4,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "util.h"
+#include "base/util.h"
 
 static const char *nonempty(const char *s)
 {

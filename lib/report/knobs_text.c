@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "report/human.h"
-#include "util.h"
+#include "base/util.h"
 
 /* Prints text with every line after the first indented by indent. */
 static void print_indented(FILE *out, const char *indent, const char *text)

@@ -7,7 +7,7 @@
 #include <math.h>
 #include <stdbool.h>
 
-#include "util.h"
+#include "base/util.h"
 
 /* Label values escape backslash, double quote and newline. */
 static void write_label(FILE *out, const char *s)

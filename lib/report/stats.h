@@ -7,9 +7,9 @@
 #include <stdio.h>
 #include <sys/types.h>
 
-#include "alloc/glibc.h"
-#include "alloc/jemalloc.h"
-#include "alloc/tcmalloc.h"
+#include "observe/alloc/glibc.h"
+#include "observe/alloc/jemalloc.h"
+#include "observe/alloc/tcmalloc.h"
 
 struct stats_report {
 	pid_t pid;

@@ -8,8 +8,8 @@
 
 #include <stdio.h>
 
-#include "alloc/jemalloc.h"
-#include "alloc/tcmalloc.h"
+#include "observe/alloc/jemalloc.h"
+#include "observe/alloc/tcmalloc.h"
 #include "report/json.h"
 
 /* "jemalloc": allocated, active, metadata, resident, mapped, retained,

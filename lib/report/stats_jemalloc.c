@@ -4,7 +4,7 @@
 
 #include "report/human.h"
 #include "report/stats_alloc.h"
-#include "util.h"
+#include "base/util.h"
 
 static void json_opt_int(struct json *j, const char *key, int64_t v)
 {

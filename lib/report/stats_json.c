@@ -3,7 +3,7 @@
 
 #include "report/json.h"
 #include "report/stats_alloc.h"
-#include "util.h"
+#include "base/util.h"
 
 static void mallinfo2_json(struct json *j, const struct glibc_mallinfo2 *mi)
 {

@@ -4,7 +4,7 @@
 
 #include "report/human.h"
 #include "report/stats_alloc.h"
-#include "util.h"
+#include "base/util.h"
 
 void stats_tcmalloc_json(struct json *j, const struct tcmalloc_stats *st)
 {

@@ -7,7 +7,7 @@
 
 #include "report/human.h"
 #include "report/stats_alloc.h"
-#include "util.h"
+#include "base/util.h"
 
 #define HB(v) human_bytes((char[32]){ 0 }, 32, (v))
 

@@ -8,7 +8,7 @@
 
 #include "judge/knobs.h"
 #include "judge/triage.h"
-#include "observation.h"
+#include "model/observation.h"
 #include "report/style.h"
 
 struct triage_report {

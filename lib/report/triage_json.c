@@ -6,7 +6,7 @@
 #include <math.h>
 
 #include "report/knobs.h"
-#include "util.h"
+#include "base/util.h"
 
 static void trend_json(struct json *j, const char *key, const struct trend *t)
 {

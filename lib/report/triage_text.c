@@ -7,7 +7,7 @@
 #include "report/human.h"
 #include "report/knobs.h"
 #include "report/sparkline.h"
-#include "util.h"
+#include "base/util.h"
 
 #define SPARK_WIDTH 40
 /* Moves under 2% of the level are drawn flat: the judge does not count

@@ -1,0 +1,469 @@
+#include "observe/alloc/jemalloc.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "observe/alloc/code.h"
+#include "observe/elfsym.h"
+#include "observe/inject.h"
+#include "base/util.h"
+
+#define MERGED 4096			/* MALLCTL_ARENAS_ALL: every arena at once */
+
+struct jemalloc_reader {
+	pid_t pid;
+	uint64_t mallctl;		/* its run-time address */
+	struct inject_guard guard;	/* jemalloc's code in the target */
+	struct inject_exit thread_exit;	/* for a call that hangs (inject.h) */
+};
+
+/* ---- finding jemalloc in the target ---------------------------------------- */
+
+/* A static copy has no library of its own to tell its code by: its
+ * functions are told by name.  The public API (possibly prefixed) and the
+ * internal modules' name stems; matching too much only makes heapdoc wait
+ * for a quieter moment, matching too little could borrow a thread that is
+ * inside jemalloc. */
+static bool is_jemalloc_function(const char *name)
+{
+	static const char *const stems[] = {
+		"je_", "_rjem_", "mallctl", "malloc", "mallocx", "rallocx", "xallocx",
+		"sallocx", "dallocx", "sdallocx", "nallocx", "calloc", "realloc",
+		"free", "aligned_alloc", "posix_memalign", "memalign", "valloc",
+		"pvalloc", "a0", "arena_", "arenas_", "tcache_", "tsd_", "extent_",
+		"extents_", "emap_", "ecache_", "edata_", "eset_", "pa_", "pac_",
+		"hpa_", "hpdata_", "sec_", "base_", "bin_", "ctl_", "large_", "prof_",
+		"background_thread", "witness_", "rtree_", "sz_", "decay_", "psset_",
+		"san_", "ehooks_", "ifree", "isfree", "imalloc", "ialloc", "idalloc",
+		"ipalloc", "iralloc", "irealloc", "thread_tcache", "stats_",
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(stems); i++)
+		if (!strncmp(name, stems[i], strlen(stems[i])))
+			return true;
+	return false;
+}
+
+static int find_mallctl(struct jemalloc_reader *r, const struct elfsym *es,
+			const struct alloc_id *id, struct error *err)
+{
+	const char *prefixes[] = { id->prefix, "", "je_", "_rjem_" };
+	char name[64];
+
+	for (size_t i = 0; i < ARRAY_SIZE(prefixes); i++) {
+		snprintf(name, sizeof(name), "%smallctl", prefixes[i]);
+		if (elfsym_lookup(es, name, &r->mallctl, NULL) == 0)
+			return 0;
+	}
+	return error_set(err, -ENOENT, "pid %d: %s exports no mallctl (tried the prefixes "
+			 "\"%s\", \"\", je_, _rjem_)", r->pid, id->path, id->prefix);
+}
+
+int jemalloc_open(struct jemalloc_reader **out, pid_t pid, const struct alloc_id *id,
+		  struct error *err)
+{
+	struct jemalloc_reader *r = calloc(1, sizeof(*r));
+	struct elfsym es = ELFSYM_INIT;
+	int ret;
+
+	if (!r)
+		return error_set(err, -ENOMEM, "out of memory");
+	r->pid = pid;
+	r->guard.what = "jemalloc";
+	/* No single lock to peek at: no thread at all may be inside it. */
+	r->guard.all_threads_clear = true;
+	ret = alloc_code_open(&es, pid, id, err);
+	if (ret < 0)
+		goto fail;
+	ret = find_mallctl(r, &es, id, err);
+	if (ret < 0)
+		goto fail;
+	ret = alloc_code_guard(&r->guard, &es, pid, id, is_jemalloc_function, err);
+	if (ret < 0)
+		goto fail;
+	elfsym_close(&es);
+	inject_thread_exit(pid, &r->thread_exit);
+	*out = r;
+	return 0;
+fail:
+	elfsym_close(&es);
+	jemalloc_close(r);
+	return ret;
+}
+
+void jemalloc_close(struct jemalloc_reader *r)
+{
+	if (!r)
+		return;
+	inject_guard_free(&r->guard);
+	free(r);
+}
+
+/* ---- mallctl, called inside the target ----------------------------------------- */
+
+struct ctl {
+	struct jemalloc_reader *r;
+	struct inject_session s;
+	struct error *err;
+};
+
+/* What one call needs in the target's memory, written in one go. */
+struct ctl_block {
+	uint64_t oldlen;
+	uint64_t old;
+	uint64_t new;
+	char name[104];
+};
+
+/* mallctl(name, old, &oldlen, new, newlen) inside the target.  A width-byte
+ * value is read into *val (if val) and newval written (if newval).  Returns
+ * 0, mallctl's own error as a positive errno (ENOENT: no such name in this
+ * build or arena), or the injection's error as a negative one. */
+static int ctl(struct ctl *c, const char *name, void *val, size_t width,
+	       const void *newval, size_t newlen)
+{
+	struct ctl_block b = { .oldlen = width };
+	size_t len = strlen(name);
+	uint64_t at, ret, args[5];
+	int rc;
+
+	if (len >= sizeof(b.name) || width > sizeof(b.old) || newlen > sizeof(b.new))
+		return error_set(c->err, -EINVAL, "mallctl %s: name or value too long", name);
+	memcpy(b.name, name, len + 1);
+	if (newval)
+		memcpy(&b.new, newval, newlen);
+	inject_scratch_reset(&c->s);
+	at = inject_push(&c->s, &b, offsetof(struct ctl_block, name) + len + 1, c->err);
+	if (!at)
+		return -EIO;
+	args[0] = at + offsetof(struct ctl_block, name);
+	args[1] = val ? at + offsetof(struct ctl_block, old) : 0;
+	args[2] = val ? at + offsetof(struct ctl_block, oldlen) : 0;
+	args[3] = newval ? at + offsetof(struct ctl_block, new) : 0;
+	args[4] = newval ? newlen : 0;
+	rc = inject_call(&c->s, c->r->mallctl, args, 5, &ret, c->err);
+	if (rc < 0)
+		return rc;
+	if ((int)ret)
+		return (int)ret > 0 ? (int)ret : EINVAL;
+	if (!val)
+		return 0;
+	rc = target_read_exact(c->s.t, at, &b, 2 * sizeof(uint64_t), c->err);
+	if (rc < 0)
+		return rc;
+	if (b.oldlen != width)
+		return error_set(c->err, -EPROTO, "mallctl %s: %llu bytes, not %zu", name,
+				 (unsigned long long)b.oldlen, width);
+	memcpy(val, &b.old, width);
+	return 0;
+}
+
+/* An unsigned figure of width bytes; UNSET when this build lacks it.  Only
+ * a failure of the call itself (not of mallctl) is returned. */
+static int get_u(struct ctl *c, const char *name, size_t width, uint64_t *out)
+{
+	uint64_t v = 0;
+	int rc = ctl(c, name, &v, width, NULL, 0);
+
+	*out = rc == 0 ? v : UNSET;
+	return rc < 0 ? rc : 0;
+}
+
+/* A signed 64-bit figure (ssize_t); PARAM_UNSET when this build lacks it
+ * (-1 is a real value: "never decay"). */
+static int get_s(struct ctl *c, const char *name, int64_t *out)
+{
+	int64_t v = 0;
+	int rc = ctl(c, name, &v, sizeof(v), NULL, 0);
+
+	*out = rc == 0 ? v : PARAM_UNSET;
+	return rc < 0 ? rc : 0;
+}
+
+static int get_fmt(struct ctl *c, size_t width, uint64_t *out, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static int get_fmt(struct ctl *c, size_t width, uint64_t *out, const char *fmt, ...)
+{
+	char name[104];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(name, sizeof(name), fmt, ap);
+	va_end(ap);
+	return get_u(c, name, width, out);
+}
+
+static int as_bool(uint64_t v)
+{
+	return v == UNSET ? -1 : (int)(v & 0xff);
+}
+
+static int epoch(struct ctl *c)
+{
+	uint64_t one = 1;
+	int rc = ctl(c, "epoch", NULL, 0, &one, sizeof(one));
+
+	if (rc > 0)
+		return error_set(c->err, -rc, "pid %d: mallctl(\"epoch\"): %s", c->r->pid,
+				 strerror(rc));
+	return rc;
+}
+
+static int begin(struct ctl *c, struct jemalloc_reader *r, struct target *t,
+		 unsigned timeout_ms, struct error *err)
+{
+	struct inject_opts o = { .guard = &r->guard, .timeout_ms = timeout_ms,
+				 .exit = r->thread_exit };
+
+	c->r = r;
+	c->err = err;
+	return inject_begin(&c->s, t, &o, err);
+}
+
+/* ---- the reads -------------------------------------------------------------- */
+
+static int read_version(struct ctl *c, struct jemalloc_stats *st)
+{
+	uint64_t ptr;
+	int rc = get_u(c, "version", sizeof(ptr), &ptr);
+
+	if (rc < 0 || ptr == UNSET)
+		return rc;
+	if (target_read(c->s.t, ptr, st->version, sizeof(st->version) - 1, NULL) <= 0)
+		st->version[0] = '\0';
+	st->version[sizeof(st->version) - 1] = '\0';
+	return 0;
+}
+
+static int read_totals(struct ctl *c, struct jemalloc_stats *st)
+{
+	const struct {
+		const char *name;
+		uint64_t *v;
+	} totals[] = {
+		{ "stats.allocated", &st->allocated }, { "stats.active", &st->active },
+		{ "stats.metadata", &st->metadata }, { "stats.resident", &st->resident },
+		{ "stats.mapped", &st->mapped }, { "stats.retained", &st->retained },
+		{ "arenas.page", &st->page },
+	};
+	uint64_t narenas, pdirty, pmuzzy;
+	int rc = 0;
+
+	for (size_t i = 0; i < ARRAY_SIZE(totals) && !rc; i++)
+		rc = get_u(c, totals[i].name, sizeof(size_t), totals[i].v);
+	if (!rc)
+		rc = get_u(c, "arenas.narenas", sizeof(unsigned), &narenas);
+	if (!rc)
+		rc = get_fmt(c, sizeof(size_t), &pdirty, "stats.arenas.%d.pdirty", MERGED);
+	if (!rc)
+		rc = get_fmt(c, sizeof(size_t), &pmuzzy, "stats.arenas.%d.pmuzzy", MERGED);
+	if (rc)
+		return rc;
+	st->narenas = narenas == UNSET ? 0 : (unsigned)narenas;
+	st->dirty = pdirty == UNSET || st->page == UNSET ? UNSET : pdirty * st->page;
+	st->muzzy = pmuzzy == UNSET || st->page == UNSET ? UNSET : pmuzzy * st->page;
+	return 0;
+}
+
+static uint64_t pages(uint64_t n, uint64_t page)
+{
+	return n == UNSET || page == UNSET ? UNSET : n * page;
+}
+
+static int read_arenas(struct ctl *c, struct jemalloc_stats *st)
+{
+	for (unsigned i = 0; i < st->narenas && st->narena_rows < JEMALLOC_MAX_ARENAS; i++) {
+		struct jemalloc_arena *a = &st->arenas[st->narena_rows];
+		uint64_t pactive, pdirty, pmuzzy;
+		int rc;
+
+		rc = get_fmt(c, sizeof(size_t), &pactive, "stats.arenas.%u.pactive", i);
+		if (rc)
+			return rc;
+		if (pactive == UNSET)
+			continue;	/* not initialised: no thread ever used it */
+		rc = get_fmt(c, sizeof(size_t), &pdirty, "stats.arenas.%u.pdirty", i);
+		if (!rc)
+			rc = get_fmt(c, sizeof(size_t), &pmuzzy, "stats.arenas.%u.pmuzzy", i);
+		if (!rc)
+			rc = get_fmt(c, sizeof(unsigned), &a->nthreads, "stats.arenas.%u.nthreads", i);
+		if (rc)
+			return rc;
+		a->index = i;
+		a->active = pages(pactive, st->page);
+		a->dirty = pages(pdirty, st->page);
+		a->muzzy = pages(pmuzzy, st->page);
+		st->narena_rows++;
+	}
+	return 0;
+}
+
+static int read_bins(struct ctl *c, struct jemalloc_stats *st)
+{
+	double live = 0, capacity = 0;
+	uint64_t nbins;
+	int rc = get_u(c, "arenas.nbins", sizeof(unsigned), &nbins);
+
+	if (rc || nbins == UNSET)
+		return rc;
+	for (unsigned j = 0; j < nbins && j < JEMALLOC_MAX_BINS; j++) {
+		struct jemalloc_bin *b = &st->bins[st->nbins];
+
+		b->index = j;
+		rc = get_fmt(c, sizeof(size_t), &b->size, "arenas.bin.%u.size", j);
+		if (!rc)
+			rc = get_fmt(c, sizeof(uint32_t), &b->nregs, "arenas.bin.%u.nregs", j);
+		if (!rc)
+			rc = get_fmt(c, sizeof(size_t), &b->curregs,
+				     "stats.arenas.%d.bins.%u.curregs", MERGED, j);
+		if (!rc)
+			rc = get_fmt(c, sizeof(size_t), &b->curslabs,
+				     "stats.arenas.%d.bins.%u.curslabs", MERGED, j);
+		if (!rc)
+			rc = get_fmt(c, sizeof(size_t), &b->nonfull_slabs,
+				     "stats.arenas.%d.bins.%u.nonfull_slabs", MERGED, j);
+		if (rc)
+			return rc;
+		if (IS_SET(b->size) && IS_SET(b->nregs) && IS_SET(b->curregs) &&
+		    IS_SET(b->curslabs)) {
+			live += (double)b->curregs * b->size;
+			capacity += (double)b->curslabs * b->nregs * b->size;
+		}
+		st->nbins++;
+	}
+	st->slab_utilisation = capacity > 0 ? live / capacity : NAN;
+	return 0;
+}
+
+static int read_opts(struct ctl *c, struct jemalloc_stats *st)
+{
+	uint64_t narenas, bg, tcache, prof, retain;
+	int64_t dirty, muzzy;
+	int rc;
+
+	rc = get_u(c, "opt.narenas", sizeof(unsigned), &narenas);
+	if (!rc)
+		rc = get_s(c, "opt.dirty_decay_ms", &dirty);
+	if (!rc)
+		rc = get_s(c, "opt.muzzy_decay_ms", &muzzy);
+	if (!rc)
+		rc = get_u(c, "opt.background_thread", sizeof(bool), &bg);
+	if (!rc)
+		rc = get_u(c, "opt.tcache", sizeof(bool), &tcache);
+	if (!rc)
+		rc = get_u(c, "opt.prof", sizeof(bool), &prof);
+	if (!rc)
+		rc = get_u(c, "opt.retain", sizeof(bool), &retain);
+	if (rc)
+		return rc;
+	st->opt = (struct jemalloc_opt){
+		.narenas = narenas == UNSET ? PARAM_UNSET : (int64_t)(uint32_t)narenas,
+		.dirty_decay_ms = dirty, .muzzy_decay_ms = muzzy,
+		.background_thread = as_bool(bg), .tcache = as_bool(tcache),
+		.prof = as_bool(prof), .retain = as_bool(retain),
+	};
+	return 0;
+}
+
+int jemalloc_read(struct jemalloc_reader *r, struct target *t, unsigned timeout_ms,
+		  struct jemalloc_stats *st, struct error *err)
+{
+	struct ctl c;
+	int rc;
+
+	memset(st, 0, sizeof(*st));
+	snprintf(st->method, sizeof(st->method), "mallctl");
+	rc = begin(&c, r, t, timeout_ms, err);
+	if (rc < 0)
+		return rc;
+	st->tid = c.s.tid;
+	rc = epoch(&c);
+	if (!rc)
+		rc = read_totals(&c, st);
+	if (!rc)
+		rc = read_arenas(&c, st);
+	if (!rc)
+		rc = read_bins(&c, st);
+	if (!rc)
+		rc = read_opts(&c, st);
+	if (!rc)
+		rc = read_version(&c, st);
+	st->calls = c.s.calls;
+	st->calls_us = c.s.calls_us;
+	if (inject_end(&c.s, rc ? NULL : err) < 0 && !rc)
+		rc = -EIO;
+	return rc;
+}
+
+int jemalloc_sample(struct jemalloc_reader *r, struct target *t, uint64_t *allocated,
+		    uint64_t *resident, struct error *err)
+{
+	struct ctl c;
+	int rc;
+
+	rc = begin(&c, r, t, 0, err);
+	if (rc < 0)
+		return rc;
+	rc = epoch(&c);
+	if (!rc)
+		rc = get_u(&c, "stats.allocated", sizeof(size_t), allocated);
+	if (!rc)
+		rc = get_u(&c, "stats.resident", sizeof(size_t), resident);
+	if (inject_end(&c.s, rc ? NULL : err) < 0 && !rc)
+		rc = -EIO;
+	return rc;
+}
+
+/* ---- in the terms every allocator shares ------------------------------------ */
+
+static uint64_t sub_or_unset(uint64_t a, uint64_t b)
+{
+	return IS_SET(a) && IS_SET(b) ? (a > b ? a - b : 0) : UNSET;
+}
+
+static uint64_t add_or_unset(uint64_t a, uint64_t b)
+{
+	return IS_SET(a) && IS_SET(b) ? a + b : UNSET;
+}
+
+void jemalloc_summarise(const struct jemalloc_stats *st, struct alloc_summary *sum,
+			struct alloc_params *params)
+{
+	*sum = (struct alloc_summary){
+		.valid = true,
+		.allocated = st->allocated,
+		.active = st->active,
+		.resident = st->resident,
+		.mapped = st->mapped,
+		/* Free room inside live pages: slabs not full, large-size
+		 * rounding.  Whole free pages are dirty or muzzy extents,
+		 * waiting for decay: what a purge (or a shorter decay) returns. */
+		.free_interleaved = sub_or_unset(st->active, st->allocated),
+		.free_releasable = add_or_unset(st->dirty, st->muzzy),
+		.trimmable = add_or_unset(st->dirty, st->muzzy),
+		.narenas = st->narenas,
+		.free_small_chunks = UNSET, .free_small_bytes = UNSET,
+		.free_large_chunks = UNSET, .free_large_bytes = UNSET,
+		.largest_free = UNSET, .pinned_bytes = UNSET, .top_size = UNSET,
+		.top_held_bytes = UNSET, .top_held_by = UNSET, .top_held_by_size = UNSET,
+		.top_held_by_free = UNSET,
+		.slab_utilisation = st->slab_utilisation,
+	};
+	snprintf(sum->source, sizeof(sum->source), "%s", st->method);
+	sum->free_total = add_or_unset(sum->free_interleaved, sum->free_releasable);
+	if (!params)
+		return;
+	alloc_params_clear(params);
+	params->dirty_decay_ms = st->opt.dirty_decay_ms;
+	params->muzzy_decay_ms = st->opt.muzzy_decay_ms;
+	params->narenas = st->opt.narenas;
+	params->background_thread = st->opt.background_thread < 0 ? PARAM_UNSET
+								  : st->opt.background_thread;
+	params->tcache = st->opt.tcache < 0 ? PARAM_UNSET : st->opt.tcache;
+	params->retain = st->opt.retain < 0 ? PARAM_UNSET : st->opt.retain;
+}

@@ -1,0 +1,66 @@
+/* tcmalloc's state, read from a live process.
+ *
+ * gperftools' tcmalloc answers MallocExtension_GetNumericProperty(name,
+ * &value); google/tcmalloc answers MallocExtension_Internal_GetNumericProperty
+ * (name, length, &value).  heapdoc calls whichever the target exports inside
+ * it (lib/inject.h), one call per property, all in one borrowed-thread
+ * session, and only while the page-heap lock (the exported
+ * tcmalloc::Static::pageheap_lock_, 0 when free) is free.
+ */
+#ifndef HEAPDOC_TCMALLOC_H
+#define HEAPDOC_TCMALLOC_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "observe/alloc/alloc.h"
+#include "base/error.h"
+#include "observe/target.h"
+
+#define TCMALLOC_MAX_PROPERTIES 16
+
+struct tcmalloc_property {
+	const char *name;	/* "generic.heap_size", ... (static strings) */
+	uint64_t value;		/* UNSET when the library does not know it */
+};
+
+struct tcmalloc_stats {
+	char flavor[16];	/* "gperftools" or "google" */
+	struct tcmalloc_property props[TCMALLOC_MAX_PROPERTIES];
+	size_t nprops;
+	pid_t tid;		/* the thread the calls ran in */
+	unsigned calls;
+	uint64_t calls_us;
+};
+
+/* The value of a property by name, UNSET if absent or unknown. */
+uint64_t tcmalloc_property(const struct tcmalloc_stats *st, const char *name);
+
+struct tcmalloc_reader;
+
+/* Finds the property function and the page-heap lock in pid.  Slow (ELF
+ * symbols): call it before stopping the target. */
+int tcmalloc_open(struct tcmalloc_reader **r, pid_t pid, const struct alloc_id *id,
+		  struct error *err);
+
+/* Every property of its flavor.  timeout_ms bounds the search for a safe
+ * moment (0: 1 s); -EAGAIN when none came. */
+int tcmalloc_read(struct tcmalloc_reader *r, struct target *t, unsigned timeout_ms,
+		  struct tcmalloc_stats *out, struct error *err);
+
+/* The cheap read for a trend sample: allocated bytes and the resident
+ * estimate (heap minus unmapped). */
+int tcmalloc_sample(struct tcmalloc_reader *r, struct target *t, uint64_t *allocated,
+		    uint64_t *resident, struct error *err);
+
+/* params may be NULL. */
+void tcmalloc_summarise(const struct tcmalloc_stats *st, struct alloc_summary *sum,
+			struct alloc_params *params);
+
+void tcmalloc_close(struct tcmalloc_reader *r);
+
+/* The same behind the shared interface (backend.h). */
+struct alloc_backend;
+extern const struct alloc_backend tcmalloc_backend;
+
+#endif

@@ -1,0 +1,142 @@
+/* Readers for /proc/<pid>: plain structs, no judgement.
+ *
+ * Every reader takes `root`, a prefix put before "/proc/...": "" on a live
+ * system, a committed fake tree (fixtures/proc-*) in tests.  Sizes are bytes;
+ * a figure the file does not carry is UNSET.  Errors: -ESRCH when the process
+ * does not exist (or vanished while being read), -EACCES/-EPERM when it may
+ * not be read, -EOPNOTSUPP when it has no memory to read (a zombie, a kernel
+ * thread), -ENOENT when this kernel lacks the file, -EIO for a file that does
+ * not parse (the message names the file and the line).
+ */
+#ifndef HEAPDOC_PROC_H
+#define HEAPDOC_PROC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "base/error.h"
+
+/* /proc/<pid>/status */
+struct proc_status {
+	char name[64];
+	char state;		/* R S D Z T t X I, as in "State:" */
+	pid_t tgid, pid, ppid;
+	pid_t nstgid;		/* NStgid's last field: the pid inside its namespace */
+	uid_t uid;		/* real uid */
+	unsigned threads;
+	unsigned cpus_allowed;	/* CPUs in Cpus_allowed_list (the affinity mask) */
+	bool kernel_thread;	/* no memory of its own (no VmSize line; PF_KTHREAD) */
+	uint64_t vm_size, vm_rss, vm_hwm, rss_anon, rss_file, rss_shmem, vm_swap;
+};
+
+/* /proc/<pid>/stat */
+struct proc_stat {
+	char comm[64];		/* between the first '(' and the last ')' */
+	char state;
+	uint64_t flags;		/* PF_* (PF_KTHREAD = 0x00200000) */
+	uint64_t minflt, majflt;
+	uint64_t utime, stime;	/* clock ticks */
+	uint64_t starttime;	/* ticks after boot: tells a reused pid apart */
+	unsigned num_threads;
+};
+
+/* What a mapping is, for the RSS split and for finding heaps. */
+enum mapping_kind {
+	MAPPING_BRK_HEAP,	/* [heap] */
+	MAPPING_ARENA_HEAP,	/* anonymous, 64 MiB-aligned glibc arena heap */
+	MAPPING_STACK,		/* [stack] or a thread stack (below a guard page) */
+	MAPPING_ANON,		/* other anonymous memory (mmapped chunks, other allocators) */
+	MAPPING_FILE,		/* backed by a file */
+	MAPPING_SHMEM,		/* shared memory: /dev/shm, SysV, memfd, shared anonymous */
+	MAPPING_SPECIAL,	/* [vdso], [vvar], [vsyscall], guard pages */
+};
+
+struct mapping {
+	uint64_t start, end, offset;
+	char perms[5];		/* "rw-p" */
+	unsigned dev_major, dev_minor;
+	uint64_t inode;
+	char path[512];		/* "" for anonymous */
+	enum mapping_kind kind;
+	/* From smaps; UNSET when read from maps. */
+	uint64_t rss, pss, anonymous, private_dirty, swap;
+};
+
+struct maps {
+	struct mapping *v;
+	size_t n, cap;
+};
+
+int proc_read_status(const char *root, pid_t pid, struct proc_status *out, struct error *err);
+int proc_read_stat(const char *root, pid_t pid, struct proc_stat *out, struct error *err);
+/* Both fill *out afresh (free it with maps_free, also after an error) and
+ * classify every mapping (maps_classify). */
+int proc_read_maps(const char *root, pid_t pid, struct maps *out, struct error *err);
+int proc_read_smaps(const char *root, pid_t pid, struct maps *out, struct error *err);
+void maps_free(struct maps *m);
+
+/* Sets each mapping's kind from its path, permissions and neighbours (pure;
+ * m must be in address order, as the kernel lists it). */
+void maps_classify(struct maps *m);
+/* "brk-heap", "arena-heap", "stack", "anon", "file", "shmem", "special". */
+const char *mapping_kind_name(enum mapping_kind kind);
+
+/* The mapping that contains addr, or NULL. */
+const struct mapping *maps_find(const struct maps *m, uint64_t addr);
+
+/* /proc/<pid>/smaps_rollup */
+struct smaps_rollup {
+	uint64_t rss, pss, anonymous, private_dirty, shared_clean, swap;
+};
+int proc_read_smaps_rollup(const char *root, pid_t pid, struct smaps_rollup *out,
+			   struct error *err);
+
+/* RSS by kind of mapping (pure: works on what proc_read_smaps returned).
+ * Every field is UNSET when no mapping carries an Rss (proc_read_maps). */
+struct rss_split {
+	uint64_t brk_heap, arena_heaps, stacks, other_anon, file, shmem;
+	uint64_t special;	/* vDSO and friends: the parts sum to total */
+	uint64_t total;
+};
+void maps_split_rss(const struct maps *m, struct rss_split *out);
+
+/* /proc/<pid>/environ: the block of NUL-terminated "K=V" entries the process
+ * started with (later setenv calls do not show).  buf is malloc'd, len bytes
+ * plus one NUL after them. */
+struct environ {
+	char *buf;
+	size_t len;
+};
+int proc_read_environ(const char *root, pid_t pid, struct environ *out, struct error *err);
+/* The value of the first entry named name in env (pointing into env->buf),
+ * or NULL. */
+const char *environ_get(const struct environ *env, const char *name);
+void environ_free(struct environ *env);
+
+/* /proc/<pid>/auxv: the entries heapdoc uses; 0 when absent. */
+struct auxv {
+	uint64_t entry;		/* AT_ENTRY: the executable's entry point */
+	uint64_t base;		/* AT_BASE: the dynamic loader's base */
+	uint64_t phdr;		/* AT_PHDR */
+	uint64_t pagesz;	/* AT_PAGESZ */
+	uint64_t sysinfo_ehdr;	/* AT_SYSINFO_EHDR: the vDSO */
+};
+int proc_read_auxv(const char *root, pid_t pid, struct auxv *out, struct error *err);
+
+/* Threads of pid, from /proc/<pid>/task. *tids is malloc'd. */
+int proc_list_tasks(const char *root, pid_t pid, pid_t **tids, size_t *n, struct error *err);
+
+/* Checks that pid is a live user process heapdoc can examine: -ESRCH (no such
+ * process), -EOPNOTSUPP (kernel thread, zombie), -EACCES (not allowed; the
+ * message says what is needed: root or CAP_SYS_PTRACE, ptrace_scope). */
+int proc_check_target(const char *root, pid_t pid, struct error *err);
+
+/* The -EACCES error for pid, saying what is needed: root or CAP_SYS_PTRACE,
+ * and Yama's ptrace_scope (read under root) when it is above 0.  `what` ends
+ * "permission denied ...": "reading /proc/42/maps", "attaching". */
+int proc_permission_error(const char *root, pid_t pid, const char *what,
+			  struct error *err);
+
+#endif

@@ -1,0 +1,133 @@
+/* Holding a live process still, briefly and safely (ptrace).
+ *
+ * The protocol (DESIGN.md, "Safety protocol"):
+ *  - PTRACE_SEIZE every thread, including threads created while attaching
+ *    or stopping; never SIGSTOP.
+ *  - target_stop() PTRACE_INTERRUPTs every thread and waits until each is in
+ *    a ptrace stop; target_resume() lets them all go.  The time between the
+ *    two is the pause, measured and reported.
+ *  - target_resume() detaches the threads rather than PTRACE_CONTing them:
+ *    between stops the target is not traced at all, so a signal or a
+ *    clone() never waits for heapdoc while it works on a snapshot, and the
+ *    next target_stop() seizes again (lib/target.c says why in full).
+ *  - A signal that arrives for a thread while it is held is handed back to
+ *    the kernel when it is released (from its own signal-delivery-stop, so
+ *    with its siginfo); group-stops (SIGSTOP, SIGTSTP... sent by someone
+ *    else) are honoured: the process stays stopped after we let go.
+ *  - target_detach() works from any state and on every path: errors, and
+ *    SIGINT/SIGTERM/SIGHUP to heapdoc (the guard turns those into -EINTR
+ *    returns so the caller's cleanup path runs, then heapdoc exits).
+ *  - Reads are bulk: one process_vm_readv (or /proc/<pid>/mem pread) per
+ *    region, never one syscall per word.  They work with the target running
+ *    or held.
+ *  - Every call must come from the thread that called target_attach (ptrace
+ *    belongs to a thread, not a process).
+ */
+#ifndef HEAPDOC_TARGET_H
+#define HEAPDOC_TARGET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/user.h>
+
+#include "base/error.h"
+
+/* Where a held thread sits.  Only TARGET_STOP_INTERRUPT is a clean point to
+ * run code in (inject); the others carry a signal or a group stop that
+ * target_resume() hands back to the kernel. */
+enum target_stop_kind {
+	TARGET_RUNNING = 0,
+	TARGET_STOP_INTERRUPT,	/* our PTRACE_INTERRUPT: PTRACE_EVENT_STOP, SIGTRAP */
+	TARGET_STOP_SIGNAL,	/* signal-delivery-stop; pending_signal is its signal */
+	TARGET_STOP_GROUP,	/* group-stop (SIGSTOP, SIGTSTP... from someone else) */
+	TARGET_STOP_EVENT,	/* another ptrace event stop */
+};
+
+struct target_thread {
+	pid_t tid;
+	bool stopped;		/* in a ptrace stop that heapdoc caused */
+	int pending_signal;	/* arrived while held; re-delivered on resume */
+	bool traced;		/* seized by heapdoc (held, or running traced) */
+	enum target_stop_kind stop_kind;
+};
+
+struct target {
+	pid_t pid;
+	struct target_thread *threads;
+	size_t nthreads, cap;
+	int mem_fd;		/* /proc/<pid>/mem, the fallback for reads */
+	bool stopped;
+	uint64_t stop_started_ns;
+	uint64_t pause_us_last;	/* the last stop → resume */
+	uint64_t pause_us_max;
+	uint64_t pause_us_total;
+	unsigned stops;
+	bool attached;		/* target_attach succeeded, not yet detached */
+	unsigned stop_timeout_ms;	/* 0: TARGET_STOP_TIMEOUT_MS; set it
+					 * after target_attach */
+};
+
+#define TARGET_STOP_TIMEOUT_MS 2000
+
+/* Seizes every thread of pid; they keep running.  Installs the signal guard.
+ * -ESRCH (no such process, zombie), -EPERM (the message names what is
+ * missing: root or CAP_SYS_PTRACE, the yama ptrace_scope value, or the pid
+ * already tracing it), -EINVAL (a kernel thread, a tid that is not a
+ * process id).  On failure t is left detached (target_detach is a no-op). */
+int target_attach(struct target *t, pid_t pid, struct error *err);
+
+/* Interrupts every thread and waits for all of them to stop, within
+ * stop_timeout_ms (TARGET_STOP_TIMEOUT_MS when 0).  -ESRCH when the process
+ * exits meanwhile, -ETIMEDOUT (a thread in uninterruptible sleep),
+ * -EINTR (guard): on -EINTR the threads stay as they are for the caller's
+ * target_detach(); on any other error the target is already detached. */
+int target_stop(struct target *t, struct error *err);
+
+/* Lets every thread go (detaching it), re-delivering signals that arrived
+ * meanwhile; records pause_us_last/max/total.  The target stays attached
+ * for the next target_stop(). */
+int target_resume(struct target *t, struct error *err);
+
+/* Lets every held thread but keep run on, released exactly as
+ * target_resume() releases them (a signal a thread stopped with is handed
+ * back); keep stays held.  For running code on one thread while the others
+ * go on (lib/inject); target_stop() takes them back. */
+void target_release_others(struct target *t, pid_t keep);
+
+/* Resumes (if stopped) and detaches every thread; frees t.  Always safe,
+ * also on a t that was never attached (zeroed) or already detached.  A
+ * thread in uninterruptible sleep cannot be detached until it wakes: after
+ * a second it is left traced, released by a later attach or detach (or by
+ * the kernel when heapdoc exits), and adopted by a later attach to the same
+ * process. */
+void target_detach(struct target *t);
+
+/* Reads len bytes at addr.  Returns the bytes read (short at an unmapped
+ * page) or a negative errno.  -ESRCH if the process is gone. */
+ssize_t target_read(struct target *t, uint64_t addr, void *buf, size_t len,
+		    struct error *err);
+
+/* Like target_read, but anything short of len is -EFAULT. */
+int target_read_exact(struct target *t, uint64_t addr, void *buf, size_t len,
+		      struct error *err);
+
+/* Registers of a stopped thread (and back). */
+int target_get_regs(struct target *t, pid_t tid, struct user_regs_struct *regs,
+		    struct error *err);
+int target_set_regs(struct target *t, pid_t tid, const struct user_regs_struct *regs,
+		     struct error *err);
+
+/* True once SIGINT, SIGTERM or SIGHUP reached heapdoc while a target was
+ * attached; long loops check it and return -EINTR. */
+bool target_interrupted(void);
+
+/* The signal that set target_interrupted() (SIGINT, SIGTERM, SIGHUP), or 0.
+ * It stays readable after target_detach() so cmd/ can exit accordingly. */
+int target_interrupt_signal(void);
+
+/* Nanoseconds on CLOCK_MONOTONIC. */
+uint64_t now_ns(void);
+
+#endif
