@@ -1,14 +1,51 @@
-/* The command table and what every subcommand shares.
+/* The command table and what every command shares.
  *
- * Each subcommand is one file holding one `struct cmd_entry` (like tmux's
- * cmd_entry or git's command table): its name, a one-line summary, the
- * usage line, the help text with examples, and the function that runs it.
+ * Each command is one file holding one `struct cmd_entry` (like tmux's
+ * cmd_entry or git's command table): its name, a one-line summary, what it
+ * does, its options and positional arguments, examples each with what it
+ * shows, and the function that runs it.  One parser (cmd_parse) reads every
+ * command line from the entry, and the usage line, `--help` and the option
+ * list are generated from it, so they cannot drift from what is accepted.
  * Only cmd/ prints to the user and picks the exit code.
+ *
+ * How to add a command (say `heapdoc frob [--json] [--depth N] <pid>`):
+ *
+ *  1. cmd/frob.c: name the options by index, then the entry:
+ *
+ *	enum { FROB_JSON, FROB_DEPTH };
+ *
+ *	const struct cmd_entry cmd_frob_entry = {
+ *		.name = "frob",
+ *		.summary = "one line for `heapdoc --help`",
+ *		.description = "A paragraph for `heapdoc frob --help`.\n",
+ *		.args = "<pid>", .args_min = 1, .args_max = 1,
+ *		.options = {
+ *			[FROB_JSON] = { "json", 0, CMD_FLAG, NULL, "one JSON object" },
+ *			[FROB_DEPTH] = { "depth", 'd', CMD_STRING, "N", "how deep" },
+ *		},
+ *		.examples = {
+ *			{ "heapdoc frob 4242", "what this one shows" },
+ *		},
+ *		.exec = frob_exec,
+ *	};
+ *
+ *     frob_exec(const struct cmd_args *a) reads a->set[FROB_JSON],
+ *     a->value[FROB_DEPTH], a->argv[0]; it returns an exit code
+ *     (cmd_fail(&err) turns a library error into one).
+ *  2. cmd/main.c: add &cmd_frob_entry to the table, and declare it below.
+ *  3. man/heapdoc.1: the command and each option (a test checks that every
+ *     option --help shows is in the man page).
+ *
+ * Options of one nonzero .group exclude each other (--json, --prometheus);
+ * CMD_DURATION values ("10", "10s", "500ms", "2m", "6h") arrive in seconds in
+ * a->seconds[], CMD_CHOICE values as an index into .choices in a->choice[].
+ * --help/-h is added to every command.
  */
 #ifndef HEAPDOC_CMD_H
 #define HEAPDOC_CMD_H
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 #include "base/error.h"
@@ -30,17 +67,71 @@ enum exit_code {
 	EXIT_SIGNAL_BASE	= 128,	/* + N: interrupted by signal N, target released */
 };
 
+enum cmd_value_type {
+	CMD_FLAG,		/* no value */
+	CMD_STRING,		/* any value, in a->value[] */
+	CMD_DURATION,		/* seconds (a number; s, ms, m, h), in a->seconds[] */
+	CMD_CHOICE,		/* one of .choices, its index in a->choice[] */
+};
+
+struct cmd_option {
+	const char *name;	/* "duration" for --duration */
+	char letter;		/* 'o' for -o; 0 for none */
+	enum cmd_value_type type;
+	const char *value_name;	/* in help: "SECS", "FILE"; NULL for a flag */
+	const char *help;	/* one paragraph, wrapped when printed */
+	const char *const *choices;	/* CMD_CHOICE: NULL-terminated */
+	unsigned group;		/* options of one nonzero group exclude each other */
+};
+
+struct cmd_example {
+	const char *command;	/* "heapdoc triage 4242" */
+	const char *shows;	/* what it shows, one line */
+};
+
+#define CMD_MAX_OPTIONS 16
+#define CMD_MAX_EXAMPLES 8
+
+struct cmd_args;
+
 struct cmd_entry {
 	const char *name;
-	const char *summary;	/* one line for `heapdoc --help` */
-	const char *usage;	/* the synopsis, without "usage: " */
-	const char *help;	/* options and examples, ends with a newline */
-	int (*exec)(int argc, char **argv);	/* argv[0] is the command name */
+	const char *summary;		/* one line for `heapdoc --help` */
+	const char *description;	/* paragraphs for `heapdoc NAME --help` */
+	const char *args;		/* the positional arguments: "<pid>", "[<pid>]" */
+	unsigned args_min, args_max;
+	const char *args_missing;	/* said when fewer than args_min are given */
+	struct cmd_option options[CMD_MAX_OPTIONS];	/* ends at the first without a name */
+	struct cmd_example examples[CMD_MAX_EXAMPLES];
+	int (*exec)(const struct cmd_args *a);
+};
+
+/* What cmd_parse read, by option index. */
+struct cmd_args {
+	const struct cmd_entry *cmd;
+	bool set[CMD_MAX_OPTIONS];
+	const char *value[CMD_MAX_OPTIONS];	/* as given; NULL for a flag */
+	double seconds[CMD_MAX_OPTIONS];	/* CMD_DURATION */
+	unsigned choice[CMD_MAX_OPTIONS];	/* CMD_CHOICE */
+	int argc;			/* positional arguments */
+	char **argv;
 };
 
 extern const struct cmd_entry cmd_triage_entry;
 extern const struct cmd_entry cmd_knobs_entry;
 extern const struct cmd_entry cmd_stats_entry;
+
+/* Reads argv (argv[0] is the command's name) into *a.  True to run the
+ * command; false when heapdoc should leave with *exit_code, having printed
+ * the help (--help: EXIT_OK) or a usage error (EXIT_USAGE). */
+bool cmd_parse(const struct cmd_entry *cmd, int argc, char **argv, struct cmd_args *a,
+	       int *exit_code);
+
+/* Prints the full help of a command on stdout and returns EXIT_OK. */
+int cmd_help(const struct cmd_entry *cmd);
+
+/* The usage line: "heapdoc triage [--duration SECS] ... <pid>". */
+void cmd_print_usage(FILE *out, const struct cmd_entry *cmd);
 
 /* Prints "heapdoc: <msg>" on stderr and returns the exit code that fits
  * err->code (ESRCH → EXIT_NO_PROCESS, EPERM/EACCES → EXIT_PERMISSION, ...). */
@@ -50,11 +141,13 @@ int cmd_fail(const struct error *err);
 int cmd_usage_error(const struct cmd_entry *cmd, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
-/* Prints the full help of a command on stdout and returns EXIT_OK. */
-int cmd_help(const struct cmd_entry *cmd);
+/* Parses a pid argument: a positive decimal number and nothing else; a
+ * usage error when it is not one. */
+int cmd_parse_pid(const struct cmd_entry *cmd, const char *arg, pid_t *pid);
 
-/* Parses a pid argument: a positive decimal number and nothing else. */
-int cmd_parse_pid(const char *arg, pid_t *pid, struct error *err);
+/* "10", "10s", "2.5s", "500ms", "1m", "6h" → seconds; -1 when it is none of
+ * these. */
+double cmd_parse_seconds(const char *arg);
 
 /* The text block documenting exit codes, shared by every --help. */
 extern const char cmd_exit_codes_help[];

@@ -56,26 +56,8 @@ int cmd_usage_error(const struct cmd_entry *cmd, const char *fmt, ...)
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "\nusage: %s\nTry 'heapdoc %s --help'.\n", cmd->usage, cmd->name);
+	fputc('\n', stderr);
+	cmd_print_usage(stderr, cmd);
+	fprintf(stderr, "Try 'heapdoc %s --help'.\n", cmd->name);
 	return EXIT_USAGE;
-}
-
-int cmd_help(const struct cmd_entry *cmd)
-{
-	printf("usage: %s\n\n%s\n%s\n%s", cmd->usage, cmd->summary, cmd->help,
-	       cmd_exit_codes_help);
-	return EXIT_OK;
-}
-
-int cmd_parse_pid(const char *arg, pid_t *pid, struct error *err)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(arg, &end, 10);
-	if (arg[0] < '0' || arg[0] > '9' || *end || errno || v <= 0 || v > INT_MAX)
-		return error_set(err, -EINVAL, "'%s' is not a process id", arg);
-	*pid = (pid_t)v;
-	return 0;
 }

@@ -1,6 +1,5 @@
 /* heapdoc knobs: tuning advice for the allocator and the container. */
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,13 +11,17 @@
 #include "observe/observe.h"
 #include "report/knobs.h"
 
-static int exec_knobs(int argc, char **argv);
+static int knobs_exec(const struct cmd_args *a);
+
+enum { KNOBS_JSON, KNOBS_FORMAT };
+
+/* The choices of --format, in the order of enum knobs_format; "k8s" last. */
+static const char *const knobs_formats[] = { "env", "systemd", "kubernetes", "k8s", NULL };
 
 const struct cmd_entry cmd_knobs_entry = {
 	.name = "knobs",
 	.summary = "allocator and container settings sized to the process",
-	.usage = "heapdoc knobs [--json] [--format env|systemd|kubernetes] [<pid>]",
-	.help =
+	.description =
 "Reads the process's cgroup (memory limit, CPU quota, cpuset), its\n"
 "environment and, where heapdoc can, the allocator's own settings, and says\n"
 "what to set: MALLOC_ARENA_MAX sized to the CPUs the container may use,\n"
@@ -26,81 +29,55 @@ const struct cmd_entry cmd_knobs_entry = {
 "malloc_trim that would return memory now, and the memory limit when the\n"
 "process is close to an OOM kill.  Each knob has its value, the value in\n"
 "force now and where that comes from, and why.  Without a pid, it answers\n"
-"for heapdoc's own process and cgroup.\n"
-"\n"
-"Options:\n"
-"  --json          a JSON document: cgroup {version, path, memory_max,\n"
-"                  memory_high, memory_current, cpu_quota_cores,\n"
-"                  effective_cpus} and knobs [{name, value, current, why}]\n"
-"  --format FMT    only what to paste: env (NAME=value lines), systemd (a\n"
-"                  [Service] drop-in), kubernetes (a container's env list)\n"
-"  -h, --help      this help\n"
-"\n"
-"Examples:\n"
-"  heapdoc knobs 4242\n"
-"  heapdoc knobs --format systemd 4242 > /etc/systemd/system/app.service.d/malloc.conf\n"
-"  heapdoc knobs --json 4242 | jq '.knobs[] | select(.change)'\n",
-	.exec = exec_knobs,
+"for heapdoc's own process and cgroup.\n",
+	.args = "[<pid>]", .args_min = 0, .args_max = 1,
+	.options = {
+		[KNOBS_JSON] = { "json", 0, CMD_FLAG, NULL,
+			"a JSON document: cgroup {version, path, memory_max, memory_high, "
+			"memory_current, cpu_quota_cores, effective_cpus} and knobs [{name, "
+			"value, current, why}]", .group = 1 },
+		[KNOBS_FORMAT] = { "format", 0, CMD_CHOICE, "env|systemd|kubernetes",
+			"only what to paste: env (NAME=value lines), systemd (a [Service] "
+			"drop-in), kubernetes (a container's env list)",
+			.choices = knobs_formats, .group = 1 },
+	},
+	.examples = {
+		{ "heapdoc knobs 4242",
+		  "each setting to change, its value now, why, and how to apply it" },
+		{ "heapdoc knobs --format systemd 4242 > /etc/systemd/system/app.service.d/malloc.conf",
+		  "a systemd drop-in holding the settings, ready to install" },
+		{ "heapdoc knobs --json 4242 | jq '.knobs[] | select(.change)'",
+		  "only the knobs whose advised value differs from the one in force" },
+	},
+	.exec = knobs_exec,
 };
 
 enum { OUT_TEXT, OUT_JSON, OUT_FORMAT };
 
-static int parse_format(const char *arg, enum knobs_format *fmt)
+static int knobs_exec(const struct cmd_args *a)
 {
-	if (!strcmp(arg, "env"))
-		*fmt = KNOBS_FORMAT_ENV;
-	else if (!strcmp(arg, "systemd"))
-		*fmt = KNOBS_FORMAT_SYSTEMD;
-	else if (!strcmp(arg, "kubernetes") || !strcmp(arg, "k8s"))
-		*fmt = KNOBS_FORMAT_KUBERNETES;
-	else
-		return -1;
-	return 0;
-}
-
-static int exec_knobs(int argc, char **argv)
-{
-	static const struct option options[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "format", required_argument, NULL, 'f' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	enum knobs_format fmt = KNOBS_FORMAT_ENV;
 	struct observation *obs = NULL;
 	struct observer o = { .target = { .mem_fd = -1 } };
 	struct error err = { 0 };
 	struct verdict *v = NULL;
 	struct knobs *ks = NULL;
-	int out = OUT_TEXT, c, ret;
+	int out = OUT_TEXT, ret;
 	pid_t pid = getpid();
 	bool self = true;
 
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
-		switch (c) {
-		case 'j':
-			out = OUT_JSON;
-			break;
-		case 'f':
-			if (parse_format(optarg, &fmt))
-				return cmd_usage_error(&cmd_knobs_entry,
-						       "unknown format '%s' (env, systemd, kubernetes)",
-						       optarg);
-			out = OUT_FORMAT;
-			break;
-		case 'h':
-			return cmd_help(&cmd_knobs_entry);
-		default:
-			return cmd_usage_error(&cmd_knobs_entry, "unknown option '%s'",
-					       argv[optind - 1]);
-		}
+	if (a->set[KNOBS_JSON])
+		out = OUT_JSON;
+	if (a->set[KNOBS_FORMAT]) {
+		out = OUT_FORMAT;
+		fmt = a->choice[KNOBS_FORMAT] == 0 ? KNOBS_FORMAT_ENV :
+		      a->choice[KNOBS_FORMAT] == 1 ? KNOBS_FORMAT_SYSTEMD :
+						     KNOBS_FORMAT_KUBERNETES;
 	}
-	if (argc - optind > 1)
-		return cmd_usage_error(&cmd_knobs_entry, "one pid at most");
-	if (argc - optind == 1) {
-		if (cmd_parse_pid(argv[optind], &pid, &err))
-			return cmd_fail(&err);
+	if (a->argc == 1) {
+		ret = cmd_parse_pid(a->cmd, a->argv[0], &pid);
+		if (ret)
+			return ret;
 		self = pid == getpid();
 	}
 

@@ -37,12 +37,24 @@ static int usage(FILE *out, int code)
 "Every command takes --json.  'heapdoc <command> --help' shows its options.\n"
 "\n"
 "Examples:\n"
-"  heapdoc triage 4242              # verdict after watching for 10 s\n"
+"  heapdoc triage 4242\n"
+"      watch for 10 s, then the verdict, its evidence and the knobs to turn\n"
 "  heapdoc triage --once --json 4242\n"
-"  heapdoc stats 4242               # what the allocator holds, right now\n"
+"      one snapshot, judged at once, as JSON for a script\n"
+"  heapdoc stats 4242\n"
+"      what the allocator holds right now: arenas, caches, free space\n"
 "  heapdoc knobs --format kubernetes 4242\n"
+"      the settings to change, as a container's env list\n"
 "\n%s", cmd_exit_codes_help);
 	return code;
+}
+
+static int run_command(const struct cmd_entry *cmd, int argc, char **argv)
+{
+	struct cmd_args a;
+	int code;
+
+	return cmd_parse(cmd, argc, argv, &a, &code) ? cmd->exec(&a) : code;
 }
 
 int main(int argc, char **argv)
@@ -72,5 +84,5 @@ int main(int argc, char **argv)
 			argv[1]);
 		return EXIT_USAGE;
 	}
-	return cmd->exec(argc - 1, argv + 1);
+	return run_command(cmd, argc - 1, argv + 1);
 }

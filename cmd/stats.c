@@ -1,6 +1,5 @@
 /* heapdoc stats: what the allocator of a process holds, right now. */
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,13 +13,14 @@
 #include "observe/target.h"
 #include "base/util.h"
 
-static int exec_stats(int argc, char **argv);
+static int stats_exec(const struct cmd_args *a);
+
+enum { STATS_JSON, STATS_HOLD };
 
 const struct cmd_entry cmd_stats_entry = {
 	.name = "stats",
 	.summary = "what the allocator holds now: mallinfo2, arenas, caches, free space",
-	.usage = "heapdoc stats [--json] [--hold] <pid>",
-	.help =
+	.description =
 "Reads the allocator's own state from outside the process: glibc's\n"
 "mallinfo2() figures exactly as the process would compute them, every arena,\n"
 "the per-thread caches, a census of chunks by size, and how much\n"
@@ -32,31 +32,37 @@ const struct cmd_entry cmd_stats_entry = {
 "asked through their own statistics calls, made on one thread of the\n"
 "process that is parked in a system call with no allocator code on its\n"
 "stack; its other threads keep running, and the thread resumes its system\n"
-"call afterwards.\n"
-"\n"
-"Options:\n"
-"  --hold      glibc: hold the process for the whole walk of its heaps (a\n"
-"              strict snapshot; the pause grows with the heap, about 0.1-0.25 s\n"
-"              for 400 MiB).  By default heapdoc holds it only to read malloc's\n"
-"              headers, twice (about a millisecond each), walks the heaps while\n"
-"              it runs, and keeps the result if malloc's state was the same at\n"
-"              both holds; if not (a process allocating right then), it falls\n"
-"              back to the full hold.  target.method says which: \"validated\"\n"
-"              or \"held\".  What validation cannot see: a chunk taken whole from\n"
-"              the middle of a large bin with nothing else in malloc changing.\n"
-"  --json      one JSON object (keys: pid, allocator, allocated, resident,\n"
-"              trimmable, corrupt, target.pause_us, glibc.mallinfo2,\n"
-"              glibc.arenas, glibc.params, glibc.tcache, glibc.census,\n"
-"              jemalloc.{allocated,active,resident,dirty,muzzy,arenas,bins,opt},\n"
-"              tcmalloc.properties, ...)\n"
-"  -h, --help  this text\n"
-"\n"
-"Examples:\n"
-"  heapdoc stats 4242\n"
-"  heapdoc stats --json 4242 | jq .glibc.mallinfo2\n"
-"  heapdoc stats --json 4242 | jq '.trimmable, .target.pause_us'\n"
-"  heapdoc stats --json $(pidof redis-server) | jq '.jemalloc | .dirty, .muzzy'\n",
-	.exec = exec_stats,
+"call afterwards.\n",
+	.args = "<pid>", .args_min = 1, .args_max = 1,
+	.args_missing = "which process? give a pid",
+	.options = {
+		[STATS_JSON] = { "json", 0, CMD_FLAG, NULL,
+			"one JSON object (keys: pid, allocator, allocated, resident, "
+			"trimmable, corrupt, target.pause_us, glibc.mallinfo2, glibc.arenas, "
+			"glibc.params, glibc.tcache, glibc.census, jemalloc.{allocated,active,"
+			"resident,dirty,muzzy,arenas,bins,opt}, tcmalloc.properties, ...)" },
+		[STATS_HOLD] = { "hold", 0, CMD_FLAG, NULL,
+			"glibc: hold the process for the whole walk of its heaps (a strict "
+			"snapshot; the pause grows with the heap, about 0.1-0.25 s for "
+			"400 MiB).  By default heapdoc holds it only to read malloc's headers, "
+			"twice (about a millisecond each), walks the heaps while it runs, and "
+			"keeps the result if malloc's state was the same at both holds; if "
+			"not (a process allocating right then), it falls back to the full "
+			"hold.  target.method says which: \"validated\" or \"held\".  What "
+			"validation cannot see: a chunk taken whole from the middle of a "
+			"large bin with nothing else in malloc changing." },
+	},
+	.examples = {
+		{ "heapdoc stats 4242",
+		  "the allocator's figures, arenas, thread caches and chunk census" },
+		{ "heapdoc stats --json 4242 | jq .glibc.mallinfo2",
+		  "the nine mallinfo2() fields, as the process itself would get them" },
+		{ "heapdoc stats --json 4242 | jq '.trimmable, .target.pause_us'",
+		  "what malloc_trim(0) would return, and how long the process was held" },
+		{ "heapdoc stats --json $(pidof redis-server) | jq '.jemalloc | .dirty, .muzzy'",
+		  "jemalloc's unpurged pages, through its own mallctl" },
+	},
+	.exec = stats_exec,
 };
 
 struct stats_run {
@@ -227,42 +233,16 @@ static void stats_render(const struct stats_run *run, bool json)
 		stats_print_text(stdout, &r);
 }
 
-static int exec_stats(int argc, char **argv)
+static int stats_exec(const struct cmd_args *a)
 {
-	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "hold", no_argument, NULL, 'H' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
-	struct stats_run run = { .resident = UNSET };
+	struct stats_run run = { .resident = UNSET, .hold = a->set[STATS_HOLD] };
 	struct error err = { 0 };
-	bool json = false;
-	int c, rc, code = EXIT_OK;
+	bool json = a->set[STATS_JSON];
+	int rc, code;
 
-	optind = 1;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+jh", opts, NULL)) != -1) {
-		switch (c) {
-		case 'j':
-			json = true;
-			break;
-		case 'H':
-			run.hold = true;
-			break;
-		case 'h':
-			return cmd_help(&cmd_stats_entry);
-		default:
-			return cmd_usage_error(&cmd_stats_entry, "unknown option '%s'",
-					       argv[optind - 1]);
-		}
-	}
-	if (optind != argc - 1)
-		return cmd_usage_error(&cmd_stats_entry, optind >= argc ?
-				       "which process? give a pid" : "one pid only");
-	if (cmd_parse_pid(argv[optind], &run.pid, &err) < 0)
-		return cmd_usage_error(&cmd_stats_entry, "%s", err.msg);
-
+	code = cmd_parse_pid(a->cmd, a->argv[0], &run.pid);
+	if (code)
+		return code;
 	rc = stats_collect(&run, &err);
 	if (rc < 0) {
 		code = cmd_fail(&err);

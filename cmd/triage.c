@@ -1,7 +1,6 @@
 /* heapdoc triage: watch a process for a window, then a verdict with its
  * evidence and the knobs to turn. */
 #include <errno.h>
-#include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,45 +11,66 @@
 #include "cmd.h"
 #include "judge/knobs.h"
 #include "judge/triage.h"
+#include "model/recording.h"
 #include "observe/observe.h"
-#include "report/human.h"
+#include "base/human.h"
 #include "report/triage.h"
 #include "base/util.h"
 
-static int exec_triage(int argc, char **argv);
+static int triage_exec(const struct cmd_args *a);
+
+enum { TRIAGE_DURATION, TRIAGE_INTERVAL, TRIAGE_ONCE, TRIAGE_LATENCY, TRIAGE_JSON,
+       TRIAGE_PROMETHEUS, TRIAGE_FROM, TRIAGE_OUTPUT };
 
 const struct cmd_entry cmd_triage_entry = {
 	.name = "triage",
 	.summary = "watch a process, then a verdict: leak, fragmentation, unpurged, ...",
-	.usage = "heapdoc triage [--duration SECS] [--interval SECS] [--once] [--latency]\n"
-		 "                      [--json | --prometheus] <pid>",
-	.help =
+	.description =
 "Samples RSS, page faults and the allocator's allocated and resident bytes\n"
 "over a window, then decides: leak (allocated climbs without bound),\n"
 "fragmentation (free space interleaved with live data), unpurged (whole free\n"
 "pages the allocator has not returned), live-set (the memory is in use, near\n"
 "a limit), healthy, or inconclusive with the reason.  The report gives the\n"
 "evidence with its numbers, sparklines of RSS and allocated, where a gap\n"
-"sits, and the knobs to turn with how to apply them.\n"
-"\n"
-"Options:\n"
-"  --duration SECS   length of the window (10, 10s, 500ms, 1m); default 10\n"
-"  --interval SECS   time between samples; default 1, or a tenth of a\n"
-"                    window shorter than 10 s\n"
-"  --once            one snapshot: no trend, so growth cannot be judged\n"
-"  --latency         also look for the allocator's slow path on the stacks\n"
-"  --json            a JSON document (pid, verdict, allocator.name, rss,\n"
-"                    allocated, resident, evidence, knobs, trend, window,\n"
-"                    target.pause_us, ...)\n"
-"  --prometheus      the Prometheus text format, for node_exporter's textfile\n"
-"                    collector\n"
-"  -h, --help        this help\n"
-"\n"
-"Examples:\n"
-"  heapdoc triage 4242\n"
-"  heapdoc triage --duration 30s --json 4242 | jq -r .verdict\n"
-"  heapdoc triage --once --prometheus 4242 > /var/lib/node_exporter/heapdoc.prom.tmp\n",
-	.exec = exec_triage,
+"sits, and the knobs to turn with how to apply them.\n",
+	.args = "<pid>", .args_min = 0, .args_max = 1,	/* none with --from */
+	.options = {
+		[TRIAGE_DURATION] = { "duration", 0, CMD_DURATION, "SECS",
+			"length of the window (10, 10s, 500ms, 1m); default 10" },
+		[TRIAGE_INTERVAL] = { "interval", 0, CMD_DURATION, "SECS",
+			"time between samples; default 1, or a tenth of a window shorter "
+			"than 10 s" },
+		[TRIAGE_ONCE] = { "once", 0, CMD_FLAG, NULL,
+			"one snapshot: no trend, so growth cannot be judged" },
+		[TRIAGE_LATENCY] = { "latency", 0, CMD_FLAG, NULL,
+			"also look for the allocator's slow path on the stacks" },
+		[TRIAGE_JSON] = { "json", 0, CMD_FLAG, NULL,
+			"a JSON document (pid, verdict, allocator.name, rss, allocated, "
+			"resident, evidence, knobs, trend, window, target.pause_us, ...)",
+			.group = 1 },
+		[TRIAGE_PROMETHEUS] = { "prometheus", 0, CMD_FLAG, NULL,
+			"the Prometheus text format, for node_exporter's textfile collector",
+			.group = 1 },
+		[TRIAGE_FROM] = { "from", 0, CMD_STRING, "FILE",
+			"judge a recording (written by -o) instead of a live process; "
+			"no pid" },
+		[TRIAGE_OUTPUT] = { "output", 'o', CMD_STRING, "FILE",
+			"also write what was observed to FILE: a recording that --from "
+			"judges again, here or on another machine" },
+	},
+	.examples = {
+		{ "heapdoc triage 4242",
+		  "watch for 10 s, then the verdict, its evidence and the knobs to turn" },
+		{ "heapdoc triage --duration 30s --json 4242 | jq -r .verdict",
+		  "only the verdict's name, after a 30 s window, for a script" },
+		{ "heapdoc triage --once --prometheus 4242 > /var/lib/node_exporter/heapdoc.prom.tmp",
+		  "one snapshot as metrics for node_exporter's textfile collector" },
+		{ "heapdoc triage -o incident.jsonl 4242",
+		  "the verdict, and the observation saved for a colleague or a ticket" },
+		{ "heapdoc triage --from incident.jsonl --json",
+		  "the same verdict again, from the saved observation, as JSON" },
+	},
+	.exec = triage_exec,
 };
 
 enum output { OUT_TEXT, OUT_JSON, OUT_PROMETHEUS };
@@ -60,93 +80,45 @@ struct triage_opts {
 	bool once, latency;
 	enum output out;
 	pid_t pid;
+	const char *from, *output;	/* recordings to read, to write; NULL: none */
 };
 
-/* "10", "10s", "2.5s", "500ms", "1m" → seconds; -1 when it is none of these. */
-static double parse_seconds(const char *arg)
+static int triage_options(const struct cmd_args *a, struct triage_opts *o)
 {
-	char *end;
-	double v;
+	const struct cmd_entry *cmd = a->cmd;
 
-	errno = 0;
-	v = strtod(arg, &end);
-	if (end == arg || errno || !isfinite(v) || v < 0)
-		return -1;
-	if (!*end || !strcmp(end, "s"))
-		return v;
-	if (!strcmp(end, "ms"))
-		return v / 1000;
-	if (!strcmp(end, "m"))
-		return v * 60;
-	return -1;
-}
-
-static int parse_options(int argc, char **argv, struct triage_opts *o)
-{
-	static const struct option options[] = {
-		{ "duration", required_argument, NULL, 'd' },
-		{ "interval", required_argument, NULL, 'i' },
-		{ "once", no_argument, NULL, '1' },
-		{ "latency", no_argument, NULL, 'l' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "prometheus", no_argument, NULL, 'p' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+	*o = (struct triage_opts){
+		.duration_s = a->set[TRIAGE_DURATION] ? a->seconds[TRIAGE_DURATION] : 10,
+		.interval_s = a->set[TRIAGE_INTERVAL] ? a->seconds[TRIAGE_INTERVAL] : 0,
+		.once = a->set[TRIAGE_ONCE],
+		.latency = a->set[TRIAGE_LATENCY],
+		.out = a->set[TRIAGE_JSON] ? OUT_JSON :
+		       a->set[TRIAGE_PROMETHEUS] ? OUT_PROMETHEUS : OUT_TEXT,
+		.from = a->value[TRIAGE_FROM],
+		.output = a->value[TRIAGE_OUTPUT],
 	};
-	const struct cmd_entry *cmd = &cmd_triage_entry;
-	struct error err = { 0 };
-	bool json = false, prom = false;
-	int c;
-
-	*o = (struct triage_opts){ .duration_s = 10, .interval_s = 0 };
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
-		switch (c) {
-		case 'd':
-			if ((o->duration_s = parse_seconds(optarg)) < 0)
-				return cmd_usage_error(cmd, "--duration: '%s' is not a duration", optarg);
-			break;
-		case 'i':
-			if ((o->interval_s = parse_seconds(optarg)) <= 0)
-				return cmd_usage_error(cmd, "--interval: '%s' is not a positive duration",
-						       optarg);
-			break;
-		case '1':
-			o->once = true;
-			break;
-		case 'l':
-			o->latency = true;
-			break;
-		case 'j':
-			json = true;
-			break;
-		case 'p':
-			prom = true;
-			break;
-		case 'h':
-			cmd_help(cmd);
-			return -1;
-		case ':':
-			return cmd_usage_error(cmd, "option '%s' needs a value", argv[optind - 1]);
-		default:
-			return cmd_usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
-		}
+	if (o->from) {
+		/* What was recorded is judged as it was recorded. */
+		for (int i = TRIAGE_DURATION; i <= TRIAGE_LATENCY; i++)
+			if (a->set[i])
+				return cmd_usage_error(cmd, "--from judges a recording: --%s "
+						       "does not apply", cmd->options[i].name);
+		if (a->argc)
+			return cmd_usage_error(cmd, "--from judges a recording: no pid");
+		return 0;
 	}
+	if (!a->argc)
+		return cmd_usage_error(cmd, "which process? give a pid");
+	if (a->set[TRIAGE_INTERVAL] && o->interval_s <= 0)
+		return cmd_usage_error(cmd, "--interval: '%s' is not a positive duration",
+				       a->value[TRIAGE_INTERVAL]);
 	/* A short window still gets the eleven samples a trend needs. */
 	if (!o->interval_s)
 		o->interval_s = MAX(MIN(1.0, o->duration_s / 10), 0.1);
-	if (json && prom)
-		return cmd_usage_error(cmd, "--json and --prometheus exclude each other");
-	o->out = json ? OUT_JSON : prom ? OUT_PROMETHEUS : OUT_TEXT;
-	if (argc - optind != 1)
-		return cmd_usage_error(cmd, argc == optind ? "which process? give a pid" :
-				       "one pid at most");
 	if (!o->once && o->duration_s / o->interval_s + 1 > OBS_MAX_SAMPLES)
 		return cmd_usage_error(cmd, "%.0f samples is more than %d: raise --interval",
 				       o->duration_s / o->interval_s + 1, OBS_MAX_SAMPLES);
-	if (cmd_parse_pid(argv[optind], &o->pid, &err))
-		return cmd_fail(&err);
-	return 0;
+	return cmd_parse_pid(cmd, a->argv[0], &o->pid);
 }
 
 static void sleep_until(uint64_t deadline_ns)
@@ -222,49 +194,83 @@ static void report(const struct triage_opts *opt, const struct triage_report *r)
 	fflush(stdout);
 }
 
-static int exec_triage(int argc, char **argv)
+/* A live window: sample, the full read, the stacks when called for. */
+static int triage_observe(const struct triage_opts *opt, struct observation *obs,
+			  struct error *err)
 {
-	struct observer o = { .target = { .mem_fd = -1 } };
+	struct observer o;
+	int ret;
+
+	ret = observe_begin(&o, "", opt->pid, true, obs, err);
+	if (!ret) {
+		obs->window_s = opt->once ? 0 : opt->duration_s;
+		obs->interval_s = opt->once ? 0 : opt->interval_s;
+		ret = watch(&o, opt, err);
+	}
+	if (!ret)
+		ret = observe_finish(&o, err);
+	/* Step 4 when asked, or when the evidence so far calls for it. */
+	if (!ret && (opt->latency || judge_wants_latency(obs)))
+		ret = observe_latency(&o, OBSERVE_LATENCY_ROUNDS, err);
+	observe_end(&o);
+	return ret;
+}
+
+static int triage_load(const char *path, struct observation *obs, struct error *err)
+{
+	struct recording_info info;
+	FILE *f = fopen(path, "re");
+	int ret;
+
+	if (!f)
+		return error_set(err, -errno, "%s: %m", path);
+	ret = recording_load(f, path, obs, &info, err);
+	fclose(f);
+	if (!ret && info.cut)
+		fprintf(stderr, "heapdoc: %s was cut short; judging the %zu sample%s before "
+			"the cut\n", path, obs->nsamples, obs->nsamples == 1 ? "" : "s");
+	return ret;
+}
+
+static int triage_save(const char *path, const struct observation *obs, struct error *err)
+{
+	FILE *f = fopen(path, "we");
+	int ret;
+
+	if (!f)
+		return error_set(err, -errno, "%s: %m", path);
+	ret = recording_save(f, obs, err);
+	if (fclose(f) && !ret)
+		ret = error_set(err, -errno, "%s: %m", path);
+	return ret ? error_wrap(err, ret, "%s: ", path) : 0;
+}
+
+static int triage_exec(const struct cmd_args *a)
+{
 	struct triage_opts opt;
 	struct error err = { 0 };
 	struct observation *obs = calloc(1, sizeof(*obs));
 	struct verdict *v = calloc(1, sizeof(*v));
 	struct knobs *ks = calloc(1, sizeof(*ks));
-	struct triage_report r = { 0 };
 	int ret;
 
-	ret = parse_options(argc, argv, &opt);
-	if (ret) {
-		ret = ret < 0 ? EXIT_OK : ret;
+	ret = triage_options(a, &opt);
+	if (ret)
 		goto out;
-	}
 	if (!obs || !v || !ks) {
 		ret = cmd_fail(&(struct error){ -ENOMEM, "out of memory" });
 		goto out;
 	}
-	ret = observe_begin(&o, "", opt.pid, true, obs, &err);
-	if (!ret) {
-		obs->window_s = opt.once ? 0 : opt.duration_s;
-		ret = watch(&o, &opt, &err);
-	}
-	if (!ret)
-		ret = observe_finish(&o, &err);
-	/* Step 4 when asked, or when the evidence so far calls for it. */
-	if (!ret && (opt.latency || judge_wants_latency(obs)))
-		ret = observe_latency(&o, OBSERVE_LATENCY_ROUNDS, &err);
-	r.stops = o.target.stops;
-	observe_end(&o);
+	ret = opt.from ? triage_load(opt.from, obs, &err) : triage_observe(&opt, obs, &err);
+	if (!ret && opt.output)
+		ret = triage_save(opt.output, obs, &err);
 	if (ret) {
 		ret = cmd_fail(&err);
 		goto out;
 	}
-
 	judge_triage(obs, v);
 	judge_knobs(obs, v, ks);
-	r = (struct triage_report){ .obs = obs, .verdict = v, .knobs = ks,
-				    .interval_s = opt.once ? 0 : opt.interval_s,
-				    .stops = r.stops };
-	report(&opt, &r);
+	report(&opt, &(struct triage_report){ .obs = obs, .verdict = v, .knobs = ks });
 	ret = verdict_exit_code(v->kind);
 out:
 	if (obs)

@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "report/json.h"
+#include "base/json.h"
 #include "testlib.h"
 #include "base/util.h"
 

@@ -16,7 +16,7 @@
 #include <string.h>
 
 #include "judge/rules.h"
-#include "report/human.h"
+#include "base/human.h"
 #include "base/util.h"
 
 /* glibc's defaults (malloc.c, checked on 2.36 with `p mp_` in gdb):

@@ -22,7 +22,7 @@
 #include <string.h>
 
 #include "judge/rules.h"
-#include "report/human.h"
+#include "base/human.h"
 #include "base/util.h"
 
 const char *verdict_name(enum verdict_kind kind)

@@ -1,20 +1,21 @@
 /* What heapdoc saw of one process: the contract between observe and judge.
  *
- * cmd/ fills an observation through the observe modules (proc, cgroup,
- * alloc/..., stacks); the judge (lib/judge) reads it and never touches a pid.
- * An observation can be recorded on one machine and judged on another, and
- * every rule is tested on recorded observations.
+ * lib/observe fills an observation (observe.h); the judge (lib/judge) reads
+ * it and never touches a pid.  An observation can be saved on one machine
+ * and judged on another (model/recording.h), and the judge and the reports
+ * are tested on observations recorded from real runs
+ * (fixtures/observations/).
  */
-#ifndef HEAPDOC_OBSERVATION_H
-#define HEAPDOC_OBSERVATION_H
+#ifndef HEAPDOC_MODEL_OBSERVATION_H
+#define HEAPDOC_MODEL_OBSERVATION_H
 
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "observe/alloc/alloc.h"
-#include "observe/cgroup.h"
-#include "observe/proc.h"
+#include "model/alloc.h"
+#include "model/cgroup.h"
+#include "model/process.h"
 
 #define OBS_MAX_SAMPLES 1024
 
@@ -59,10 +60,17 @@ struct observation {
 
 	struct sample samples[OBS_MAX_SAMPLES];
 	size_t nsamples;
-	double window_s;		/* the window asked for */
+	double window_s;		/* the window asked for; 0 for one snapshot */
+	double interval_s;		/* between samples, as asked; 0 for one snapshot */
+	double start_time;		/* wall clock at the first sample: seconds
+					 * since the Epoch; 0 when unknown */
 	uint64_t pause_us;		/* the longest pause heapdoc imposed */
+	unsigned stops;			/* how many times it stopped the process */
 
 	struct latency latency;
 };
+
+/* Frees what an observation owns (the environment block). */
+void observation_release(struct observation *obs);
 
 #endif

@@ -919,10 +919,3 @@ int cgroup_limits_for(const char *root, pid_t pid, unsigned affinity_cpus,
 		out->effective_cpus = effective_cpus(affinity_cpus, out);
 	return ret;
 }
-
-uint64_t cgroup_working_set(const struct cgroup_limits *cg)
-{
-	if (!IS_SET(cg->memory_current) || !IS_SET(cg->inactive_file))
-		return cg->memory_current;
-	return cg->memory_current > cg->inactive_file ? cg->memory_current - cg->inactive_file : 0;
-}

@@ -54,12 +54,7 @@ static int observe_cgroup(struct observer *o, struct error *err)
 		return ret;
 	if (ret < 0) {
 		snprintf(obs->cgroup_why, sizeof(obs->cgroup_why), "%.200s", err->msg);
-		obs->cgroup = (struct cgroup_limits){
-			.memory_max = UNSET, .memory_high = UNSET, .memory_current = UNSET,
-			.memory_peak = UNSET, .anon = UNSET, .file = UNSET,
-			.inactive_file = UNSET, .oom_kills = UNSET, .cpu_quota_us = UNSET,
-			.cpu_period_us = UNSET, .cpu_quota_cores = NAN,
-		};
+		cgroup_limits_unset(&obs->cgroup);
 	}
 	return 0;
 }
@@ -174,8 +169,13 @@ int observe_sample(struct observer *o, struct error *err)
 		return error_set(err, -EINTR, "interrupted");
 	if (obs->nsamples >= OBS_MAX_SAMPLES)
 		return 0;
-	if (!obs->nsamples)
+	if (!obs->nsamples) {
+		struct timespec wall;
+
 		o->t0_ns = now;
+		clock_gettime(CLOCK_REALTIME, &wall);
+		obs->start_time = (double)wall.tv_sec + wall.tv_nsec / 1e9;
+	}
 	ret = proc_read_status(o->root, obs->pid, &st, err);
 	if (!ret)
 		ret = proc_read_stat(o->root, obs->pid, &stat, err);
@@ -219,6 +219,7 @@ int observe_finish(struct observer *o, struct error *err)
 			summary_unavailable(&obs->summary, "%.200s", err->msg);
 	}
 	obs->pause_us = o->target.pause_us_max;
+	obs->stops = o->target.stops;
 	return proc_read_status(o->root, obs->pid, &obs->status, err);
 }
 
@@ -269,6 +270,7 @@ int observe_latency(struct observer *o, unsigned rounds, struct error *err)
 	snprintf(l->top_frame, sizeof(l->top_frame), "%.127s", stack_tally_top(&tally));
 	l->sampled = l->samples > 0;
 	o->obs->pause_us = MAX(o->obs->pause_us, o->target.pause_us_max);
+	o->obs->stops = o->target.stops;
 	/* Stacks are extra evidence: without them the verdict still stands. */
 	if (ret < 0 && ret != -ESRCH && ret != -EINTR) {
 		snprintf(l->why_not, sizeof(l->why_not), "%.150s", err->msg);
@@ -283,9 +285,4 @@ void observe_end(struct observer *o)
 		o->backend->close(o->reader);
 	o->reader = NULL;
 	target_detach(&o->target);
-}
-
-void observation_release(struct observation *obs)
-{
-	environ_free(&obs->env);
 }

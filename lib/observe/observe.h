@@ -50,7 +50,4 @@ int observe_finish(struct observer *o, struct error *err);
 int observe_latency(struct observer *o, unsigned rounds, struct error *err);
 void observe_end(struct observer *o);
 
-/* Frees what an observation owns (the environment block). */
-void observation_release(struct observation *obs);
-
 #endif

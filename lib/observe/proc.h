@@ -17,19 +17,8 @@
 #include <sys/types.h>
 
 #include "base/error.h"
+#include "model/process.h"
 
-/* /proc/<pid>/status */
-struct proc_status {
-	char name[64];
-	char state;		/* R S D Z T t X I, as in "State:" */
-	pid_t tgid, pid, ppid;
-	pid_t nstgid;		/* NStgid's last field: the pid inside its namespace */
-	uid_t uid;		/* real uid */
-	unsigned threads;
-	unsigned cpus_allowed;	/* CPUs in Cpus_allowed_list (the affinity mask) */
-	bool kernel_thread;	/* no memory of its own (no VmSize line; PF_KTHREAD) */
-	uint64_t vm_size, vm_rss, vm_hwm, rss_anon, rss_file, rss_shmem, vm_swap;
-};
 
 /* /proc/<pid>/stat */
 struct proc_stat {
@@ -93,27 +82,12 @@ struct smaps_rollup {
 int proc_read_smaps_rollup(const char *root, pid_t pid, struct smaps_rollup *out,
 			   struct error *err);
 
-/* RSS by kind of mapping (pure: works on what proc_read_smaps returned).
- * Every field is UNSET when no mapping carries an Rss (proc_read_maps). */
-struct rss_split {
-	uint64_t brk_heap, arena_heaps, stacks, other_anon, file, shmem;
-	uint64_t special;	/* vDSO and friends: the parts sum to total */
-	uint64_t total;
-};
+/* RSS by kind of mapping (pure: works on what proc_read_smaps returned;
+ * every field UNSET when no mapping carries an Rss, as from proc_read_maps). */
 void maps_split_rss(const struct maps *m, struct rss_split *out);
 
-/* /proc/<pid>/environ: the block of NUL-terminated "K=V" entries the process
- * started with (later setenv calls do not show).  buf is malloc'd, len bytes
- * plus one NUL after them. */
-struct environ {
-	char *buf;
-	size_t len;
-};
+/* /proc/<pid>/environ (model/process.h: struct environ, environ_get). */
 int proc_read_environ(const char *root, pid_t pid, struct environ *out, struct error *err);
-/* The value of the first entry named name in env (pointing into env->buf),
- * or NULL. */
-const char *environ_get(const struct environ *env, const char *name);
-void environ_free(struct environ *env);
 
 /* /proc/<pid>/auxv: the entries heapdoc uses; 0 when absent. */
 struct auxv {

@@ -31,35 +31,6 @@ int proc_read_environ(const char *root, pid_t pid, struct environ *out, struct e
 	return ret;
 }
 
-/* environ is the block the process started with: "K=V\0K=V\0...".  A process
- * may have overwritten it, so the last entry need not end with a NUL (the
- * reader adds one after len). */
-const char *environ_get(const struct environ *env, const char *name)
-{
-	size_t nlen = strlen(name);
-	const char *p, *end;
-
-	if (!env->buf || !nlen || strchr(name, '='))
-		return NULL;
-	end = env->buf + env->len;
-	for (p = env->buf; p < end; ) {
-		const char *nul = memchr(p, '\0', end - p);
-		size_t elen = nul ? (size_t)(nul - p) : (size_t)(end - p);
-
-		if (elen > nlen && p[nlen] == '=' && !memcmp(p, name, nlen))
-			return p + nlen + 1;
-		p += elen + 1;
-	}
-	return NULL;
-}
-
-void environ_free(struct environ *env)
-{
-	free(env->buf);
-	env->buf = NULL;
-	env->len = 0;
-}
-
 /* auxv is (type, value) pairs of the kernel's unsigned long, ending with
  * AT_NULL.  heapdoc is built 64-bit, so are the pairs: a 32-bit target's
  * auxv has 4-byte pairs and is not read here. */

@@ -7,7 +7,7 @@
 #include "judge/knobs.h"
 #include "judge/triage.h"
 #include "model/observation.h"
-#include "report/json.h"
+#include "base/json.h"
 #include "report/style.h"
 
 enum knobs_format {

@@ -4,7 +4,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "report/human.h"
+#include "base/human.h"
 #include "base/util.h"
 
 /* Prints text with every line after the first indented by indent. */

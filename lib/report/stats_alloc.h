@@ -10,7 +10,7 @@
 
 #include "observe/alloc/jemalloc.h"
 #include "observe/alloc/tcmalloc.h"
-#include "report/json.h"
+#include "base/json.h"
 
 /* "jemalloc": allocated, active, metadata, resident, mapped, retained,
  * dirty, muzzy (bytes), page, narenas, version, method, slab_utilisation,

@@ -2,7 +2,7 @@
 #include <math.h>
 #include <stdio.h>
 
-#include "report/human.h"
+#include "base/human.h"
 #include "report/stats_alloc.h"
 #include "base/util.h"
 

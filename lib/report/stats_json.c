@@ -1,7 +1,7 @@
 /* `heapdoc stats --json`.  Keys are a contract: add, never rename. */
 #include "report/stats.h"
 
-#include "report/json.h"
+#include "base/json.h"
 #include "report/stats_alloc.h"
 #include "base/util.h"
 

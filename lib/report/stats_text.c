@@ -5,7 +5,7 @@
 #include <inttypes.h>
 #include <string.h>
 
-#include "report/human.h"
+#include "base/human.h"
 #include "report/stats_alloc.h"
 #include "base/util.h"
 

@@ -15,8 +15,6 @@ struct triage_report {
 	const struct observation *obs;
 	const struct verdict *verdict;
 	const struct knobs *knobs;
-	double interval_s;	/* asked for; 0 for --once */
-	unsigned stops;		/* times heapdoc stopped the target */
 };
 
 void triage_print_text(FILE *out, const struct triage_report *r, const struct style *s);

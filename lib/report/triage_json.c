@@ -143,7 +143,7 @@ void triage_print_json(FILE *out, const struct triage_report *r)
 
 	json_object_begin(&j, "window");
 	json_double(&j, "duration_s", obs->window_s);
-	json_double(&j, "interval_s", r->interval_s);
+	json_double(&j, "interval_s", obs->interval_s);
 	json_double(&j, "span_s", obs->nsamples > 1 ?
 		    obs->samples[obs->nsamples - 1].t - obs->samples[0].t : 0);
 	json_uint(&j, "samples", obs->nsamples);
@@ -157,7 +157,7 @@ void triage_print_json(FILE *out, const struct triage_report *r)
 
 	json_object_begin(&j, "target");
 	json_uint(&j, "pause_us", obs->pause_us);
-	json_uint(&j, "stops", r->stops);
+	json_uint(&j, "stops", obs->stops);
 	json_object_end(&j);
 
 	samples_json(&j, obs);

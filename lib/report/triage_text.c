@@ -4,7 +4,7 @@
 
 #include <math.h>
 
-#include "report/human.h"
+#include "base/human.h"
 #include "report/knobs.h"
 #include "report/sparkline.h"
 #include "base/util.h"
@@ -120,8 +120,8 @@ void triage_print_text(FILE *out, const struct triage_report *r, const struct st
 	print_gap(out, r->verdict, s);
 	fprintf(out, "\n%sKnobs%s\n", style_bold(s), style_reset(s));
 	knobs_print_section(out, r->knobs, s);
-	if (r->stops)
+	if (r->obs->stops)
 		fprintf(out, "\n%sheapdoc stopped the process %u time%s, for at most %s%s\n",
-			style_dim(s), r->stops, r->stops == 1 ? "" : "s",
+			style_dim(s), r->obs->stops, r->obs->stops == 1 ? "" : "s",
 			human_us(buf, sizeof(buf), r->obs->pause_us), style_reset(s));
 }

@@ -1,6 +1,6 @@
 /* Figures for people: sizes and durations in the units a reader expects. */
-#ifndef HEAPDOC_HUMAN_H
-#define HEAPDOC_HUMAN_H
+#ifndef HEAPDOC_BASE_HUMAN_H
+#define HEAPDOC_BASE_HUMAN_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -1,4 +1,4 @@
-#include "report/human.h"
+#include "base/human.h"
 
 #include <inttypes.h>
 #include <stdio.h>

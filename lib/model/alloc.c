@@ -1,4 +1,4 @@
-#include "observe/alloc/alloc.h"
+#include "model/alloc.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -22,6 +22,14 @@ const char *alloc_kind_name(enum alloc_kind kind)
 	if ((unsigned)kind >= ARRAY_SIZE(names) || !names[kind])
 		return "unknown";
 	return names[kind];
+}
+
+enum alloc_kind alloc_kind_from_name(const char *name)
+{
+	for (enum alloc_kind k = ALLOC_UNKNOWN; k <= ALLOC_HARDENED_MALLOC; k++)
+		if (!strcmp(alloc_kind_name(k), name))
+			return k;
+	return ALLOC_UNKNOWN;
 }
 
 void alloc_params_clear(struct alloc_params *p)

@@ -1,4 +1,4 @@
-#include "report/json.h"
+#include "base/json.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -115,6 +115,15 @@ void json_double(struct json *j, const char *key, double v)
 	begin_value(j, key);
 	if (isfinite(v))
 		fprintf(j->out, "%.6g", v);
+	else
+		fputs("null", j->out);
+}
+
+void json_double_exact(struct json *j, const char *key, double v)
+{
+	begin_value(j, key);
+	if (isfinite(v))
+		fprintf(j->out, "%.17g", v);
 	else
 		fputs("null", j->out);
 }
