@@ -20,8 +20,10 @@
  *		.description = "A paragraph for `heapdoc frob --help`.\n",
  *		.args = "<pid>", .args_min = 1, .args_max = 1,
  *		.options = {
- *			[FROB_JSON] = { "json", 0, CMD_FLAG, NULL, "one JSON object" },
- *			[FROB_DEPTH] = { "depth", 'd', CMD_STRING, "N", "how deep" },
+ *			[FROB_JSON] = { .name = "json", .help = "one JSON object" },
+ *			[FROB_DEPTH] = { .name = "depth", .letter = 'd',
+ *				.type = CMD_STRING, .value_name = "N",
+ *				.help = "how deep" },
  *		},
  *		.examples = {
  *			{ "heapdoc frob 4242", "what this one shows" },

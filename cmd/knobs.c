@@ -32,12 +32,13 @@ const struct cmd_entry cmd_knobs_entry = {
 "for heapdoc's own process and cgroup.\n",
 	.args = "[<pid>]", .args_min = 0, .args_max = 1,
 	.options = {
-		[KNOBS_JSON] = { "json", 0, CMD_FLAG, NULL,
-			"a JSON document: cgroup {version, path, memory_max, memory_high, "
+		[KNOBS_JSON] = { .name = "json",
+			.help = "a JSON document: cgroup {version, path, memory_max, memory_high, "
 			"memory_current, cpu_quota_cores, effective_cpus} and knobs [{name, "
 			"value, current, why}]", .group = 1 },
-		[KNOBS_FORMAT] = { "format", 0, CMD_CHOICE, "env|systemd|kubernetes",
-			"only what to paste: env (NAME=value lines), systemd (a [Service] "
+		[KNOBS_FORMAT] = { .name = "format", .type = CMD_CHOICE,
+			.value_name = "env|systemd|kubernetes",
+			.help = "only what to paste: env (NAME=value lines), systemd (a [Service] "
 			"drop-in), kubernetes (a container's env list)",
 			.choices = knobs_formats, .group = 1 },
 	},

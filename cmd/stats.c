@@ -36,13 +36,13 @@ const struct cmd_entry cmd_stats_entry = {
 	.args = "<pid>", .args_min = 1, .args_max = 1,
 	.args_missing = "which process? give a pid",
 	.options = {
-		[STATS_JSON] = { "json", 0, CMD_FLAG, NULL,
-			"one JSON object (keys: pid, allocator, allocated, resident, "
+		[STATS_JSON] = { .name = "json",
+			.help = "one JSON object (keys: pid, allocator, allocated, resident, "
 			"trimmable, corrupt, target.pause_us, glibc.mallinfo2, glibc.arenas, "
 			"glibc.params, glibc.tcache, glibc.census, jemalloc.{allocated,active,"
 			"resident,dirty,muzzy,arenas,bins,opt}, tcmalloc.properties, ...)" },
-		[STATS_HOLD] = { "hold", 0, CMD_FLAG, NULL,
-			"glibc: hold the process for the whole walk of its heaps (a strict "
+		[STATS_HOLD] = { .name = "hold",
+			.help = "glibc: hold the process for the whole walk of its heaps (a strict "
 			"snapshot; the pause grows with the heap, about 0.1-0.25 s for "
 			"400 MiB).  By default heapdoc holds it only to read malloc's headers, "
 			"twice (about a millisecond each), walks the heaps while it runs, and "

@@ -35,27 +35,28 @@ const struct cmd_entry cmd_triage_entry = {
 "sits, and the knobs to turn with how to apply them.\n",
 	.args = "<pid>", .args_min = 0, .args_max = 1,	/* none with --from */
 	.options = {
-		[TRIAGE_DURATION] = { "duration", 0, CMD_DURATION, "SECS",
-			"length of the window (10, 10s, 500ms, 1m); default 10" },
-		[TRIAGE_INTERVAL] = { "interval", 0, CMD_DURATION, "SECS",
-			"time between samples; default 1, or a tenth of a window shorter "
+		[TRIAGE_DURATION] = { .name = "duration", .type = CMD_DURATION, .value_name = "SECS",
+			.help = "length of the window (10, 10s, 500ms, 1m); default 10" },
+		[TRIAGE_INTERVAL] = { .name = "interval", .type = CMD_DURATION, .value_name = "SECS",
+			.help = "time between samples; default 1, or a tenth of a window shorter "
 			"than 10 s" },
-		[TRIAGE_ONCE] = { "once", 0, CMD_FLAG, NULL,
-			"one snapshot: no trend, so growth cannot be judged" },
-		[TRIAGE_LATENCY] = { "latency", 0, CMD_FLAG, NULL,
-			"also look for the allocator's slow path on the stacks" },
-		[TRIAGE_JSON] = { "json", 0, CMD_FLAG, NULL,
-			"a JSON document (pid, verdict, allocator.name, rss, allocated, "
+		[TRIAGE_ONCE] = { .name = "once",
+			.help = "one snapshot: no trend, so growth cannot be judged" },
+		[TRIAGE_LATENCY] = { .name = "latency",
+			.help = "also look for the allocator's slow path on the stacks" },
+		[TRIAGE_JSON] = { .name = "json",
+			.help = "a JSON document (pid, verdict, allocator.name, rss, allocated, "
 			"resident, evidence, knobs, trend, window, target.pause_us, ...)",
 			.group = 1 },
-		[TRIAGE_PROMETHEUS] = { "prometheus", 0, CMD_FLAG, NULL,
-			"the Prometheus text format, for node_exporter's textfile collector",
+		[TRIAGE_PROMETHEUS] = { .name = "prometheus",
+			.help = "the Prometheus text format, for node_exporter's textfile collector",
 			.group = 1 },
-		[TRIAGE_FROM] = { "from", 0, CMD_STRING, "FILE",
-			"judge a recording (written by -o) instead of a live process; "
+		[TRIAGE_FROM] = { .name = "from", .type = CMD_STRING, .value_name = "FILE",
+			.help = "judge a recording (written by -o) instead of a live process; "
 			"no pid" },
-		[TRIAGE_OUTPUT] = { "output", 'o', CMD_STRING, "FILE",
-			"also write what was observed to FILE: a recording that --from "
+		[TRIAGE_OUTPUT] = { .name = "output", .letter = 'o', .type = CMD_STRING,
+			.value_name = "FILE",
+			.help = "also write what was observed to FILE: a recording that --from "
 			"judges again, here or on another machine" },
 	},
 	.examples = {
