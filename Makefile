@@ -28,9 +28,9 @@ ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Ilib \
 	     -DHEAPDOC_VERSION='"$(VERSION)"' $(PKG_CFLAGS) $(CFLAGS)
 LIBS = $(PKG_LIBS) -lpthread -lm
 
-LIB_SRC := $(sort $(shell find lib -name "*.c"))
+LIB_SRC := $(sort $(shell find lib -name "*.c" -o -name "*.S"))
 CMD_SRC := $(sort $(wildcard cmd/*.c))
-LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
+LIB_OBJ := $(patsubst %.S,$(BUILD)/%.o,$(LIB_SRC:%.c=$(BUILD)/%.o))
 CMD_OBJ := $(CMD_SRC:%.c=$(BUILD)/%.o)
 DEPFILES = $(LIB_OBJ:.o=.d) $(CMD_OBJ:.o=.d) $(TEST_OBJ:.o=.d)
 
@@ -39,6 +39,11 @@ all: $(BIN)
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+
+# Assembly (the injection trampoline): data for heapdoc, code for a target.
+$(BUILD)/%.o: %.S
+	@mkdir -p $(dir $@)
+	$(CC) -Ilib/observe -MMD -MP -c -o $@ $<
 
 $(BUILD)/libheapdoc.a: $(LIB_OBJ)
 	@rm -f $@

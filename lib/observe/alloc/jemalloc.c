@@ -19,7 +19,7 @@ struct jemalloc_reader {
 	pid_t pid;
 	uint64_t mallctl;		/* its run-time address */
 	struct inject_guard guard;	/* jemalloc's code in the target */
-	struct inject_exit thread_exit;	/* for a call that hangs (inject.h) */
+	struct inject_libc libc;	/* what a call needs of libc (inject.h) */
 };
 
 /* ---- finding jemalloc in the target ---------------------------------------- */
@@ -87,7 +87,7 @@ int jemalloc_open(struct jemalloc_reader **out, pid_t pid, const struct alloc_id
 	if (ret < 0)
 		goto fail;
 	elfsym_close(&es);
-	inject_thread_exit(pid, &r->thread_exit);
+	inject_libc_find(pid, &r->libc, NULL);	/* else inject_begin says why */
 	*out = r;
 	return 0;
 fail:
@@ -218,7 +218,7 @@ static int begin(struct ctl *c, struct jemalloc_reader *r, struct target *t,
 		 unsigned timeout_ms, struct error *err)
 {
 	struct inject_opts o = { .guard = &r->guard, .timeout_ms = timeout_ms,
-				 .exit = r->thread_exit };
+				 .libc = r->libc.mmap ? &r->libc : NULL };
 
 	c->r = r;
 	c->err = err;

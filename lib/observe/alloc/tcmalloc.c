@@ -53,7 +53,7 @@ struct tcmalloc_reader {
 	bool google;			/* (name, length, value*) */
 	uint64_t get_property;		/* its run-time address */
 	struct inject_guard guard;
-	struct inject_exit thread_exit;	/* for a call that hangs (inject.h) */
+	struct inject_libc libc;	/* what a call needs of libc (inject.h) */
 };
 
 uint64_t tcmalloc_property(const struct tcmalloc_stats *st, const char *name)
@@ -128,7 +128,7 @@ int tcmalloc_open(struct tcmalloc_reader **out, pid_t pid, const struct alloc_id
 	if (ret < 0)
 		goto fail;
 	elfsym_close(&es);
-	inject_thread_exit(pid, &r->thread_exit);
+	inject_libc_find(pid, &r->libc, NULL);	/* else inject_begin says why */
 	*out = r;
 	return 0;
 fail:
@@ -190,7 +190,7 @@ static int begin(struct tcmalloc_reader *r, struct inject_session *s, struct tar
 		 unsigned timeout_ms, struct error *err)
 {
 	struct inject_opts o = { .guard = &r->guard, .timeout_ms = timeout_ms,
-				 .exit = r->thread_exit };
+				 .libc = r->libc.mmap ? &r->libc : NULL };
 
 	return inject_begin(s, t, &o, err);
 }

@@ -1,0 +1,229 @@
+/* Choosing the thread a session borrows (step 1 of inject.h), with every
+ * thread of the target stopped.
+ *
+ * A thread may be borrowed when heapdoc's own interrupt holds it (not a
+ * signal or a group stop: those are someone else's business), it is parked
+ * in a system call, no frame of its stack is in the allocator's code, its
+ * stack has room for the session below the red zone, and its system call
+ * does not swap the signal mask: sigsuspend, and ppoll, pselect6,
+ * epoll_pwait(2) and io_pgetevents given a mask, keep the thread's real
+ * mask aside and restore it on return, past the mask a session sets and
+ * restores.  Among those, the main thread first (it has used the allocator
+ * already, so no call initialises per-thread state), and a thread whose
+ * call the kernel restarts through restart_syscall (relative sleeps) last:
+ * only an exact restore keeps its sleep (inject.h, step 6).
+ */
+#include "observe/inject_int.h"
+
+#include <cpuid.h>
+#include <errno.h>
+#include <string.h>
+#include <inttypes.h>
+#include <libunwind-ptrace.h>
+#include <stdio.h>
+#include <sys/syscall.h>
+
+#include "observe/inject_frame.h"
+
+#define MAX_FRAMES 128
+#define ERESTART_RESTARTBLOCK 516
+
+size_t inject_xsave_max(void)
+{
+	unsigned eax, ebx, ecx, edx;
+
+	/* Leaf 0xD, sub-leaf 0: ECX is the XSAVE area of every feature the
+	 * CPU supports, the most ptrace can hand out. */
+	if (!__get_cpuid_count(0xd, 0, &eax, &ebx, &ecx, &edx) || ecx < 576)
+		return 4096;
+	return ecx;
+}
+
+/* Is any frame of tid's stack inside the allocator?  1 yes (pc in *where),
+ * 0 no, negative when the stack could not be read (treated as unsafe). */
+static int stack_in_allocator(const struct inject_guard *g, unw_addr_space_t as, pid_t tid,
+			      uint64_t top_pc, uint64_t *where)
+{
+	unw_cursor_t cursor;
+	void *upt;
+	int ret = 0;
+
+	*where = top_pc;
+	if (inject_guard_covers(g, top_pc))
+		return 1;
+	upt = _UPT_create(tid);
+	if (!upt)
+		return -ENOMEM;
+	if (unw_init_remote(&cursor, as, upt) < 0) {
+		ret = -EIO;
+		goto out;
+	}
+	for (int n = 0; n < MAX_FRAMES && unw_step(&cursor) > 0; n++) {
+		unw_word_t ip;
+
+		if (unw_get_reg(&cursor, UNW_REG_IP, &ip) < 0 || !ip)
+			break;
+		/* A return address: the call instruction is just before it. */
+		if (inject_guard_covers(g, ip - 1)) {
+			*where = ip;
+			ret = 1;
+			break;
+		}
+	}
+out:
+	_UPT_destroy(upt);
+	return ret;
+}
+
+/* A thread blocked waiting: futex(2), or the restart of an interrupted
+ * timed wait (restart_syscall after a ptrace stop). */
+static bool is_wait(uint64_t nr)
+{
+	return nr == SYS_futex || nr == SYS_restart_syscall;
+}
+
+/* The system call keeps the thread's mask aside (see the top). */
+static bool swaps_mask(const struct user_regs_struct *r)
+{
+	switch ((long)r->orig_rax) {
+	case SYS_rt_sigsuspend:
+		return true;
+	case SYS_ppoll:
+		return r->r10 != 0;
+	case SYS_epoll_pwait:
+#ifdef SYS_epoll_pwait2
+	case SYS_epoll_pwait2:
+#endif
+		return r->r8 != 0;
+	case SYS_pselect6:
+	case SYS_io_pgetevents:
+		return r->r9 != 0;	/* a struct that may hold a mask */
+	default:
+		return false;
+	}
+}
+
+/* The session fits on the thread's stack: the frames inside the mapping
+ * rsp is in, which must be a stack ([stack], or a thread stack above its
+ * guard page: never a buffer in the heap a program switched stacks to), and
+ * the calls' room inside it too unless it is [stack], which grows. */
+static bool stack_fits(const struct maps *maps, uint64_t rsp, size_t need, char *why,
+		       size_t len)
+{
+	const struct mapping *m = maps_find(maps, rsp);
+	struct inject_layout l;
+
+	inject_frame_plan(rsp, inject_xsave_max(), need, &l);
+	if (!m || m->kind != MAPPING_STACK) {
+		snprintf(why, len, "its stack pointer 0x%" PRIx64 " is not in a stack mapping", rsp);
+		return false;
+	}
+	if (l.scratch_lo < m->start || (strcmp(m->path, "[stack]") && l.low < m->start)) {
+		snprintf(why, len, "its stack has %" PRIu64 " bytes below the stack pointer, "
+			 "not %" PRIu64, rsp - m->start, rsp - l.low);
+		return false;
+	}
+	return true;
+}
+
+struct candidate {
+	pid_t tid;
+	bool restart_block;
+};
+
+/* One held thread under the rules of the top; counts refusals in s. */
+static void consider(struct inject_session *s, const struct inject_opts *o,
+		     const struct maps *maps, unw_addr_space_t as, struct target_thread *th,
+		     struct candidate *best, bool *spoiled, struct error *err)
+{
+	struct inject_guard *g = o->guard;
+	struct user_regs_struct regs;
+	bool wanted, parked;
+	uint64_t where = 0;
+	int in = 0;
+
+	wanted = (!o->only_tid || o->only_tid == th->tid) &&
+		 th->stop_kind == TARGET_STOP_INTERRUPT;
+	if (!wanted && !(g && g->all_threads_clear))
+		return;
+	if (target_get_regs(s->t, th->tid, &regs, err) < 0)
+		return;
+	parked = (int64_t)regs.orig_rax >= 0;
+	/* Stacks are read only where the answer matters: a candidate's, and
+	 * under the all-threads rule every thread's but the waiting ones,
+	 * which in a large server are most of them. */
+	if (g && ((parked && wanted) || (g->all_threads_clear && !is_wait(regs.orig_rax))))
+		in = stack_in_allocator(g, as, th->tid, regs.rip, &where);
+	/* Under the all-threads rule, a thread blocked in a futex wait inside
+	 * the allocator does not spoil the moment: it is waiting (jemalloc's
+	 * background thread sleeps so), changes nothing while it waits, and
+	 * runs on during the calls like every other thread, so a lock it
+	 * holds is released in its course.  Any other thread inside does. */
+	if (in && g->all_threads_clear && !is_wait(regs.orig_rax)) {
+		s->refused_inside++;
+		snprintf(s->refusal, sizeof(s->refusal),
+			 "thread %d is %s %s (pc 0x%" PRIx64 ", syscall %lld)", th->tid,
+			 in > 0 ? "inside" : "unreadable, maybe inside", g->what, where,
+			 (long long)regs.orig_rax);
+		*spoiled = true;
+		return;
+	}
+	if (!wanted)
+		return;
+	if (!parked) {
+		s->refused_running++;
+		return;
+	}
+	if (in) {
+		s->refused_inside++;
+		return;
+	}
+	if (swaps_mask(&regs)) {
+		snprintf(s->refusal, sizeof(s->refusal), "thread %d waits with a signal mask "
+			 "of its own (syscall %lld)", th->tid, (long long)regs.orig_rax);
+		return;
+	}
+	if (!stack_fits(maps, regs.rsp, s->stack_need, s->refusal, sizeof(s->refusal)))
+		return;
+	if (!best->tid || (best->restart_block && (int64_t)regs.rax != -ERESTART_RESTARTBLOCK))
+		*best = (struct candidate){ th->tid,
+					    (int64_t)regs.rax == -ERESTART_RESTARTBLOCK };
+}
+
+pid_t inject_choose(struct inject_session *s, const struct inject_opts *o,
+		    const struct maps *maps, unw_addr_space_t as, struct error *err)
+{
+	struct inject_guard *g = o->guard;
+	struct target *t = s->t;
+	struct candidate best = { 0 };
+	unsigned running = s->refused_running, inside = s->refused_inside;
+	bool spoiled = false;
+
+	if (g && g->lock_addr) {
+		uint32_t word;
+
+		if (target_read_exact(t, g->lock_addr, &word, sizeof(word), err) < 0) {
+			snprintf(s->refusal, sizeof(s->refusal), "%s lock unreadable", g->what);
+			return 0;
+		}
+		if (word) {
+			snprintf(s->refusal, sizeof(s->refusal), "%s lock held", g->what);
+			return 0;
+		}
+	}
+	for (size_t pass = 0; pass < 2 && !spoiled; pass++)
+		for (size_t i = 0; i < t->nthreads && !spoiled; i++) {
+			struct target_thread *th = &t->threads[i];
+
+			if ((th->tid == t->pid) == (pass == 0) && th->stopped)
+				consider(s, o, maps, as, th, &best, &spoiled, err);
+		}
+	if (spoiled)
+		return 0;
+	if (!best.tid && !s->refusal[0])
+		snprintf(s->refusal, sizeof(s->refusal),
+			 "no thread parked in a system call outside %s (%u running, "
+			 "%u with an allocator frame)", g ? g->what : "the allocator",
+			 s->refused_running - running, s->refused_inside - inside);
+	return best.tid;
+}
