@@ -59,14 +59,6 @@
 #define DETACH_TIMEOUT_MS	1000
 #define MAX_RESCANS		64
 
-uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
 /* ---- the signal guard ----------------------------------------------------
  * While a target is attached, SIGINT/SIGTERM/SIGHUP only set a flag: no
  * SA_RESTART, so a blocking call returns EINTR, every wait loop turns that

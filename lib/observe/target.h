@@ -32,6 +32,7 @@
 #include <sys/types.h>
 #include <sys/user.h>
 
+#include "base/clock.h"
 #include "base/error.h"
 
 /* Where a held thread sits.  Only TARGET_STOP_INTERRUPT is a clean point to
@@ -127,7 +128,5 @@ bool target_interrupted(void);
  * It stays readable after target_detach() so cmd/ can exit accordingly. */
 int target_interrupt_signal(void);
 
-/* Nanoseconds on CLOCK_MONOTONIC. */
-uint64_t now_ns(void);
 
 #endif

@@ -6,12 +6,14 @@
  *
  * Cost: sample() takes the light snapshot: arena headers, tcache, and the
  * fastbin and bin lists followed a page at a time through a page cache, no
- * census.  When the lists need more than 1024 page reads (a fragmented
- * heap) it becomes the full snapshot in the same stop, which is cheaper
- * then.  read() takes the full snapshot: every heap copied in 4 MiB windows
- * (the next one copied by a helper thread while the current one is walked)
- * while the target is held; 0.1-0.2 s for a 400 MiB heap of 1.5 million
- * chunks on a 2-core VM, 30 ms for 100 MiB.
+ * census, all within one stop.  When the lists need more than 1024 page
+ * reads (a fragmented heap) it becomes the full walk in the same stop,
+ * which is cheaper then.  read() takes the brief snapshot: two holds of
+ * about a millisecond each read malloc's headers, and every heap is copied
+ * in 4 MiB windows and walked while the target runs in between; the walk is
+ * kept when the second hold finds the same state, otherwise (a process
+ * allocating right then, three times over) the whole walk is taken held:
+ * 0.1-0.2 s for a 400 MiB heap of 1.5 million chunks on a 2-core VM.
  */
 #include "observe/alloc/glibc.h"
 
