@@ -82,6 +82,11 @@ void snap_census_move_to_free(struct glibc_state *st, uint64_t size)
 	}
 	st->census[c].free_chunks++;
 	st->census[c].free_bytes += size;
+	snap_count_free(st, size);
+}
+
+void snap_count_free(struct glibc_state *st, uint64_t size)
+{
 	if (size < 1024) {
 		st->free_small_chunks++;
 		st->free_small_bytes += size;

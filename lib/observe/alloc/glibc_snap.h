@@ -114,7 +114,10 @@ bool snap_is_bin_head(struct snap *s, size_t a, uint64_t p);
 
 void snap_census_init(struct glibc_state *st);
 void snap_census_add(struct glibc_state *st, uint64_t size, enum mark kind, bool free_chunk);
+/* A fastbin chunk the walk counted as in use is free after all. */
 void snap_census_move_to_free(struct glibc_state *st, uint64_t size);
+/* A free chunk into the small (under 1 KiB) or large free counts. */
+void snap_count_free(struct glibc_state *st, uint64_t size);
 
 /* mp_, __malloc_initialized and the arena ring; the number of arenas whose
  * mutex is held, or a negative errno. */

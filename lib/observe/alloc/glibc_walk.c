@@ -165,13 +165,7 @@ static int walk_chunk(struct snap *s, struct region_walk *rw, uint64_t p, const 
 	}
 	if (is_free || kind == MARK_FAST) {
 		ar->largest_free = MAX(ar->largest_free, size);
-		if (size < 1024) {
-			st->free_small_chunks++;
-			st->free_small_bytes += size;
-		} else {
-			st->free_large_chunks++;
-			st->free_large_bytes += size;
-		}
+		snap_count_free(st, size);
 		if (!rw->run.len)
 			rw->run.start = p;
 		rw->run.len += size;
