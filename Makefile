@@ -123,8 +123,14 @@ demo: deps
 	@$(MAKE) --no-print-directory $(BIN) fixtures
 	@sh scripts/demo.sh $(BUILD)
 
+# Programs the scripts under bench/ run (bench/NAME.c), built like fixtures.
+BENCH_BIN := $(BUILD)/bench/alloc_loop
+$(BUILD)/bench/%: bench/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(FIX_CFLAGS) -O2 -o $@ $< -lpthread
+
 bench: deps
-	@$(MAKE) --no-print-directory $(BIN) fixtures
+	@$(MAKE) --no-print-directory $(BIN) fixtures $(BENCH_BIN)
 	@sh bench/run.sh $(BUILD)
 
 install: $(BIN)

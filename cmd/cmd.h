@@ -66,6 +66,8 @@ enum exit_code {
 	EXIT_UNPURGED		= 12,
 	EXIT_LIVE_SET		= 13,
 	EXIT_INCONCLUSIVE	= 14,
+	EXIT_AUDIT_ADVICE	= 20,	/* audit: protection recommended (untrusted input) */
+	EXIT_AUDIT_PROBLEM	= 21,	/* audit: heap corrupt, or RELRO writable now */
 	EXIT_SIGNAL_BASE	= 128,	/* + N: interrupted by signal N, target released */
 };
 
@@ -122,6 +124,7 @@ struct cmd_args {
 extern const struct cmd_entry cmd_triage_entry;
 extern const struct cmd_entry cmd_knobs_entry;
 extern const struct cmd_entry cmd_stats_entry;
+extern const struct cmd_entry cmd_audit_entry;
 
 /* Reads argv (argv[0] is the command's name) into *a.  True to run the
  * command; false when heapdoc should leave with *exit_code, having printed

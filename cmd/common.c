@@ -19,6 +19,7 @@ const char cmd_exit_codes_help[] =
 "  10  triage verdict leak            13  triage verdict live-set\n"
 "  11  triage verdict fragmentation   14  triage verdict inconclusive\n"
 "  12  triage verdict unpurged\n"
+"  20  audit: protection recommended   21  audit: heap corrupt or RELRO writable\n"
 "  128+N  interrupted by signal N (SIGINT: 130); the target was released first\n";
 
 int cmd_fail(const struct error *err)

@@ -8,6 +8,7 @@ static const struct cmd_entry *const commands[] = {
 	&cmd_triage_entry,
 	&cmd_knobs_entry,
 	&cmd_stats_entry,
+	&cmd_audit_entry,
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -45,6 +46,8 @@ static int usage(FILE *out, int code)
 "      what the allocator holds right now: arenas, caches, free space\n"
 "  heapdoc knobs --format kubernetes 4242\n"
 "      the settings to change, as a container's env list\n"
+"  heapdoc audit 4242\n"
+"      what protects its heap now, and what adding protection would cost\n"
 "\n%s", cmd_exit_codes_help);
 	return code;
 }

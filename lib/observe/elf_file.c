@@ -83,6 +83,19 @@ int elf_file_open_mapped(struct elf_file *f, const char *root, pid_t pid,
 	return elf_file_adopt(f, fd, m->path, err);
 }
 
+int elf_file_open_executable(struct elf_file *f, const char *root, pid_t pid,
+			     const struct mapping *m, struct error *err)
+{
+	char exe[4096];
+	int ret = elf_file_open_mapped(f, root, pid, m, err);
+
+	if (ret < 0 && ret != -ENOEXEC) {
+		snprintf(exe, sizeof(exe), "%s/proc/%d/exe", root, (int)pid);
+		ret = elf_file_open(f, exe, err);
+	}
+	return ret;
+}
+
 void elf_file_close(struct elf_file *f)
 {
 	if (f->elf)
@@ -93,33 +106,33 @@ void elf_file_close(struct elf_file *f)
 	f->fd = -1;
 }
 
-bool elf_file_has_interp(const struct elf_file *f)
+int elf_file_phdr(const struct elf_file *f, uint32_t type, GElf_Phdr *out)
 {
 	size_t n;
-	GElf_Phdr ph;
 
 	if (elf_getphdrnum(f->elf, &n) != 0)
-		return false;
+		return -ENOENT;
 	for (size_t i = 0; i < n; i++)
-		if (gelf_getphdr(f->elf, (int)i, &ph) && ph.p_type == PT_INTERP)
-			return true;
-	return false;
+		if (gelf_getphdr(f->elf, (int)i, out) && out->p_type == type)
+			return 0;
+	return -ENOENT;
+}
+
+bool elf_file_has_interp(const struct elf_file *f)
+{
+	GElf_Phdr ph;
+
+	return elf_file_phdr(f, PT_INTERP, &ph) == 0;
 }
 
 int elf_file_first_load(const struct elf_file *f, uint64_t *vaddr)
 {
-	size_t n;
 	GElf_Phdr ph;
 
-	if (elf_getphdrnum(f->elf, &n) != 0)
+	if (elf_file_phdr(f, PT_LOAD, &ph) < 0)
 		return -ENOEXEC;
-	for (size_t i = 0; i < n; i++) {
-		if (gelf_getphdr(f->elf, (int)i, &ph) && ph.p_type == PT_LOAD) {
-			*vaddr = ph.p_vaddr;
-			return 0;
-		}
-	}
-	return -ENOEXEC;
+	*vaddr = ph.p_vaddr;
+	return 0;
 }
 
 /* The first section of type type, or NULL. */
@@ -181,8 +194,29 @@ int elf_file_for_each_dynamic(const struct elf_file *f, elf_dynamic_fn fn, void 
 	return 0;
 }
 
-static int symbols_of(const struct elf_file *f, Elf64_Word type, elf_symbol_fn fn,
-		      void *arg)
+int elf_file_dynamic_value(const struct elf_file *f, int64_t tag, uint64_t *value)
+{
+	GElf_Shdr shdr;
+	Elf_Scn *scn = section_of_type(f->elf, SHT_DYNAMIC, &shdr);
+	Elf_Data *data;
+
+	if (!scn || !(data = elf_getdata(scn, NULL)) || !shdr.sh_entsize)
+		return -ENOENT;
+	for (size_t i = 0; i < shdr.sh_size / shdr.sh_entsize; i++) {
+		GElf_Dyn dyn;
+
+		if (!gelf_getdyn(data, (int)i, &dyn) || dyn.d_tag == DT_NULL)
+			break;
+		if (dyn.d_tag == tag) {
+			*value = dyn.d_un.d_val;
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+static int symbols_of(const struct elf_file *f, Elf64_Word type, bool undefined,
+		      elf_symbol_fn fn, void *arg)
 {
 	Elf_Scn *scn = NULL;
 	GElf_Shdr shdr;
@@ -201,7 +235,7 @@ static int symbols_of(const struct elf_file *f, Elf64_Word type, elf_symbol_fn f
 
 			if (!gelf_getsym(data, (int)i, &sym))
 				break;
-			if (sym.st_shndx == SHN_UNDEF || !sym.st_name)
+			if ((sym.st_shndx == SHN_UNDEF && !undefined) || !sym.st_name)
 				continue;
 			name = elf_strptr(f->elf, shdr.sh_link, sym.st_name);
 			if (name && (ret = fn(arg, name, &sym, type == SHT_DYNSYM)))
@@ -214,12 +248,13 @@ static int symbols_of(const struct elf_file *f, Elf64_Word type, elf_symbol_fn f
 int elf_file_for_each_symbol(const struct elf_file *f, unsigned tables,
 			     elf_symbol_fn fn, void *arg)
 {
+	bool undefined = tables & ELF_UNDEFINED;
 	int ret = 0;
 
 	if (tables & ELF_DYNSYM)
-		ret = symbols_of(f, SHT_DYNSYM, fn, arg);
+		ret = symbols_of(f, SHT_DYNSYM, undefined, fn, arg);
 	if (!ret && (tables & ELF_SYMTAB))
-		ret = symbols_of(f, SHT_SYMTAB, fn, arg);
+		ret = symbols_of(f, SHT_SYMTAB, undefined, fn, arg);
 	return ret;
 }
 

@@ -41,6 +41,12 @@ int elf_file_open(struct elf_file *f, const char *path, struct error *err);
 int elf_file_open_mapped(struct elf_file *f, const char *root, pid_t pid,
 			 const struct mapping *m, struct error *err);
 
+/* elf_file_open_mapped for a process's executable: when its file cannot be
+ * opened (deleted, and map_files needs CAP_SYS_ADMIN), it is still
+ * reachable through root/proc/<pid>/exe. */
+int elf_file_open_executable(struct elf_file *f, const char *root, pid_t pid,
+			     const struct mapping *m, struct error *err);
+
 /* Safe on ELF_FILE_INIT, on a file whose open failed, and twice. */
 void elf_file_close(struct elf_file *f);
 
@@ -54,6 +60,15 @@ bool elf_file_has_interp(const struct elf_file *f);
  * rounded down to the page size. */
 int elf_file_first_load(const struct elf_file *f, uint64_t *vaddr);
 
+/* The first program header of type (PT_GNU_RELRO, PT_GNU_STACK, ...) in
+ * *out; -ENOENT when the file has none. */
+int elf_file_phdr(const struct elf_file *f, uint32_t type, GElf_Phdr *out);
+
+/* The value of the first dynamic entry tagged tag (DT_FLAGS, DT_FLAGS_1,
+ * DT_BIND_NOW ...); -ENOENT when the file has no such entry or no dynamic
+ * section. */
+int elf_file_dynamic_value(const struct elf_file *f, int64_t tag, uint64_t *value);
+
 /* Calls fn for each string entry of the dynamic section (DT_SONAME, then
  * every DT_NEEDED in file order), stopping when fn returns non-zero (which
  * is then returned).  0 when the file has no dynamic section. */
@@ -63,9 +78,12 @@ int elf_file_for_each_dynamic(const struct elf_file *f, elf_dynamic_fn fn, void 
 /* Symbol tables, for elf_file_for_each_symbol. */
 #define ELF_DYNSYM	1u	/* .dynsym: what the file exports */
 #define ELF_SYMTAB	2u	/* .symtab: every symbol, when not stripped */
+#define ELF_UNDEFINED	4u	/* also the symbols the file uses but does not
+				 * define (st_shndx SHN_UNDEF): its imports */
 
 /* Calls fn for each symbol defined in the file (st_shndx not SHN_UNDEF) in
- * the tables asked for, .dynsym first (dynamic = true there).  Stops when fn
+ * the tables asked for, .dynsym first (dynamic = true there); with
+ * ELF_UNDEFINED, for the undefined ones too.  Stops when fn
  * returns non-zero (which is then returned). */
 typedef int (*elf_symbol_fn)(void *arg, const char *name, const GElf_Sym *sym,
 			     bool dynamic);

@@ -310,18 +310,13 @@ int proc_list_tasks(const char *root, pid_t pid, pid_t **tids, size_t *n,
 	size_t cap = 0, count = 0;
 	struct dirent *de;
 	DIR *dir;
-	int fd, ret = 0;
+	int ret;
 
 	*tids = NULL;
 	*n = 0;
-	fd = proc_open(root, pid, "task", O_RDONLY | O_DIRECTORY, path, sizeof(path), err);
-	if (fd < 0)
-		return fd;
-	dir = fdopendir(fd);
-	if (!dir) {
-		close(fd);
-		return error_set(err, -ENOMEM, "%s: out of memory", path);
-	}
+	ret = proc_opendir(root, pid, "task", &dir, path, sizeof(path), err);
+	if (ret < 0)
+		return ret;
 	for (errno = 0; (de = readdir(dir)); errno = 0) {
 		const char *s = de->d_name;
 		uint64_t tid;

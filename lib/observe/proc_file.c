@@ -124,6 +124,21 @@ int proc_failed(const char *root, pid_t pid, const char *name, const char *path,
 	return error_set(err, -ESRCH, "pid %d exited while being read", pid);
 }
 
+int proc_opendir(const char *root, pid_t pid, const char *name, DIR **dir, char *path,
+		 size_t pathlen, struct error *err)
+{
+	int fd = proc_open(root, pid, name, O_RDONLY | O_DIRECTORY, path, pathlen, err);
+
+	if (fd < 0)
+		return fd;
+	*dir = fdopendir(fd);
+	if (!*dir) {
+		close(fd);
+		return error_set(err, -ENOMEM, "%s: out of memory", path);
+	}
+	return 0;
+}
+
 int proc_open(const char *root, pid_t pid, const char *name, int flags,
 	      char *path, size_t pathlen, struct error *err)
 {

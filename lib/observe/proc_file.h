@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <dirent.h>
 #include <stdio.h>
 #include <sys/types.h>
 
@@ -46,6 +47,11 @@ int proc_file_bad(const struct proc_file *pf, struct error *err, const char *fmt
  * path receives the whole path (for messages). */
 int proc_open(const char *root, pid_t pid, const char *name, int flags,
 	      char *path, size_t pathlen, struct error *err);
+
+/* Opens the directory <root>/proc/<pid>/<name> ("task", "fd") for readdir;
+ * errors as proc_open.  path receives the whole path. */
+int proc_opendir(const char *root, pid_t pid, const char *name, DIR **dir, char *path,
+		 size_t pathlen, struct error *err);
 
 /* Reads a whole (binary) file into a malloc'd buffer with one NUL byte
  * after its len bytes; more than max bytes is -EIO. */

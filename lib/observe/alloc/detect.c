@@ -275,16 +275,8 @@ static int note_dynamic(void *arg, int64_t tag, const char *value)
 
 static int open_object(const struct detect *d, const struct object *o, struct elf_file *f)
 {
-	char exe[4096];
-	int ret = elf_file_open_mapped(f, d->root, d->pid, o->map, NULL);
-
-	/* A deleted executable stays reachable through /proc/<pid>/exe even
-	 * without the CAP_SYS_ADMIN that map_files needs. */
-	if (ret < 0 && ret != -ENOEXEC && o == d->exe) {
-		snprintf(exe, sizeof(exe), "%s/proc/%d/exe", d->root, (int)d->pid);
-		ret = elf_file_open(f, exe, NULL);
-	}
-	return ret;
+	return o == d->exe ? elf_file_open_executable(f, d->root, d->pid, o->map, NULL)
+			   : elf_file_open_mapped(f, d->root, d->pid, o->map, NULL);
 }
 
 /* Reads what the search order and the verdict need from one file.  A file

@@ -84,6 +84,17 @@ struct glibc_finding {
 	uint64_t addr;
 };
 
+/* Safe-linking (2.32+) seen at work: the tcache and fastbin next pointers
+ * that decoded (stored ^ (where >> 12)) into a clean list, one that holds
+ * its count of chunks and ends in NULL.  The example is the last link of
+ * the first such list: it stores where >> 12, not 0 as an unmangled NULL
+ * would be. */
+struct glibc_safe_links {
+	uint64_t links;			/* links decoded on clean lists */
+	uint64_t at, stored;		/* the example: the link's address, its value */
+	char list[48];			/* which list: "tcache bin 2 of thread 42" */
+};
+
 /* The settings in force, from mp_. */
 struct glibc_mp {
 	uint64_t trim_threshold, top_pad, mmap_threshold, arena_test, arena_max;
@@ -120,6 +131,8 @@ struct glibc_state {
 					 * hold away from the tops */
 	uint64_t free_small_chunks, free_small_bytes;	/* < 1 KiB */
 	uint64_t free_large_chunks, free_large_bytes;
+
+	struct glibc_safe_links safe_links;	/* full reads only */
 
 	/* Trust in the figures. */
 	bool consistent;		/* every arena mutex was free when read */
@@ -183,6 +196,28 @@ void glibc_summarize(const struct glibc_state *st, struct alloc_summary *sum,
  * /proc/<pid>/smaps, and the first bytes of anonymous mappings while the
  * target runs (t attached; it works without debug info). */
 int glibc_resident(pid_t pid, struct target *t, uint64_t *resident, struct error *err);
+
+/* glibc's debugging settings as the running process holds them (for
+ * `audit`): libc's perturb_byte (MALLOC_PERTURB_, glibc.malloc.perturb) and,
+ * when libc_malloc_debug.so is mapped, its __malloc_debugging_hooks (1
+ * mcheck, 2 mtrace, 4 malloc-check) and its own perturb_byte: with
+ * malloc-check on, allocations are served by that library's own copy of
+ * malloc, not by libc's.  Static variables, found through the debug
+ * information of each file; -1 for one that could not be read. */
+struct glibc_debug_state {
+	int64_t perturb_byte;
+	char debug_lib[512];		/* libc_malloc_debug.so as mapped; "" if not */
+	int64_t debug_hooks;
+	int64_t debug_perturb_byte;
+};
+
+#define GLIBC_DEBUG_MALLOC_CHECK 4	/* MALLOC_CHECK_HOOK in malloc-debug.c */
+
+/* Reads a few words while the target runs (t attached or not: reads go
+ * through process_vm_readv).  Only -ESRCH and -EINTR are errors; a value
+ * that cannot be read stays -1. */
+int glibc_read_debug_state(struct glibc_reader *r, struct target *t,
+			   struct glibc_debug_state *out, struct error *err);
 
 /* The entry of the backend table (lib/alloc/backend.c). */
 extern const struct alloc_backend glibc_backend;

@@ -17,6 +17,27 @@ static uint64_t chunk_bound(struct snap *s, size_t i)
 	return s->st->arenas[i].system_mem / MINSIZE + 1;
 }
 
+/* A list of n links that ended in NULL with no finding on the way: each
+ * link decoded into the next chunk, which is safe-linking at work. */
+static void note_safe_links(struct glibc_state *st, uint64_t n, uint64_t at, uint64_t stored,
+			    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+static void note_safe_links(struct glibc_state *st, uint64_t n, uint64_t at, uint64_t stored,
+			    const char *fmt, ...)
+{
+	struct glibc_safe_links *sl = &st->safe_links;
+	va_list ap;
+
+	if (!sl->links) {
+		sl->at = at;
+		sl->stored = stored;
+		va_start(ap, fmt);
+		vsnprintf(sl->list, sizeof(sl->list), fmt, ap);
+		va_end(ap);
+	}
+	sl->links += n;
+}
+
 /* Each fastbin list, by fd.  After a heap walk (walked = true) the chunks
  * and their links come from what the walk saw, with no read of the target
  * (a fragmented heap can hold 100 000 fastbin chunks all over it); only a
@@ -27,8 +48,10 @@ int snap_walk_fastbins(struct snap *s, size_t i, bool walked)
 
 	for (unsigned b = 0; b < s->L->nfastbins; b++) {
 		uint64_t p = glibc_get_at(snap_arena_hdr(s, i), &s->L->ms[MS_FASTBINS], b);
+		uint64_t n = 0, link = 0, stored = 0;
+		unsigned findings = s->st->nfindings;
 
-		for (uint64_t n = 0; p; n++) {
+		for (; p; n++) {
 			uint64_t hdr[3], size;
 			ssize_t seen;
 			int rc;
@@ -69,8 +92,13 @@ int snap_walk_fastbins(struct snap *s, size_t i, bool walked)
 				if (p == ar->below_top)
 					ar->below_top = ar->below_top_size = ar->below_top_free = 0;
 			}
+			link = p + 16;
+			stored = hdr[2];
 			p = hdr[2] ^ ((p + 16) >> 12);		/* safe-linking */
 		}
+		if (walked && n && !p && s->st->nfindings == findings)
+			note_safe_links(s->st, n, link, stored, "fastbin %u of arena %#llx", b,
+					(unsigned long long)ar->addr);
 	}
 	return 0;
 }
@@ -152,7 +180,8 @@ static int walk_tcache(struct snap *s, struct glibc_tcache *tc)
 	for (unsigned b = 0; b < L->tcache_bins; b++) {
 		uint64_t count = glibc_get_at(buf, &L->tc[TC_COUNTS], b);
 		uint64_t e = glibc_get_at(buf, &L->tc[TC_ENTRIES], b);
-		uint64_t n = 0;
+		uint64_t n = 0, link = 0, stored = 0;
+		unsigned findings = s->st->nfindings;
 
 		for (; e && n <= count; n++) {
 			uint64_t size, next;
@@ -175,8 +204,13 @@ static int walk_tcache(struct snap *s, struct glibc_tcache *tc)
 			tc->bytes += size;
 			if (addrset_put(&s->marks, e - CHUNK_HDR, MARK_CACHED) < 0)
 				return error_set(s->err, -ENOMEM, "out of memory");
+			link = e;
+			stored = next;
 			e = next ^ (e >> 12);			/* safe-linking */
 		}
+		if (n && !e && n == count && s->st->nfindings == findings)
+			note_safe_links(s->st, n, link, stored, "tcache bin %u of thread %d", b,
+					(int)tc->tid);
 		/* A thread stopped inside tcache_put/get (no lock guards them)
 		 * leaves the count and the list one apart: retry. */
 		if (n != count)
@@ -193,6 +227,7 @@ int snap_read_tcaches(struct snap *s)
 
 	s->tcache_unsettled = false;
 	st->ntcaches = 0;
+	memset(&st->safe_links, 0, sizeof(st->safe_links));	/* walked again */
 	st->tcache_known = gs->tcache_tpoff != INT64_MIN && s->L->tcache_size;
 	if (!st->tcache_known)
 		return 0;
