@@ -11,7 +11,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <libunwind-ptrace.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,13 +79,8 @@ static int find_moment(struct inject_session *s, const struct inject_opts *o,
 	uint64_t deadline = now_ns() + (uint64_t)timeout_ms * 1000000;
 	struct maps maps = { 0 };
 	unsigned backoff_us = 1000;
-	unw_addr_space_t as;
 	int ret;
 
-	as = unw_create_addr_space(&_UPT_accessors, 0);
-	if (!as)
-		return error_set(err, -ENOMEM, "libunwind: cannot create an address space");
-	unw_set_caching_policy(as, UNW_CACHE_GLOBAL);
 	ret = read_maps(s, &maps, err);
 	while (ret == 0) {
 		if (target_interrupted()) {
@@ -97,7 +91,7 @@ static int find_moment(struct inject_session *s, const struct inject_opts *o,
 			break;
 		s->attempts++;
 		s->refusal[0] = '\0';
-		s->tid = inject_choose(s, o, &maps, as, err);
+		s->tid = inject_choose(s, o, &maps, err);
 		if (s->tid)
 			break;
 		if (now_ns() >= deadline) {
@@ -117,7 +111,6 @@ static int find_moment(struct inject_session *s, const struct inject_opts *o,
 		}
 	}
 	maps_free(&maps);
-	unw_destroy_addr_space(as);
 	return ret;
 }
 

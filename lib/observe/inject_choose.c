@@ -19,14 +19,20 @@
 #include <errno.h>
 #include <string.h>
 #include <inttypes.h>
-#include <libunwind-ptrace.h>
+#include <sys/uio.h>
 #include <stdio.h>
 #include <sys/syscall.h>
 
+#include "base/util.h"
 #include "observe/inject_frame.h"
 
-#define MAX_FRAMES 128
 #define ERESTART_RESTARTBLOCK 516
+#define SCAN_CHUNK	(64u << 10)
+#define SCAN_STACK	(8u << 20)	/* a thread's whole stack, as glibc sizes it */
+#define SCAN_OTHER	(256u << 10)	/* rsp elsewhere: an alternate signal stack */
+/* In the kernel's signal frame, from its restorer word: 8, then the
+ * ucontext's sigcontext at 40, whose rip is its 17th word. */
+#define SIGFRAME_PC	(8 + 40 + 16 * 8)
 
 size_t inject_xsave_max(void)
 {
@@ -39,40 +45,79 @@ size_t inject_xsave_max(void)
 	return ecx;
 }
 
-/* Is any frame of tid's stack inside the allocator?  1 yes (pc in *where),
- * 0 no, negative when the stack could not be read (treated as unsafe). */
-static int stack_in_allocator(const struct inject_guard *g, unw_addr_space_t as, pid_t tid,
-			      uint64_t top_pc, uint64_t *where)
+static bool peek(pid_t pid, uint64_t addr, void *buf, size_t len)
 {
-	unw_cursor_t cursor;
-	void *upt;
-	int ret = 0;
+	struct iovec local = { buf, len }, remote = { (void *)addr, len };
 
-	*where = top_pc;
-	if (inject_guard_covers(g, top_pc))
+	return process_vm_readv(pid, &local, 1, &remote, 1, 0) == (ssize_t)len;
+}
+
+/* Is there a call instruction just before w, as before a return address:
+ * call rel32 (e8), or call through a register or memory (ff /2, two to
+ * seven bytes with its ModRM, SIB and displacement)?  A pointer to the start
+ * of a function is rarely one. */
+static bool follows_call(pid_t pid, uint64_t w)
+{
+	uint8_t b[8];
+
+	if (w < 8 || !peek(pid, w - 8, b, sizeof(b)))
+		return true;	/* unreadable: count it, to be safe */
+	if (b[3] == 0xe8)
+		return true;
+	for (int len = 2; len <= 7; len++)
+		if (b[8 - len] == 0xff && ((b[9 - len] >> 3) & 7) == 2)
+			return true;
+	return false;
+}
+
+/* Is the thread inside the allocator?  1 yes (the word in *where), 0 no,
+ * negative when its stack could not be read (treated as unsafe).
+ *
+ * Inside means its pc is in the allocator's code, or its live stack (from
+ * the stack pointer to the top of the mapping it is in) holds a return
+ * address into it: every frame of the allocator but the innermost leaves
+ * one, right after a call instruction.  A thread in a signal handler has
+ * the interrupted pc in the kernel's signal frame, which starts with the
+ * restorer's address.  A word that is not really a return address but
+ * looks like one only makes heapdoc wait for another moment.  This reads
+ * the stack in bulk; an unwinder would read /proc/<pid>/maps again for
+ * every module it meets, which in a process with 60,000 mappings made
+ * choosing a thread take a hundred milliseconds with every thread held. */
+static int stack_in_allocator(const struct inject_session *s, const struct inject_guard *g,
+			      const struct maps *maps, const struct user_regs_struct *regs,
+			      uint64_t *where)
+{
+	const struct mapping *m = maps_find(maps, regs->rsp);
+	uint64_t words[SCAN_CHUNK / 8], at, top, pc;
+	pid_t pid = s->t->pid;
+
+	*where = regs->rip;
+	if (inject_guard_covers(g, regs->rip))
 		return 1;
-	upt = _UPT_create(tid);
-	if (!upt)
-		return -ENOMEM;
-	if (unw_init_remote(&cursor, as, upt) < 0) {
-		ret = -EIO;
-		goto out;
-	}
-	for (int n = 0; n < MAX_FRAMES && unw_step(&cursor) > 0; n++) {
-		unw_word_t ip;
+	if (!m)
+		return -ENOENT;
+	top = MIN(m->end, regs->rsp + (m->kind == MAPPING_STACK ? SCAN_STACK : SCAN_OTHER));
+	for (at = regs->rsp & ~7ULL; at < top; at += sizeof(words)) {
+		size_t len = MIN(sizeof(words), top - at);
 
-		if (unw_get_reg(&cursor, UNW_REG_IP, &ip) < 0 || !ip)
-			break;
-		/* A return address: the call instruction is just before it. */
-		if (inject_guard_covers(g, ip - 1)) {
-			*where = ip;
-			ret = 1;
-			break;
+		if (!peek(pid, at, words, len))
+			return -EIO;
+		for (size_t i = 0; i < len / 8; i++) {
+			uint64_t w = words[i];
+
+			if (w == s->libc.restorer &&
+			    peek(pid, at + i * 8 + SIGFRAME_PC, &pc, sizeof(pc)) &&
+			    inject_guard_covers(g, pc)) {
+				*where = pc;
+				return 1;
+			}
+			if (w && inject_guard_covers(g, w - 1) && follows_call(pid, w)) {
+				*where = w;
+				return 1;
+			}
 		}
 	}
-out:
-	_UPT_destroy(upt);
-	return ret;
+	return 0;
 }
 
 /* A thread blocked waiting: futex(2), or the restart of an interrupted
@@ -133,7 +178,7 @@ struct candidate {
 
 /* One held thread under the rules of the top; counts refusals in s. */
 static void consider(struct inject_session *s, const struct inject_opts *o,
-		     const struct maps *maps, unw_addr_space_t as, struct target_thread *th,
+		     const struct maps *maps, struct target_thread *th,
 		     struct candidate *best, bool *spoiled, struct error *err)
 {
 	struct inject_guard *g = o->guard;
@@ -153,7 +198,7 @@ static void consider(struct inject_session *s, const struct inject_opts *o,
 	 * under the all-threads rule every thread's but the waiting ones,
 	 * which in a large server are most of them. */
 	if (g && ((parked && wanted) || (g->all_threads_clear && !is_wait(regs.orig_rax))))
-		in = stack_in_allocator(g, as, th->tid, regs.rip, &where);
+		in = stack_in_allocator(s, g, maps, &regs, &where);
 	/* Under the all-threads rule, a thread blocked in a futex wait inside
 	 * the allocator does not spoil the moment: it is waiting (jemalloc's
 	 * background thread sleeps so), changes nothing while it waits, and
@@ -191,7 +236,7 @@ static void consider(struct inject_session *s, const struct inject_opts *o,
 }
 
 pid_t inject_choose(struct inject_session *s, const struct inject_opts *o,
-		    const struct maps *maps, unw_addr_space_t as, struct error *err)
+		    const struct maps *maps, struct error *err)
 {
 	struct inject_guard *g = o->guard;
 	struct target *t = s->t;
@@ -216,7 +261,7 @@ pid_t inject_choose(struct inject_session *s, const struct inject_opts *o,
 			struct target_thread *th = &t->threads[i];
 
 			if ((th->tid == t->pid) == (pass == 0) && th->stopped)
-				consider(s, o, maps, as, th, &best, &spoiled, err);
+				consider(s, o, maps, th, &best, &spoiled, err);
 		}
 	if (spoiled)
 		return 0;

@@ -2,8 +2,6 @@
 #ifndef HEAPDOC_INJECT_INT_H
 #define HEAPDOC_INJECT_INT_H
 
-#include <libunwind.h>
-
 #include "observe/inject.h"
 
 /* The largest XSAVE image ptrace can hand out on this CPU. */
@@ -13,7 +11,7 @@ size_t inject_xsave_max(void);
  * s->refusal (inject_choose.c).  maps were read before the hold and
  * classified. */
 pid_t inject_choose(struct inject_session *s, const struct inject_opts *o,
-		    const struct maps *maps, unw_addr_space_t as, struct error *err);
+		    const struct maps *maps, struct error *err);
 
 /* Moving the borrowed thread (inject_run.c). */
 int inject_run_boot(struct inject_session *s, struct error *err);

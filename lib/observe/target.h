@@ -54,10 +54,18 @@ struct target_thread {
 	enum target_stop_kind stop_kind;
 };
 
+/* tid -> slot in threads, sorted by tid (target.c). */
+struct target_index {
+	pid_t tid;
+	uint32_t slot;
+};
+
 struct target {
 	pid_t pid;
 	struct target_thread *threads;
 	size_t nthreads, cap;
+	struct target_index *index;
+	bool index_dirty;
 	int mem_fd;		/* /proc/<pid>/mem, the fallback for reads */
 	bool stopped;
 	uint64_t stop_started_ns;
@@ -94,7 +102,8 @@ int target_resume(struct target *t, struct error *err);
 /* Lets every held thread but keep run on, released exactly as
  * target_resume() releases them (a signal a thread stopped with is handed
  * back); keep stays held.  For running code on one thread while the others
- * go on (lib/inject); target_stop() takes them back. */
+ * go on (lib/observe/inject): the pause is counted as over here, since the
+ * process runs again.  target_stop() takes them back. */
 void target_release_others(struct target *t, pid_t keep);
 
 /* Resumes (if stopped) and detaches every thread; frees t.  Always safe,

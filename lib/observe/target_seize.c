@@ -1,0 +1,283 @@
+/* Seizing a target's threads, and saying why the kernel refused (see
+ * target.h and target.c). */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ptrace.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/util.h"
+#include "observe/proc.h"
+#include "observe/target_int.h"
+
+#define CAP_SYS_PTRACE_BIT	19
+
+/* ---- small readers of /proc ---------------------------------------------- */
+
+/* State letter and flags of /proc/<pid>/task/<tid>/stat; 0 if it is gone. */
+char target_task_state(pid_t pid, pid_t tid, unsigned long *flags)
+{
+	char path[64], buf[1024], state = 0;
+	const char *p;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", pid, tid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	/* comm may hold anything, ")" included: the fields start after the last */
+	p = strrchr(buf, ')');
+	if (!p)
+		return 0;
+	if (flags)
+		*flags = 0;
+	if (flags)
+		sscanf(p + 1, " %c %*d %*d %*d %*d %*d %lu", &state, flags);
+	else
+		sscanf(p + 1, " %c", &state);
+	return state;
+}
+
+bool target_task_is_dead(pid_t pid, pid_t tid)
+{
+	char s = target_task_state(pid, tid, NULL);
+
+	return s == 0 || s == 'Z' || s == 'X' || s == 'x';
+}
+
+/* One "Key:\t<number>" line of /proc/<pid>/status; -1 if absent. */
+long long target_status_field(pid_t pid, const char *key)
+{
+	char path[64], line[256];
+	size_t klen = strlen(key);
+	long long v = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, key, klen) && line[klen] == ':') {
+			v = strtoll(line + klen + 1, NULL, 0);
+			break;
+		}
+	}
+	fclose(f);
+	return v;
+}
+
+static bool have_cap_sys_ptrace(void)
+{
+	char line[256];
+	bool yes = false;
+	FILE *f = fopen("/proc/self/status", "re");
+
+	if (!f)
+		return geteuid() == 0;
+	while (fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, "CapEff:", 7)) {
+			yes = (strtoull(line + 7, NULL, 16) >> CAP_SYS_PTRACE_BIT) & 1;
+			break;
+		}
+	}
+	fclose(f);
+	return yes;
+}
+
+static int read_int_file(const char *path)
+{
+	char buf[32] = "";
+	int fd = open(path, O_RDONLY | O_CLOEXEC), v = -1;
+
+	if (fd < 0)
+		return -1;
+	if (read(fd, buf, sizeof(buf) - 1) > 0)
+		v = atoi(buf);
+	close(fd);
+	return v;
+}
+
+/* ---- threads we could not let go ------------------------------------------
+ * A seized thread can be detached only from a ptrace stop.  One that stays
+ * in an uninterruptible sleep past the detach deadline (a vfork parent, a
+ * hung NFS read) stays traced, and the kernel releases it when heapdoc
+ * exits.  Until then it is remembered here, because it is not free: our
+ * interrupt is pending, so it stops as soon as it wakes and would wait for
+ * us.  Every later attach and detach releases the ones that have stopped,
+ * and an attach to the same process adopts the rest instead of failing to
+ * seize a thread heapdoc itself traces. */
+
+struct orphan {
+	pid_t pid, tid;
+};
+
+static struct orphan *orphans;
+static size_t norphans, orphans_cap;
+
+void target_orphan_add(pid_t pid, pid_t tid)
+{
+	if (norphans == orphans_cap) {
+		size_t cap = orphans_cap ? orphans_cap * 2 : 8;
+		struct orphan *p = realloc(orphans, cap * sizeof(*p));
+
+		if (!p)
+			return;		/* the kernel still releases it at exit */
+		orphans = p;
+		orphans_cap = cap;
+	}
+	orphans[norphans++] = (struct orphan){ pid, tid };
+}
+
+static bool orphan_take(pid_t pid, pid_t tid)
+{
+	for (size_t i = 0; i < norphans; i++) {
+		if (orphans[i].pid == pid && orphans[i].tid == tid) {
+			orphans[i] = orphans[--norphans];
+			return true;
+		}
+	}
+	return false;
+}
+
+void target_orphans_release(void)
+{
+	for (size_t i = 0; i < norphans;) {
+		int status;
+		pid_t got = waitpid(orphans[i].tid, &status, WNOHANG | __WALL);
+
+		if (got == 0) {
+			i++;	/* still asleep */
+			continue;
+		}
+		if (got > 0 && WIFSTOPPED(status)) {
+			long sig = (status >> 16) == 0 ? WSTOPSIG(status) : 0;
+
+			ptrace(PTRACE_DETACH, orphans[i].tid, NULL, (void *)sig);
+		}
+		orphans[i] = orphans[--norphans];	/* released, exited or not ours */
+	}
+}
+
+/* ---- seizing --------------------------------------------------------------- */
+
+/* Says why the kernel refused PTRACE_SEIZE, with what would fix it. */
+static int explain_eperm(pid_t pid, struct error *err)
+{
+	long long tracer = target_status_field(pid, "TracerPid");
+	int scope = read_int_file("/proc/sys/kernel/yama/ptrace_scope");
+	char comm[64] = "", path[64];
+	int fd;
+
+	if (tracer > 0) {
+		snprintf(path, sizeof(path), "/proc/%lld/comm", tracer);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd >= 0) {
+			ssize_t n = read(fd, comm, sizeof(comm) - 1);
+
+			comm[n > 0 ? n - 1 : 0] = '\0';
+			close(fd);
+		}
+		return error_set(err, -EPERM,
+				 "pid %d: already traced by pid %lld%s%s%s; a process "
+				 "has one tracer at a time", pid, tracer,
+				 *comm ? " (" : "", comm, *comm ? ")" : "");
+	}
+	if (scope == 3)
+		return error_set(err, -EPERM,
+				 "pid %d: ptrace is disabled on this host "
+				 "(/proc/sys/kernel/yama/ptrace_scope is 3 until reboot)",
+				 pid);
+	if (!have_cap_sys_ptrace()) {
+		if (scope >= 1)
+			return error_set(err, -EPERM,
+					 "pid %d: ptrace not permitted: run as root or "
+					 "with CAP_SYS_PTRACE "
+					 "(/proc/sys/kernel/yama/ptrace_scope is %d)",
+					 pid, scope);
+		return error_set(err, -EPERM,
+				 "pid %d: ptrace not permitted: run as the process's "
+				 "own user, as root, or with CAP_SYS_PTRACE", pid);
+	}
+	return error_set(err, -EPERM,
+			 "pid %d: ptrace not permitted even with CAP_SYS_PTRACE "
+			 "(a security module, seccomp filter or another user "
+			 "namespace refuses it)", pid);
+}
+
+/* Seizes one thread.  0: seized; 1: the thread is gone or exiting (nothing
+ * left to hold); <0: refused. */
+int target_seize_thread(struct target *t, struct target_thread *th,
+			struct error *err)
+{
+	if (orphan_take(t->pid, th->tid) || ptrace(PTRACE_SEIZE, th->tid, NULL, NULL) == 0) {
+		th->traced = true;
+		th->stopped = false;
+		th->stop_kind = TARGET_RUNNING;
+		th->pending_signal = 0;
+		return 0;
+	}
+	if (errno == ESRCH)
+		return 1;
+	/* An exiting thread (zombie leader included) refuses with EPERM too. */
+	if (errno == EPERM && target_task_is_dead(t->pid, th->tid))
+		return 1;
+	if (errno == EPERM)
+		return explain_eperm(t->pid, err);
+	return error_set(err, -errno, "pid %d: PTRACE_SEIZE thread %d: %m",
+			 t->pid, th->tid);
+}
+
+/* Seizes every tid in /proc/<pid>/task that the table does not hold yet;
+ * *added counts the threads seized (or newly seen and gone). */
+int target_seize_new(struct target *t, size_t *added, bool interrupt,
+			     struct error *err)
+{
+	pid_t *tids;
+	size_t n;
+	int r;
+
+	*added = 0;
+	r = proc_list_tasks("", t->pid, &tids, &n, err);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < n; i++) {
+		struct target_thread *th = target_thread_find(t, tids[i]);
+
+		if (th && th->traced)
+			continue;
+		if (!th && target_task_is_dead(t->pid, tids[i]))
+			continue;	/* a zombie leader, or one on its way out */
+		if (!th && !(th = target_thread_add(t, tids[i]))) {
+			r = error_set(err, -ENOMEM, "pid %d: out of memory", t->pid);
+			goto out;
+		}
+		r = target_seize_thread(t, th, err);
+		if (r < 0)
+			goto out;
+		if (r == 1) {
+			target_thread_drop(t, th);
+			continue;
+		}
+		(*added)++;
+		if (interrupt)
+			ptrace(PTRACE_INTERRUPT, th->tid, NULL, NULL);
+	}
+	r = 0;
+out:
+	free(tids);
+	return r;
+}
