@@ -81,7 +81,7 @@ static int audit_exec(const struct cmd_args *a)
 	if (code)
 		return code;
 	if (audit_collect(pid, &obs, &err) < 0) {
-		code = cmd_fail(&err);
+		code = cmd_fail_json(&err, a->set[AUDIT_JSON]);
 		goto out;
 	}
 	audit_judge(&obs, &res);

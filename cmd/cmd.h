@@ -142,6 +142,11 @@ void cmd_print_usage(FILE *out, const struct cmd_entry *cmd);
  * err->code (ESRCH → EXIT_NO_PROCESS, EPERM/EACCES → EXIT_PERMISSION, ...). */
 int cmd_fail(const struct error *err);
 
+/* cmd_fail, and with json also the failure as DESIGN.md's JSON object on
+ * stdout, for scripts that read only that: {"schema": 1, "error":
+ * {"message", "code" (the errno name), "exit"}}. */
+int cmd_fail_json(const struct error *err, bool json);
+
 /* Prints "heapdoc <cmd>: <msg>", the usage line, and returns EXIT_USAGE. */
 int cmd_usage_error(const struct cmd_entry *cmd, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/json.h"
 #include "cmd.h"
 #include "observe/target.h"
 
@@ -47,6 +48,26 @@ int cmd_fail(const struct error *err)
 	default:
 		return EXIT_ERROR;
 	}
+}
+
+int cmd_fail_json(const struct error *err, bool json)
+{
+	int code = cmd_fail(err);
+	struct json j;
+
+	if (!json)
+		return code;
+	json_init(&j, stdout, true);
+	json_object_begin(&j, NULL);
+	json_int(&j, "schema", 1);
+	json_object_begin(&j, "error");
+	json_string(&j, "message", err->msg[0] ? err->msg : "unknown error");
+	json_string(&j, "code", strerrorname_np(-err->code) ? strerrorname_np(-err->code) : "");
+	json_int(&j, "exit", code);
+	json_object_end(&j);
+	json_object_end(&j);
+	json_finish(&j);
+	return code;
 }
 
 int cmd_usage_error(const struct cmd_entry *cmd, const char *fmt, ...)

@@ -158,6 +158,41 @@ START_TEST(glibc_check_asked_without_the_library)
 }
 END_TEST
 
+/* The tcache switched off: no key to check, whatever the version. */
+START_TEST(glibc_without_tcache)
+{
+	const char *env[] = { "GLIBC_TUNABLES=glibc.malloc.tcache_count=0", NULL };
+	struct fixture f;
+
+	fixture_start(&f, "audit_target", NULL, env);
+	ck_assert_int_eq(audit(f.pid), 0);
+	ck_check("tcache_double_free", "off");
+	ck_assert(strstr(check("detail", "tcache_double_free"), "tcache_count 0, mp_.tcache_count"));
+	/* The fastbin still holds safe-linked chunks. */
+	ck_assert(strstr(check("detail", "safe_linking"), "of fastbin"));
+	fixture_stop(&f);
+}
+END_TEST
+
+/* Without libc's debug information: what needs the heap says why it could
+ * not be read; the rest of the audit stands. */
+START_TEST(glibc_without_debug_info)
+{
+	struct fixture f;
+
+	fixture_start(&f, "audit_target", NULL, NULL);
+	setenv("HEAPDOC_DEBUG_PATH", "/nonexistent", 1);
+	ck_assert_int_eq(audit(f.pid), 0);
+	unsetenv("HEAPDOC_DEBUG_PATH");
+	ck_check("safe_linking", "on");
+	ck_assert(strstr(check("detail", "safe_linking"), "not confirmed"));
+	ck_assert(strstr(check("detail", "safe_linking"), "libc6-dbg"));
+	ck_has("\"state\": \"unchecked\"");
+	ck_has("\"comm\": \"audit_target\"");
+	fixture_stop(&f);
+}
+END_TEST
+
 START_TEST(scudo_with_quarantine)
 {
 	const char *env[] = { "LD_PRELOAD=" SCUDO_LIB, "SCUDO_OPTIONS=" AUDIT_SCUDO_QUARANTINE,
@@ -347,6 +382,8 @@ START_TEST(errors)
 		_exit(0);
 	waitpid(gone, NULL, 0);
 	ck_assert_int_eq(audit(gone), 3);
+	ck_has("\"code\": \"ESRCH\"");	/* --json fails as a JSON object */
+	ck_has("\"exit\": 3");
 	ck_assert_int_eq(run_heapdoc(none, out, sizeof(out), err, sizeof(err)), 2);
 	ck_assert_int_eq(run_heapdoc(help, out, sizeof(out), err, sizeof(err)), 0);
 	ck_has("Exit status");
@@ -522,6 +559,8 @@ Suite *audit_suite(void)
 	tcase_add_test(live, plain_glibc);
 	tcase_add_test(live, glibc_malloc_check_and_perturb);
 	tcase_add_test(live, glibc_check_asked_without_the_library);
+	tcase_add_test(live, glibc_without_tcache);
+	tcase_add_test(live, glibc_without_debug_info);
 	tcase_add_test(live, scudo_with_quarantine);
 	tcase_add_test(live, jemalloc_server_gets_scudo);
 	tcase_add_test(live, glibc_advice_applied);
