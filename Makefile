@@ -101,9 +101,12 @@ tests: $(BUILD)/tests/run $(BIN) fixtures
 deps:
 	@sh scripts/deps.sh
 
-# check first compiles everything with clang too (both compilers must stay
-# clean), then runs the suite, so Check's summary is the last line printed.
+# check first holds the tree to its layout (scripts/check-stages.sh: no
+# include against base -> model -> observe -> judge -> report -> cmd), then
+# compiles everything with clang too (both compilers must stay clean), then
+# runs the suite, so Check's summary is the last line printed.
 check: deps
+	@sh scripts/check-stages.sh
 	@$(MAKE) --no-print-directory clang
 	@$(MAKE) --no-print-directory run-tests
 

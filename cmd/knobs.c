@@ -94,7 +94,7 @@ static int knobs_exec(const struct cmd_args *a)
 	if (!ret)
 		ret = observe_sample(&o, &err);
 	if (!ret)
-		ret = observe_finish(&o, &err);
+		ret = observe_finish(&o, NULL, &err);
 	observe_end(&o);
 	if (ret) {
 		ret = cmd_fail(&err);

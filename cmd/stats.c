@@ -4,14 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "observe/alloc/glibc.h"
-#include "observe/alloc/jemalloc.h"
-#include "observe/alloc/tcmalloc.h"
 #include "cmd.h"
-#include "observe/proc.h"
+#include "model/alloc_detail.h"
+#include "observe/observe.h"
 #include "report/stats.h"
-#include "observe/target.h"
-#include "base/util.h"
 
 static int stats_exec(const struct cmd_args *a);
 
@@ -65,208 +61,54 @@ const struct cmd_entry cmd_stats_entry = {
 	.exec = stats_exec,
 };
 
-struct stats_run {
-	pid_t pid;
-	struct proc_status status;
-	struct alloc_id id;
-	struct error why_blind;		/* why the allocator could not be read */
-	struct target t;
-	/* one of these, by allocator */
-	struct glibc_reader *glibc;
-	struct glibc_state st;
-	bool have_state;
-	struct jemalloc_reader *je;
-	struct jemalloc_stats *je_stats;
-	struct tcmalloc_reader *tc;
-	struct tcmalloc_stats *tc_stats;
-	struct alloc_summary sum;	/* jemalloc, tcmalloc */
-	uint64_t resident;
-	uint64_t pause_us;		/* the target's counters, kept past detach */
-	unsigned stops;
-	bool hold;			/* glibc: hold for the whole walk */
-};
-
-static bool stats_blind(const struct stats_run *run)
-{
-	return !run->glibc && !run->je && !run->tc;
-}
-
-/* Readers first (symbols and DWARF are slow), while the target runs. */
-static int stats_open(struct stats_run *run, struct error *err)
-{
-	int rc = 0;
-
-	switch (run->id.kind) {
-	case ALLOC_GLIBC:
-		rc = glibc_open(&run->glibc, run->pid, &run->id, &run->why_blind);
-		if (rc == -ENODATA || rc == -EOPNOTSUPP)
-			rc = 0;		/* blind: /proc figures, and why */
-		break;
-	case ALLOC_JEMALLOC:
-		rc = jemalloc_open(&run->je, run->pid, &run->id, &run->why_blind);
-		run->je_stats = calloc(1, sizeof(*run->je_stats));
-		break;
-	case ALLOC_TCMALLOC:
-		rc = tcmalloc_open(&run->tc, run->pid, &run->id, &run->why_blind);
-		run->tc_stats = calloc(1, sizeof(*run->tc_stats));
-		break;
-	default:
-		error_set(&run->why_blind, -EOPNOTSUPP, "heapdoc cannot read %s's "
-			  "internals yet", alloc_kind_name(run->id.kind));
-		break;
-	}
-	if (rc < 0 && rc != -ENODATA && rc != -EOPNOTSUPP && rc != -ENOENT) {
-		*err = run->why_blind;
-		return rc;
-	}
-	if ((run->je && !run->je_stats) || (run->tc && !run->tc_stats))
-		return error_set(err, -ENOMEM, "out of memory");
-	return 0;
-}
-
-/* The read itself, on an attached target. */
-static int stats_read(struct stats_run *run, struct error *err)
-{
-	int rc = 0;
-
-	if (run->glibc) {
-		rc = run->hold ? glibc_snapshot(run->glibc, &run->t, &run->st, err) :
-				 glibc_snapshot_brief(run->glibc, &run->t, &run->st, err);
-		if (rc < 0)
-			return rc;
-		run->have_state = true;
-	} else if (run->je) {
-		rc = jemalloc_read(run->je, &run->t, 0, run->je_stats, err);
-		if (rc == 0)
-			jemalloc_summarise(run->je_stats, &run->sum, NULL);
-	} else if (run->tc) {
-		rc = tcmalloc_read(run->tc, &run->t, 0, run->tc_stats, err);
-		if (rc == 0)
-			tcmalloc_summarise(run->tc_stats, &run->sum, NULL);
-	}
-	if (rc == -EAGAIN) {	/* no safe moment came: say so, keep /proc figures */
-		run->why_blind = *err;
-		if (run->je)
-			jemalloc_close(run->je), run->je = NULL;
-		if (run->tc)
-			tcmalloc_close(run->tc), run->tc = NULL;
-		rc = 0;
-	}
-	if (rc < 0)
-		return rc;
-	if (run->je || run->tc) {
-		run->resident = run->sum.resident;
-		return 0;
-	}
-	if (run->id.kind == ALLOC_GLIBC)
-		return glibc_resident(run->pid, &run->t, &run->resident, err);
-	return 0;
-}
-
-#define PF_EXITING 0x00000004	/* include/linux/sched.h */
-
-/* A process that dies while heapdoc reads it looks like one without debug
- * info (its files and mappings vanish mid-read): tell the two apart. */
-static int check_still_alive(pid_t pid, struct error *err)
-{
-	struct proc_stat st;
-
-	if (proc_read_stat("", pid, &st, NULL) < 0 || st.state == 'Z' || st.state == 'X' ||
-	    (st.flags & PF_EXITING))
-		return error_set(err, -ESRCH, "pid %d exited while being read", (int)pid);
-	return 0;
-}
-
-static int stats_collect(struct stats_run *run, struct error *err)
-{
-	int rc;
-
-	rc = proc_check_target("", run->pid, err);
-	if (rc == 0)
-		rc = proc_read_status("", run->pid, &run->status, err);
-	if (rc == 0)
-		rc = alloc_detect("", run->pid, NULL, &run->id, err);
-	if (rc == 0)
-		rc = stats_open(run, err);
-	if (rc == 0 && stats_blind(run))
-		rc = check_still_alive(run->pid, err);
-	if (rc < 0)
-		return rc;
-	rc = target_attach(&run->t, run->pid, err);
-	if (rc < 0)
-		return rc;
-	rc = stats_read(run, err);
-	run->pause_us = run->t.pause_us_max;
-	run->stops = run->t.stops;
-	target_detach(&run->t);
-	/* It may have been dying all along, slowly enough to be attached. */
-	if (rc == 0 && stats_blind(run))
-		rc = check_still_alive(run->pid, err);
-	return rc;
-}
-
-static void stats_render(const struct stats_run *run, bool json)
-{
-	bool other = run->je || run->tc;
-	struct stats_report r = {
-		.pid = run->pid,
-		.comm = run->status.name,
-		.allocator = alloc_kind_name(run->id.kind),
-		.version = run->glibc ? glibc_version(run->glibc) : run->id.version,
-		.source = run->glibc ? glibc_layout_source(run->glibc) :
-			  other ? run->sum.source : "proc",
-		.why_invalid = run->glibc || other ? NULL : run->why_blind.msg,
-		.glibc = run->have_state ? &run->st : NULL,
-		.jemalloc = run->je ? run->je_stats : NULL,
-		.tcmalloc = run->tc ? run->tc_stats : NULL,
-		.allocated = run->have_state ? run->st.mi.uordblks + run->st.mi.hblkhd :
-			     other ? run->sum.allocated : UNSET,
-		.resident = run->resident,
-		.rss = run->status.vm_rss,
-		.pause_us = run->have_state ? run->st.pause_us : run->pause_us,
-		.stops = run->stops,
-	};
-
-	if (json)
-		stats_print_json(stdout, &r);
-	else
-		stats_print_text(stdout, &r);
-}
-
 static int stats_exec(const struct cmd_args *a)
 {
-	struct stats_run run = { .resident = UNSET, .hold = a->set[STATS_HOLD] };
+	struct alloc_read how = { .hold = a->set[STATS_HOLD] };
+	struct alloc_detail detail = { 0 };
+	struct observation *obs = calloc(1, sizeof(*obs));
+	struct observer o;
 	struct error err = { 0 };
-	bool json = a->set[STATS_JSON];
-	int rc, code;
+	const struct glibc_state *st;
+	pid_t pid;
+	int code;
 
-	code = cmd_parse_pid(a->cmd, a->argv[0], &run.pid);
+	if (!obs)
+		return cmd_fail(&(struct error){ -ENOMEM, "out of memory" });
+	code = cmd_parse_pid(a->cmd, a->argv[0], &pid);
 	if (code)
-		return code;
-	rc = stats_collect(&run, &err);
-	if (rc < 0) {
+		goto out;
+	/* The same pipeline as triage, without a trend: one full read, with
+	 * the allocator's own detail. */
+	how.detail = &detail;
+	code = observe_begin(&o, "", pid, true, obs, &err);
+	if (!code)
+		code = observe_finish(&o, &how, &err);
+	observe_end(&o);
+	if (code) {
 		code = cmd_fail(&err);
 		goto out;
 	}
-	stats_render(&run, json);
-	if (stats_blind(&run)) {
-		/* The figures that need no debug info were printed; the exit
-		 * status says the allocator itself could not be read. */
-		fprintf(stderr, "heapdoc: %s\n", run.why_blind.msg);
+	if (a->set[STATS_JSON])
+		stats_print_json(stdout, obs, &detail);
+	else
+		stats_print_text(stdout, obs, &detail);
+	fflush(stdout);
+	st = detail.glibc;
+	if (!st && !detail.jemalloc && !detail.tcmalloc) {
+		/* The figures that need no allocator view were printed; the
+		 * exit status says the allocator itself could not be read. */
+		fprintf(stderr, "heapdoc: %s\n", obs->summary.why_invalid);
 		code = EXIT_UNSUPPORTED;
-	} else if (run.have_state && run.st.corrupt) {
+	} else if (st && st->corrupt) {
 		/* The figures were printed, as far as the walk got. */
 		fprintf(stderr, "heapdoc: pid %d: the heap is corrupt (%u finding%s, first: %s)\n",
-			(int)run.pid, run.st.nfindings, run.st.nfindings == 1 ? "" : "s",
-			run.st.findings[0].what);
+			(int)pid, st->nfindings, st->nfindings == 1 ? "" : "s",
+			st->findings[0].what);
 		code = EXIT_ERROR;
 	}
 out:
-	glibc_state_free(&run.st);
-	glibc_close(run.glibc);
-	jemalloc_close(run.je);
-	tcmalloc_close(run.tc);
-	free(run.je_stats);
-	free(run.tc_stats);
+	alloc_detail_free(&detail);
+	observation_release(obs);
+	free(obs);
 	return code;
 }

@@ -209,7 +209,7 @@ static int triage_observe(const struct triage_opts *opt, struct observation *obs
 		ret = watch(&o, opt, err);
 	}
 	if (!ret)
-		ret = observe_finish(&o, err);
+		ret = observe_finish(&o, NULL, err);
 	/* Step 4 when asked, or when the evidence so far calls for it. */
 	if (!ret && (opt->latency || judge_wants_latency(obs)))
 		ret = observe_latency(&o, OBSERVE_LATENCY_ROUNDS, err);

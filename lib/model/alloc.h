@@ -46,7 +46,7 @@ enum alloc_kind alloc_kind_from_name(const char *name);
 struct alloc_summary {
 	bool valid;		/* false: the allocator's state could not be read */
 	char source[32];	/* how: "dwarf", "symtab", "heuristic", "mallctl", "property" */
-	char why_invalid[256];	/* when !valid: what was missing (e.g. "install libc6-dbg") */
+	char why_invalid[512];	/* when !valid: what was missing (e.g. "install libc6-dbg") */
 	uint64_t allocated;	/* handed to the application and not freed */
 	uint64_t active;	/* in pages holding live data (jemalloc active); glibc: UNSET */
 	uint64_t resident;	/* the allocator's mappings resident in RAM */

@@ -36,12 +36,29 @@ static uint64_t read_mem_total(const char *root)
 __attribute__((format(printf, 2, 3)))
 static void summary_unavailable(struct alloc_summary *sum, const char *fmt, ...)
 {
+	char why[sizeof(sum->why_invalid)];
 	va_list ap;
 
-	sum->valid = false;
 	va_start(ap, fmt);
-	vsnprintf(sum->why_invalid, sizeof(sum->why_invalid), fmt, ap);
+	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
+	alloc_summary_invalid(sum, "", why);
+}
+
+#define PF_EXITING 0x00000004	/* include/linux/sched.h */
+
+/* A process that dies while heapdoc reads it looks like one whose
+ * allocator cannot be read (its files and mappings vanish): tell the two
+ * apart, so that a process gone mid-read is always "no such process". */
+static int observe_still_alive(const struct observer *o, struct error *err)
+{
+	struct proc_stat st;
+	pid_t pid = o->obs->pid;
+
+	if (proc_read_stat(o->root, pid, &st, NULL) < 0 || st.state == 'Z' ||
+	    st.state == 'X' || (st.flags & PF_EXITING))
+		return error_set(err, -ESRCH, "pid %d exited while being read", (int)pid);
+	return 0;
 }
 
 /* The cgroup figures, or an unset set of them and the reason. */
@@ -75,7 +92,7 @@ static int observe_allocator(struct observer *o, bool use_allocator, struct erro
 		return ret;
 	if (ret < 0) {
 		obs->alloc.kind = ALLOC_UNKNOWN;
-		summary_unavailable(&obs->summary, "allocator not detected: %.200s", err->msg);
+		summary_unavailable(&obs->summary, "allocator not detected: %s", err->msg);
 		return 0;
 	}
 	name = alloc_kind_name(obs->alloc.kind);
@@ -97,7 +114,7 @@ static int observe_allocator(struct observer *o, bool use_allocator, struct erro
 	if (ret == -ESRCH)
 		return ret;
 	if (ret < 0) {
-		summary_unavailable(&obs->summary, "%.200s", err->msg);
+		summary_unavailable(&obs->summary, "%s", err->msg);
 		if (o->reader)
 			o->backend->close(o->reader);
 		o->reader = NULL;
@@ -114,6 +131,7 @@ int observe_begin(struct observer *o, const char *root, pid_t pid, bool use_allo
 	memset(obs, 0, sizeof(*obs));
 	o->root = root;
 	o->obs = obs;
+	o->traced = use_allocator;
 	o->target.mem_fd = -1;
 	obs->pid = pid;
 	alloc_params_clear(&obs->params);
@@ -203,7 +221,7 @@ int observe_sample(struct observer *o, struct error *err)
 	return 0;
 }
 
-int observe_finish(struct observer *o, struct error *err)
+int observe_finish(struct observer *o, const struct alloc_read *how, struct error *err)
 {
 	struct observation *obs = o->obs;
 	int ret;
@@ -212,14 +230,20 @@ int observe_finish(struct observer *o, struct error *err)
 	if (ret)
 		return ret;
 	if (o->reader) {
-		ret = o->backend->read(o->reader, &o->target, &obs->summary, &obs->params, err);
+		ret = o->backend->read(o->reader, &o->target, how, &obs->summary, &obs->params,
+				       err);
 		if (ret == -ESRCH || ret == -EINTR)
 			return ret;
 		if (ret < 0)
-			summary_unavailable(&obs->summary, "%.200s", err->msg);
+			summary_unavailable(&obs->summary, "%s", err->msg);
 	}
 	obs->pause_us = o->target.pause_us_max;
 	obs->stops = o->target.stops;
+	if (!obs->summary.valid && o->traced) {
+		ret = observe_still_alive(o, err);
+		if (ret)
+			return ret;
+	}
 	return proc_read_status(o->root, obs->pid, &obs->status, err);
 }
 

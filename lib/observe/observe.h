@@ -7,7 +7,8 @@
  *	observe_sample()	one trend point: RSS, page faults, and the
  *				allocator's cheap allocated/resident read;
  *				the first one also the RSS split at the start
- *	observe_finish()	the allocator's full read and the RSS split
+ *	observe_finish()	the allocator's full read (with its own detail
+ *				when asked: stats) and the RSS split
  *	observe_end()		closes the backend and detaches, on every path
  *
  * The allocator view is optional throughout: when heapdoc has no backend for
@@ -31,6 +32,7 @@ struct observer {
 	const struct alloc_backend *backend;
 	struct alloc_reader *reader;	/* NULL: no allocator view */
 	struct target target;
+	bool traced;			/* asked to read the allocator (not heapdoc itself) */
 	uint64_t t0_ns;			/* when the first sample was taken */
 };
 
@@ -38,7 +40,9 @@ struct observer {
 int observe_begin(struct observer *o, const char *root, pid_t pid, bool use_allocator,
 		  struct observation *obs, struct error *err);
 int observe_sample(struct observer *o, struct error *err);
-int observe_finish(struct observer *o, struct error *err);
+/* how: see backend.h (NULL: the defaults).  A process that dies meanwhile
+ * is -ESRCH, also when it only made the allocator unreadable. */
+int observe_finish(struct observer *o, const struct alloc_read *how, struct error *err);
 
 /* Step 4: samples every thread's stack, rounds times (bounded: at most
  * OBSERVE_LATENCY_MAX_S seconds), and counts stacks inside the allocator,

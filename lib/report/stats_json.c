@@ -156,11 +156,13 @@ static void glibc_json(struct json *j, const struct glibc_state *st)
 	json_object_end(j);
 }
 
-void stats_print_json(FILE *out, const struct stats_report *r)
+void stats_print_json(FILE *out, const struct observation *obs, const struct alloc_detail *d)
 {
-	const struct glibc_state *st = r->glibc;
+	struct stats_view view, *r = &view;
+	const struct glibc_state *st = d->glibc;
 	struct json j;
 
+	stats_view_of(r, obs, d);
 	json_init(&j, out, true);
 	json_object_begin(&j, NULL);
 	json_int(&j, "pid", r->pid);

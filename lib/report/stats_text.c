@@ -11,7 +11,7 @@
 
 #define HB(v) human_bytes((char[32]){ 0 }, 32, (v))
 
-static void headline(FILE *out, const struct stats_report *r)
+static void headline(FILE *out, const struct stats_view *r)
 {
 	const struct glibc_state *st = r->glibc;
 	char us[32];
@@ -140,10 +140,12 @@ static void findings_list(FILE *out, const struct glibc_state *st)
 		fprintf(out, "  ... and %u more\n", st->nfindings - GLIBC_MAX_FINDINGS);
 }
 
-void stats_print_text(FILE *out, const struct stats_report *r)
+void stats_print_text(FILE *out, const struct observation *obs, const struct alloc_detail *d)
 {
-	const struct glibc_state *st = r->glibc;
+	struct stats_view view, *r = &view;
+	const struct glibc_state *st = d->glibc;
 
+	stats_view_of(r, obs, d);
 	if (r->jemalloc || r->tcmalloc) {
 		char us[32];
 

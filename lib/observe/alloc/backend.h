@@ -1,8 +1,8 @@
 /* One interface, one backend per allocator (DESIGN.md: lib/alloc/).
  *
- * triage and knobs talk to every allocator through this table; `stats`
- * additionally shows each backend's own detail through its own header
- * (glibc.h, jemalloc.h, tcmalloc.h).
+ * Every command talks to every allocator through this table (observe.h
+ * drives it): triage and knobs read the shared summary, `stats` asks the
+ * same read for the allocator's own detail (model/alloc_detail.h).
  *
  * Lifecycle: open() before anything is stopped (symbols and DWARF are slow
  * to load and must not lengthen the pause); then any number of sample() and
@@ -14,11 +14,25 @@
 #ifndef HEAPDOC_BACKEND_H
 #define HEAPDOC_BACKEND_H
 
-#include "observe/alloc/alloc.h"
+#include <stdbool.h>
+
 #include "base/error.h"
+#include "model/alloc_detail.h"
+#include "observe/alloc/alloc.h"
 #include "observe/target.h"
 
 struct alloc_reader;		/* each backend's own state */
+
+/* How a full read is asked for; NULL means the defaults. */
+struct alloc_read {
+	/* glibc: hold the target for the whole walk of its heaps, instead of
+	 * two brief holds around a walk made while it runs (stats --hold). */
+	bool hold;
+	/* Not NULL: also the allocator's own figures, into the member of its
+	 * kind (allocated there; free with alloc_detail_free).  Left empty
+	 * when the allocator could not be read. */
+	struct alloc_detail *detail;
+};
 
 struct alloc_backend {
 	enum alloc_kind kind;
@@ -27,9 +41,13 @@ struct alloc_backend {
 	/* A cheap read for one trend sample: allocated and resident bytes. */
 	int (*sample)(struct alloc_reader *r, struct target *t, uint64_t *allocated,
 		      uint64_t *resident, struct error *err);
-	/* A full read: the shared summary and the settings in force. */
-	int (*read)(struct alloc_reader *r, struct target *t, struct alloc_summary *sum,
-		    struct alloc_params *params, struct error *err);
+	/* A full read: the shared summary and the settings in force.  When
+	 * the allocator cannot be read (no debug info, no safe moment) it
+	 * returns 0 with sum->valid false and why; errors are for a process
+	 * gone (-ESRCH), an interruption (-EINTR) and the like. */
+	int (*read)(struct alloc_reader *r, struct target *t, const struct alloc_read *how,
+		    struct alloc_summary *sum, struct alloc_params *params,
+		    struct error *err);
 	void (*close)(struct alloc_reader *r);
 };
 

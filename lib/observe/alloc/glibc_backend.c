@@ -75,11 +75,11 @@ static int sample_glibc(struct alloc_reader *r, struct target *t, uint64_t *allo
 	return glibc_resident(b->pid, t, resident, err);
 }
 
-static int read_glibc(struct alloc_reader *r, struct target *t, struct alloc_summary *sum,
-		      struct alloc_params *params, struct error *err)
+static int read_glibc(struct alloc_reader *r, struct target *t, const struct alloc_read *how,
+		      struct alloc_summary *sum, struct alloc_params *params, struct error *err)
 {
 	struct glibc_backend_reader *b = (struct glibc_backend_reader *)r;
-	struct glibc_state st;
+	struct glibc_state *st;
 	int rc;
 
 	alloc_params_clear(params);
@@ -87,14 +87,24 @@ static int read_glibc(struct alloc_reader *r, struct target *t, struct alloc_sum
 		blind_summary(b, sum);
 		return glibc_resident(b->pid, t, &sum->resident, err);
 	}
+	st = calloc(1, sizeof(*st));
+	if (!st)
+		return error_set(err, -ENOMEM, "out of memory");
 	/* Two brief holds and a validated walk; the full hold only when the
-	 * process is allocating right then (glibc.h). */
-	rc = glibc_snapshot_brief(b->g, t, &st, err);
-	if (rc < 0)
-		return rc;
-	glibc_summarize(&st, sum, params);
-	glibc_state_free(&st);
-	return glibc_resident(b->pid, t, &sum->resident, err);
+	 * process is allocating right then (glibc.h), or when asked. */
+	rc = how && how->hold ? glibc_snapshot(b->g, t, st, err) :
+				glibc_snapshot_brief(b->g, t, st, err);
+	if (rc == 0) {
+		glibc_summarize(st, sum, params);
+		rc = glibc_resident(b->pid, t, &sum->resident, err);
+	}
+	if (rc == 0 && how && how->detail) {
+		how->detail->glibc = st;
+		return 0;
+	}
+	glibc_state_free(st);
+	free(st);
+	return rc;
 }
 
 static void close_glibc(struct alloc_reader *r)

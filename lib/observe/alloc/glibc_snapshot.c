@@ -332,12 +332,3 @@ int glibc_snapshot_light(struct glibc_reader *r, struct target *t, struct glibc_
 {
 	return snapshot(r, t, st, false, false, err);
 }
-
-void glibc_state_free(struct glibc_state *st)
-{
-	free(st->arenas);
-	free(st->tcaches);
-	st->arenas = NULL;
-	st->tcaches = NULL;
-	st->narenas = st->ntcaches = 0;
-}

@@ -19,54 +19,11 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "model/jemalloc.h"
 #include "observe/alloc/alloc.h"
 #include "base/error.h"
 #include "observe/target.h"
 
-/* One arena (stats.arenas.<i>.*); bytes = pages × arenas.page. */
-struct jemalloc_arena {
-	unsigned index;
-	uint64_t nthreads;
-	uint64_t active, dirty, muzzy;
-};
-
-/* One small size class, all arenas merged (stats.arenas.4096.bins.<j>). */
-struct jemalloc_bin {
-	unsigned index;
-	uint64_t size;			/* arenas.bin.<j>.size: bytes per region */
-	uint64_t nregs;			/* arenas.bin.<j>.nregs: regions per slab */
-	uint64_t curregs;		/* regions in use */
-	uint64_t curslabs;		/* slabs holding them */
-	uint64_t nonfull_slabs;
-};
-
-/* The settings in force (opt.*); -1 for a decay time means "never". */
-struct jemalloc_opt {
-	int64_t narenas;
-	int64_t dirty_decay_ms, muzzy_decay_ms;
-	int background_thread, tcache, prof, retain;	/* 0/1, -1 unknown */
-};
-
-#define JEMALLOC_MAX_ARENAS 1024
-#define JEMALLOC_MAX_BINS 64
-
-struct jemalloc_stats {
-	char version[64];		/* "5.3.0-0-g54eaed1d..." */
-	char method[16];		/* "mallctl" */
-	uint64_t allocated, active, metadata, resident, mapped, retained;
-	uint64_t page;
-	uint64_t dirty, muzzy;		/* all arenas merged, bytes */
-	unsigned narenas;		/* arenas.narenas */
-	struct jemalloc_arena arenas[JEMALLOC_MAX_ARENAS];
-	size_t narena_rows;		/* initialised arenas, in arenas[] */
-	struct jemalloc_bin bins[JEMALLOC_MAX_BINS];
-	size_t nbins;
-	double slab_utilisation;	/* live bytes in slabs / their capacity */
-	struct jemalloc_opt opt;
-	pid_t tid;			/* the thread the calls ran in */
-	unsigned calls;			/* mallctl calls made */
-	uint64_t calls_us;		/* time spent inside them */
-};
 
 struct jemalloc_reader;
 

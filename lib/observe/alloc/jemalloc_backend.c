@@ -37,8 +37,9 @@ static int sample_jemalloc(struct alloc_reader *r, struct target *t, uint64_t *a
 	return rc;
 }
 
-static int read_jemalloc(struct alloc_reader *r, struct target *t, struct alloc_summary *sum,
-			 struct alloc_params *params, struct error *err)
+static int read_jemalloc(struct alloc_reader *r, struct target *t, const struct alloc_read *how,
+			 struct alloc_summary *sum, struct alloc_params *params,
+			 struct error *err)
 {
 	struct jemalloc_stats *st = malloc(sizeof(*st));
 	struct error why = { 0 };
@@ -55,6 +56,10 @@ static int read_jemalloc(struct alloc_reader *r, struct target *t, struct alloc_
 		rc = 0;
 	} else {
 		*err = why;
+	}
+	if (rc == 0 && sum->valid && how && how->detail) {
+		how->detail->jemalloc = st;
+		return 0;
 	}
 	free(st);
 	return rc;

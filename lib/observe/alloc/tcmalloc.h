@@ -13,25 +13,11 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "model/tcmalloc.h"
 #include "observe/alloc/alloc.h"
 #include "base/error.h"
 #include "observe/target.h"
 
-#define TCMALLOC_MAX_PROPERTIES 16
-
-struct tcmalloc_property {
-	const char *name;	/* "generic.heap_size", ... (static strings) */
-	uint64_t value;		/* UNSET when the library does not know it */
-};
-
-struct tcmalloc_stats {
-	char flavor[16];	/* "gperftools" or "google" */
-	struct tcmalloc_property props[TCMALLOC_MAX_PROPERTIES];
-	size_t nprops;
-	pid_t tid;		/* the thread the calls ran in */
-	unsigned calls;
-	uint64_t calls_us;
-};
 
 /* The value of a property by name, UNSET if absent or unknown. */
 uint64_t tcmalloc_property(const struct tcmalloc_stats *st, const char *name);

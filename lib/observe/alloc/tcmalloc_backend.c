@@ -28,15 +28,19 @@ static int sample_tcmalloc(struct alloc_reader *r, struct target *t, uint64_t *a
 	return rc;
 }
 
-static int read_tcmalloc(struct alloc_reader *r, struct target *t, struct alloc_summary *sum,
-			 struct alloc_params *params, struct error *err)
+static int read_tcmalloc(struct alloc_reader *r, struct target *t, const struct alloc_read *how,
+			 struct alloc_summary *sum, struct alloc_params *params,
+			 struct error *err)
 {
-	struct tcmalloc_stats st;
+	struct tcmalloc_stats *st = malloc(sizeof(*st));
 	struct error why = { 0 };
-	int rc = tcmalloc_read((struct tcmalloc_reader *)r, t, READ_TIMEOUT_MS, &st, &why);
+	int rc;
 
+	if (!st)
+		return error_set(err, -ENOMEM, "out of memory");
+	rc = tcmalloc_read((struct tcmalloc_reader *)r, t, READ_TIMEOUT_MS, st, &why);
 	if (rc == 0) {
-		tcmalloc_summarise(&st, sum, params);
+		tcmalloc_summarise(st, sum, params);
 	} else if (rc == -EAGAIN) {
 		alloc_summary_invalid(sum, "property", why.msg);
 		alloc_params_clear(params);
@@ -44,6 +48,11 @@ static int read_tcmalloc(struct alloc_reader *r, struct target *t, struct alloc_
 	} else {
 		*err = why;
 	}
+	if (rc == 0 && sum->valid && how && how->detail) {
+		how->detail->tcmalloc = st;
+		return 0;
+	}
+	free(st);
 	return rc;
 }
 

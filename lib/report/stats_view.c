@@ -1,0 +1,28 @@
+#include "report/stats_alloc.h"
+
+#include "base/util.h"
+
+void stats_view_of(struct stats_view *v, const struct observation *obs,
+		   const struct alloc_detail *d)
+{
+	const struct alloc_summary *sum = &obs->summary;
+	bool other = d->jemalloc || d->tcmalloc;
+
+	*v = (struct stats_view){
+		.pid = obs->pid,
+		.comm = obs->comm,
+		.allocator = alloc_kind_name(obs->alloc.kind),
+		.version = d->glibc ? d->glibc->version : obs->alloc.version,
+		.source = d->glibc ? d->glibc->source : other ? sum->source : "proc",
+		.why_invalid = d->glibc || other ? NULL : sum->why_invalid,
+		.glibc = d->glibc,
+		.jemalloc = d->jemalloc,
+		.tcmalloc = d->tcmalloc,
+		.allocated = d->glibc || other ? sum->allocated : UNSET,
+		.resident = sum->resident,
+		.rss = obs->status.vm_rss,
+		/* glibc: the longest stop of the read whose figures these are */
+		.pause_us = d->glibc ? d->glibc->pause_us : obs->pause_us,
+		.stops = obs->stops,
+	};
+}
