@@ -59,7 +59,7 @@ static int knobs_exec(const struct cmd_args *a)
 {
 	enum knobs_format fmt = KNOBS_FORMAT_ENV;
 	struct observation *obs = NULL;
-	struct observer o = { .target = { .mem_fd = -1 } };
+	struct observer o;
 	struct error err = { 0 };
 	struct verdict *v = NULL;
 	struct knobs *ks = NULL;

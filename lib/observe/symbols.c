@@ -114,6 +114,38 @@ out:
 	return rc;
 }
 
+static int load_symbol_table(Dwfl_Module *m, void **user, const char *name,
+			     Dwarf_Addr start, void *arg)
+{
+	(void)user;
+	(void)name;
+	(void)start;
+	(void)arg;
+	dwfl_module_getsymtab(m);
+	return DWARF_CB_OK;
+}
+
+void symbols_load_tables(struct symbols *s)
+{
+	dwfl_getmodules(s->dwfl, load_symbol_table, NULL, 0);
+}
+
+const char *symbols_name_at(struct symbols *s, uint64_t addr, uint64_t *offset)
+{
+	Dwfl_Module *m = dwfl_addrmodule(s->dwfl, addr);
+	GElf_Off off = 0;
+	GElf_Sym sym;
+	const char *name;
+
+	if (!m)
+		return NULL;
+	name = dwfl_module_addrinfo(m, addr, &off, &sym, NULL, NULL, NULL);
+	if (!name || (sym.st_size && off >= sym.st_size))
+		return NULL;
+	*offset = off;
+	return name;
+}
+
 void symbols_close(struct symbols *s)
 {
 	if (!s)

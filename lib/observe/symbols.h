@@ -57,6 +57,15 @@ int symbols_lookup(struct symbols *s, const char *name, const char *const *prefe
 int symbols_lookup_in(struct sym_module *m, const char *name, struct sym_info *out,
 		      struct error *err);
 
+/* Reads every module's symbol table now, so that later lookups while the
+ * target is held cost a search only. */
+void symbols_load_tables(struct symbols *s);
+
+/* The name of the symbol whose extent covers addr (sizes checked: the
+ * nearest symbol far below addr does not count), with addr's offset into
+ * it; NULL when none does.  The name lives as long as s. */
+const char *symbols_name_at(struct symbols *s, uint64_t addr, uint64_t *offset);
+
 /* The module holding addr, or NULL. */
 struct sym_module *symbols_module_at(struct symbols *s, uint64_t addr);
 

@@ -3,14 +3,15 @@
  * The dynamic linker binds malloc to the first object of its global search
  * scope that defines it: the executable, then the LD_PRELOAD libraries and
  * those of /etc/ld.so.preload, then the DT_NEEDED libraries of all these,
- * breadth-first.  This file rebuilds that order from /proc/<pid>/maps and
- * the dynamic sections of the mapped files, walks it, and names the first
- * object that defines malloc by the symbols it carries.  An executable that
+ * breadth-first.  This file reads what that takes: /proc/<pid>/maps, the
+ * dynamic sections, symbols and strings of the mapped files, the preloads;
+ * it rebuilds the order, and detect_choose.c names the first object that
+ * defines malloc by the symbols it carries.  An executable that
  * carries an allocator's own API (mallctl, tc_malloc, mi_malloc ...) names
  * the allocator even when malloc is bound elsewhere: a copy compiled in
  * under a prefix (je_mallctl) is what the program allocates with.
  */
-#include "observe/alloc/alloc.h"
+#include "observe/alloc/detect.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -22,79 +23,6 @@
 
 #include "observe/elf_file.h"
 #include "base/util.h"
-
-/* Where an object stands in the search order; the evidence line says it. */
-enum origin {
-	ORIGIN_NONE,		/* not placed yet */
-	ORIGIN_EXECUTABLE,
-	ORIGIN_LD_PRELOAD,
-	ORIGIN_PRELOAD_FILE,	/* /etc/ld.so.preload */
-	ORIGIN_NEEDED,		/* DT_NEEDED, breadth-first from the above */
-	ORIGIN_LATER,		/* dlopen()ed, or not reached through DT_NEEDED */
-};
-
-static const char *const origin_names[] = {
-	[ORIGIN_NONE] = "",
-	[ORIGIN_EXECUTABLE] = "the executable",
-	[ORIGIN_LD_PRELOAD] = "LD_PRELOAD",
-	[ORIGIN_PRELOAD_FILE] = "/etc/ld.so.preload",
-	[ORIGIN_NEEDED] = "linked",
-	[ORIGIN_LATER] = "loaded at run time",
-};
-
-/* What an object's symbols say about it. */
-struct marks {
-	bool defines_malloc;		/* in any table read */
-	bool exports_malloc;		/* in .dynsym */
-	enum alloc_kind kind;		/* by an allocator's own API; ALLOC_UNKNOWN: none */
-	const char *flavor;
-	char prefix[16];
-	char marker[64];		/* the symbol that named kind */
-	enum alloc_kind libc;		/* ALLOC_GLIBC or ALLOC_MUSL, by libc internals */
-	char libc_marker[64];
-	uint64_t libc_version_addr;	/* glibc's __libc_version; 0: not seen */
-	/* jemalloc's API under some prefix ("", "je_", "_rjem_"): a prefix
-	 * counts once both <prefix>mallctl and <prefix>mallctlnametomib are
-	 * defined, so that a lone wrapper named foo_mallctl does not. */
-	char mallctl[4][16], nametomib[4][16];
-	unsigned n_mallctl, n_nametomib;
-};
-
-/* One mapped ELF file. */
-struct object {
-	const struct mapping *map;	/* its lowest mapping */
-	bool executable_mapping;	/* some mapping of it is executable */
-	bool readable;			/* its ELF headers could be read */
-	bool interp;			/* PT_INTERP: a dynamically linked executable */
-	bool symtab;			/* not stripped */
-	char soname[128];
-	char *needed;			/* DT_NEEDED names, each NUL-terminated */
-	size_t needed_len;
-	struct marks marks;
-	enum origin origin;		/* ORIGIN_NONE until placed in the order */
-};
-
-struct detect {
-	const char *root;
-	pid_t pid;
-	struct object *obj;
-	size_t n, cap;
-	size_t *order;			/* indices into obj, in search order */
-	size_t n_order;
-	struct object *exe;
-};
-
-static const char *base_name(const char *path)
-{
-	const char *slash = strrchr(path, '/');
-
-	return slash ? slash + 1 : path;
-}
-
-static bool starts_with(const char *s, const char *prefix)
-{
-	return !strncmp(s, prefix, strlen(prefix));
-}
 
 /* ---- the symbols that name an allocator -------------------------------- */
 
@@ -123,10 +51,6 @@ static const struct marker {
 	{ "__expand_heap", false, ALLOC_MUSL, "" },		/* oldmalloc */
 };
 
-static bool is_libc(enum alloc_kind kind)
-{
-	return kind == ALLOC_GLIBC || kind == ALLOC_MUSL;
-}
 
 static void note_marker(struct marks *m, const struct marker *k, const char *name)
 {
@@ -273,14 +197,31 @@ static int note_dynamic(void *arg, int64_t tag, const char *value)
 	return 0;
 }
 
+
 static int open_object(const struct detect *d, const struct object *o, struct elf_file *f)
 {
 	return o == d->exe ? elf_file_open_executable(f, d->root, d->pid, o->map, NULL)
 			   : elf_file_open_mapped(f, d->root, d->pid, o->map, NULL);
 }
 
-/* Reads what the search order and the verdict need from one file.  A file
- * that cannot be read stays !readable: it is judged by its name alone. */
+static int match_allocator_string(void *arg, const char *s, size_t len)
+{
+	struct string_marks *sm = arg;
+
+	(void)len;
+	if (starts_with(s, "<jemalloc>: "))
+		sm->kind = ALLOC_JEMALLOC;
+	else if (starts_with(s, "gperftools "))
+		sm->kind = ALLOC_TCMALLOC;
+	else if (starts_with(s, "mimalloc: "))
+		sm->kind = ALLOC_MIMALLOC;
+	else if (starts_with(s, "malloc(): ") || strstr(s, "GNU C Library"))
+		sm->glibc = true;
+	return sm->kind != ALLOC_UNKNOWN;
+}
+
+/* Reads what the search order and the choice need from one file.  A file
+ * that cannot be read stays !readable: it is named by its file name alone. */
 static int inspect_object(const struct detect *d, struct object *o)
 {
 	struct elf_file f = ELF_FILE_INIT;
@@ -301,6 +242,11 @@ static int inspect_object(const struct detect *d, struct object *o)
 		tables |= ELF_SYMTAB;
 	elf_file_for_each_symbol(&f, tables, note_symbol, &o->marks);
 	settle_jemalloc(&o->marks);
+	/* Strings survive stripping: the last resort for an executable that
+	 * names no allocator and defines no malloc in its symbols. */
+	if (o == d->exe && !o->symtab && o->marks.kind == ALLOC_UNKNOWN &&
+	    !o->marks.defines_malloc)
+		elf_file_for_each_rodata_string(&f, match_allocator_string, &o->strings);
 out:
 	elf_file_close(&f);
 	return ret;
@@ -398,12 +344,10 @@ static void place_preload_file(struct detect *d)
 	place_preloads(d, buf, ORIGIN_PRELOAD_FILE);
 }
 
-static bool named_allocator_library(const char *base);
-
 /* Builds d->order: the executable, the preloads, everything they need
  * breadth-first, then the rest (dlopen()ed or not reached), allocator
  * libraries first so that a process whose executable could not be read
- * is still judged sensibly. */
+ * still gets a sensible answer. */
 static void build_order(struct detect *d)
 {
 	struct environ env = { 0 };
@@ -423,7 +367,7 @@ static void build_order(struct detect *d)
 			place(d, object_named(d, o->needed + off), ORIGIN_NEEDED);
 	}
 	for (size_t i = 0; i < d->n; i++)
-		if (named_allocator_library(base_name(d->obj[i].map->path)))
+		if (detect_named_allocator_library(base_name(d->obj[i].map->path)))
 			place(d, &d->obj[i], ORIGIN_LATER);
 	for (size_t i = 0; i < d->n; i++)
 		place(d, &d->obj[i], ORIGIN_LATER);
@@ -532,178 +476,6 @@ static void read_version(const struct detect *d, const struct object *o,
 					sizeof(out->version));
 }
 
-/* ---- the verdict --------------------------------------------------------- */
-
-static const struct named_library {
-	const char *prefix;	/* of the file name */
-	enum alloc_kind kind;
-} named_libraries[] = {
-	{ "libjemalloc.so", ALLOC_JEMALLOC },
-	{ "libtcmalloc", ALLOC_TCMALLOC },	/* _minimal, _debug, _and_profiler */
-	{ "libmimalloc", ALLOC_MIMALLOC },
-	{ "libscudo", ALLOC_SCUDO },
-	{ "libclang_rt.scudo", ALLOC_SCUDO },
-	{ "libhardened_malloc", ALLOC_HARDENED_MALLOC },
-	{ "ld-musl-", ALLOC_MUSL },		/* musl's libc is its dynamic linker */
-	{ "libc.musl-", ALLOC_MUSL },
-	{ "libc.so.6", ALLOC_GLIBC },
-	{ "libc-2.", ALLOC_GLIBC },
-};
-
-static enum alloc_kind kind_by_name(const char *base)
-{
-	for (size_t i = 0; i < ARRAY_SIZE(named_libraries); i++)
-		if (starts_with(base, named_libraries[i].prefix))
-			return named_libraries[i].kind;
-	return ALLOC_UNKNOWN;
-}
-
-static bool named_allocator_library(const char *base)
-{
-	enum alloc_kind kind = kind_by_name(base);
-
-	return kind != ALLOC_UNKNOWN && !is_libc(kind);
-}
-
-static void found(struct alloc_id *out, const struct object *o, enum alloc_kind kind,
-		  enum alloc_link link)
-{
-	out->kind = kind;
-	out->link = link;
-	snprintf(out->path, sizeof(out->path), "%s", o->map->path);
-	out->load_base = o->map->start;
-}
-
-/* Strings that survive stripping: the last resort for an executable
- * without a symbol table. */
-struct string_marks {
-	enum alloc_kind kind;	/* an allocator's own messages */
-	bool glibc;		/* glibc's malloc messages or banner */
-};
-
-static int match_allocator_string(void *arg, const char *s, size_t len)
-{
-	struct string_marks *sm = arg;
-
-	(void)len;
-	if (starts_with(s, "<jemalloc>: "))
-		sm->kind = ALLOC_JEMALLOC;
-	else if (starts_with(s, "gperftools "))
-		sm->kind = ALLOC_TCMALLOC;
-	else if (starts_with(s, "mimalloc: "))
-		sm->kind = ALLOC_MIMALLOC;
-	else if (starts_with(s, "malloc(): ") || strstr(s, "GNU C Library"))
-		sm->glibc = true;
-	return sm->kind != ALLOC_UNKNOWN;
-}
-
-/* An executable without a symbol table: a static one is its own
- * allocator, whichever its strings name; a dynamic one may hide a prefixed
- * copy of one. */
-static bool judge_stripped(const struct detect *d, const struct object *o,
-			   struct alloc_id *out)
-{
-	struct elf_file f = ELF_FILE_INIT;
-	struct string_marks sm = { ALLOC_UNKNOWN, false };
-	bool is_static = !o->interp;
-
-	if (open_object(d, o, &f) == 0)
-		elf_file_for_each_rodata_string(&f, match_allocator_string, &sm);
-	elf_file_close(&f);
-	if (sm.kind == ALLOC_UNKNOWN && is_static && sm.glibc)
-		sm.kind = ALLOC_GLIBC;
-	if (sm.kind == ALLOC_UNKNOWN && !is_static)
-		return false;
-	found(out, o, sm.kind, ALLOC_STATIC);
-	if (sm.kind == ALLOC_UNKNOWN)
-		snprintf(out->evidence, sizeof(out->evidence),
-			 "stripped static executable whose strings name no allocator");
-	else
-		snprintf(out->evidence, sizeof(out->evidence),
-			 "stripped executable whose strings name %s", alloc_kind_name(sm.kind));
-	return true;
-}
-
-/* The executable decides when it carries an allocator, or malloc itself. */
-static bool judge_executable(const struct detect *d, const struct object *o,
-			     struct alloc_id *out)
-{
-	const struct marks *m = &o->marks;
-	bool is_static = !o->interp;
-
-	if (m->kind != ALLOC_UNKNOWN) {
-		found(out, o, m->kind, ALLOC_STATIC);
-		snprintf(out->flavor, sizeof(out->flavor), "%s", m->flavor);
-		snprintf(out->prefix, sizeof(out->prefix), "%s", m->prefix);
-		snprintf(out->evidence, sizeof(out->evidence),
-			 "the executable contains %s (%s)%s", alloc_kind_name(m->kind),
-			 m->marker, m->defines_malloc ? "" : "; malloc itself is bound elsewhere");
-		return true;
-	}
-	if (m->defines_malloc) {
-		found(out, o, is_static ? m->libc : ALLOC_UNKNOWN, ALLOC_STATIC);
-		if (is_static && m->libc != ALLOC_UNKNOWN)
-			snprintf(out->evidence, sizeof(out->evidence),
-				 "static executable with %s's malloc (%s)",
-				 alloc_kind_name(m->libc), m->libc_marker);
-		else
-			snprintf(out->evidence, sizeof(out->evidence),
-				 "the executable defines its own malloc");
-		return true;
-	}
-	if (o->symtab)
-		return false;
-	return judge_stripped(d, o, out);
-}
-
-static bool judge_library(const struct object *o, struct alloc_id *out)
-{
-	const struct marks *m = &o->marks;
-	const char *base = base_name(o->map->path);
-	enum alloc_kind kind;
-
-	if (!o->readable) {
-		/* Judged by its name: a known allocator's library exists to
-		 * replace malloc. */
-		kind = kind_by_name(base);
-		if (kind == ALLOC_UNKNOWN)
-			return false;
-		found(out, o, kind, ALLOC_SHARED);
-		snprintf(out->evidence, sizeof(out->evidence),
-			 "%.160s is mapped (%s; judged by its name: it could not be read)",
-			 base, origin_names[o->origin]);
-		return true;
-	}
-	if (!m->exports_malloc)
-		return false;
-	kind = m->kind != ALLOC_UNKNOWN ? m->kind : m->libc;
-	if (kind == ALLOC_UNKNOWN)
-		kind = kind_by_name(base);
-	found(out, o, kind, ALLOC_SHARED);
-	snprintf(out->flavor, sizeof(out->flavor), "%s", m->kind == kind && m->flavor ? m->flavor : "");
-	snprintf(out->prefix, sizeof(out->prefix), "%s", m->kind == kind ? m->prefix : "");
-	snprintf(out->evidence, sizeof(out->evidence), "%.160s exports malloc (%s)", base,
-		 origin_names[o->origin]);
-	return true;
-}
-
-static void judge(const struct detect *d, struct alloc_id *out)
-{
-	for (size_t i = 0; i < d->n_order; i++) {
-		const struct object *o = &d->obj[d->order[i]];
-		bool decided = o == d->exe && o->readable ? judge_executable(d, o, out)
-							   : judge_library(o, out);
-
-		if (decided) {
-			read_version(d, o, out);
-			return;
-		}
-	}
-	out->kind = ALLOC_UNKNOWN;
-	snprintf(out->evidence, sizeof(out->evidence),
-		 d->n ? "no mapped file defines malloc" : "no file is mapped");
-}
-
 /* ---- the entry point ------------------------------------------------------ */
 
 static void detect_free(struct detect *d)
@@ -718,6 +490,7 @@ int alloc_detect(const char *root, pid_t pid, const struct maps *maps,
 		 struct alloc_id *out, struct error *err)
 {
 	struct detect d = { .root = root, .pid = pid };
+	const struct object *chosen;
 	struct maps own = { 0 };
 	char dir[4096];
 	int ret;
@@ -743,8 +516,10 @@ int alloc_detect(const char *root, pid_t pid, const struct maps *maps,
 		if (inspect_object(&d, &d.obj[i]) < 0)
 			goto nomem;
 	build_order(&d);
-	judge(&d, out);
-	/* Files that vanished with the process are no verdict. */
+	chosen = detect_choose(&d, out);
+	if (chosen)
+		read_version(&d, chosen, out);
+	/* Files that vanished with the process name nothing. */
 	if (access(dir, F_OK) != 0)
 		ret = error_set(err, -ESRCH, "pid %d: the process ended during detection",
 				(int)pid);
