@@ -26,15 +26,17 @@ PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Ilib \
 	     -DHEAPDOC_VERSION='"$(VERSION)"' $(PKG_CFLAGS) $(CFLAGS)
-LIBS = $(PKG_LIBS) -lpthread -lm
+LIBS = $(PKG_LIBS) -lz -lpthread -lm
 
-LIB_SRC := $(sort $(shell find lib -name "*.c" -o -name "*.S"))
+# lib/observe/agent/inside/ is the sampling library loaded into targets: it
+# is built on its own (below), never into heapdoc.
+LIB_SRC := $(sort $(filter-out lib/observe/agent/inside/%,$(shell find lib -name "*.c" -o -name "*.S")))
 CMD_SRC := $(sort $(wildcard cmd/*.c))
 LIB_OBJ := $(patsubst %.S,$(BUILD)/%.o,$(LIB_SRC:%.c=$(BUILD)/%.o))
 CMD_OBJ := $(CMD_SRC:%.c=$(BUILD)/%.o)
 DEPFILES = $(LIB_OBJ:.o=.d) $(CMD_OBJ:.o=.d) $(TEST_OBJ:.o=.d)
 
-all: $(BIN)
+all: $(BIN) $(AGENT_SO)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -51,6 +53,27 @@ $(BUILD)/libheapdoc.a: $(LIB_OBJ)
 
 $(BIN): $(CMD_OBJ) $(BUILD)/libheapdoc.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(CMD_OBJ) $(BUILD)/libheapdoc.a $(LIBS)
+
+# ---- the sampling library `heapdoc leaks` loads into a target -------------
+# libc only, position-independent, never sanitized (it runs inside someone
+# else's process): it ignores CFLAGS.  The fast paths (hooks.c) have no
+# frame; the slow path (sample.c) keeps frame pointers to find its caller.
+AGENT_SO := $(BUILD)/libheapdoc-agent.so
+AGENT_SRC := $(sort $(wildcard lib/observe/agent/inside/*.c))
+AGENT_OBJ := $(AGENT_SRC:lib/observe/agent/inside/%.c=$(BUILD)/agent/%.o)
+AGENT_CFLAGS := -std=gnu11 -D_GNU_SOURCE -O2 -g -fPIC -fvisibility=hidden \
+	-fno-stack-protector -Wall -Wextra -Werror
+AGENT_FP_sample := -fno-omit-frame-pointer
+AGENT_FP_hooks := -fomit-frame-pointer
+
+$(BUILD)/agent/%.o: lib/observe/agent/inside/%.c lib/observe/agent/inside/inside.h \
+		    lib/observe/agent/agent_abi.h
+	@mkdir -p $(dir $@)
+	$(CC) $(AGENT_CFLAGS) $(AGENT_FP_$*) -c -o $@ $<
+
+$(AGENT_SO): $(AGENT_OBJ)
+	$(CC) -shared -o $@ $^ -Wl,-soname,libheapdoc-agent.so -Wl,-z,now \
+	  -Wl,--no-undefined
 
 # ---- fixtures: small programs with a known truth -------------------------
 # Each fixtures/NAME.c becomes $(BUILD)/fixtures/NAME.  A fixture that needs
@@ -95,7 +118,7 @@ $(BUILD)/tests/%.o: tests/%.c $(BUILD)/tests/suites.h
 $(BUILD)/tests/run: $(TEST_OBJ) $(BUILD)/libheapdoc.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(TEST_OBJ) $(BUILD)/libheapdoc.a $(LIBS) $(CHECK_LIBS)
 
-tests: $(BUILD)/tests/run $(BIN) fixtures
+tests: $(BUILD)/tests/run $(BIN) $(AGENT_SO) fixtures
 
 # ---- the commands README promises -----------------------------------------
 deps:
@@ -136,9 +159,11 @@ bench: deps
 	@$(MAKE) --no-print-directory $(BIN) fixtures $(BENCH_BIN)
 	@sh bench/run.sh $(BUILD)
 
-install: $(BIN)
+install: $(BIN) $(AGENT_SO)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/heapdoc
+	install -d $(DESTDIR)$(PREFIX)/lib/heapdoc
+	install -m 644 $(AGENT_SO) $(DESTDIR)$(PREFIX)/lib/heapdoc/libheapdoc-agent.so
 	install -m 644 man/heapdoc.1 $(DESTDIR)$(PREFIX)/share/man/man1/heapdoc.1
 
 clean:

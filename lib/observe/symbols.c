@@ -306,6 +306,24 @@ void symbols_module_info(struct sym_module *m, struct sym_module_info *out)
 		snprintf(out->build_id + 2 * i, 3, "%02x", bits[i]);
 }
 
+int symbols_place(struct symbols *s, uint64_t addr, struct sym_place *out)
+{
+	Dwfl_Module *mod = dwfl_addrmodule(s->dwfl, addr);
+	Dwfl_Line *line;
+	GElf_Off off;
+	GElf_Sym sym;
+
+	memset(out, 0, sizeof(*out));
+	if (!mod)
+		return -ENOENT;
+	out->mod = (struct sym_module *)mod;
+	out->function = dwfl_module_addrinfo(mod, addr, &off, &sym, NULL, NULL, NULL);
+	line = dwfl_module_getsrc(mod, addr);
+	if (line)
+		out->file = dwfl_lineinfo(line, NULL, &out->line, NULL, NULL, NULL);
+	return 0;
+}
+
 /* ---- DWARF types ---------------------------------------------------------- */
 
 /* Follows typedefs and qualifiers to the type itself. */

@@ -74,6 +74,19 @@ struct sym_module *symbols_module_named(struct symbols *s, const char *prefix);
 
 void symbols_module_info(struct sym_module *m, struct sym_module_info *out);
 
+/* Where an address is, for a report (heapdoc leaks): the function whose
+ * symbol covers it, the source line (DWARF, when found), the module.
+ * Strings belong to s.  Give a return address minus one, so the line is
+ * the call's.  -ENOENT when no module maps addr (mod is then NULL). */
+struct sym_place {
+	const char *function;	/* NULL when no symbol covers addr */
+	const char *file;	/* NULL without line information */
+	int line;
+	struct sym_module *mod;
+};
+
+int symbols_place(struct symbols *s, uint64_t addr, struct sym_place *out);
+
 /* A struct's layout from DWARF.  The caller names the members it needs;
  * symbols_struct fills each one's offset and size (-1 and 0 when the struct
  * has no such member, which the caller decides how to treat). */

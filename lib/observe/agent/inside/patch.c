@@ -1,0 +1,612 @@
+/* Relocation slots: redirecting the allocation functions of every loaded
+ * module, and putting each slot back exactly as it was.
+ *
+ * For every module but ld.so, the vDSO and this library, the relocations
+ * that name a hooked function are read from its dynamic section:
+ *  - R_X86_64_JUMP_SLOT (the PLT's slots): pointed at the hook.  Only a
+ *    slot that holds the real function, or a lazy-binding stub of its own
+ *    module, is changed; one bound elsewhere (RTLD_DEEPBIND, a private
+ *    definition) is left alone and counted.
+ *  - R_X86_64_GLOB_DAT (the GOT slots -fno-plt code calls through): only
+ *    with AGENT_FLAG_GOT, only in a module that has no PLT slot for that
+ *    name (otherwise the GOT slot is for taking the function's address),
+ *    never in libc; pointed at a forwarding page (see stub_*), because code
+ *    may copy a GOT slot's value into its own data (pthread_key_create(&k,
+ *    free)) and call it long after heapdoc left: the page keeps such a
+ *    pointer valid, forwarding to the real function once stopped.
+ *  - R_X86_64_64 naming a hooked function: a pointer stored in data at load
+ *    time, which no redirection can reach; stated as a hole.
+ * A slot in a RELRO page is written between mprotect(RW) and
+ * mprotect(R).  Each change is recorded (slot, old, new); putting back
+ * writes old only where the slot still holds new.
+ *
+ * Modules loaded later are found by a check every CHECK_NS (from the slow
+ * path: dl_iterate_phdr's load/unload counters), and on every dlclose
+ * (redirected: a module that goes away must leave the unwinder's list and
+ * the slot list before its memory is reused).
+ */
+#include <dlfcn.h>
+#include <elf.h>
+#include <errno.h>
+#include <link.h>
+#include <sched.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "inside.h"
+
+#define MAX_SLOTS	8192
+#define MAX_MODS	512
+#define CHECK_NS	100000000ULL	/* new modules, heartbeat: every 100 ms */
+
+struct agent_real agent_real;
+struct agent_ctl *agent_ctl;
+volatile int agent_state;
+static uint8_t no_occ[AGENT_BUCKETS];		/* before start: nothing live */
+uint8_t *agent_occ = no_occ;
+
+struct patched {
+	uint64_t *slot;
+	uint64_t old, new;
+	uintptr_t module;		/* its module's base, to forget it */
+	uint8_t relro;
+};
+
+static struct patched slots[MAX_SLOTS];
+static unsigned nslots;
+static uintptr_t patched_modules[MAX_MODS];	/* bases already done */
+static unsigned npatched_modules;
+static int lock;				/* the slot list and module list */
+static unsigned long long seen_adds, seen_subs;
+static uint64_t last_check_ns;
+static uint64_t seen_beat, beat_ns;		/* the heartbeat last seen, when */
+static size_t region_len;
+
+/* The forwarding page: code (r-x) then a table of targets (rw-). */
+static uint8_t *stub;
+static uint64_t *stub_targets;
+
+/* Readers of the module list (unwinds) against its writers. */
+static int mod_readers, mod_busy;
+
+static uint64_t clock_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static int trylock(void)
+{
+	return !__atomic_exchange_n(&lock, 1, __ATOMIC_ACQUIRE);
+}
+
+static void take_lock(void)
+{
+	while (!trylock())
+		sched_yield();
+}
+
+static void drop_lock(void)
+{
+	__atomic_store_n(&lock, 0, __ATOMIC_RELEASE);
+}
+
+void agent_modules_enter(void)
+{
+	__atomic_add_fetch(&mod_readers, 1, __ATOMIC_ACQUIRE);
+	while (__atomic_load_n(&mod_busy, __ATOMIC_ACQUIRE)) {
+		/* A writer waits for readers: step aside until it is done. */
+		__atomic_sub_fetch(&mod_readers, 1, __ATOMIC_RELEASE);
+		sched_yield();
+		__atomic_add_fetch(&mod_readers, 1, __ATOMIC_ACQUIRE);
+	}
+}
+
+void agent_modules_leave(void)
+{
+	__atomic_sub_fetch(&mod_readers, 1, __ATOMIC_RELEASE);
+}
+
+int agent_modules_busy_begin(void)
+{
+	__atomic_add_fetch(&mod_busy, 1, __ATOMIC_ACQ_REL);
+	while (__atomic_load_n(&mod_readers, __ATOMIC_ACQUIRE))
+		sched_yield();
+	return 0;
+}
+
+void agent_modules_busy_end(void)
+{
+	__atomic_sub_fetch(&mod_busy, 1, __ATOMIC_RELEASE);
+}
+
+/* ---- writing one slot ---------------------------------------------------- */
+
+static int write_slot(uint64_t *slot, uint64_t value, int relro)
+{
+	uintptr_t page = (uintptr_t)slot & ~(uintptr_t)(getpagesize() - 1);
+
+	if (relro && mprotect((void *)page, getpagesize(), PROT_READ | PROT_WRITE)) {
+		agent_ctl->last_error = -errno;
+		return -1;
+	}
+	__atomic_store_n(slot, value, __ATOMIC_RELEASE);
+	if (relro && mprotect((void *)page, getpagesize(), PROT_READ))
+		agent_ctl->last_error = -errno;
+	return 0;
+}
+
+/* ---- the forwarding page --------------------------------------------------- */
+
+/* Entry i: jmp *target[i](%rip), 8 bytes apart; the targets follow one page
+ * later. */
+static int stub_make(void)
+{
+	long pg = getpagesize();
+	uint8_t *p;
+
+	if (stub)
+		return 0;
+	p = mmap(NULL, 2 * pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return -1;
+	stub_targets = (uint64_t *)(p + pg);
+	for (unsigned i = 0; i < agent_nhooks; i++) {
+		uint8_t *e = p + 8 * i;
+		int32_t disp = (int32_t)((uint8_t *)&stub_targets[i] - (e + 6));
+
+		e[0] = 0xff;
+		e[1] = 0x25;
+		memcpy(e + 2, &disp, 4);
+		e[6] = e[7] = 0xcc;
+		stub_targets[i] = (uint64_t)(uintptr_t)agent_hooks[i].hook;
+	}
+	if (mprotect(p, pg, PROT_READ | PROT_EXEC)) {
+		munmap(p, 2 * pg);
+		return -1;
+	}
+	stub = p;
+	agent_ctl->stub_addr = (uint64_t)(uintptr_t)p;
+	agent_ctl->stub_len = 2 * pg;
+	return 0;
+}
+
+/* ---- one module ------------------------------------------------------------ */
+
+struct module_view {
+	uintptr_t base, lo, hi;
+	uintptr_t relro_lo, relro_hi;	/* pages mprotected read-only */
+	const ElfW(Dyn) *dyn;
+	const char *name;
+};
+
+static uintptr_t dyn_ptr(const struct module_view *m, uintptr_t v)
+{
+	/* ld.so may or may not have relocated these entries in place. */
+	return m->base && v < m->base ? m->base + v : v;
+}
+
+static int hook_index(const char *name)
+{
+	for (unsigned i = 0; i < agent_nhooks; i++)
+		if (!strcmp(agent_hooks[i].name, name))
+			return (int)i;
+	return -1;
+}
+
+static void patch_one(const struct module_view *m, uint64_t *slot, int h, int got)
+{
+	uint64_t old = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
+	uint64_t real = (uint64_t)(uintptr_t)*agent_hooks[h].real;
+	uint64_t new = got ? (uint64_t)(uintptr_t)(stub + 8 * h)
+			   : (uint64_t)(uintptr_t)agent_hooks[h].hook;
+	int relro = (uintptr_t)slot >= m->relro_lo && (uintptr_t)slot < m->relro_hi;
+
+	if (old == new || !real)
+		return;
+	if (old != real && !(old >= m->lo && old < m->hi)) {
+		agent_ctl->slots_skipped++;
+		agent_ctl->holes |= AGENT_HOLE_ELSEWHERE;
+		return;
+	}
+	if (nslots == MAX_SLOTS || write_slot(slot, new, relro))
+		return;
+	slots[nslots++] = (struct patched){ slot, old, new, m->base, (uint8_t)relro };
+	if (got)
+		agent_ctl->got_slots_patched++;
+	else
+		agent_ctl->slots_patched++;
+}
+
+static void patch_module(const struct module_view *m)
+{
+	const ElfW(Sym) *symtab = NULL;
+	const char *strtab = NULL;
+	const ElfW(Rela) *jmprel = NULL, *rela = NULL;
+	size_t pltsz = 0, relasz = 0;
+	int is_libc = strstr(m->name, "/libc.so") != NULL;
+	uint32_t in_plt = 0;		/* hooks with a PLT slot here */
+
+	for (const ElfW(Dyn) *d = m->dyn; d->d_tag != DT_NULL; d++) {
+		switch (d->d_tag) {
+		case DT_SYMTAB: symtab = (const void *)dyn_ptr(m, d->d_un.d_ptr); break;
+		case DT_STRTAB: strtab = (const void *)dyn_ptr(m, d->d_un.d_ptr); break;
+		case DT_JMPREL: jmprel = (const void *)dyn_ptr(m, d->d_un.d_ptr); break;
+		case DT_PLTRELSZ: pltsz = d->d_un.d_val; break;
+		case DT_RELA: rela = (const void *)dyn_ptr(m, d->d_un.d_ptr); break;
+		case DT_RELASZ: relasz = d->d_un.d_val; break;
+		}
+	}
+	if (!symtab || !strtab)
+		return;
+	for (size_t i = 0; jmprel && i < pltsz / sizeof(*jmprel); i++) {
+		const ElfW(Rela) *r = &jmprel[i];
+		int h;
+
+		if (ELF64_R_TYPE(r->r_info) != R_X86_64_JUMP_SLOT)
+			continue;
+		h = hook_index(strtab + symtab[ELF64_R_SYM(r->r_info)].st_name);
+		if (h < 0)
+			continue;
+		in_plt |= 1u << h;
+		patch_one(m, (uint64_t *)(m->base + r->r_offset), h, 0);
+	}
+	for (size_t i = 0; rela && i < relasz / sizeof(*rela); i++) {
+		const ElfW(Rela) *r = &rela[i];
+		unsigned type = ELF64_R_TYPE(r->r_info);
+		int h;
+
+		if ((type != R_X86_64_GLOB_DAT && type != R_X86_64_64) || !ELF64_R_SYM(r->r_info))
+			continue;
+		h = hook_index(strtab + symtab[ELF64_R_SYM(r->r_info)].st_name);
+		if (h < 0 || !strcmp(agent_hooks[h].name, "dlclose"))
+			continue;
+		if (type == R_X86_64_64)
+			agent_ctl->holes |= AGENT_HOLE_PTR_SAVED;
+		else if (in_plt & (1u << h) || is_libc)
+			continue;		/* address-taking, or libc's own */
+		else if (!(agent_ctl->flags & AGENT_FLAG_GOT) || stub_make())
+			agent_ctl->holes |= AGENT_HOLE_GOT_SKIPPED;
+		else
+			patch_one(m, (uint64_t *)(m->base + r->r_offset), h, 1);
+	}
+}
+
+/* ---- walking the loaded modules ------------------------------------------- */
+
+struct scan {
+	struct agent_module mods[MAX_MODS];
+	unsigned n;
+	uintptr_t bases[MAX_MODS];	/* every module now loaded */
+	unsigned nbases;
+	int patch;
+};
+
+static int is_done(uintptr_t base)
+{
+	for (unsigned i = 0; i < npatched_modules; i++)
+		if (patched_modules[i] == base)
+			return 1;
+	return 0;
+}
+
+static int scan_one(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	struct scan *s = arg;
+	struct module_view m = { .base = info->dlpi_addr, .lo = UINTPTR_MAX,
+				 .name = info->dlpi_name ? info->dlpi_name : "" };
+	const uint8_t *eh = NULL;
+	int self = info->dlpi_addr == (uintptr_t)agent_ctl->lib_lo;
+
+	(void)size;
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		uintptr_t at = m.base + ph->p_vaddr;
+
+		if (ph->p_type == PT_LOAD) {
+			if (at < m.lo)
+				m.lo = at;
+			if (at + ph->p_memsz > m.hi)
+				m.hi = at + ph->p_memsz;
+		} else if (ph->p_type == PT_DYNAMIC) {
+			m.dyn = (const ElfW(Dyn) *)at;
+		} else if (ph->p_type == PT_GNU_RELRO) {
+			long pg = getpagesize();
+
+			m.relro_lo = at & ~(uintptr_t)(pg - 1);
+			m.relro_hi = (at + ph->p_memsz) & ~(uintptr_t)(pg - 1);
+		} else if (ph->p_type == PT_GNU_EH_FRAME) {
+			eh = (const uint8_t *)at;
+		}
+	}
+	if (m.lo == UINTPTR_MAX)
+		return 0;
+	if (s->n < MAX_MODS)
+		s->mods[s->n++] = (struct agent_module){ m.lo, m.hi, eh };
+	if (s->nbases < MAX_MODS)
+		s->bases[s->nbases++] = m.base;
+	if (self)
+		agent_ctl->lib_hi = m.hi;
+	if (!s->patch || self || !m.dyn || is_done(m.base) || strstr(m.name, "/ld-linux") ||
+	    strstr(m.name, "linux-vdso") || npatched_modules == MAX_MODS)
+		return 0;
+	agent_ctl->modules_seen++;
+	{
+		uint64_t before = agent_ctl->slots_patched + agent_ctl->got_slots_patched;
+
+		patch_module(&m);
+		if (agent_ctl->slots_patched + agent_ctl->got_slots_patched > before)
+			agent_ctl->modules_patched++;
+	}
+	patched_modules[npatched_modules++] = m.base;
+	return 0;
+}
+
+static int mod_cmp_less(const struct agent_module *a, const struct agent_module *b)
+{
+	return a->lo < b->lo;
+}
+
+/* Drops what belongs to modules no longer loaded (the lock is held). */
+static void forget_unloaded(const struct scan *s)
+{
+	unsigned out = 0;
+
+	for (unsigned i = 0; i < nslots; i++) {
+		int loaded = 0;
+
+		for (unsigned j = 0; j < s->nbases && !loaded; j++)
+			loaded = s->bases[j] == slots[i].module;
+		if (loaded)
+			slots[out++] = slots[i];
+	}
+	nslots = out;
+	out = 0;
+	for (unsigned i = 0; i < npatched_modules; i++) {
+		int loaded = 0;
+
+		for (unsigned j = 0; j < s->nbases && !loaded; j++)
+			loaded = s->bases[j] == patched_modules[i];
+		if (loaded)
+			patched_modules[out++] = patched_modules[i];
+	}
+	npatched_modules = out;
+}
+
+static int count_adds(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	(void)size;
+	((unsigned long long *)arg)[0] = info->dlpi_adds;
+	((unsigned long long *)arg)[1] = info->dlpi_subs;
+	return 1;
+}
+
+/* The lock is held. */
+static void scan_locked(int patch)
+{
+	static struct scan s;		/* large: not on a hooked caller's stack */
+	unsigned long long counts[2] = { 0, 0 };
+
+	memset(&s, 0, sizeof(s));
+	s.patch = patch;
+	dl_iterate_phdr(count_adds, counts);
+	dl_iterate_phdr(scan_one, &s);
+	seen_adds = counts[0];
+	seen_subs = counts[1];
+	forget_unloaded(&s);
+	/* Insertion sort: a few hundred modules at most. */
+	for (unsigned i = 1; i < s.n; i++) {
+		struct agent_module v = s.mods[i];
+		unsigned j = i;
+
+		for (; j && mod_cmp_less(&v, &s.mods[j - 1]); j--)
+			s.mods[j] = s.mods[j - 1];
+		s.mods[j] = v;
+	}
+	agent_modules_busy_begin();
+	agent_unwind_set_modules(s.mods, s.n);
+	agent_modules_busy_end();
+	agent_ctl->rescans++;
+}
+
+void agent_rescan(void)
+{
+	if (agent_state != AGENT_ON || !agent_ctl || agent_ctl->magic != AGENT_MAGIC)
+		return;
+	take_lock();
+	if (agent_state == AGENT_ON)
+		scan_locked(1);
+	drop_lock();
+}
+
+/* ---- putting back ----------------------------------------------------------- */
+
+/* The lock is held.  Returns how many slots were put back. */
+static long restore_locked(void)
+{
+	long n = 0;
+
+	scan_locked(0);			/* forget modules that went away */
+	for (unsigned i = nslots; i-- > 0;) {
+		struct patched *p = &slots[i];
+
+		if (__atomic_load_n(p->slot, __ATOMIC_ACQUIRE) != p->new) {
+			agent_ctl->slots_changed++;
+			continue;
+		}
+		if (write_slot(p->slot, p->old, p->relro) == 0)
+			n++;
+	}
+	nslots = 0;
+	npatched_modules = 0;
+	/* Code that copied a GOT slot now reaches the real function. */
+	for (unsigned i = 0; stub && i < agent_nhooks; i++)
+		__atomic_store_n(&stub_targets[i], (uint64_t)(uintptr_t)*agent_hooks[i].real,
+				 __ATOMIC_RELEASE);
+	agent_ctl->slots_restored += (uint64_t)n;
+	return n;
+}
+
+static void go_inert(void)
+{
+	int expected = AGENT_ON;
+
+	if (!__atomic_compare_exchange_n(&agent_state, &expected, AGENT_INERT, 0,
+					 __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+		return;
+	take_lock();
+	restore_locked();
+	drop_lock();
+	if (agent_ctl->magic == AGENT_MAGIC) {
+		agent_ctl->state = AGENT_INERT;
+		__atomic_add_fetch(&agent_ctl->self_restores, 1, __ATOMIC_RELAXED);
+	}
+}
+
+void agent_check_health(void)
+{
+	struct agent_ctl *c = agent_ctl;
+	unsigned long long counts[2];
+	uint64_t now;
+
+	if (agent_state != AGENT_ON)
+		return;
+	/* A forked child sees the region wiped (MADV_WIPEONFORK). */
+	if (c->magic != AGENT_MAGIC) {
+		go_inert();
+		return;
+	}
+	now = clock_ns();
+	if (now - __atomic_load_n(&last_check_ns, __ATOMIC_RELAXED) < CHECK_NS)
+		return;
+	__atomic_store_n(&last_check_ns, now, __ATOMIC_RELAXED);
+	if (!trylock())
+		return;
+	/* The heartbeat is a counter, timed on this side's clock: heapdoc's
+	 * clock may be in another time namespace. */
+	if (c->heartbeat != seen_beat) {
+		seen_beat = c->heartbeat;
+		beat_ns = now;
+	} else if (now - beat_ns > c->heartbeat_timeout_ns || c->pid != getpid()) {
+		drop_lock();
+		go_inert();
+		return;
+	}
+	dl_iterate_phdr(count_adds, counts);
+	if (agent_state == AGENT_ON && (counts[0] != seen_adds || counts[1] != seen_subs))
+		scan_locked(1);
+	drop_lock();
+}
+
+/* ---- what heapdoc calls ------------------------------------------------------- */
+
+static int resolve_reals(void)
+{
+	for (unsigned i = 0; i < agent_nhooks; i++) {
+		*agent_hooks[i].real = dlsym(RTLD_DEFAULT, agent_hooks[i].name);
+		if (!*agent_hooks[i].real && i < 4)	/* malloc free calloc realloc */
+			return -ENOENT;
+	}
+	return 0;
+}
+
+/* Maps and lays out the region (see agent_abi.h). */
+static long map_region(uint64_t ring_cap)
+{
+	size_t ring = ring_cap * sizeof(struct agent_sample);
+	size_t table = (size_t)AGENT_BUCKETS * AGENT_WAYS * sizeof(struct agent_slot);
+	uint8_t *p;
+
+	region_len = AGENT_CTL_SIZE + ring + AGENT_BUCKETS + table;
+	p = mmap(NULL, region_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS |
+		 MAP_NORESERVE, -1, 0);
+	if (p == MAP_FAILED)
+		return -errno;
+	if (madvise(p, region_len, MADV_WIPEONFORK)) {
+		long e = -errno;
+
+		munmap(p, region_len);
+		return e;
+	}
+	agent_ctl = (struct agent_ctl *)p;
+	agent_ctl->ring_addr = (uint64_t)(uintptr_t)(p + AGENT_CTL_SIZE);
+	agent_ctl->ring_cap = ring_cap;
+	agent_ctl->occ_addr = agent_ctl->ring_addr + ring;
+	agent_ctl->table_addr = agent_ctl->occ_addr + AGENT_BUCKETS;
+	return 0;
+}
+
+__attribute__((visibility("default")))
+long heapdoc_agent_start(uint64_t rate, uint64_t heartbeat_timeout_ms, uint64_t ring_cap,
+			 uint64_t flags)
+{
+	Dl_info self;
+	long ret;
+
+	if (agent_state == AGENT_ON)
+		return -EBUSY;
+	if (!rate || !ring_cap || ring_cap > (1u << 24))
+		return -EINVAL;
+	/* A restart after a stop maps a new region: a thread may still be
+	 * finishing a sample in the old one, which is left as it is. */
+	agent_ctl = NULL;
+	agent_occ = no_occ;
+	ret = map_region(ring_cap);
+	if (ret < 0)
+		return ret;
+	if (resolve_reals() || !dladdr((void *)heapdoc_agent_start, &self)) {
+		munmap(agent_ctl, region_len);
+		agent_ctl = NULL;
+		return -ENOENT;
+	}
+	agent_ctl->abi = AGENT_ABI;
+	agent_ctl->pid = getpid();
+	agent_ctl->flags = (uint32_t)flags;
+	agent_ctl->rate = rate;
+	agent_ctl->started_ns = beat_ns = clock_ns();
+	seen_beat = 0;
+	agent_ctl->heartbeat_timeout_ns = heartbeat_timeout_ms * 1000000ULL;
+	agent_ctl->lib_lo = (uint64_t)(uintptr_t)self.dli_fbase;
+	agent_ctl->magic = AGENT_MAGIC;
+	agent_occ = (uint8_t *)(uintptr_t)agent_ctl->occ_addr;
+	take_lock();
+	agent_state = AGENT_ON;
+	agent_ctl->state = AGENT_ON;
+	scan_locked(1);
+	drop_lock();
+	return (long)(uintptr_t)agent_ctl;
+}
+
+/* Puts every slot back; sampling ends.  Returns how many were put back. */
+__attribute__((visibility("default")))
+long heapdoc_agent_stop(void)
+{
+	long n;
+
+	if (!agent_ctl)
+		return -ENOENT;
+	agent_state = AGENT_STOPPED;
+	take_lock();
+	n = restore_locked();
+	drop_lock();
+	agent_ctl->state = AGENT_STOPPED;
+	return n;
+}
+
+/* Reached only through dlclose, which heapdoc calls once it has checked
+ * that no thread is inside this library or returns into it. */
+__attribute__((destructor)) static void agent_unload(void)
+{
+	if (agent_state == AGENT_ON)
+		heapdoc_agent_stop();
+	if (agent_ctl && region_len) {
+		agent_occ = no_occ;
+		munmap(agent_ctl, region_len);
+		agent_ctl = NULL;
+	}
+}
