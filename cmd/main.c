@@ -9,6 +9,7 @@ static const struct cmd_entry *const commands[] = {
 	&cmd_knobs_entry,
 	&cmd_stats_entry,
 	&cmd_audit_entry,
+	&cmd_leaks_entry,
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -48,6 +49,8 @@ static int usage(FILE *out, int code)
 "      the settings to change, as a container's env list\n"
 "  heapdoc audit 4242\n"
 "      what protects its heap now, and what adding protection would cost\n"
+"  heapdoc leaks --duration 30s 4242\n"
+"      the allocation sites whose live bytes keep growing, with their stacks\n"
 "\n%s", cmd_exit_codes_help);
 	return code;
 }

@@ -47,6 +47,18 @@ static void growth_of(const struct profile *p, const struct prof_site *s, struct
 	}
 }
 
+/* A site grew when its live samples rose by at least LEAK_MIN_SAMPLES
+ * from the middle to the end (or, without a middle, it holds that many):
+ * fewer is what sampling noise alone gives a steady site (one with a
+ * single live sample has 0 or 1 or 2 of them at any moment). */
+static bool grew(const struct profile *p, const struct prof_site *s,
+		 const struct leak_site *g)
+{
+	uint64_t before = p->mid_s > 0 ? s->mid.raw_objects : 0;
+
+	return g->growth_bytes > 0 && s->live.raw_objects >= before + LEAK_MIN_SAMPLES;
+}
+
 static int by_growth(const void *a, const void *b)
 {
 	const struct leak_site *x = a, *y = b;
@@ -85,8 +97,7 @@ int judge_leaks(const struct profile *p, struct leak_ranking *r)
 		if (s->live.raw_objects)
 			r->holding[r->nholding++] = i;
 		growth_of(p, s, &g);
-		/* Less than one sample's worth is noise, not growth. */
-		if (g.growth_bytes >= 1.0 && s->live.raw_objects) {
+		if (grew(p, s, &g)) {
 			r->growing[r->ngrowing++] = g;
 			r->growth_bytes += g.growth_bytes;
 		}

@@ -16,6 +16,9 @@
 
 #include "model/profile.h"
 
+/* Live samples a site must gain over the second half to count as growing. */
+#define LEAK_MIN_SAMPLES 3
+
 struct leak_site {
 	size_t site;			/* index in profile.sites */
 	double growth_bytes;		/* over the window */

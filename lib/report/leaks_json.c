@@ -2,7 +2,7 @@
 #include <stdio.h>
 
 #include "observe/agent/agent_abi.h"
-#include "report/json.h"
+#include "base/json.h"
 #include "report/leaks.h"
 
 static void frame_json(struct json *j, const struct profile *p, uint32_t frame)

@@ -5,7 +5,7 @@
 
 #include "base/util.h"
 #include "observe/agent/agent_abi.h"
-#include "report/human.h"
+#include "base/human.h"
 #include "report/leaks.h"
 
 #define STACK_LINES 4		/* frames shown under each site */
