@@ -19,6 +19,8 @@ CC      ?= cc
 
 # The installed binary lives at the repository root for the default build.
 BIN := $(if $(filter build,$(BUILD)),heapdoc,$(BUILD)/heapdoc)
+# The sampling library `heapdoc leaks` loads into targets (see below).
+AGENT_SO := $(BUILD)/libheapdoc-agent.so
 
 PKGS := libelf libdw libunwind-ptrace
 CFLAGS ?= -O2 -g
@@ -58,7 +60,6 @@ $(BIN): $(CMD_OBJ) $(BUILD)/libheapdoc.a
 # libc only, position-independent, never sanitized (it runs inside someone
 # else's process): it ignores CFLAGS.  The fast paths (hooks.c) have no
 # frame; the slow path (sample.c) keeps frame pointers to find its caller.
-AGENT_SO := $(BUILD)/libheapdoc-agent.so
 AGENT_SRC := $(sort $(wildcard lib/observe/agent/inside/*.c))
 AGENT_OBJ := $(AGENT_SRC:lib/observe/agent/inside/%.c=$(BUILD)/agent/%.o)
 AGENT_CFLAGS := -std=gnu11 -D_GNU_SOURCE -O2 -g -fPIC -fvisibility=hidden \
@@ -135,7 +136,7 @@ check: deps
 
 clang:
 	@$(MAKE) --no-print-directory BUILD=build-clang CC=clang build-clang/heapdoc \
-	  build-clang/tests/run
+	  build-clang/tests/run build-clang/libheapdoc-agent.so
 
 run-tests: tests
 	$(BUILD)/tests/run
@@ -150,13 +151,13 @@ demo: deps
 	@sh scripts/demo.sh $(BUILD)
 
 # Programs the scripts under bench/ run (bench/NAME.c), built like fixtures.
-BENCH_BIN := $(BUILD)/bench/alloc_loop
+BENCH_BIN := $(BUILD)/bench/alloc_loop $(BUILD)/bench/leaks_overhead
 $(BUILD)/bench/%: bench/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(FIX_CFLAGS) -O2 -o $@ $< -lpthread
 
 bench: deps
-	@$(MAKE) --no-print-directory $(BIN) fixtures $(BENCH_BIN)
+	@$(MAKE) --no-print-directory $(BIN) $(AGENT_SO) fixtures $(BENCH_BIN)
 	@sh bench/run.sh $(BUILD)
 
 install: $(BIN) $(AGENT_SO)

@@ -16,6 +16,7 @@ need libelf-dev              have_pc libelf
 need libdw-dev               have_pc libdw
 need libunwind-dev           have_pc libunwind-ptrace
 need check                   have_pc check
+need zlib1g-dev              have_pc zlib              # leaks --pprof: gzip
 need libc6-dbg               have_deb libc6-dbg
 need libjemalloc-dev         have_pc jemalloc
 need libgoogle-perftools-dev have_pc libtcmalloc

@@ -55,6 +55,10 @@ static int read_ctl(struct agent *a, struct error *err)
 	if (ret == 0 && a->ctl.magic != AGENT_MAGIC)
 		return error_set(err, -EIO, "pid %d: the sampling library's region at 0x%" PRIx64
 				 " no longer holds its magic", a->pid, a->region);
+	if (ret == 0 && a->ctl.abi != AGENT_ABI)
+		return error_set(err, -EIO, "pid %d: the sampling library speaks version %u, "
+				 "heapdoc %u: they were not built together", a->pid, a->ctl.abi,
+				 AGENT_ABI);
 	return ret;
 }
 

@@ -108,9 +108,8 @@ struct agent_ctl {
 	uint64_t ring_head __attribute__((aligned(64)));
 	uint64_t ring_tail __attribute__((aligned(64)));
 
-	/* Counters (relaxed atomics). */
-	uint64_t samples __attribute__((aligned(64)));
-	uint64_t dropped;		/* ring full */
+	/* Counters (relaxed atomics; heapdoc counts the samples it reads). */
+	uint64_t dropped __attribute__((aligned(64)));	/* ring full */
 	uint64_t untracked;		/* live table bucket full */
 	uint64_t unwind_stops;		/* unwinds that ended before the root */
 	uint64_t self_restores;		/* the library put the slots back itself */

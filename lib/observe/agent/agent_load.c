@@ -21,12 +21,24 @@
 #define RTLD_NOW_ 2
 #define UNLOAD_TRIES 20			/* about a second in all */
 #define UNLOAD_WAIT_US 50000
-#define STACK_SCAN_MAX (8u << 20)	/* bytes of one thread's stack */
 
 /* The loader's entry points in the target's libc. */
 struct loader {
 	uint64_t dlopen, dlerror, dlclose;
 };
+
+/* /proc/<pid>/maps of a process that maps and unmaps while it is read can
+ * come out torn (a line out of order): read it again. */
+static int read_maps(pid_t pid, struct maps *maps, struct error *err)
+{
+	int ret = -EIO;
+
+	for (int i = 0; i < 5 && ret == -EIO; i++) {
+		maps_free(maps);
+		ret = proc_read_maps("", pid, maps, err);
+	}
+	return ret;
+}
 
 static bool is_path(const struct mapping *m, const char *needle)
 {
@@ -36,7 +48,7 @@ static bool is_path(const struct mapping *m, const char *needle)
 static int find_loader(pid_t pid, struct loader *l, struct error *err)
 {
 	struct maps maps = { 0 };
-	int ret = proc_read_maps("", pid, &maps, err);
+	int ret = read_maps(pid, &maps, err);
 
 	memset(l, 0, sizeof(*l));
 	for (size_t i = 0; ret == 0 && i < maps.n && !l->dlopen; i++) {
@@ -78,7 +90,7 @@ static void add_named(const char *name, uint64_t lo, uint64_t hi, void *arg)
 static int make_guard(pid_t pid, struct inject_guard *g, struct error *err)
 {
 	struct maps maps = { 0 };
-	int ret = proc_read_maps("", pid, &maps, err);
+	int ret = read_maps(pid, &maps, err);
 
 	g->what = "the loader or the allocator";
 	for (size_t i = 0; ret == 0 && i < maps.n; i++) {
@@ -102,7 +114,7 @@ static int make_guard(pid_t pid, struct inject_guard *g, struct error *err)
 static int library_ranges(struct agent *a, struct error *err)
 {
 	struct maps maps = { 0 };
-	int ret = proc_read_maps("", a->pid, &maps, err);
+	int ret = read_maps(a->pid, &maps, err);
 
 	a->lib_lo = a->text_lo = UINT64_MAX;
 	a->lib_hi = a->text_hi = 0;
@@ -182,32 +194,60 @@ static int start(struct agent *a, struct inject_session *s, const struct agent_o
 	return r;
 }
 
+/* One thread borrowed for calls, the others running (see inject.h). */
+struct borrowed {
+	struct target t;
+	struct inject_guard g;
+	struct inject_session s;
+};
+
+static int borrow(struct agent *a, struct borrowed *b, struct error *err)
+{
+	int ret;
+
+	*b = (struct borrowed){ .t = { .mem_fd = -1 } };
+	ret = make_guard(a->pid, &b->g, err);
+	if (ret == 0)
+		ret = target_attach(&b->t, a->pid, err);
+	if (ret == 0)
+		ret = inject_begin(&b->s, &b->t, &(struct inject_opts){ .guard = &b->g,
+				   .timeout_ms = 2000 }, err);
+	return ret;
+}
+
+/* Gives the thread back; returns the longest stop it took. */
+static uint64_t give_back(struct borrowed *b, bool failed, struct error *err)
+{
+	uint64_t longest;
+
+	inject_end(&b->s, failed ? NULL : err);
+	longest = b->t.pause_us_max;
+	target_detach(&b->t);
+	inject_guard_free(&b->g);
+	return longest;
+}
+
 int agent_call_load(struct agent *a, const struct agent_opts *o, struct error *err)
 {
-	struct target t = { .mem_fd = -1 };
-	struct inject_guard g = { 0 };
-	struct inject_session s = { 0 };
+	struct borrowed b;
+	struct inject_session *s = &b.s;
 	struct loader l;
 	uint64_t path, handle = 0;
 	int ret;
 
 	ret = find_loader(a->pid, &l, err);
-	if (ret == 0)
-		ret = make_guard(a->pid, &g, err);
-	if (ret == 0)
-		ret = target_attach(&t, a->pid, err);
-	if (ret == 0)
-		ret = inject_begin(&s, &t, &(struct inject_opts){ .guard = &g, .timeout_ms = 2000 },
-				   err);
+	if (ret < 0)
+		return ret;
+	ret = borrow(a, &b, err);
 	if (ret < 0)
 		goto out;
-	path = inject_push(&s, a->path, strlen(a->path) + 1, err);
-	ret = path ? call(&s, l.dlopen, (uint64_t[]){ path, RTLD_NOW_ }, 2, &handle, err)
+	path = inject_push(s, a->path, strlen(a->path) + 1, err);
+	ret = path ? call(s, l.dlopen, (uint64_t[]){ path, RTLD_NOW_ }, 2, &handle, err)
 		   : -ENOSPC;
 	if (ret == 0 && !handle) {
 		char why[256];
 
-		loader_error(&s, &l, why, sizeof(why));
+		loader_error(s, &l, why, sizeof(why));
 		ret = error_set(err, -EIO, "pid %d: dlopen(%s) failed: %s", a->pid, a->path, why);
 	}
 	if (ret == 0)
@@ -215,19 +255,16 @@ int agent_call_load(struct agent *a, const struct agent_opts *o, struct error *e
 	if (ret == 0)
 		ret = agent_symbols(a, err);
 	if (ret == 0)
-		ret = start(a, &s, o, err);
+		ret = start(a, s, o, err);
 	if (ret < 0 && handle) {
 		uint64_t ignored;
 
-		call(&s, l.dlclose, &handle, 1, &ignored, NULL);
+		call(s, l.dlclose, &handle, 1, &ignored, NULL);
 	}
 	a->handle = ret == 0 ? handle : 0;
 	a->fn_dlclose = l.dlclose;
 out:
-	inject_end(&s, ret < 0 ? NULL : err);
-	a->load_stop_us = t.pause_us_max;
-	target_detach(&t);
-	inject_guard_free(&g);
+	a->load_stop_us = give_back(&b, ret < 0, err);
 	return ret;
 }
 
@@ -235,28 +272,18 @@ out:
 
 int agent_stop(struct agent *a, struct error *err)
 {
-	struct target t = { .mem_fd = -1 };
-	struct inject_guard g = { 0 };
-	struct inject_session s = { 0 };
+	struct borrowed b;
 	uint64_t n = 0;
 	int ret;
 
-	ret = make_guard(a->pid, &g, err);
+	ret = borrow(a, &b, err);
 	if (ret == 0)
-		ret = target_attach(&t, a->pid, err);
-	if (ret == 0)
-		ret = inject_begin(&s, &t, &(struct inject_opts){ .guard = &g, .timeout_ms = 2000 },
-				   err);
-	if (ret == 0)
-		ret = call(&s, a->fn_stop, NULL, 0, &n, err);
+		ret = call(&b.s, a->fn_stop, NULL, 0, &n, err);
 	if (ret == 0 && (int64_t)n < 0)
 		ret = error_set(err, (int)(int64_t)n, "pid %d: the sampling library did not stop",
 				a->pid);
 	a->slots_restored = ret == 0 ? (long)n : -1;
-	inject_end(&s, ret < 0 ? NULL : err);
-	a->stop_stop_us = t.pause_us_max;
-	target_detach(&t);
-	inject_guard_free(&g);
+	a->stop_stop_us = give_back(&b, ret < 0, err);
 	return ret;
 }
 
@@ -265,64 +292,55 @@ static bool in_text(const struct agent *a, uint64_t v)
 	return v >= a->text_lo && v < a->text_hi;
 }
 
-/* Does any register or stack word of held thread tid point into the
- * library's code?  1 yes (why in a->left_why), 0 no, negative on error. */
-static int thread_reaches(struct agent *a, struct target *t, const struct maps *maps,
-			  pid_t tid, struct error *err)
+/* Can held thread tid still reach the library's code: is it running
+ * there, or does any frame of its stack return there (a signal frame
+ * included)?  1 yes (why in a->left_why), 0 no, negative on error.
+ * Nothing else can hold an address of that code: the program's slots are
+ * back (a PLT slot is only ever jumped through, never copied), and GOT
+ * slots were pointed at the forwarding page, which is not unloaded. */
+static int thread_reaches(struct agent *a, struct stacks *st, pid_t tid, struct stack *stack,
+			  struct error *err)
 {
-	struct user_regs_struct r;
-	const unsigned long long *w = (const unsigned long long *)&r;
-	const struct mapping *stack;
-	uint64_t lo, hi, *buf;
-	int ret;
+	int ret = stacks_sample(st, tid, stack, err);
 
-	ret = target_get_regs(t, tid, &r, err);
+	if (ret == -ESRCH)
+		return 0;		/* gone meanwhile */
 	if (ret < 0)
 		return ret;
-	for (size_t i = 0; i < sizeof(r) / sizeof(*w); i++)
-		if (in_text(a, w[i])) {
-			snprintf(a->left_why, sizeof(a->left_why), "thread %d %s the library's code "
-				 "(0x%llx)", tid, w[i] == r.rip ? "is running" : "holds an address in",
-				 w[i]);
+	for (size_t i = 0; i < stack->nframes; i++) {
+		uint64_t ip = stack->frames[i].ip;
+
+		/* A caller's ip is a return address: the call is just before. */
+		if (in_text(a, ip) || (i && in_text(a, ip - 1))) {
+			snprintf(a->left_why, sizeof(a->left_why), "thread %d %s the library's "
+				 "code (0x%" PRIx64 ")", tid, i ? "returns into" : "is running in",
+				 ip);
 			return 1;
 		}
-	stack = maps_find(maps, r.rsp);
-	if (!stack)
-		return 0;		/* not on a mapped stack: nothing to read */
-	lo = (r.rsp - 128) & ~7ULL;
-	lo = MAX(lo, stack->start);
-	hi = MIN(stack->end, lo + STACK_SCAN_MAX);
-	buf = malloc(hi - lo);
-	if (!buf)
-		return error_set(err, -ENOMEM, "out of memory");
-	ret = agent_mem_read(a->pid, lo, buf, hi - lo, err);
-	for (size_t i = 0; ret == 0 && i < (hi - lo) / 8; i++)
-		if (in_text(a, buf[i])) {
-			snprintf(a->left_why, sizeof(a->left_why), "thread %d has an address in the "
-				 "library's code (0x%" PRIx64 ") on its stack", tid, buf[i]);
-			ret = 1;
-		}
-	free(buf);
-	return ret;
+	}
+	return 0;
 }
 
 /* With every thread held: can any still reach the library? */
-static int any_thread_reaches(struct agent *a, struct target *t, struct error *err)
+static int any_thread_reaches(struct agent *a, struct target *t, struct stacks *st,
+			      struct error *err)
 {
-	struct maps maps = { 0 };
-	int ret = proc_read_maps("", a->pid, &maps, err);
+	struct stack *stack = malloc(sizeof(*stack));
+	int ret = 0;
 
+	if (!stack)
+		return error_set(err, -ENOMEM, "out of memory");
 	for (size_t i = 0; ret == 0 && i < t->nthreads; i++)
 		if (t->threads[i].stopped)
-			ret = thread_reaches(a, t, &maps, t->threads[i].tid, err);
-	maps_free(&maps);
+			ret = thread_reaches(a, st, t->threads[i].tid, stack, err);
+	free(stack);
 	return ret;
 }
 
 static int still_mapped(struct agent *a, bool *mapped, struct error *err)
 {
 	struct maps maps = { 0 };
-	int ret = proc_read_maps("", a->pid, &maps, err);
+	int ret = read_maps(a->pid, &maps, err);
 
 	*mapped = false;
 	for (size_t i = 0; ret == 0 && i < maps.n; i++)
@@ -341,8 +359,8 @@ static void sleep_us(unsigned us)
 }
 
 /* One try: hold everyone, look, let go; then dlclose if nobody reaches. */
-static int try_unload(struct agent *a, struct target *t, struct inject_guard *g,
-		      bool *done, struct error *err)
+static int try_unload(struct agent *a, struct target *t, struct stacks *st,
+		      struct inject_guard *g, bool *done, struct error *err)
 {
 	struct inject_session s = { 0 };
 	uint64_t rc = 0;
@@ -352,7 +370,7 @@ static int try_unload(struct agent *a, struct target *t, struct inject_guard *g,
 	ret = target_stop(t, err);
 	if (ret < 0)
 		return ret;
-	ret = any_thread_reaches(a, t, err);
+	ret = any_thread_reaches(a, t, st, err);
 	if (ret != 0) {
 		int r = target_resume(t, NULL);
 
@@ -375,6 +393,7 @@ int agent_unload(struct agent *a, struct error *err)
 {
 	struct target t = { .mem_fd = -1 };
 	struct inject_guard g = { 0 };
+	struct stacks *st = NULL;
 	bool done = false, mapped = true;
 	int ret;
 
@@ -382,13 +401,17 @@ int agent_unload(struct agent *a, struct error *err)
 	ret = make_guard(a->pid, &g, err);
 	if (ret == 0)
 		ret = target_attach(&t, a->pid, err);
+	/* Unwind tables are loaded before anything is held. */
+	if (ret == 0)
+		ret = stacks_open(&st, &t, err);
 	for (a->unload_tries = 0; ret == 0 && !done && a->unload_tries < UNLOAD_TRIES;
 	     a->unload_tries++) {
 		if (a->unload_tries)
 			sleep_us(UNLOAD_WAIT_US);
-		ret = try_unload(a, &t, &g, &done, err);
+		ret = try_unload(a, &t, st, &g, &done, err);
 	}
 	a->unload_stop_us = t.pause_us_max;
+	stacks_close(st);
 	target_detach(&t);
 	inject_guard_free(&g);
 	if (ret == 0 && done && still_mapped(a, &mapped, err) == 0 && !mapped) {

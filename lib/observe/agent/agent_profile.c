@@ -59,6 +59,7 @@ static void take_sample(const struct agent_sample *s, void *arg)
 	size_t n = MIN((size_t)s->nframes, (size_t)AGENT_MAX_FRAMES);
 	long site = profile_site(p, s->pcs, n);
 
+	ap->samples++;
 	if (site < 0)
 		return;
 	if (s->flags & AGENT_SAMPLE_TRUNCATED)
@@ -112,7 +113,7 @@ static void copy_cost(struct agent_profile *ap)
 	const struct agent_ctl *c = &ap->agent.ctl;
 	struct prof_cost *k = &ap->prof->cost;
 
-	k->samples = c->samples;
+	k->samples = ap->samples;
 	k->dropped = c->dropped;
 	k->untracked = c->untracked;
 	k->unwind_stops = c->unwind_stops;

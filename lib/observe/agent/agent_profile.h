@@ -29,6 +29,7 @@ struct agent_profile {
 	struct profile *prof;
 	struct agent_live *live;	/* samples not freed yet */
 	size_t nlive, live_cap;
+	uint64_t samples;		/* read from the ring */
 	uint64_t start_ns;
 	double window_s;		/* 0: open-ended (mid taken as it doubles) */
 	double next_mid_s;

@@ -75,7 +75,7 @@ extern const struct agent_hook agent_hooks[] HIDDEN;
 extern const unsigned agent_nhooks HIDDEN;
 
 /* patch.c */
-void agent_check_health(void) HIDDEN;	/* heartbeat and fork: may go inert */
+void agent_check_health(uint64_t now_ns) HIDDEN;	/* heartbeat, fork: may go inert */
 void agent_rescan(void) HIDDEN;		/* after a dlopen or dlclose */
 void agent_modules_enter(void) HIDDEN;	/* around an unwind (see unwind.c) */
 void agent_modules_leave(void) HIDDEN;

@@ -69,8 +69,13 @@ static size_t region_len;
 static uint8_t *stub;
 static uint64_t *stub_targets;
 
-/* Readers of the module list (unwinds) against its writers. */
-static int mod_readers, mod_busy;
+/* Readers of the module list (unwinds) against its writers: a reader count
+ * per slot (by thread id), each on its own cache line, so that two threads
+ * sampling at once do not fight over one line. */
+#define READER_SLOTS 64
+static struct { int n; char pad[60]; } mod_readers[READER_SLOTS] __attribute__((aligned(64)));
+static int mod_busy;
+static __thread unsigned t_reader_slot __attribute__((tls_model("initial-exec")));
 
 static uint64_t clock_ns(void)
 {
@@ -98,25 +103,31 @@ static void drop_lock(void)
 
 void agent_modules_enter(void)
 {
-	__atomic_add_fetch(&mod_readers, 1, __ATOMIC_ACQUIRE);
-	while (__atomic_load_n(&mod_busy, __ATOMIC_ACQUIRE)) {
+	int *n;
+
+	if (!t_reader_slot)
+		t_reader_slot = 1 + (unsigned)((uintptr_t)&t_reader_slot >> 12) % READER_SLOTS;
+	n = &mod_readers[t_reader_slot - 1].n;
+	__atomic_add_fetch(n, 1, __ATOMIC_SEQ_CST);
+	while (__atomic_load_n(&mod_busy, __ATOMIC_SEQ_CST)) {
 		/* A writer waits for readers: step aside until it is done. */
-		__atomic_sub_fetch(&mod_readers, 1, __ATOMIC_RELEASE);
+		__atomic_sub_fetch(n, 1, __ATOMIC_RELEASE);
 		sched_yield();
-		__atomic_add_fetch(&mod_readers, 1, __ATOMIC_ACQUIRE);
+		__atomic_add_fetch(n, 1, __ATOMIC_SEQ_CST);
 	}
 }
 
 void agent_modules_leave(void)
 {
-	__atomic_sub_fetch(&mod_readers, 1, __ATOMIC_RELEASE);
+	__atomic_sub_fetch(&mod_readers[t_reader_slot - 1].n, 1, __ATOMIC_RELEASE);
 }
 
 int agent_modules_busy_begin(void)
 {
-	__atomic_add_fetch(&mod_busy, 1, __ATOMIC_ACQ_REL);
-	while (__atomic_load_n(&mod_readers, __ATOMIC_ACQUIRE))
-		sched_yield();
+	__atomic_add_fetch(&mod_busy, 1, __ATOMIC_SEQ_CST);
+	for (unsigned i = 0; i < READER_SLOTS; i++)
+		while (__atomic_load_n(&mod_readers[i].n, __ATOMIC_SEQ_CST))
+			sched_yield();
 	return 0;
 }
 
@@ -468,11 +479,10 @@ static void go_inert(void)
 	}
 }
 
-void agent_check_health(void)
+void agent_check_health(uint64_t now)
 {
 	struct agent_ctl *c = agent_ctl;
 	unsigned long long counts[2];
-	uint64_t now;
 
 	if (agent_state != AGENT_ON)
 		return;
@@ -481,7 +491,6 @@ void agent_check_health(void)
 		go_inert();
 		return;
 	}
-	now = clock_ns();
 	if (now - __atomic_load_n(&last_check_ns, __ATOMIC_RELAXED) < CHECK_NS)
 		return;
 	__atomic_store_n(&last_check_ns, now, __ATOMIC_RELAXED);

@@ -26,6 +26,7 @@ static __thread uint64_t t_rng __attribute__((tls_model("initial-exec")));
 static __thread int t_busy __attribute__((tls_model("initial-exec")));
 static __thread uintptr_t t_stack_lo __attribute__((tls_model("initial-exec")));
 static __thread uintptr_t t_stack_hi __attribute__((tls_model("initial-exec")));
+static __thread uint32_t t_tid __attribute__((tls_model("initial-exec")));
 
 /* An unreachable countdown: the fast path for good (not sampling). */
 #define NEVER (UINT64_MAX / 2)
@@ -180,18 +181,22 @@ static void record(void *p, size_t size, uintptr_t *fp)
 	uint16_t flags = 0;
 	uint64_t h;
 
+	uint64_t now = clock_ns();
+
 	t_busy = 1;
-	agent_check_health();
+	agent_check_health(now);
 	if (agent_state != AGENT_ON || !p || !ring_claim(c, &h))
 		goto out;
-	if (!t_stack_hi)
+	if (!t_stack_hi) {
 		stack_bounds();
+		t_tid = (uint32_t)syscall(SYS_gettid);
+	}
 	r = (struct agent_sample *)(uintptr_t)c->ring_addr + h % c->ring_cap;
 	r->id = h + 1;
 	r->ptr = (uint64_t)(uintptr_t)p;
 	r->size = size;
-	r->time_ns = clock_ns();
-	r->tid = (uint32_t)syscall(SYS_gettid);
+	r->time_ns = now;
+	r->tid = t_tid;
 	if ((uintptr_t)(fp + 2) > t_stack_lo && (uintptr_t)(fp + 2) < t_stack_hi)
 		r->nframes = agent_unwind(fp[1], (uintptr_t)(fp + 2), fp[0], r->pcs,
 					  AGENT_MAX_FRAMES, &flags);
@@ -208,7 +213,6 @@ static void record(void *p, size_t size, uintptr_t *fp)
 		__atomic_or_fetch(&c->holes, AGENT_HOLE_TABLE_FULL, __ATOMIC_RELAXED);
 	}
 	r->flags = flags;
-	__atomic_add_fetch(&c->samples, 1, __ATOMIC_RELAXED);
 	__atomic_store_n(&r->seq, h + 1, __ATOMIC_RELEASE);
 out:
 	t_busy = 0;
