@@ -245,7 +245,7 @@ static int report(const struct leaks_opts *o, const struct profile *p)
 	int ret = 0;
 
 	if (judge_leaks(p, &r) < 0)
-		return cmd_fail(&(struct error){ -ENOMEM, "out of memory" });
+		return cmd_fail_json(&(struct error){ -ENOMEM, "out of memory" }, o->json);
 	if (o->json) {
 		leaks_print_json(stdout, p, &r);
 	} else {
@@ -288,7 +288,7 @@ static int leaks_exec(const struct cmd_args *a)
 		ret = end;
 	if (ret < 0 && !(ret == -ESRCH && prof.nsites)) {
 		profile_free(&prof);
-		return cmd_fail(&err);
+		return cmd_fail_json(&err, o.json);
 	}
 	ret = report(&o, &prof);
 	if (prof.exited) {
