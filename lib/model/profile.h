@@ -51,6 +51,21 @@ struct prof_site {
 	bool truncated;			/* deeper than the unwinder went */
 };
 
+/* What the sampler could not see (prof_cost.holes). */
+enum prof_hole {
+	PROF_HOLE_PTR_SAVED = 1,	/* malloc's address stored in data at load */
+	PROF_HOLE_ELSEWHERE = 2,	/* slots bound to another definition */
+	PROF_HOLE_GOT_SKIPPED = 4,	/* GOT slots of -fno-plt code left alone */
+	PROF_HOLE_TABLE_FULL = 8,	/* samples whose free could not be followed */
+};
+
+/* What sampling left in the process (prof_cost.left). */
+enum prof_left {
+	PROF_LEFT_NOTHING = 0,		/* unloaded: no mapping remains */
+	PROF_LEFT_INERT,		/* every slot put back, library still mapped */
+	PROF_LEFT_UNKNOWN,		/* the process went away first */
+};
+
 /* What sampling cost and how it left, for the report. */
 struct prof_cost {
 	uint64_t load_stop_us, stop_stop_us, unload_stop_us;
@@ -58,8 +73,8 @@ struct prof_cost {
 	uint64_t samples, dropped, untracked, unwind_stops;
 	uint64_t slots_patched, got_slots_patched, slots_skipped, slots_restored;
 	uint64_t modules_patched, self_restores;
-	uint64_t holes;			/* AGENT_HOLE_* */
-	int left;			/* enum agent_left */
+	uint64_t holes;			/* enum prof_hole bits */
+	int left;			/* enum prof_left */
 	char left_why[256];
 	char library[512];		/* the library's path in the target */
 };

@@ -1,7 +1,6 @@
 /* heapdoc leaks --json. */
 #include <stdio.h>
 
-#include "observe/agent/agent_abi.h"
 #include "base/json.h"
 #include "report/leaks.h"
 
@@ -50,11 +49,11 @@ static void holes_json(struct json *j, const struct profile *p)
 	const struct prof_cost *c = &p->cost;
 
 	json_array_begin(j, "not_seen");
-	if (c->holes & AGENT_HOLE_PTR_SAVED)
+	if (c->holes & PROF_HOLE_PTR_SAVED)
 		json_string(j, NULL, "malloc pointers stored in data at load time");
-	if (c->holes & AGENT_HOLE_ELSEWHERE)
+	if (c->holes & PROF_HOLE_ELSEWHERE)
 		json_string(j, NULL, "slots bound to another definition");
-	if (c->holes & AGENT_HOLE_GOT_SKIPPED)
+	if (c->holes & PROF_HOLE_GOT_SKIPPED)
 		json_string(j, NULL, "GOT slots of -fno-plt code");
 	json_string(j, NULL, "calls inside libc");
 	json_string(j, NULL, "the dynamic loader's own allocations");

@@ -4,7 +4,6 @@
 #include <string.h>
 
 #include "base/util.h"
-#include "observe/agent/agent_abi.h"
 #include "base/human.h"
 #include "report/leaks.h"
 
@@ -89,15 +88,15 @@ static void print_holes(FILE *out, const struct profile *p)
 {
 	const struct prof_cost *c = &p->cost;
 
-	if (c->holes & AGENT_HOLE_PTR_SAVED)
+	if (c->holes & PROF_HOLE_PTR_SAVED)
 		fprintf(out, "  • some code stored malloc's address in its data when it was "
 			"loaded; calls through such pointers are not seen\n");
-	if (c->holes & AGENT_HOLE_ELSEWHERE)
+	if (c->holes & PROF_HOLE_ELSEWHERE)
 		fprintf(out, "  • %" PRIu64 " relocation slots are bound to another definition "
 			"(RTLD_DEEPBIND, a private allocator) and were left alone\n", c->slots_skipped);
-	if (c->holes & AGENT_HOLE_GOT_SKIPPED)
+	if (c->holes & PROF_HOLE_GOT_SKIPPED)
 		fprintf(out, "  • -fno-plt code calls malloc through GOT slots that were left alone\n");
-	if (c->holes & AGENT_HOLE_TABLE_FULL)
+	if (c->holes & PROF_HOLE_TABLE_FULL)
 		fprintf(out, "  • %" PRIu64 " samples could not be followed to their free (not "
 			"counted as live)\n", c->untracked);
 	if (c->dropped)
@@ -123,11 +122,11 @@ static void print_cost(FILE *out, const struct profile *p)
 		human_us(a, sizeof(a), c->load_stop_us), human_us(b, sizeof(b), c->stop_stop_us),
 		human_us(d, sizeof(d), c->unload_stop_us));
 	switch (c->left) {
-	case 0:
+	case PROF_LEFT_NOTHING:
 		fprintf(out, "the sampling library was unloaded: nothing of heapdoc remains in "
 			"the process\n");
 		break;
-	case 1:
+	case PROF_LEFT_INERT:
 		fprintf(out, "the sampling library stays loaded but inert (every slot put "
 			"back): %s\n", c->left_why);
 		break;

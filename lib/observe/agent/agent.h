@@ -35,6 +35,7 @@
 #include <sys/types.h>
 
 #include "base/error.h"
+#include "model/profile.h"
 #include "observe/agent/agent_abi.h"
 
 #define AGENT_DEFAULT_RATE		(512u << 10)
@@ -49,12 +50,10 @@ struct agent_opts {
 	const char *library;		/* NULL: agent_find_library() */
 };
 
-/* How leaving went. */
-enum agent_left {
-	AGENT_LEFT_NOTHING = 0,		/* unloaded: no mapping remains */
-	AGENT_LEFT_INERT,		/* slots restored, library still mapped */
-	AGENT_LEFT_UNKNOWN,		/* the process went away first */
-};
+/* How leaving went: model/profile.h's, which the report reads. */
+#define AGENT_LEFT_NOTHING	PROF_LEFT_NOTHING
+#define AGENT_LEFT_INERT	PROF_LEFT_INERT
+#define AGENT_LEFT_UNKNOWN	PROF_LEFT_UNKNOWN
 
 struct agent {
 	pid_t pid;
@@ -75,7 +74,7 @@ struct agent {
 	uint64_t load_stop_us, stop_stop_us, unload_stop_us;	/* longest stops */
 	unsigned unload_tries;
 	long slots_restored;
-	enum agent_left left;
+	enum prof_left left;
 	char left_why[256];
 };
 

@@ -10,6 +10,12 @@
 #include "observe/symbols.h"
 #include "observe/target.h"
 
+/* The library's hole bits are the profile's. */
+_Static_assert(AGENT_HOLE_PTR_SAVED == PROF_HOLE_PTR_SAVED &&
+	       AGENT_HOLE_ELSEWHERE == PROF_HOLE_ELSEWHERE &&
+	       AGENT_HOLE_GOT_SKIPPED == PROF_HOLE_GOT_SKIPPED &&
+	       AGENT_HOLE_TABLE_FULL == PROF_HOLE_TABLE_FULL, "hole bits differ");
+
 struct agent_live {
 	uint64_t id, ptr, size;
 	uint32_t site;
