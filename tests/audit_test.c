@@ -17,6 +17,7 @@
 
 #include "judge/audit.h"
 #include "observe/audit.h"
+#include "report/audit.h"
 #include "testlib.h"
 
 #define SCUDO_LIB AUDIT_SCUDO_PATH
@@ -550,6 +551,97 @@ START_TEST(costs_come_from_the_bench)
 }
 END_TEST
 
+/* ---- whole reports against committed files ------------------------------ */
+
+/* A glibc 2.36 server as an audit would see it: listening on every address
+ * and on a unix socket, its executable without PIE and with partial RELRO
+ * (and its GOT made writable), a corrupt heap, perturb asked for. */
+static void exposed_glibc(struct audit_obs *obs, struct audit_module *m, struct audit_socket *sk)
+{
+	memset(obs, 0, sizeof(*obs));
+	obs->pid = 4242;
+	snprintf(obs->comm, sizeof(obs->comm), "server");
+	obs->alloc = (struct alloc_id){ .kind = ALLOC_GLIBC, .link = ALLOC_SHARED,
+		.version = "2.36", .path = "/usr/lib/x86_64-linux-gnu/libc.so.6",
+		.evidence = "libc.so.6 exports malloc (linked)" };
+	snprintf(obs->env.glibc_tunables, sizeof(obs->env.glibc_tunables),
+		 "glibc.malloc.arena_max=2");
+	snprintf(obs->scudo_lib, sizeof(obs->scudo_lib), "%s", AUDIT_SCUDO_PATH);
+	obs->glibc = (struct audit_glibc){ .walked = true, .method = "held", .tcache_count = 7,
+		.arenas = 2, .safe_links = 12, .safe_link_at = 0x55d0c0de12a0,
+		.safe_link_stored = 0x55d0c0de1, .safe_link_list = "tcache bin 0 of thread 4242",
+		.corrupt = true, .nfindings = 2, .perturb_byte = 0, .debug_hooks = -1,
+		.debug_perturb_byte = -1 };
+	snprintf(obs->glibc.findings[0].what, sizeof(obs->glibc.findings[0].what),
+		 "fastbin 1 holds a chunk of size 4096");
+	snprintf(obs->glibc.findings[1].what, sizeof(obs->glibc.findings[1].what),
+		 "bin 3 of arena 0x7f0000000000: endless list (a cycle)");
+	m[0] = (struct audit_module){ .path = "/usr/sbin/server", .executable = true, .read = true,
+		.relro = true, .stack_protector = true, .fortified = 3, .gnu_stack = true,
+		.nx_stack = true, .relro_start = 0x403000, .relro_end = 0x404000,
+		.relro_writable = true };
+	m[1] = (struct audit_module){ .path = "/usr/lib/x86_64-linux-gnu/libc.so.6", .read = true,
+		.pie = true, .relro = true, .stack_protector = true, .gnu_stack = true,
+		.nx_stack = true };
+	m[2] = (struct audit_module){ .path = "/opt/vendor/libold.so", .read = false,
+		.why_unread = "open /proc/4242/root/opt/vendor/libold.so: Permission denied" };
+	obs->modules = m;
+	obs->nmodules = 3;
+	sk[0] = (struct audit_socket){ .proto = AUDIT_TCP6, .address = "::", .port = 443,
+		.inode = 1003, .wildcard = true };
+	sk[1] = (struct audit_socket){ .proto = AUDIT_UNIX, .path = "/run/server.sock",
+		.inode = 1007, .loopback = true };
+	obs->sockets = sk;
+	obs->nsockets = 2;
+	obs->sockets_read = true;
+	obs->pause_us = 812;
+	obs->stops = 2;
+}
+
+/* Renders into a string; compares it with tests/expected/NAME, or writes
+ * that file when HEAPDOC_UPDATE_EXPECTED is set (a change meant to alter
+ * the report). */
+static void ck_expected(const char *name, const struct audit_obs *obs,
+			const struct audit_result *r, bool json)
+{
+	static char want[1 << 16];
+	char path[4096], *got = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&got, &len);
+
+	ck_assert(f);
+	if (json)
+		audit_print_json(f, obs, r);
+	else
+		audit_print_text(f, obs, r);
+	fclose(f);
+	snprintf(path, sizeof(path), "%s/tests/expected/%s", HEAPDOC_ROOT, name);
+	if (getenv("HEAPDOC_UPDATE_EXPECTED")) {
+		f = fopen(path, "w");
+		ck_assert(f && fwrite(got, 1, len, f) == len && fclose(f) == 0);
+	}
+	ck_assert_msg(slurp(path, want, sizeof(want)) >= 0, "no %s", path);
+	ck_assert_msg(!strcmp(got, want), "%s differs; got:\n%s", name, got);
+	free(got);
+}
+
+START_TEST(whole_report)
+{
+	struct audit_module m[3];
+	struct audit_socket sk[2];
+	struct audit_obs obs;
+	struct audit_result r;
+
+	unsetenv("LANG");
+	unsetenv("LC_ALL");
+	unsetenv("LC_CTYPE");
+	exposed_glibc(&obs, m, sk);
+	audit_judge(&obs, &r);
+	ck_expected("audit-exposed-glibc.txt", &obs, &r, false);
+	ck_expected("audit-exposed-glibc.json", &obs, &r, true);
+}
+END_TEST
+
 Suite *audit_suite(void)
 {
 	Suite *s = suite_create("audit");
@@ -576,6 +668,7 @@ Suite *audit_suite(void)
 	tcase_add_test(pure, scudo_quarantine_needs_all_three);
 	tcase_add_test(pure, option_lists);
 	tcase_add_test(pure, costs_come_from_the_bench);
+	tcase_add_test(pure, whole_report);
 	suite_add_tcase(s, live);
 	suite_add_tcase(s, pure);
 	return s;
