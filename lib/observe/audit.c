@@ -100,6 +100,9 @@ int audit_observe_files(const char *root, pid_t pid, struct audit_obs *obs,
 	rc = audit_read_modules(root, pid, &maps, obs, err);
 	if (rc == 0)
 		read_sockets(root, pid, obs);
+	/* Files and sockets that vanished with the process are no audit. */
+	if (rc == 0 && proc_check_target(root, pid, NULL) < 0)
+		rc = error_set(err, -ESRCH, "pid %d exited while being read", (int)pid);
 out:
 	maps_free(&maps);
 	return rc;

@@ -73,13 +73,14 @@ static int socket_inodes(const char *root, pid_t pid, struct inodes *in, struct 
 		in->v[in->n++] = ino;
 	}
 	closedir(dir);
-	qsort(in->v, in->n, sizeof(*in->v), cmp_u64);
+	if (in->n)	/* qsort and bsearch want an array, even an empty one */
+		qsort(in->v, in->n, sizeof(*in->v), cmp_u64);
 	return 0;
 }
 
 static bool has_inode(const struct inodes *in, uint64_t ino)
 {
-	return bsearch(&ino, in->v, in->n, sizeof(*in->v), cmp_u64) != NULL;
+	return in->n && bsearch(&ino, in->v, in->n, sizeof(*in->v), cmp_u64) != NULL;
 }
 
 struct sockets {

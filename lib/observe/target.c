@@ -119,6 +119,8 @@ struct target_thread *target_thread_find(struct target *t, pid_t tid)
 {
 	struct target_index key = { .tid = tid }, *hit;
 
+	if (!t->nthreads)	/* qsort, bsearch want an array, even an empty one (UBSan) */
+		return NULL;
 	if (t->index_dirty) {
 		for (size_t i = 0; i < t->nthreads; i++)
 			t->index[i] = (struct target_index){ t->threads[i].tid, (uint32_t)i };
