@@ -106,7 +106,7 @@ TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
 CHECK_CFLAGS = $(shell pkg-config --cflags check 2>/dev/null)
 CHECK_LIBS   = $(shell pkg-config --libs check 2>/dev/null)
 TEST_DEFS = -DHEAPDOC_ROOT='"$(CURDIR)"' -DHEAPDOC_BIN='"$(CURDIR)/$(BIN)"' \
-	    -DFIXTURE_BIN='"$(CURDIR)/$(BUILD)/fixtures"' -I$(BUILD)/tests -Itests
+	    -DFIXTURE_BIN='"$(CURDIR)/$(BUILD)/fixtures"' -I$(BUILD)/tests -Itests -Icmd
 
 $(BUILD)/tests/suites.h: $(TEST_SRC)
 	@mkdir -p $(dir $@)
@@ -116,8 +116,13 @@ $(BUILD)/tests/%.o: tests/%.c $(BUILD)/tests/suites.h
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) $(TEST_DEFS) -MMD -MP -c -o $@ $<
 
-$(BUILD)/tests/run: $(TEST_OBJ) $(BUILD)/libheapdoc.a
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(TEST_OBJ) $(BUILD)/libheapdoc.a $(LIBS) $(CHECK_LIBS)
+# The runner also links cmd/ (all but main): the option parser and the exit
+# codes are tested as functions too.
+CMD_TEST_OBJ = $(filter-out $(BUILD)/cmd/main.o,$(CMD_OBJ))
+
+$(BUILD)/tests/run: $(TEST_OBJ) $(CMD_TEST_OBJ) $(BUILD)/libheapdoc.a
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(TEST_OBJ) $(CMD_TEST_OBJ) $(BUILD)/libheapdoc.a \
+	  $(LIBS) $(CHECK_LIBS)
 
 tests: $(BUILD)/tests/run $(BIN) $(AGENT_SO) fixtures
 

@@ -143,6 +143,12 @@ void cmd_print_usage(FILE *out, const struct cmd_entry *cmd);
  * err->code (ESRCH → EXIT_NO_PROCESS, EPERM/EACCES → EXIT_PERMISSION, ...). */
 int cmd_fail(const struct error *err);
 
+/* The exit code of a library error (a negative errno), one per fact:
+ * -ESRCH (no such process, a thread id, gone mid-read) 3; -EPERM/-EACCES
+ * (not allowed, another tracer) 4; -EOPNOTSUPP (kernel thread, zombie) 5;
+ * anything else 1. */
+int cmd_exit_code(int code);
+
 /* cmd_fail, and with json also the failure as DESIGN.md's JSON object on
  * stdout, for scripts that read only that: {"schema": 1, "error":
  * {"message", "code" (the errno name), "exit"}}. */

@@ -14,14 +14,35 @@ const char cmd_exit_codes_help[] =
 "  0   success; for triage, the verdict is healthy\n"
 "  1   error: heapdoc could not finish (the message says why)\n"
 "  2   usage: unknown command, option or argument\n"
-"  3   no such process, or it exited while heapdoc read it\n"
-"  4   permission denied (needs root or CAP_SYS_PTRACE, and ptrace_scope)\n"
+"  3   no such process (a thread id too), or it exited while heapdoc read it\n"
+"  4   permission denied (needs root or CAP_SYS_PTRACE, and ptrace_scope),\n"
+"      or another tracer (a debugger) holds the process\n"
 "  5   unsupported target: kernel thread, zombie, or allocator not readable\n"
 "  10  triage verdict leak            13  triage verdict live-set\n"
 "  11  triage verdict fragmentation   14  triage verdict inconclusive\n"
 "  12  triage verdict unpurged\n"
 "  20  audit: protection recommended   21  audit: heap corrupt or RELRO writable\n"
 "  128+N  interrupted by signal N (SIGINT: 130); the target was released first\n";
+
+int cmd_exit_code(int code)
+{
+	switch (-code) {
+	case 0:
+		return EXIT_OK;
+	case ESRCH:
+		return EXIT_NO_PROCESS;
+	case EPERM:
+	case EACCES:
+		return EXIT_PERMISSION;
+	case EOPNOTSUPP:
+		return EXIT_UNSUPPORTED;
+	default:
+		/* -EINVAL included: a library's "invalid" is heapdoc's own
+		 * failure or the target's state, never the user's command
+		 * line, which cmd_parse alone judges. */
+		return EXIT_ERROR;
+	}
+}
 
 int cmd_fail(const struct error *err)
 {
@@ -35,19 +56,7 @@ int cmd_fail(const struct error *err)
 		return EXIT_SIGNAL_BASE + sig;
 	}
 	fprintf(stderr, "heapdoc: %s\n", err->msg[0] ? err->msg : "unknown error");
-	switch (-err->code) {
-	case ESRCH:
-		return EXIT_NO_PROCESS;
-	case EPERM:
-	case EACCES:
-		return EXIT_PERMISSION;
-	case EOPNOTSUPP:
-		return EXIT_UNSUPPORTED;
-	case EINVAL:
-		return EXIT_USAGE;
-	default:
-		return EXIT_ERROR;
-	}
+	return cmd_exit_code(err->code);
 }
 
 int cmd_fail_json(const struct error *err, bool json)

@@ -97,7 +97,7 @@ static int knobs_exec(const struct cmd_args *a)
 		ret = observe_finish(&o, NULL, &err);
 	observe_end(&o);
 	if (ret) {
-		ret = cmd_fail(&err);
+		ret = cmd_fail_json(&err, out == OUT_JSON);
 		goto out;
 	}
 	judge_triage(obs, v);

@@ -85,7 +85,7 @@ static int stats_exec(const struct cmd_args *a)
 		code = observe_finish(&o, &how, &err);
 	observe_end(&o);
 	if (code) {
-		code = cmd_fail(&err);
+		code = cmd_fail_json(&err, a->set[STATS_JSON]);
 		goto out;
 	}
 	if (a->set[STATS_JSON])

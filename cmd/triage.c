@@ -266,7 +266,7 @@ static int triage_exec(const struct cmd_args *a)
 	if (!ret && opt.output)
 		ret = triage_save(opt.output, obs, &err);
 	if (ret) {
-		ret = cmd_fail(&err);
+		ret = cmd_fail_json(&err, opt.out == OUT_JSON);
 		goto out;
 	}
 	judge_triage(obs, v);

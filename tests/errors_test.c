@@ -1,12 +1,15 @@
 /* Errors as a user meets them, for every command that takes a pid: one clear
  * line on stderr naming the subject, and the documented exit code. */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/ptrace.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -135,6 +138,87 @@ START_TEST(permission_denied)
 }
 END_TEST
 
+/* A thread id where a process id belongs: the same code and message from
+ * every command (one fact, one exit code). */
+START_TEST(thread_id)
+{
+	const char *cmd = pid_commands[_i];
+	const char *args[] = { "2", NULL };
+	char task[64], tid[16] = "", want[96];
+	struct fixture f = { 0 };
+	DIR *d;
+
+	fixture_start(&f, "threads_idle", args, NULL);
+	snprintf(task, sizeof(task), "/proc/%d/task", f.pid);
+	d = opendir(task);
+	ck_assert_ptr_nonnull(d);
+	for (struct dirent *e; (e = readdir(d)) && !tid[0];)
+		if (e->d_name[0] != '.' && atoi(e->d_name) != f.pid)
+			snprintf(tid, sizeof(tid), "%d", atoi(e->d_name));
+	closedir(d);
+	ck_assert_msg(tid[0], "no thread besides the main one");
+	ck_assert_int_eq(run_on_pid(cmd, tid), 3);
+	snprintf(want, sizeof(want), "pid %s is a thread of process %d; give the process id",
+		 tid, f.pid);
+	assert_one_line_naming(want);
+	fixture_stop(&f);
+}
+END_TEST
+
+/* Another tracer holds the process: 4, naming it, from every command. */
+START_TEST(another_tracer)
+{
+	const char *cmd = pid_commands[_i];
+	struct fixture f = { 0 };
+	char pid[16], want[64];
+
+	fixture_start(&f, "idle", NULL, NULL);
+	snprintf(pid, sizeof(pid), "%d", f.pid);
+	/* This test's process is the other tracer; it lets go when it ends. */
+	ck_assert_msg(ptrace(PTRACE_SEIZE, f.pid, NULL, NULL) == 0, "seize: %s", strerror(errno));
+	ck_assert_int_eq(run_on_pid(cmd, pid), 4);
+	snprintf(want, sizeof(want), "already traced by pid %d", (int)getpid());
+	assert_one_line_naming(want);
+	ptrace(PTRACE_DETACH, f.pid, NULL, NULL);
+	fixture_stop(&f);
+}
+END_TEST
+
+/* The process exits while triage watches it and stays a zombie (its parent
+ * has not reaped it yet): exited while being read, 3, never "unsupported". */
+START_TEST(exit_mid_window_is_no_such_process)
+{
+	struct fixture f = { 0 };
+	char pid[16];
+	int wstatus;
+	pid_t child;
+
+	fixture_start(&f, "idle", NULL, NULL);
+	snprintf(pid, sizeof(pid), "%d", f.pid);
+	child = fork();
+	ck_assert(child >= 0);
+	if (child == 0) {
+		int efd = open("/tmp/heapdoc-errors-test.err", O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (!freopen("/dev/null", "w", stdout) || efd < 0 || dup2(efd, 2) < 0)
+			_exit(97);
+		execl(HEAPDOC_BIN, "heapdoc", "triage", "--duration", "3", "--interval", "0.1",
+		      pid, (char *)NULL);
+		_exit(98);
+	}
+	usleep(800 * 1000);	/* well inside the window */
+	kill(f.pid, SIGKILL);	/* not reaped: a zombie until fixture_stop */
+	ck_assert_int_eq(waitpid(child, &wstatus, 0), child);
+	ck_assert_int_eq(slurp("/tmp/heapdoc-errors-test.err", err, sizeof(err)), 0);
+	unlink("/tmp/heapdoc-errors-test.err");
+	fixture_stop(&f);
+	ck_assert_msg(WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 3, "exit %d: %s",
+		      WEXITSTATUS(wstatus), err);
+	ck_assert_msg(strstr(err, "exited while being read"), "%s", err);
+}
+END_TEST
+
 START_TEST(unknown_option)
 {
 	const char *cmd = pid_commands[_i];
@@ -230,6 +314,9 @@ Suite *errors_suite(void)
 	tcase_add_loop_test(tc, kernel_thread, 0, n);
 	tcase_add_loop_test(tc, zombie, 0, n);
 	tcase_add_loop_test(tc, permission_denied, 0, n);
+	tcase_add_loop_test(tc, thread_id, 0, n);
+	tcase_add_loop_test(tc, another_tracer, 0, n);
+	tcase_add_test(tc, exit_mid_window_is_no_such_process);
 	tcase_add_loop_test(tc, unknown_option, 0, n);
 	tcase_add_loop_test(tc, help_has_examples_and_exit_codes, 0, n);
 	tcase_add_loop_test(tc, man_page_documents_every_option, 0, n);

@@ -1,12 +1,24 @@
 /* Errors in the library: return a negative errno and say why.
  *
  * Every library function that can fail takes a `struct error *` from its
- * caller and returns a negative errno-style code.  The message is lower-case,
- * names its subject ("pid 42: no such process") and is meant to be printed
- * as-is by cmd/, which is the only place that prints or exits:
+ * caller and returns a negative errno-style code.  The message is lower-case
+ * and is printed as-is by cmd/, which is the only place that prints or
+ * exits.  The callee says what went wrong with what it was given (a path,
+ * an address, a symbol, the pid it was asked about); a caller that knows a
+ * subject the callee did not adds it in front (error_wrap), so that the
+ * message names it once:
  *
  *	if (fd < 0)
  *		return error_set(err, -errno, "open %s: %m", path);
+ *	...
+ *	rc = glibc_layout_load(syms, version, &gs, &L, err);
+ *	if (rc < 0)
+ *		return error_wrap(err, rc, "pid %d: ", pid);
+ *
+ * One errno per fact, so that cmd/ gives one exit code per fact (cmd.h):
+ * -ESRCH no such process (a thread id too, and a process gone while being
+ * read), -EPERM/-EACCES not allowed (another tracer included), -EOPNOTSUPP
+ * a kernel thread or a zombie; -EINVAL is never the user's command line.
  */
 #ifndef HEAPDOC_ERROR_H
 #define HEAPDOC_ERROR_H

@@ -61,12 +61,45 @@ static int observe_still_alive(const struct observer *o, struct error *err)
 	return 0;
 }
 
+/* Past observe_begin's check the process was a live user process: a
+ * zombie since then (a /proc file that comes back empty) means it exited
+ * while being read, the same fact as a file that vanished, so the same
+ * error (exit 3), whenever it happens. */
+static int observe_gone(const struct observer *o, int ret, struct error *err)
+{
+	if (ret == -EOPNOTSUPP)
+		return error_set(err, -ESRCH, "pid %d exited while being read", (int)o->obs->pid);
+	return ret;
+}
+
+/* Errors that end the observation; the others cost only the figure that
+ * failed.  The process gone, heapdoc interrupted, or the kernel refusing
+ * heapdoc (another tracer took the process, a permission withdrawn)
+ * mean the same in every command: the user learns it, with its code. */
+static bool observe_fatal(int ret)
+{
+	return ret == -ESRCH || ret == -EINTR || ret == -EPERM || ret == -EACCES;
+}
+
+/* After an allocator read that failed without ending the observation: if
+ * the target let go of the process (a stop that cannot finish detaches
+ * it), the allocator is not read again, and the summary says why. */
+static void read_failed(struct observer *o, const struct error *err)
+{
+	if (o->target.attached || !o->reader)
+		return;
+	o->backend->close(o->reader);
+	o->reader = NULL;
+	summary_unavailable(&o->obs->summary, "%s", err->msg);
+}
+
 /* The cgroup figures, or an unset set of them and the reason. */
 static int observe_cgroup(struct observer *o, struct error *err)
 {
 	struct observation *obs = o->obs;
 	int ret = cgroup_limits_for(o->root, obs->pid, obs->status.cpus_allowed, &obs->cgroup, err);
 
+	ret = observe_gone(o, ret, err);
 	if (ret == -ESRCH)
 		return ret;
 	if (ret < 0) {
@@ -88,6 +121,7 @@ static int observe_allocator(struct observer *o, bool use_allocator, struct erro
 	if (!ret)
 		ret = alloc_detect(o->root, obs->pid, &maps, &obs->alloc, err);
 	maps_free(&maps);
+	ret = observe_gone(o, ret, err);
 	if (ret == -ESRCH)
 		return ret;
 	if (ret < 0) {
@@ -109,9 +143,13 @@ static int observe_allocator(struct observer *o, bool use_allocator, struct erro
 	}
 	/* Symbols and debug info load before anything is stopped. */
 	ret = o->backend->open(&o->reader, obs->pid, &obs->alloc, err);
+	if (ret == -ESRCH)
+		return ret;
+	/* Without the debug info or a symbol the allocator cannot be read;
+	 * a process heapdoc may not trace is an answer for the user. */
 	if (!ret)
 		ret = target_attach(&o->target, obs->pid, err);
-	if (ret == -ESRCH)
+	if (observe_fatal(ret))
 		return ret;
 	if (ret < 0) {
 		summary_unavailable(&obs->summary, "%s", err->msg);
@@ -149,7 +187,7 @@ int observe_begin(struct observer *o, const char *root, pid_t pid, bool use_allo
 
 	/* The environment says which settings are in force; without it the
 	 * advice still stands, only "current" is unknown. */
-	ret = proc_read_environ(root, pid, &obs->env, err);
+	ret = observe_gone(o, proc_read_environ(root, pid, &obs->env, err), err);
 	if (ret == -ESRCH)
 		return ret;
 	ret = observe_cgroup(o, err);
@@ -167,6 +205,7 @@ static int observe_split(struct observer *o, struct rss_split *out, struct error
 	if (!ret)
 		maps_split_rss(&maps, out);
 	maps_free(&maps);
+	ret = observe_gone(o, ret, err);
 	if (ret == -ESRCH)
 		return ret;
 	if (ret < 0)
@@ -202,19 +241,21 @@ int observe_sample(struct observer *o, struct error *err)
 	if (!ret && !obs->nsamples)
 		ret = observe_split(o, &obs->split_first, err);
 	if (ret)
-		return ret;
+		return observe_gone(o, ret, err);
 	s = &obs->samples[obs->nsamples];
 	*s = (struct sample){ .t = (double)(now - o->t0_ns) / 1e9, .rss = st.vm_rss,
 			      .allocated = UNSET, .resident = UNSET,
 			      .minflt = stat.minflt, .majflt = stat.majflt };
 	if (o->reader) {
 		ret = o->backend->sample(o->reader, &o->target, &s->allocated, &s->resident, err);
-		if (ret == -ESRCH || ret == -EINTR)
+		if (observe_fatal(ret))
 			return ret;
 		/* One failed read (a lock held too long, say) costs one point,
 		 * not the whole window. */
-		if (ret < 0)
+		if (ret < 0) {
 			s->allocated = s->resident = UNSET;
+			read_failed(o, err);
+		}
 	}
 	obs->nsamples++;
 	obs->status = st;
@@ -232,7 +273,7 @@ int observe_finish(struct observer *o, const struct alloc_read *how, struct erro
 	if (o->reader) {
 		ret = o->backend->read(o->reader, &o->target, how, &obs->summary, &obs->params,
 				       err);
-		if (ret == -ESRCH || ret == -EINTR)
+		if (observe_fatal(ret))
 			return ret;
 		if (ret < 0)
 			summary_unavailable(&obs->summary, "%s", err->msg);
@@ -244,7 +285,7 @@ int observe_finish(struct observer *o, const struct alloc_read *how, struct erro
 		if (ret)
 			return ret;
 	}
-	return proc_read_status(o->root, obs->pid, &obs->status, err);
+	return observe_gone(o, proc_read_status(o->root, obs->pid, &obs->status, err), err);
 }
 
 /* One round: every thread held, unwound into the tally, released. */

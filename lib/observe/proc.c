@@ -380,6 +380,8 @@ int proc_check_target(const char *root, pid_t pid, struct error *err)
 		return proc_zombie_error(pid, err);
 	if (st.kernel_thread || (sp.flags & PF_KTHREAD))
 		return proc_kthread_error(pid, st.name, err);
+	if (st.tgid > 0 && st.tgid != pid)
+		return proc_thread_error(pid, st.tgid, err);
 
 	/* maps needs the same ptrace read access as everything heapdoc reads
 	 * without attaching; the kernel checks it at open. */

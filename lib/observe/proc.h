@@ -103,9 +103,14 @@ int proc_read_auxv(const char *root, pid_t pid, struct auxv *out, struct error *
 int proc_list_tasks(const char *root, pid_t pid, pid_t **tids, size_t *n, struct error *err);
 
 /* Checks that pid is a live user process heapdoc can examine: -ESRCH (no such
- * process), -EOPNOTSUPP (kernel thread, zombie), -EACCES (not allowed; the
- * message says what is needed: root or CAP_SYS_PTRACE, ptrace_scope). */
+ * process, or pid is a thread of another process: proc_thread_error),
+ * -EOPNOTSUPP (kernel thread, zombie), -EACCES (not allowed; the message
+ * says what is needed: root or CAP_SYS_PTRACE, ptrace_scope). */
 int proc_check_target(const char *root, pid_t pid, struct error *err);
+
+/* -ESRCH "pid <pid> is a thread of process <tgid>; give the process id":
+ * the one message for a thread id given where a process id belongs. */
+int proc_thread_error(pid_t pid, pid_t tgid, struct error *err);
 
 /* The -EACCES error for pid, saying what is needed: root or CAP_SYS_PTRACE,
  * and Yama's ptrace_scope (read under root) when it is above 0.  `what` ends

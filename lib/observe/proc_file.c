@@ -21,6 +21,12 @@ int proc_zombie_error(pid_t pid, struct error *err)
 			 "(its parent has not reaped it yet)", pid);
 }
 
+int proc_thread_error(pid_t pid, pid_t tgid, struct error *err)
+{
+	return error_set(err, -ESRCH, "pid %d is a thread of process %d; give the process id",
+			 pid, tgid);
+}
+
 int proc_kthread_error(pid_t pid, const char *name, struct error *err)
 {
 	return error_set(err, -EOPNOTSUPP,

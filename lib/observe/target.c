@@ -189,13 +189,13 @@ static int check_process(pid_t pid, struct error *err)
 	state = target_task_state(pid, pid, &flags);
 	if (!state)
 		return error_set(err, -ESRCH, "pid %d: no such process", pid);
+	/* One code per fact, as proc_check_target says them. */
 	if (flags & PF_KTHREAD)
-		return error_set(err, -EINVAL, "pid %d: a kernel thread has no "
-				 "user-space memory to examine", pid);
+		return error_set(err, -EOPNOTSUPP, "pid %d is a kernel thread: it has no "
+				 "user memory", pid);
 	tgid = target_status_field(pid, "Tgid");
 	if (tgid > 0 && tgid != pid)
-		return error_set(err, -EINVAL, "pid %d is a thread of process %lld; "
-				 "give the process id", pid, tgid);
+		return proc_thread_error(pid, (pid_t)tgid, err);
 	if ((state == 'Z' || state == 'X') && target_status_field(pid, "Threads") <= 1)
 		return error_set(err, -ESRCH, "pid %d: exited (zombie)", pid);
 	return 0;

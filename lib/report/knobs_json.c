@@ -101,6 +101,7 @@ void knobs_print_json(FILE *out, const struct observation *obs, const struct ver
 
 	json_init(&j, out, true);
 	json_object_begin(&j, NULL);
+	json_int(&j, "schema", 1);	/* DESIGN.md: keys are added, never renamed */
 	json_int(&j, "pid", obs->pid);
 	json_string(&j, "comm", obs->comm);
 	allocator_json_object(&j, "allocator", obs);

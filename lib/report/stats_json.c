@@ -165,6 +165,7 @@ void stats_print_json(FILE *out, const struct observation *obs, const struct all
 	stats_view_of(r, obs, d);
 	json_init(&j, out, true);
 	json_object_begin(&j, NULL);
+	json_int(&j, "schema", 1);	/* DESIGN.md: keys are added, never renamed */
 	json_int(&j, "pid", r->pid);
 	json_string(&j, "comm", r->comm);
 	json_object_begin(&j, "allocator");

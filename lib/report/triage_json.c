@@ -113,6 +113,7 @@ void triage_print_json(FILE *out, const struct triage_report *r)
 
 	json_init(&j, out, true);
 	json_object_begin(&j, NULL);
+	json_int(&j, "schema", 1);	/* DESIGN.md: keys are added, never renamed */
 	json_int(&j, "pid", obs->pid);
 	json_string(&j, "comm", obs->comm);
 	json_string(&j, "verdict", verdict_name(v->kind));

@@ -36,8 +36,10 @@ int glibc_open(struct glibc_reader **out, pid_t pid, const struct alloc_id *id,
 		goto out;
 	rc = glibc_layout_load(r->syms, id && id->version[0] ? id->version : NULL,
 			       &r->gs, &r->L, err);
-	if (rc < 0)
+	if (rc < 0) {
+		error_wrap(err, rc, "pid %d: ", (int)pid);
 		goto out;
+	}
 	r->buf = malloc(r->window);
 	if (!r->buf)
 		rc = error_set(err, -ENOMEM, "out of memory");

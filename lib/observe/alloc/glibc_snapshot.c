@@ -120,8 +120,12 @@ static int state_unchanged(struct snap *s, bool *same)
 	if (!buf)
 		return error_set(s->err, -ENOMEM, "out of memory");
 	rc = target_stop(s->t, s->err);
-	if (rc < 0)
-		goto out;
+	if (rc < 0) {
+		/* Not a change of malloc's state: the process could not be
+		 * held (another tracer took a new thread, it is exiting). */
+		free(buf);
+		return rc;
+	}
 	rc = target_read_exact(s->t, s->r->gs.mp, buf, L->par_size, s->err);
 	if (rc < 0 || memcmp(buf, s->mp, L->par_size))
 		goto out;
