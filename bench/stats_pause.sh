@@ -18,41 +18,16 @@ bin=./heapdoc
 [ "$build" = build ] || bin=$build/heapdoc
 
 dir=$(mktemp -d "${TMPDIR:-/tmp}/heapdoc-bench.XXXXXX") || exit 1
-mkfifo "$dir/in"
-"$build/fixtures/glibc_fragmented" "$mib" < "$dir/in" > "$dir/out" &
-pid=$!
-exec 3> "$dir/in"
-cleanup() {
-	exec 3>&-
-	kill "$pid" 2> /dev/null
-	wait "$pid" 2> /dev/null
-	rm -rf "$dir"
-}
-trap cleanup EXIT INT TERM
+. bench/fixture.sh
+trap 'fixture_stop; rm -rf "$dir"' EXIT INT TERM
+fixture_start "$dir" "$build/fixtures/glibc_fragmented" "$mib" || exit 1
+pid=$fixture_pid
 
-# The fixture answers each command with lines ending in "ready".
-answer() {
-	n=$(grep -c '^ready$' "$dir/out")
-	echo "$1" >&3
-	for _ in $(seq 600); do
-		[ "$(grep -c '^ready$' "$dir/out")" -gt "$n" ] && return 0
-		sleep 0.05
-	done
-	echo "bench: the fixture did not answer" >&2
-	exit 1
-}
-value() {		# the last value printed for a key
-	sed -n "s/^$1 //p" "$dir/out" | tail -1
-}
 stall() {
 	answer truth
 	value stall_max_us
 }
 
-for _ in $(seq 1200); do
-	grep -q '^ready$' "$dir/out" && break
-	sleep 0.05
-done
 answer truth
 echo "target: pid $pid, $(value heap_mib) MiB asked, mallinfo2.arena $(value mallinfo2.arena)" \
      "bytes, $(value chunks) chunks ($(value live_chunks) live)"

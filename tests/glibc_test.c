@@ -342,38 +342,79 @@ START_TEST(no_such_pid_exits_3)
 }
 END_TEST
 
-/* The trend sample's light read gives the same mallinfo2: on short free
- * lists by walking them, on long ones (a fragmented heap) by falling back
- * to the heap walk. */
-static void check_light(const char *fixture, const char *arg)
+/* The trend sample's read gives mallinfo2's uordblks + hblkhd: on short
+ * free lists by walking them, on long ones (a fragmented heap) by walking
+ * the heap while the process runs.  The first read takes two holds (one to
+ * read the headers, one to check the walk), the next ones, the process
+ * idle, one: the arenas did not move, their figures are kept. */
+static void check_trend(const char *fixture, const char *arg)
 {
 	const char *args[] = { arg, NULL };
 	struct glibc_reader *r;
-	struct glibc_state st;
+	struct glibc_trend tr;
 	struct target t = { 0 };
 	struct error e = { 0 };
 	struct fixture f;
+	uint64_t want;
 
 	fixture_start(&f, fixture, args, NULL);
+	want = (uint64_t)fixture_value(&f, "mallinfo2.uordblks") +
+	       (uint64_t)fixture_value(&f, "mallinfo2.hblkhd");
 	ck_assert_msg(glibc_open(&r, f.pid, NULL, &e) == 0, "%s", e.msg);
 	ck_assert_msg(target_attach(&t, f.pid, &e) == 0, "%s", e.msg);
-	ck_assert_msg(glibc_snapshot_light(r, &t, &st, &e) == 0, "%s", e.msg);
+	ck_assert_msg(glibc_trend_read(r, &t, &tr, &e) == 0, "%s", e.msg);
+	ck_assert_uint_eq(tr.allocated, want);
+	ck_assert_uint_eq(tr.holds, 2);
+	for (int i = 0; i < 3; i++) {
+		ck_assert_msg(glibc_trend_read(r, &t, &tr, &e) == 0, "%s", e.msg);
+		ck_assert_uint_eq(tr.allocated, want);
+		ck_assert_uint_eq(tr.holds, 1);
+	}
 	target_detach(&t);
-	ck_assert_int_eq(st.mi.arena, fixture_value(&f, "mallinfo2.arena"));
-	ck_assert_int_eq(st.mi.ordblks, fixture_value(&f, "mallinfo2.ordblks"));
-	ck_assert_int_eq(st.mi.smblks, fixture_value(&f, "mallinfo2.smblks"));
-	ck_assert_int_eq(st.mi.fsmblks, fixture_value(&f, "mallinfo2.fsmblks"));
-	ck_assert_int_eq(st.mi.uordblks, fixture_value(&f, "mallinfo2.uordblks"));
-	ck_assert_int_eq(st.mi.fordblks, fixture_value(&f, "mallinfo2.fordblks"));
-	ck_assert_int_eq(st.mi.keepcost, fixture_value(&f, "mallinfo2.keepcost"));
-	glibc_state_free(&st);
 	glibc_close(r);
 	fixture_stop(&f);
 }
 
-START_TEST(light_read_on_short_lists) { check_light("glibc_heap", "caches"); }
+START_TEST(trend_read_on_short_lists) { check_trend("glibc_heap", "caches"); }
 END_TEST
-START_TEST(light_read_on_long_lists) { check_light("glibc_fragmented", "24"); }
+START_TEST(trend_read_on_long_lists) { check_trend("glibc_fragmented", "24"); }
+END_TEST
+START_TEST(trend_read_over_many_arenas) { check_trend("glibc_heap", "threads"); }
+END_TEST
+START_TEST(trend_read_with_mmapped_chunks) { check_trend("glibc_heap", "mmapped"); }
+END_TEST
+
+/* A trend read on a process whose threads allocate in their own arenas all
+ * the time: every sample has allocated (the busy arenas' short lists are
+ * walked in the second hold), and the process sees nothing. */
+START_TEST(trend_read_on_a_busy_process)
+{
+	const char *args[] = { "24", "2", NULL };
+	struct glibc_reader *r;
+	struct glibc_trend tr;
+	struct target t = { 0 };
+	struct error e = { 0 };
+	struct fixture f;
+	unsigned read = 0;
+
+	fixture_start(&f, "glibc_fragmented", args, NULL);
+	ck_assert_msg(glibc_open(&r, f.pid, NULL, &e) == 0, "%s", e.msg);
+	ck_assert_msg(target_attach(&t, f.pid, &e) == 0, "%s", e.msg);
+	for (int i = 0; i < 20; i++) {
+		int rc = glibc_trend_read(r, &t, &tr, &e);
+
+		ck_assert_msg(rc == 0 || rc == -EAGAIN, "%s", e.msg);
+		read += rc == 0;
+		ck_assert_uint_le(tr.holds, 3);
+		usleep(20000);
+	}
+	target_detach(&t);
+	glibc_close(r);
+	ck_assert_uint_ge(read, 18);
+	fixture_refresh(&f);
+	ck_assert_int_gt(fixture_value(&f, "busy_ops"), 0);
+	fixture_stop(&f);
+}
 END_TEST
 
 /* Runs `heapdoc stats --json [option] <pid>` on an idle multi-threaded
@@ -415,14 +456,17 @@ END_TEST
 START_TEST(hold_is_exact_and_says_held) { assert_exact_read("--hold", "held"); }
 END_TEST
 
-/* By default, on a process that allocates all the time: the state moves
- * between the holds, heapdoc notices and holds it instead; nothing is
- * reported corrupt and the process sees nothing. */
-START_TEST(brief_hold_falls_back_on_a_busy_process)
+/* By default, on a process that allocates all the time: arenas move
+ * between the two holds; heapdoc reads those again at the second hold
+ * instead of holding the whole process for the walk ("validated", with
+ * arenas read again); nothing is reported corrupt and the process sees
+ * nothing. */
+START_TEST(brief_hold_rereads_what_moved_on_a_busy_process)
 {
 	const char *cli[] = { "stats", "--json", NULL, NULL };
 	char pidarg[16];
 	struct fixture f;
+	unsigned validated = 0, rewalked = 0;
 
 	fixture_start(&f, "busy_threads", NULL, NULL);
 	snprintf(pidarg, sizeof(pidarg), "%d", (int)f.pid);
@@ -432,9 +476,11 @@ START_TEST(brief_hold_falls_back_on_a_busy_process)
 
 		ck_assert_msg(rc == 0, "run %d: exit %d: %s", i, rc, err);
 		ck_assert_msg(strstr(out, "\"corrupt\": false"), "run %d: corrupt", i);
-		ck_assert(strstr(out, "\"method\": \"validated\"") ||
-			  strstr(out, "\"method\": \"held\""));
+		validated += strstr(out, "\"method\": \"validated\"") != NULL;
+		rewalked += json_number(out, "rewalked") > 0;
 	}
+	ck_assert_uint_ge(validated, 15);
+	ck_assert_uint_ge(rewalked, 1);
 	fixture_refresh(&f);
 	ck_assert_int_eq(fixture_value(&f, "eintr_unexpected"), 0);
 	ck_assert_int_eq(fixture_value(&f, "short_sleeps"), 0);
@@ -535,8 +581,11 @@ Suite *glibc_suite(void)
 	tcase_add_test(walk, top_held_by_a_live_chunk);
 	tcase_add_test(walk, census_accounts_for_the_heaps);
 	tcase_add_test(walk, layout_table_matches_dwarf);
-	tcase_add_test(walk, light_read_on_short_lists);
-	tcase_add_test(walk, light_read_on_long_lists);
+	tcase_add_test(walk, trend_read_on_short_lists);
+	tcase_add_test(walk, trend_read_on_long_lists);
+	tcase_add_test(walk, trend_read_over_many_arenas);
+	tcase_add_test(walk, trend_read_with_mmapped_chunks);
+	tcase_add_test(walk, trend_read_on_a_busy_process);
 	tcase_add_test(walk, trimmable_is_what_malloc_trim_saves);
 	tcase_add_test(walk, trimmable_over_many_arenas);
 	suite_add_tcase(s, walk);
@@ -548,7 +597,7 @@ Suite *glibc_suite(void)
 	tcase_add_test(safety, no_debug_info_names_the_package);
 	tcase_add_test(safety, hundred_reads_leave_a_busy_process_undisturbed);
 	tcase_add_test(safety, brief_hold_is_exact_when_idle);
-	tcase_add_test(safety, brief_hold_falls_back_on_a_busy_process);
+	tcase_add_test(safety, brief_hold_rereads_what_moved_on_a_busy_process);
 	tcase_add_test(safety, hold_is_exact_and_says_held);
 	suite_add_tcase(s, safety);
 	return s;

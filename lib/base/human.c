@@ -37,3 +37,19 @@ const char *human_us(char *buf, size_t len, uint64_t us)
 		snprintf(buf, len, "%.2f s", us / 1e6);
 	return buf;
 }
+
+const char *human_stops(char *buf, size_t len, unsigned stops, uint64_t total_us,
+			uint64_t longest_us)
+{
+	char total[32], longest[32];
+
+	if (!stops)
+		snprintf(buf, len, "never");
+	else if (stops == 1)
+		snprintf(buf, len, "once, for %s", human_us(longest, sizeof(longest), longest_us));
+	else
+		snprintf(buf, len, "%u times, %s in total, the longest %s", stops,
+			 human_us(total, sizeof(total), total_us),
+			 human_us(longest, sizeof(longest), longest_us));
+	return buf;
+}

@@ -11,4 +11,10 @@ const char *human_bytes(char *buf, size_t len, uint64_t bytes);
 /* "850 µs", "12.3 ms", "1.20 s". Returns buf. */
 const char *human_us(char *buf, size_t len, uint64_t us);
 
+/* How heapdoc stopped a process, as every command reports it:
+ * "12 times, 2.4 ms in total, the longest 850 µs"; "once, for 850 µs";
+ * "never".  Returns buf. */
+const char *human_stops(char *buf, size_t len, unsigned stops, uint64_t total_us,
+			uint64_t longest_us);
+
 #endif

@@ -126,6 +126,8 @@ struct glibc_state {
 					 * "validated": walked while it ran, between
 					 * two brief holds that saw the same state */
 	uint64_t pause_us;		/* the longest stop of this read */
+	unsigned rewalked;		/* "validated": arenas that moved between the
+					 * holds, read again at the second */
 	uint64_t copied_bytes;		/* heap bytes copied out of the target */
 	uint64_t reads;			/* read calls on the target during the stop */
 	uint64_t walk_us;		/* the whole snapshot, stops included */

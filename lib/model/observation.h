@@ -65,6 +65,7 @@ struct observation {
 	double start_time;		/* wall clock at the first sample: seconds
 					 * since the Epoch; 0 when unknown */
 	uint64_t pause_us;		/* the longest pause heapdoc imposed */
+	uint64_t pause_total_us;	/* all of them together */
 	unsigned stops;			/* how many times it stopped the process */
 
 	struct latency latency;

@@ -97,6 +97,7 @@ int recording_write_state(FILE *out, const struct observation *obs, struct error
 	fields_write(&j, "summary", &fields_alloc_summary, &obs->summary);
 	fields_write(&j, "params", &fields_alloc_params, &obs->params);
 	json_uint(&j, "pause_us", obs->pause_us);
+	json_uint(&j, "pause_total_us", obs->pause_total_us);
 	json_uint(&j, "stops", obs->stops);
 	return end_line(&j, err);
 }
@@ -278,8 +279,10 @@ static int load_state(struct loader *ld, const struct json_value *line, struct e
 	if (ret)
 		return ret;
 	if (!read_uint_member(line, "pause_us", &obs->pause_us) ||
+	    !read_uint_member(line, "pause_total_us", &obs->pause_total_us) ||
 	    !read_uint_member(line, "stops", &stops) || stops > UINT32_MAX)
-		return error_set(err, -EIO, "state: pause_us or stops is not a count");
+		return error_set(err, -EIO, "state: pause_us, pause_total_us or stops is not a "
+				 "count");
 	obs->stops = (unsigned)stops;
 	ld->info->has_state = true;
 	return 0;

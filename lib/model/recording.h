@@ -16,7 +16,8 @@
  *   {"type":"sample","t":..,"rss":..,"allocated":..,"resident":..,
  *    "minflt":..,"majflt":..[,"split":{..}]}    one per trend point
  *   {"type":"state","status":{..},"split":{..},"summary":{..},
- *    "params":{..},"pause_us":..,"stops":..}    the allocator's full read;
+ *    "params":{..},"pause_us":..,               the allocator's full read;
+ *    "pause_total_us":..,"stops":..}
  *                                               the last one counts
  *   {"type":"latency", ..struct latency..}      step 4, when sampled
  *   {"type":"end","how":"..."}                  how the recording ended

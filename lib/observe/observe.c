@@ -262,6 +262,15 @@ int observe_sample(struct observer *o, struct error *err)
 	return 0;
 }
 
+void observe_stops(struct observer *o)
+{
+	struct observation *obs = o->obs;
+
+	obs->pause_us = MAX(obs->pause_us, o->target.pause_us_max);
+	obs->pause_total_us = o->target.pause_us_total;
+	obs->stops = o->target.stops;
+}
+
 int observe_finish(struct observer *o, const struct alloc_read *how, struct error *err)
 {
 	struct observation *obs = o->obs;
@@ -278,8 +287,7 @@ int observe_finish(struct observer *o, const struct alloc_read *how, struct erro
 		if (ret < 0)
 			summary_unavailable(&obs->summary, "%s", err->msg);
 	}
-	obs->pause_us = o->target.pause_us_max;
-	obs->stops = o->target.stops;
+	observe_stops(o);
 	if (!obs->summary.valid && o->traced) {
 		ret = observe_still_alive(o, err);
 		if (ret)
@@ -334,8 +342,7 @@ int observe_latency(struct observer *o, unsigned rounds, struct error *err)
 	l->in_lock_wait = tally.allocator_lock;
 	snprintf(l->top_frame, sizeof(l->top_frame), "%.127s", stack_tally_top(&tally));
 	l->sampled = l->samples > 0;
-	o->obs->pause_us = MAX(o->obs->pause_us, o->target.pause_us_max);
-	o->obs->stops = o->target.stops;
+	observe_stops(o);
 	/* Stacks are extra evidence: without them the verdict still stands. */
 	if (ret < 0 && ret != -ESRCH && ret != -EINTR) {
 		snprintf(l->why_not, sizeof(l->why_not), "%.150s", err->msg);

@@ -52,6 +52,10 @@ int observe_finish(struct observer *o, const struct alloc_read *how, struct erro
 #define OBSERVE_LATENCY_ROUNDS 20
 #define OBSERVE_LATENCY_MAX_S 3.0
 int observe_latency(struct observer *o, unsigned rounds, struct error *err);
+/* Copies the target's stop counters (count, longest, total) into the
+ * observation: done by observe_finish and observe_latency, and by a caller
+ * that stops early. */
+void observe_stops(struct observer *o);
 void observe_end(struct observer *o);
 
 #endif

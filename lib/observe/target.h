@@ -123,6 +123,21 @@ ssize_t target_read(struct target *t, uint64_t addr, void *buf, size_t len,
 int target_read_exact(struct target *t, uint64_t addr, void *buf, size_t len,
 		      struct error *err);
 
+/* One piece of a scattered read: len bytes at addr into buf. */
+struct target_piece {
+	uint64_t addr;
+	void *buf;
+	size_t len;
+};
+
+/* Reads every piece, IOV_MAX of them per process_vm_readv: the scattered
+ * reads of a hold (arena tops, thread caches) in a few system calls instead
+ * of one each.  0 when every piece was read whole; -EFAULT when one was
+ * not (the caller reads piece by piece to find which), -ESRCH when the
+ * process is gone. */
+int target_read_pieces(struct target *t, const struct target_piece *v, size_t n,
+		       struct error *err);
+
 /* Registers of a stopped thread (and back). */
 int target_get_regs(struct target *t, pid_t tid, struct user_regs_struct *regs,
 		    struct error *err);

@@ -132,6 +132,49 @@ int target_read_exact(struct target *t, uint64_t addr, void *buf, size_t len,
 	return 0;
 }
 
+/* At most IOV_MAX pieces in one call; a short read is -EFAULT. */
+static int read_pieces_once(struct target *t, const struct target_piece *v, size_t n,
+			    struct error *err)
+{
+	struct iovec local[IOV_MAX], remote[IOV_MAX];
+	size_t want = 0;
+	ssize_t got;
+
+	for (size_t i = 0; i < n; i++) {
+		local[i] = (struct iovec){ .iov_base = v[i].buf, .iov_len = v[i].len };
+		remote[i] = (struct iovec){ .iov_base = (void *)(uintptr_t)v[i].addr,
+					    .iov_len = v[i].len };
+		want += v[i].len;
+	}
+	got = process_vm_readv(t->pid, local, n, remote, n, 0);
+	if (got < 0 && errno == ESRCH)
+		return error_set(err, -ESRCH, "pid %d exited while being read", t->pid);
+	if (got < 0 && errno != EFAULT)
+		return error_set(err, -errno, "pid %d: scattered read: %m", t->pid);
+	if (got < 0 || (size_t)got < want)
+		return error_set(err, -EFAULT, "pid %d: a scattered read came back short",
+				 t->pid);
+	return 0;
+}
+
+int target_read_pieces(struct target *t, const struct target_piece *v, size_t n,
+		       struct error *err)
+{
+	for (size_t done = 0; done < n;) {
+		size_t k = MIN(n - done, (size_t)IOV_MAX);
+		int r;
+
+		if (target_interrupted())
+			return error_set(err, -EINTR, "pid %d: interrupted by signal %d",
+					 t->pid, target_interrupt_signal());
+		r = read_pieces_once(t, v + done, k, err);
+		if (r < 0)
+			return r;
+		done += k;
+	}
+	return 0;
+}
+
 /* ---- registers ---------------------------------------------------------------- */
 
 static int held_thread(struct target *t, pid_t tid, struct error *err)

@@ -110,6 +110,11 @@ void knobs_print_json(FILE *out, const struct observation *obs, const struct ver
 	json_uint(&j, "rss", IS_SET(v->gap.rss) ? v->gap.rss : UNSET);
 	pressure_json_object(&j, "memory_limit", &v->pressure);
 	knobs_json_array(&j, "knobs", ks);
+	json_object_begin(&j, "target");
+	json_uint(&j, "pause_us", obs->pause_us);
+	json_uint(&j, "pause_total_us", obs->pause_total_us);
+	json_uint(&j, "stops", obs->stops);
+	json_object_end(&j);
 	json_object_end(&j);
 	json_finish(&j);
 }

@@ -67,7 +67,7 @@ void knobs_print_text(FILE *out, const struct observation *obs, const struct ver
 {
 	const struct cgroup_limits *cg = &obs->cgroup;
 	const struct pressure *p = &v->pressure;
-	char b1[32], b2[32], b3[32];
+	char b1[32], b2[32], b3[32], stops[96];
 
 	fprintf(out, "%sheapdoc knobs%s: pid %d (%s), allocator %s%s%s\n", style_bold(s),
 		style_reset(s), (int)obs->pid, obs->comm, alloc_kind_name(obs->alloc.kind),
@@ -102,6 +102,10 @@ void knobs_print_text(FILE *out, const struct observation *obs, const struct ver
 			style_reset(s));
 	fprintf(out, "\n%sKnobs%s\n", style_bold(s), style_reset(s));
 	knobs_print_section(out, ks, s);
+	if (obs->summary.valid || obs->stops)
+		fprintf(out, "\n%sheapdoc stopped the process %s%s\n", style_dim(s),
+			human_stops(stops, sizeof(stops), obs->stops, obs->pause_total_us,
+				    obs->pause_us), style_reset(s));
 }
 
 void knobs_print_format(FILE *out, const struct knobs *ks, enum knobs_format fmt)

@@ -42,7 +42,8 @@ struct stats_view {
 	const struct jemalloc_stats *jemalloc;
 	const struct tcmalloc_stats *tcmalloc;
 	uint64_t allocated, resident, rss;	/* UNSET when unknown */
-	uint64_t pause_us;
+	uint64_t pause_us;		/* the longest stop */
+	uint64_t pause_total_us;
 	unsigned stops;
 };
 

@@ -14,7 +14,7 @@
 static void headline(FILE *out, const struct stats_view *r)
 {
 	const struct glibc_state *st = r->glibc;
-	char us[32];
+	char us[32], stops[96];
 
 	fprintf(out, "pid %d (%s): %s malloc %s, layout from %s\n", (int)r->pid,
 		r->comm ? r->comm : "?", r->allocator,
@@ -36,11 +36,15 @@ static void headline(FILE *out, const struct stats_view *r)
 	else
 		fprintf(out, "  %-11s %10s   malloc_trim(0) would release this much "
 			"(resident or not)\n", "trimmable", HB(st->trimmable));
-	fprintf(out, "  %-11s %10s   %s%s\n", "paused", human_us(us, sizeof(us), r->pause_us),
+	fprintf(out, "  %-11s %10s   the longest stop: %s; %s%s\n", "paused",
+		human_us(us, sizeof(us), r->pause_us),
+		human_stops(stops, sizeof(stops), r->stops, r->pause_total_us, r->pause_us),
 		st->method && !strcmp(st->method, "validated") ?
-		"the longest of two brief holds; the heaps were walked while it ran" :
-		"held while its heaps were copied",
+		"the heaps were walked while it ran" : "held while its heaps were copied",
 		st->consistent ? "" : "; an arena lock stayed held: figures may be mid-update");
+	if (st->rewalked)
+		fprintf(out, "  %-11s %10s   %u arena%s moved while walked: read again at the "
+			"second stop\n", "", "", st->rewalked, st->rewalked == 1 ? "" : "s");
 	if (st->corrupt)
 		fprintf(out, "\n  HEAP CORRUPT: %u finding%s (below); the figures cover what "
 			"could be walked\n", st->nfindings, st->nfindings == 1 ? "" : "s");
@@ -147,7 +151,7 @@ void stats_print_text(FILE *out, const struct observation *obs, const struct all
 
 	stats_view_of(r, obs, d);
 	if (r->jemalloc || r->tcmalloc) {
-		char us[32];
+		char us[32], stops[96];
 
 		fprintf(out, "pid %d (%s): %s %s\n\n", (int)r->pid, r->comm ? r->comm : "?",
 			r->allocator, r->version ? r->version : "");
@@ -155,7 +159,10 @@ void stats_print_text(FILE *out, const struct observation *obs, const struct all
 			HB(r->allocated));
 		fprintf(out, "  %-11s %10s   the allocator's view of its memory in RAM "
 			"(process RSS %s)\n", "resident", HB(r->resident), HB(r->rss));
-		fprintf(out, "  %-11s %10s\n\n", "paused", human_us(us, sizeof(us), r->pause_us));
+		fprintf(out, "  %-11s %10s   the longest stop: %s\n\n", "paused",
+			human_us(us, sizeof(us), r->pause_us),
+			human_stops(stops, sizeof(stops), r->stops, r->pause_total_us,
+				    r->pause_us));
 		if (r->jemalloc)
 			stats_jemalloc_text(out, r->jemalloc);
 		else

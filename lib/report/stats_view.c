@@ -21,8 +21,9 @@ void stats_view_of(struct stats_view *v, const struct observation *obs,
 		.allocated = d->glibc || other ? sum->allocated : UNSET,
 		.resident = sum->resident,
 		.rss = obs->status.vm_rss,
-		/* glibc: the longest stop of the read whose figures these are */
-		.pause_us = d->glibc ? d->glibc->pause_us : obs->pause_us,
+		/* Every stop heapdoc made: the read's, and its retries. */
+		.pause_us = obs->pause_us,
+		.pause_total_us = obs->pause_total_us,
 		.stops = obs->stops,
 	};
 }

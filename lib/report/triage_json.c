@@ -158,6 +158,7 @@ void triage_print_json(FILE *out, const struct triage_report *r)
 
 	json_object_begin(&j, "target");
 	json_uint(&j, "pause_us", obs->pause_us);
+	json_uint(&j, "pause_total_us", obs->pause_total_us);
 	json_uint(&j, "stops", obs->stops);
 	json_object_end(&j);
 

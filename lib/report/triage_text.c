@@ -111,7 +111,7 @@ static void print_gap(FILE *out, const struct verdict *v, const struct style *s)
 
 void triage_print_text(FILE *out, const struct triage_report *r, const struct style *s)
 {
-	char buf[32];
+	char buf[96];
 
 	print_header(out, r, s);
 	print_verdict(out, r->verdict, s);
@@ -120,8 +120,7 @@ void triage_print_text(FILE *out, const struct triage_report *r, const struct st
 	print_gap(out, r->verdict, s);
 	fprintf(out, "\n%sKnobs%s\n", style_bold(s), style_reset(s));
 	knobs_print_section(out, r->knobs, s);
-	if (r->obs->stops)
-		fprintf(out, "\n%sheapdoc stopped the process %u time%s, for at most %s%s\n",
-			style_dim(s), r->obs->stops, r->obs->stops == 1 ? "" : "s",
-			human_us(buf, sizeof(buf), r->obs->pause_us), style_reset(s));
+	fprintf(out, "\n%sheapdoc stopped the process %s%s\n", style_dim(s),
+		human_stops(buf, sizeof(buf), r->obs->stops, r->obs->pause_total_us,
+			    r->obs->pause_us), style_reset(s));
 }

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "observe/alloc/glibc_layout.h"
+#include "observe/alloc/glibc_snap.h"
 #include "observe/proc.h"
 #include "base/util.h"
 
@@ -56,6 +57,8 @@ void glibc_close(struct glibc_reader *r)
 	if (!r)
 		return;
 	symbols_close(r->syms);
+	snap_memo_free(r);
+	snap_tls_free(r);
 	free(r->buf);
 	free(r);
 }

@@ -52,18 +52,31 @@ int glibc_snapshot(struct glibc_reader *r, struct target *t, struct glibc_state 
 		   struct error *err);
 
 /* The brief hold: the target is held only to read the allocator's headers
- * (about a millisecond), runs while its heaps are walked, and is held again
- * to check that mp_, every arena header and every thread's tcache are
- * unchanged; if not (three tries), it falls back to glibc_snapshot.  A
- * chunk taken from the middle of a bin list with nothing else changing
- * between the holds would go unseen: st->method says "validated". */
+ * and the thread caches' structs (a few hundred microseconds), runs while
+ * its heaps are walked, and is held again to compare every arena header and
+ * every tcache struct: arenas that moved meanwhile are walked again (in that
+ * hold when they are small, glibc_brief.c), changed tcaches followed again.
+ * When the heap layout itself moved or a walk found it corrupt (three
+ * tries) it falls back to glibc_snapshot.  A chunk taken from the middle of
+ * a bin list with nothing else in its arena changing between the holds
+ * would go unseen: st->method says "validated", st->rewalked how many
+ * arenas were read again. */
 int glibc_snapshot_brief(struct glibc_reader *r, struct target *t, struct glibc_state *st,
 			 struct error *err);
 
-/* Only what mallinfo2 needs (headers, fastbins, and the bins walked as
- * lists): the cheap read for trend samples.  No census, no trimmable. */
-int glibc_snapshot_light(struct glibc_reader *r, struct target *t,
-			 struct glibc_state *st, struct error *err);
+/* One trend sample (the backend's sample()): allocated as mallinfo2 counts
+ * it, uordblks + hblkhd, with one brief hold when the arenas did not move
+ * since the last sample and a few when they did; free lists are walked
+ * while the process runs and kept only if the arena's header is the same
+ * at the next hold (glibc_trend.c says how).  -EAGAIN when an arena kept
+ * changing (the sample has no allocated; the next few skip the read). */
+struct glibc_trend {
+	uint64_t allocated;
+	unsigned holds;			/* stops this sample took */
+	unsigned arenas;
+};
+int glibc_trend_read(struct glibc_reader *r, struct target *t, struct glibc_trend *out,
+		     struct error *err);
 
 /* The shared figures for the judge.  resident is not set here (it comes
  * from smaps: glibc_resident). */

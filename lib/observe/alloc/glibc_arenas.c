@@ -17,8 +17,13 @@ void snap_finding(struct snap *s, uint64_t addr, const char *fmt, ...)
 	va_list ap;
 
 	st->corrupt = true;
+	if (s->finding_by >= 0 && s->parts)
+		s->parts[s->finding_by].findings++;
+	else if (s->finding_by == SNAP_BY_TCACHES)
+		s->tcache_findings++;
 	if (st->nfindings++ >= GLIBC_MAX_FINDINGS)
 		return;
+	s->finding_owner[st->nfindings - 1] = s->finding_by;
 	va_start(ap, fmt);
 	vsnprintf(st->findings[st->nfindings - 1].what,
 		  sizeof(st->findings[0].what), fmt, ap);
@@ -26,12 +31,37 @@ void snap_finding(struct snap *s, uint64_t addr, const char *fmt, ...)
 	st->findings[st->nfindings - 1].addr = addr;
 }
 
+void snap_forget_findings(struct snap *s, int by)
+{
+	struct glibc_state *st = s->st;
+	unsigned *count = by == SNAP_BY_TCACHES ? &s->tcache_findings :
+			  by >= 0 && s->parts ? &s->parts[by].findings : NULL;
+	unsigned kept = MIN(st->nfindings, (unsigned)GLIBC_MAX_FINDINGS), k = 0;
+
+	if (!count || !*count)
+		return;
+	for (unsigned i = 0; i < kept; i++) {
+		if (s->finding_owner[i] == by)
+			continue;
+		st->findings[k] = st->findings[i];
+		s->finding_owner[k++] = s->finding_owner[i];
+	}
+	st->nfindings -= *count;
+	*count = 0;
+	st->corrupt = st->nfindings > 0;
+}
+
 bool snap_in_regions(const struct snap *s, uint64_t addr)
+{
+	return snap_region_arena(s, addr) != SIZE_MAX;
+}
+
+size_t snap_region_arena(const struct snap *s, uint64_t addr)
 {
 	for (size_t i = 0; i < s->nregions; i++)
 		if (addr >= s->regions[i].start && addr < s->regions[i].end)
-			return true;
-	return false;
+			return s->regions[i].arena;
+	return SIZE_MAX;
 }
 
 /* The pseudo-chunk heading bin i (1-based) of arena a: &bins[2(i-1)] - 16. */
@@ -48,7 +78,7 @@ bool snap_is_bin_head(struct snap *s, size_t a, uint64_t p)
 }
 
 /* Class c holds [2^(c+5), 2^(c+6)). */
-static unsigned census_class(uint64_t size)
+unsigned snap_census_class(uint64_t size)
 {
 	unsigned log2 = 63 - (unsigned)__builtin_clzll(size | 1);
 
@@ -57,7 +87,7 @@ static unsigned census_class(uint64_t size)
 
 void snap_census_add(struct glibc_state *st, uint64_t size, enum mark kind, bool free_chunk)
 {
-	struct glibc_size_class *k = &st->census[census_class(size)];
+	struct glibc_size_class *k = &st->census[snap_census_class(size)];
 
 	if (free_chunk) {
 		k->free_chunks++;
@@ -74,7 +104,7 @@ void snap_census_add(struct glibc_state *st, uint64_t size, enum mark kind, bool
 /* What a fastbin chunk was seen as by the heap walk until now: in use. */
 void snap_census_move_to_free(struct glibc_state *st, uint64_t size)
 {
-	unsigned c = census_class(size);
+	unsigned c = snap_census_class(size);
 
 	if (st->census[c].used_chunks) {
 		st->census[c].used_chunks--;
@@ -104,7 +134,7 @@ void snap_census_init(struct glibc_state *st)
 	}
 }
 
-static void read_params(struct snap *s)
+void snap_read_params(struct snap *s)
 {
 	struct glibc_mp *mp = &s->st->mp;
 
@@ -162,7 +192,7 @@ int snap_read_headers(struct snap *s)
 	rc = target_read_exact(s->t, r->gs.mp, s->mp, s->L->par_size, s->err);
 	if (rc < 0)
 		return rc;
-	read_params(s);
+	snap_read_params(s);
 	st->initialized = true;
 	if (r->gs.initialized) {
 		uint64_t v = 0;

@@ -4,11 +4,10 @@
  * summary.valid = false with why_invalid naming the package to install,
  * and the /proc figure it can still give (resident); it never guesses.
  *
- * Cost: sample() takes the light snapshot: arena headers, tcache, and the
- * fastbin and bin lists followed a page at a time through a page cache, no
- * census, all within one stop.  When the lists need more than 1024 page
- * reads (a fragmented heap) it becomes the full walk in the same stop,
- * which is cheaper then.  read() takes the brief snapshot: two holds of
+ * Cost: sample() is the trend read (glibc_trend.c): one brief hold to read
+ * the arena headers, the free lists of arenas that moved since the last
+ * sample walked while the process runs and checked at a second hold.
+ * read() takes the brief snapshot: two holds of
  * about a millisecond each read malloc's headers, and every heap is copied
  * in 4 MiB windows and walked while the target runs in between; the walk is
  * kept when the second hold finds the same state, otherwise (a process
@@ -61,16 +60,15 @@ static int sample_glibc(struct alloc_reader *r, struct target *t, uint64_t *allo
 			uint64_t *resident, struct error *err)
 {
 	struct glibc_backend_reader *b = (struct glibc_backend_reader *)r;
-	struct glibc_state st;
+	struct glibc_trend tr;
 	int rc;
 
 	*allocated = UNSET;
 	if (b->g) {
-		rc = glibc_snapshot_light(b->g, t, &st, err);
+		rc = glibc_trend_read(b->g, t, &tr, err);
 		if (rc < 0)
 			return rc;
-		*allocated = st.mi.uordblks + st.mi.hblkhd;
-		glibc_state_free(&st);
+		*allocated = tr.allocated;
 	}
 	return glibc_resident(b->pid, t, resident, err);
 }

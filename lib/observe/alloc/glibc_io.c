@@ -216,6 +216,17 @@ bool readahead_take(struct readahead *ra, uint64_t addr, size_t want, unsigned c
 	return hit;
 }
 
+void readahead_forget(struct readahead *ra)
+{
+	if (!ra || !ra->started)
+		return;
+	pthread_mutex_lock(&ra->lock);
+	while (ra->state == RA_BUSY)
+		pthread_cond_wait(&ra->cond, &ra->lock);
+	ra->state = RA_IDLE;
+	pthread_mutex_unlock(&ra->lock);
+}
+
 void readahead_request(struct readahead *ra, uint64_t base, size_t len)
 {
 	if (!ra || !ra->started || !len)

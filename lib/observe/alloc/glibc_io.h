@@ -80,6 +80,8 @@ void readahead_stop(struct readahead *ra);	/* waits for a read in flight */
 bool readahead_take(struct readahead *ra, uint64_t addr, size_t want, unsigned char **buf,
 		    uint64_t *base, ssize_t *got);
 void readahead_request(struct readahead *ra, uint64_t base, size_t len);
+/* Drops what was read ahead: the target ran since, it is stale. */
+void readahead_forget(struct readahead *ra);
 
 struct span {
 	uint64_t start, len;

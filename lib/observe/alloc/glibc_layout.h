@@ -71,6 +71,8 @@ struct glibc_reader {
 	uint64_t pagesize;
 	size_t window;			/* bytes copied per read while walking */
 	unsigned char *buf;		/* the window */
+	struct glibc_memo *memo;	/* the trend read's memory (glibc_trend.c) */
+	struct glibc_tls *tls;		/* thread pointers by tid (glibc_tcache.c) */
 };
 
 /* Resolves the symbols and the layout.  -ENODATA when neither DWARF nor a

@@ -53,6 +53,21 @@
 #define MAX_ARENAS	4096
 #define MAX_HEAPS	65536		/* per arena: 4 TiB of 64 MiB heaps */
 
+/* What walking one arena added to the snapshot's totals, so that an arena
+ * found changed at the brief snapshot's second hold can be taken out and
+ * walked again (glibc_brief.c). */
+struct arena_part {
+	struct glibc_size_class census[GLIBC_CENSUS_CLASSES];
+	uint64_t free_small_chunks, free_small_bytes, free_large_chunks, free_large_bytes;
+	uint64_t pinned;
+	size_t span_from, span_to;	/* its trim spans */
+	unsigned findings;
+	bool walked;
+};
+
+#define SNAP_BY_OTHER	(-1)
+#define SNAP_BY_TCACHES	(-2)
+
 /* A stretch of address space holding one arena's chunks. */
 struct region {
 	uint64_t start, end;		/* first chunk, end of the heap */
@@ -71,7 +86,7 @@ struct snap {
 	size_t hdrs_cap;
 	struct region *regions;
 	size_t nregions, regions_cap;
-	struct addrset marks;		/* tcache chunks (and fastbin ones, light read) */
+	struct addrset marks;		/* tcache chunks, with their sizes */
 	struct addrset fast_candidates;	/* in-use-looking chunks of fastbin sizes */
 	bool *arena_has_fastbins;
 	struct span *trim_spans;	/* what malloc_trim(0) would release */
@@ -79,9 +94,19 @@ struct snap {
 	uint64_t read_budget;		/* page reads the list walks may make */
 	uint64_t heap_max;
 	bool tcache_unsettled;		/* a list disagreed with its count */
-	uint64_t *tc_print;		/* per st->tcaches[i]: FNV-1a of its struct */
+	uint64_t *tc_print;		/* per st->tcaches[i]: FNV-1a of its struct,
+					 * 0 when it was not read */
+	unsigned char *tc_copy;		/* per st->tcaches[i]: its struct as read */
+	struct arena_part *parts;	/* per arena: its share of the totals */
+	/* Who the findings come from, so that those of a walk made while
+	 * the process ran can be taken back when what it walked is read
+	 * again: an arena's index, or SNAP_BY_TCACHES, or SNAP_BY_OTHER. */
+	int finding_by;
+	int finding_owner[GLIBC_MAX_FINDINGS];	/* of each finding kept */
+	unsigned tcache_findings;
 	/* the window of the heap walk */
 	struct readahead *ra;
+	struct readahead ra_own;	/* started when a walk needs one (trend) */
 	uint64_t win_base;
 	size_t win_len;
 };
@@ -102,13 +127,56 @@ static inline uint64_t snap_mp(struct snap *s, int member)
 	return glibc_get(s->mp, &s->L->mp[member]);
 }
 
+/* ---- glibc_snapshot.c ---- */
+
+/* A snapshot's working memory for st (zeroed), and its release. */
+int snap_begin(struct snap *s, struct glibc_state *st);
+void snap_free(struct snap *s);
+/* What a hold reads of the thread caches. */
+enum snap_tcaches {
+	SNAP_TC_NONE,		/* nothing (the trend read) */
+	SNAP_TC_READ,		/* their structs; the lists are followed later */
+	SNAP_TC_WALK,		/* structs and lists, all in the hold */
+};
+
+/* Stops the target and reads mp_, the arena headers, their heaps and tops
+ * (and the thread caches as asked) until no arena mutex is held and no
+ * tcache list is caught mid-update, at most max_tries stops; leaves it
+ * stopped.  st->consistent says whether it got there. */
+int snap_stop_quiet(struct snap *s, unsigned max_tries, enum snap_tcaches tc);
+/* mallinfo2 and the free-space totals from the arenas' figures. */
+void snap_mallinfo2(struct glibc_state *st);
+
+/* ---- glibc_brief.c ---- */
+
+/* Walks arena i's heaps (its lists when the main arena is not one
+ * region), fastbins and top, keeping its share of the totals. */
+int snap_walk_arena(struct snap *s, size_t i);
+/* The brief snapshot's second look, the target running: holds it again,
+ * keeps the walk of every arena whose header did not move, walks the
+ * others again (held when they are small, else while it runs and looks
+ * again), follows changed thread caches.  Leaves the target stopped.
+ * -EAGAIN when it must start over (the ring of arenas or the heap layout
+ * changed, or a walk found the heap corrupt). */
+int snap_second_look(struct snap *s);
+
+/* ---- glibc_trend.c, glibc_tcache.c: what the reader keeps ---- */
+
+void snap_memo_free(struct glibc_reader *r);
+void snap_tls_free(struct glibc_reader *r);
+
 /* ---- glibc_arenas.c ---- */
 
 /* Something inconsistent at addr: st->corrupt, and the first
  * GLIBC_MAX_FINDINGS kept. */
 void snap_finding(struct snap *s, uint64_t addr, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/* Takes back the findings of one source (an arena, SNAP_BY_TCACHES). */
+void snap_forget_findings(struct snap *s, int by);
 bool snap_in_regions(const struct snap *s, uint64_t addr);
+/* The arena whose region holds addr; SIZE_MAX for none. */
+size_t snap_region_arena(const struct snap *s, uint64_t addr);
+unsigned snap_census_class(uint64_t size);
 uint64_t snap_bin_head(struct snap *s, size_t a, unsigned i);
 bool snap_is_bin_head(struct snap *s, size_t a, uint64_t p);
 
@@ -122,6 +190,8 @@ void snap_count_free(struct glibc_state *st, uint64_t size);
 /* mp_, __malloc_initialized and the arena ring; the number of arenas whose
  * mutex is held, or a negative errno. */
 int snap_read_headers(struct snap *s);
+/* st->mp and the heap size from the copy of mp_. */
+void snap_read_params(struct snap *s);
 void snap_arena_basics(struct snap *s, size_t i);
 int snap_find_regions(struct snap *s, size_t i);
 
@@ -129,11 +199,23 @@ int snap_find_regions(struct snap *s, size_t i);
 
 int snap_walk_fastbins(struct snap *s, size_t i, bool walked);
 int snap_walk_bins(struct snap *s, size_t i);
-uint64_t snap_tls_word(struct snap *s, uint64_t fs_base, int64_t tpoff, int *rc);
+/* A clean safe-linked list of n links (the example: its last link). */
+void snap_note_safe_links(struct glibc_state *st, uint64_t n, uint64_t at, uint64_t stored,
+			  const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+/* ---- glibc_tcache.c ---- */
+
 uint64_t snap_fnv1a(const void *p, size_t len);
+/* In a hold: every held thread's tcache struct (st->tcaches, s->tc_copy,
+ * s->tc_print), the thread pointers kept from earlier holds. */
 int snap_read_tcaches(struct snap *s);
-int snap_walk_lists(struct snap *s);
-void snap_forget_list_walks(struct glibc_state *st);
+/* Their lists, from the copies: marks, per-thread totals, findings,
+ * s->tcache_unsettled. */
+int snap_walk_tcaches(struct snap *s);
+/* At a later hold: the structs again; when any differs, the lists walked
+ * again, the marks replaced and the census of the arenas not in skip
+ * moved along.  *same: nothing changed. */
+int snap_tcaches_again(struct snap *s, const bool *skip, bool *same);
 
 /* ---- glibc_walk.c ---- */
 

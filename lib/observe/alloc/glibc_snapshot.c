@@ -16,13 +16,10 @@
 
 #define MAX_TRIES	50		/* stops before giving up on free mutexes */
 #define RETRY_NS	2000000		/* how long the target runs between tries */
-/* The light read follows the free lists a page at a time; past this many
- * pages (4 MiB) copying the heaps in windows is the cheaper way. */
-#define LIGHT_READ_BUDGET 1024
 
 /* ---- putting it together -------------------------------------------------- */
 
-static void mallinfo2_from_arenas(struct glibc_state *st)
+void snap_mallinfo2(struct glibc_state *st)
 {
 	struct glibc_mallinfo2 *mi = &st->mi;
 
@@ -56,9 +53,7 @@ static void mallinfo2_from_arenas(struct glibc_state *st)
 	mi->keepcost = st->arenas[0].top_size;
 }
 
-/* Stops the target until every arena mutex is free and every tcache list
- * agrees with its count (bounded), leaving it stopped. */
-static int stop_quiet(struct snap *s)
+int snap_stop_quiet(struct snap *s, unsigned max_tries, enum snap_tcaches tc)
 {
 	struct glibc_state *st = s->st;
 	int rc;
@@ -73,6 +68,8 @@ static int stop_quiet(struct snap *s)
 		addrset_free(&s->marks);
 		addrset_free(&s->fast_candidates);
 		s->nregions = 0;
+		s->tcache_unsettled = false;
+		s->tcache_findings = 0;
 		st->nfindings = 0;
 		st->corrupt = false;
 		held = snap_read_headers(s);
@@ -84,13 +81,14 @@ static int stop_quiet(struct snap *s)
 			if (rc < 0)
 				return rc;
 		}
-		if (st->initialized) {
+		if (st->initialized && tc != SNAP_TC_NONE)
 			rc = snap_read_tcaches(s);
-			if (rc < 0)
-				return rc;
-		}
+		if (rc == 0 && st->initialized && tc == SNAP_TC_WALK)
+			rc = snap_walk_tcaches(s);
+		if (rc < 0)
+			return rc;
 		st->consistent = !held && !s->tcache_unsettled;
-		if (st->consistent || st->tries >= MAX_TRIES)
+		if (st->consistent || st->tries >= max_tries)
 			return 0;
 		rc = target_resume(s->t, s->err);
 		if (rc < 0)
@@ -101,105 +99,24 @@ static int stop_quiet(struct snap *s)
 	}
 }
 
-/* Stops the target again and tells whether malloc's state is byte for
- * byte what the first stop saw: mp_, every arena header (top, bins, fastbin
- * heads, system_mem, the ring), the same threads with the same tcache
- * structs.  Every malloc and free changes one of these, except taking a
- * chunk from the middle of a bin list with nothing else changing (an exact
- * fit in a large bin; realloc growing into the whole next chunk). */
-static int state_unchanged(struct snap *s, bool *same)
-{
-	const struct glibc_layout *L = s->L;
-	struct glibc_state *st = s->st;
-	size_t cap = MAX(MAX(L->par_size, L->state_size), L->tcache_size);
-	unsigned char *buf = malloc(cap);
-	size_t stopped = 0;
-	int rc;
-
-	*same = false;
-	if (!buf)
-		return error_set(s->err, -ENOMEM, "out of memory");
-	rc = target_stop(s->t, s->err);
-	if (rc < 0) {
-		/* Not a change of malloc's state: the process could not be
-		 * held (another tracer took a new thread, it is exiting). */
-		free(buf);
-		return rc;
-	}
-	rc = target_read_exact(s->t, s->r->gs.mp, buf, L->par_size, s->err);
-	if (rc < 0 || memcmp(buf, s->mp, L->par_size))
-		goto out;
-	for (size_t i = 0; i < st->narenas; i++) {
-		rc = target_read_exact(s->t, st->arenas[i].addr, buf, L->state_size, s->err);
-		if (rc < 0 || memcmp(buf, snap_arena_hdr(s, i), L->state_size))
-			goto out;
-	}
-	for (size_t i = 0; i < s->t->nthreads; i++)
-		stopped += s->t->threads[i].stopped;
-	if (st->tcache_known && stopped != st->ntcaches)
-		goto out;
-	for (size_t i = 0; st->tcache_known && i < st->ntcaches; i++) {
-		struct glibc_tcache *tc = &st->tcaches[i];
-		struct user_regs_struct regs;
-
-		rc = target_get_regs(s->t, tc->tid, &regs, s->err);
-		if (rc < 0 || snap_tls_word(s, regs.fs_base, s->r->gs.tcache_tpoff, &rc) != tc->addr ||
-		    rc < 0)
-			goto out;
-		if (!tc->addr)
-			continue;
-		rc = target_read_exact(s->t, tc->addr, buf, L->tcache_size, s->err);
-		if (rc < 0 || snap_fnv1a(buf, L->tcache_size) != s->tc_print[i])
-			goto out;
-	}
-	*same = true;
-out:
-	free(buf);
-	/* A read that failed only means "changed"; a vanished process is
-	 * an error. */
-	return rc == -ESRCH || rc == -EINTR ? rc : 0;
-}
-
-/* Every heap copied and walked (with the target held, or running between
- * the brief holds), then the fastbins from what the walk saw, then the
- * tops. */
+/* Every arena walked in turn (with the target held, or running between
+ * the brief holds), each keeping its share of the totals. */
 static int walk_heaps(struct snap *s)
 {
 	struct glibc_state *st = s->st;
 	size_t n = st->narenas ? st->narenas : 1;
-	uint64_t *into_top;
 	int rc = 0;
 
-	for (size_t i = 0; i < st->narenas && st->initialized && rc == 0; i++)
-		if (st->arenas[i].main && (snap_ms(s, i, MS_FLAGS) & NONCONTIGUOUS))
-			rc = snap_walk_bins(s, i);	/* no single region to walk */
-	if (rc < 0)
-		return rc;
-	into_top = calloc(n, sizeof(*into_top));
 	s->arena_has_fastbins = calloc(n, sizeof(bool));
-	for (size_t i = 0; s->arena_has_fastbins && i < st->narenas; i++)
-		for (unsigned b = 0; b < s->L->nfastbins; b++)
-			if (glibc_get_at(snap_arena_hdr(s, i), &s->L->ms[MS_FASTBINS], b))
-				s->arena_has_fastbins[i] = true;
-	if (!into_top || !s->arena_has_fastbins) {
-		free(into_top);
+	s->parts = calloc(n, sizeof(*s->parts));
+	if (!s->arena_has_fastbins || !s->parts)
 		return error_set(s->err, -ENOMEM, "out of memory");
-	}
-	for (size_t k = 0; k < s->nregions && rc == 0; k++) {
-		uint64_t run;
-
-		rc = snap_walk_region(s, &s->regions[k], &run);
-		into_top[s->regions[k].arena] += run;
-	}
-	for (size_t i = 0; i < st->narenas && rc == 0; i++)
-		rc = snap_walk_fastbins(s, i, true);
-	for (size_t i = 0; i < st->narenas && rc == 0; i++)
-		snap_top_accounting(s, &st->arenas[i], into_top[i]);
-	free(into_top);
+	for (size_t i = 0; i < st->narenas && st->initialized && rc == 0; i++)
+		rc = snap_walk_arena(s, i);
 	return rc;
 }
 
-static int snap_begin(struct snap *s, struct glibc_state *st)
+int snap_begin(struct snap *s, struct glibc_state *st)
 {
 	struct glibc_reader *r = s->r;
 
@@ -216,40 +133,31 @@ static int snap_begin(struct snap *s, struct glibc_state *st)
 	return 0;
 }
 
-static void snap_free(struct snap *s)
+void snap_free(struct snap *s)
 {
 	addrset_free(&s->marks);
 	addrset_free(&s->fast_candidates);
 	free(s->arena_has_fastbins);
+	free(s->parts);
 	free(s->trim_spans);
 	free(s->regions);
 	free(s->tc_print);
+	free(s->tc_copy);
 	free(s->hdrs);
 	free(s->mp);
 	free(s->rc);
 }
 
-/* After the brief hold's walk: -EAGAIN when malloc's state moved meanwhile
- * (or the walk found it corrupt): the full hold is taken instead. */
-static int validate(struct snap *s, struct readahead *ra)
-{
-	bool same;
-	int rc;
-
-	readahead_stop(ra);
-	rc = state_unchanged(s, &same);
-	return rc == 0 && (!same || s->st->corrupt) ? -EAGAIN : rc;
-}
-
-/* full: walk every heap (else the light read: the lists, unless they are
- * too long); brief: hold only to read the headers, twice. */
+/* Every heap walked; brief: the target held only to read the headers (and
+ * again for the second look), else for the whole walk. */
 static int snapshot(struct glibc_reader *r, struct target *t, struct glibc_state *st,
-		    bool full, bool brief, struct error *err)
+		    bool brief, struct error *err)
 {
 	struct snap s = { .r = r, .L = &r->L, .t = t, .st = st, .err = err,
-			  .read_budget = full ? UINT64_MAX : LIGHT_READ_BUDGET };
+			  .read_budget = UINT64_MAX, .finding_by = SNAP_BY_OTHER };
 	struct readahead ra = { 0 };
 	uint64_t t0 = now_ns();
+	enum snap_tcaches tc;
 	int rc;
 
 	rc = snap_begin(&s, st);
@@ -258,35 +166,31 @@ static int snapshot(struct glibc_reader *r, struct target *t, struct glibc_state
 	/* Started before the stop: creating a thread is not free. */
 	if (readahead_start(&ra, r->pid, r->window) == 0)
 		s.ra = &ra;
-	rc = stop_quiet(&s);
+	tc = brief ? SNAP_TC_READ : SNAP_TC_WALK;
+	rc = snap_stop_quiet(&s, MAX_TRIES, tc);
 	if (rc < 0)
 		goto resume;
 	/* The brief hold: let the target run while its heaps are walked,
 	 * keep the result only if nothing changed meanwhile. */
-	brief = brief && full && st->consistent;
+	brief = brief && st->consistent;
 	if (brief) {
 		rc = target_resume(t, err);
 		if (rc < 0)
 			goto out;
 		st->pause_us = t->pause_us_last;
+		rc = snap_walk_tcaches(&s);
+	} else if (tc == SNAP_TC_READ && st->initialized) {
+		rc = snap_walk_tcaches(&s);	/* held after all */
 	}
-	if (!full) {
-		rc = snap_walk_lists(&s);
-		if (rc == -E2BIG) {	/* long lists: copying the heaps is cheaper */
-			snap_forget_list_walks(st);
-			full = true;
-			rc = 0;
-		}
-	}
-	s.read_budget = UINT64_MAX;
-	if (rc == 0 && full)
-		rc = walk_heaps(&s);
+	if (rc < 0)
+		goto resume;
+	rc = walk_heaps(&s);
 	if (rc < 0)
 		goto resume;
 	st->reads += s.rc->reads;
 	st->copied_bytes += s.rc->bytes;
 	if (brief)
-		rc = validate(&s, &ra);
+		rc = snap_second_look(&s);
 resume:
 	readahead_stop(&ra);	/* nothing reads the target once it runs */
 	if (t->stopped) {
@@ -299,11 +203,8 @@ resume:
 	st->pause_us = MAX(st->pause_us, t->pause_us_last);
 	st->method = brief ? "validated" : "held";
 	if (rc == 0) {
-		mallinfo2_from_arenas(st);
-		if (full)
-			snap_count_resident(&s);
-		else
-			st->trimmable = st->trimmable_resident = UNSET;	/* not walked */
+		snap_mallinfo2(st);
+		snap_count_resident(&s);
 	}
 out:
 	st->walk_us = (now_ns() - t0) / 1000;
@@ -315,24 +216,18 @@ out:
 int glibc_snapshot(struct glibc_reader *r, struct target *t, struct glibc_state *st,
 		   struct error *err)
 {
-	return snapshot(r, t, st, true, false, err);
+	return snapshot(r, t, st, false, err);
 }
 
 int glibc_snapshot_brief(struct glibc_reader *r, struct target *t, struct glibc_state *st,
 			 struct error *err)
 {
 	for (int attempt = 0; attempt < 3; attempt++) {
-		int rc = snapshot(r, t, st, true, true, err);
+		int rc = snapshot(r, t, st, true, err);
 
 		if (rc != -EAGAIN)
 			return rc;
 		glibc_state_free(st);
 	}
-	return snapshot(r, t, st, true, false, err);
-}
-
-int glibc_snapshot_light(struct glibc_reader *r, struct target *t, struct glibc_state *st,
-			 struct error *err)
-{
-	return snapshot(r, t, st, false, false, err);
+	return snapshot(r, t, st, false, err);
 }
