@@ -92,7 +92,7 @@ static int release_exec(const struct cmd_args *a)
 		c.opts.arena = (int)v;
 	}
 	if (release_run(&c, &r, &err) < 0)
-		return cmd_fail(&err);
+		return cmd_fail_json(&err, a->set[REL_JSON]);
 	rep = (struct act_report){
 		.pid = c.pid, .comm = c.status.name, .allocator = alloc_kind_name(c.id.kind),
 		.version = c.id.version, .release = &r, .dry_run = c.opts.dry_run,

@@ -58,18 +58,17 @@ const struct cmd_entry cmd_set_entry = {
 	.exec = set_exec,
 };
 
-/* The NAME=VALUE arguments, for the allocator found. */
+/* The NAME=VALUE arguments, for the allocator found; -EINVAL (a usage
+ * error: exit 2) with the reason when one is not a live setting. */
 static int parse_settings(struct cmd_act *c, char **args, int n, struct setting_req *req,
-			  size_t *nreq)
+			  size_t *nreq, struct error *err)
 {
-	char why[512];
+	char why[400];
 
 	for (int i = 0; i < n; i++)
 		if (settings_parse(c->id.kind, c->id.prefix, args[i], req, nreq, why,
-				   sizeof(why)) < 0) {
-			fprintf(stderr, "heapdoc set: pid %d: %s\n", (int)c->pid, why);
-			return EXIT_USAGE;
-		}
+				   sizeof(why)) < 0)
+			return error_set(err, -EINVAL, "set: pid %d: %s", (int)c->pid, why);
 	return 0;
 }
 
@@ -102,14 +101,13 @@ static int set_exec(const struct cmd_args *a)
 	if (code)
 		return code;
 	if (cmd_act_identify(&c, &err) < 0)
-		return cmd_fail(&err);
-	code = parse_settings(&c, a->argv + 1, a->argc - 1, req, &n);
-	if (code)
-		return code;
+		return cmd_fail_json(&err, a->set[SET_JSON]);
+	if (parse_settings(&c, a->argv + 1, a->argc - 1, req, &n, &err) < 0)
+		return cmd_fail_json(&err, a->set[SET_JSON]);
 	for (size_t i = 0; i < n; i++)
 		ch[i] = (struct act_change){ .what = req[i].def->id, .want = req[i].value };
 	if (set_run(&c, ch, n, &cost, &rep.rss_before, &rep.rss_after, &err) < 0)
-		return cmd_fail(&err);
+		return cmd_fail_json(&err, a->set[SET_JSON]);
 	rep.pid = c.pid;
 	rep.comm = c.status.name;
 	rep.allocator = alloc_kind_name(c.id.kind);
