@@ -79,6 +79,11 @@ static void accepted_names(enum alloc_kind kind, char *why, size_t len)
 {
 	size_t o = 0;
 
+	if (!settings_is_live(kind, NULL)) {
+		snprintf(why, len, "heapdoc can change no %s setting in a running process",
+			 alloc_kind_name(kind));
+		return;
+	}
 	o += snprintf(why + o, len - MIN(o, len), "%s accepts ", alloc_kind_name(kind));
 	for (size_t i = 0; i < ARRAY_SIZE(defs); i++)
 		if (defs[i].kind == kind)
@@ -234,7 +239,7 @@ int settings_parse(enum alloc_kind kind, const char *prefix, const char *arg,
 bool settings_is_live(enum alloc_kind kind, const char *name)
 {
 	for (size_t i = 0; i < ARRAY_SIZE(defs); i++)
-		if (defs[i].kind == kind && !strcmp(defs[i].name, name))
+		if (defs[i].kind == kind && (!name || !strcmp(defs[i].name, name)))
 			return true;
 	return false;
 }

@@ -10,8 +10,8 @@
 #include <stddef.h>
 
 #include "judge/knobs.h"
-#include "observe/act.h"
-#include "observe/alloc/alloc.h"
+#include "model/act.h"
+#include "model/alloc.h"
 
 enum setting_type { SETTING_BYTES, SETTING_MS, SETTING_BOOL, SETTING_RATE };
 
@@ -45,8 +45,8 @@ struct setting_req {
 int settings_parse(enum alloc_kind kind, const char *prefix, const char *arg,
 		   struct setting_req *req, size_t *n, char *why, size_t len);
 
-/* Whether heapdoc set can change name (as knobs prints it) in a running
- * process of this allocator. */
+/* Whether heapdoc set can change name (as knobs prints it; NULL: any
+ * setting) in a running process of this allocator. */
 bool settings_is_live(enum alloc_kind kind, const char *name);
 
 /* The value as NAME=VALUE writes it ("0", "true", "2.5"). */

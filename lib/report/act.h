@@ -9,7 +9,7 @@
 #include "judge/knobs.h"
 #include "judge/settings.h"
 #include "judge/verify.h"
-#include "observe/act.h"
+#include "model/act.h"
 #include "report/style.h"
 
 struct act_report {
