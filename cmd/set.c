@@ -58,17 +58,18 @@ const struct cmd_entry cmd_set_entry = {
 	.exec = set_exec,
 };
 
-/* The NAME=VALUE arguments, for the allocator found; -EINVAL (a usage
- * error: exit 2) with the reason when one is not a live setting. */
-static int parse_settings(struct cmd_act *c, char **args, int n, struct setting_req *req,
-			  size_t *nreq, struct error *err)
+/* The NAME=VALUE arguments, for the allocator found: 0, or the exit code
+ * of the usage error printed (a name this allocator lacks, one read only at
+ * start-up, a value out of range). */
+static int parse_settings(const struct cmd_args *a, struct cmd_act *c,
+			  struct setting_req *req, size_t *nreq)
 {
 	char why[400];
 
-	for (int i = 0; i < n; i++)
-		if (settings_parse(c->id.kind, c->id.prefix, args[i], req, nreq, why,
+	for (int i = 1; i < a->argc; i++)
+		if (settings_parse(c->id.kind, c->id.prefix, a->argv[i], req, nreq, why,
 				   sizeof(why)) < 0)
-			return error_set(err, -EINVAL, "set: pid %d: %s", (int)c->pid, why);
+			return cmd_usage_error(a->cmd, "pid %d: %s", (int)c->pid, why);
 	return 0;
 }
 
@@ -102,8 +103,9 @@ static int set_exec(const struct cmd_args *a)
 		return code;
 	if (cmd_act_identify(&c, &err) < 0)
 		return cmd_fail_json(&err, a->set[SET_JSON]);
-	if (parse_settings(&c, a->argv + 1, a->argc - 1, req, &n, &err) < 0)
-		return cmd_fail_json(&err, a->set[SET_JSON]);
+	code = parse_settings(a, &c, req, &n);
+	if (code)
+		return code;
 	for (size_t i = 0; i < n; i++)
 		ch[i] = (struct act_change){ .what = req[i].def->id, .want = req[i].value };
 	if (set_run(&c, ch, n, &cost, &rep.rss_before, &rep.rss_after, &err) < 0)

@@ -226,7 +226,8 @@ START_TEST(bad_names_and_values)
 	fixture_start(&f, "je_dirty", NULL, NULL);
 	ck_assert_int_eq(act(&f, (const char *[]){ "set", "PID", "narenas=2", NULL }), 2);
 	ck_assert_ptr_nonnull(strstr(err, "MALLOC_CONF=narenas:2"));
-	ck_assert_int_eq(act(&f, (const char *[]){ "release", "--arena", "4000", "PID", NULL }), 2);
+	ck_assert_int_eq(act(&f, (const char *[]){ "release", "--arena", "4000", "PID", NULL }), 1);
+	ck_assert_msg(strstr(err, "no arena 4000"), "%s", err);
 	fixture_stop(&f);
 }
 END_TEST
