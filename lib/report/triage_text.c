@@ -105,8 +105,9 @@ static void print_gap(FILE *out, const struct verdict *v, const struct style *s)
 	else
 		fprintf(out, ": none worth the name\n");
 	if (IS_SET(g->trimmable))
-		fprintf(out, "  a release call would return %s\n",
-			human_bytes(b1, sizeof(b1), g->trimmable));
+		fprintf(out, "  a release call would return %s%s\n",
+			human_bytes(b1, sizeof(b1), g->trimmable), v->cycle.held_at_peak ?
+			", taken back within a cycle: it is the working set" : "");
 }
 
 void triage_print_text(FILE *out, const struct triage_report *r, const struct style *s)
