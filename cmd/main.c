@@ -12,6 +12,9 @@ static const struct cmd_entry *const commands[] = {
 	&cmd_leaks_entry,
 	&cmd_release_entry,
 	&cmd_set_entry,
+	&cmd_record_entry,
+	&cmd_compare_entry,
+	&cmd_plot_entry,
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))

@@ -7,7 +7,7 @@
  * leak riding on it.  The lows can: each flush frees what the cycle took,
  * except what leaked.  So the floor is judged on its own — the lowest
  * sample of each cycle, from one drop to the next — and the peak likewise
- * from the highest sample before each drop.
+ * from the highest sample before each drop (of complete cycles).
  *
  * Sampled once a second, a cycle's low is the first sample after the
  * flush, caught anywhere up to one interval of refilling later: each low
@@ -18,7 +18,8 @@
  *    rise in order more often than noise would make them, one chance in
  *    twenty), a rise over the window worth the name (the trend
  *    threshold), and a rise above twice the lows' own spread around their
- *    line — so a rise the size of the noise is never called one.
+ *    line — so a rise the size of the noise is never called one;
+ *  - "steady" is the absence of such a move either way.
  * Without two drops the window is cut into blocks and each block's lowest
  * and highest sample stand in for the cycles'.
  */
@@ -85,8 +86,9 @@ static void envelope_of(const struct points *p, double threshold, struct envelop
 	e->noise = spread(p, e->rate);
 	rise = e->rate * (e->t_last - e->t_first);
 	e->rises = e->z >= ENVELOPE_Z && rise >= threshold && rise >= 2 * e->noise;
-	e->steady = fabs(rise) < threshold &&
-		    fabs((double)e->last - (double)e->first) < threshold;
+	/* Steady: no move in either direction that stands out of the points'
+	 * own noise and is worth the name. */
+	e->steady = !(fabs(e->z) >= ENVELOPE_Z && fabs(rise) >= MAX(threshold, 2 * e->noise));
 }
 
 void series_envelopes(const struct series *s, const size_t *drops, size_t ndrops,
@@ -96,10 +98,13 @@ void series_envelopes(const struct series *s, const size_t *drops, size_t ndrops
 
 	if (ndrops >= 2) {
 		/* A low after each drop (until the next one, or the end),
-		 * a high before each (since the previous one, or the start). */
+		 * a high before each but the first: the window may start
+		 * anywhere in a cycle, and a cycle seen in part has a lower
+		 * high than it reaches, which would read as a rising peak. */
 		for (size_t k = 0; k < ndrops; k++) {
 			extreme(s, drops[k], k + 1 < ndrops ? drops[k + 1] : s->n, true, &lows);
-			extreme(s, k ? drops[k - 1] : 0, drops[k], false, &highs);
+			if (k)
+				extreme(s, drops[k - 1], drops[k], false, &highs);
 		}
 	} else {
 		size_t blocks = MIN(MAX(s->n / 4, (size_t)3), (size_t)ENVELOPE_BLOCKS);

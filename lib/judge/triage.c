@@ -525,6 +525,12 @@ void judge_triage(const struct observation *obs, struct verdict *v)
 		pressure_evidence(v, &v->pressure, NULL);
 	}
 	split_evidence(v, &v->gap);
+	if (obs->samples_estimated)
+		judge_evidence(v, "%u sample%s of allocated %s estimates: a busy arena kept moving "
+			       "through the read, each within what it allocated and freed in those "
+			       "few milliseconds", obs->samples_estimated,
+			       obs->samples_estimated == 1 ? "" : "s",
+			       obs->samples_estimated == 1 ? "is one of the" : "are");
 	slow_evidence(v, obs, &v->slow);
 	next_step(v, obs);
 }

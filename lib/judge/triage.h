@@ -45,7 +45,7 @@ struct envelope {
 	uint64_t first, last;	/* the first and the last point */
 	double t_first, t_last;	/* when they were seen (s) */
 	bool rises;		/* beyond noise, beyond its spread, worth the name */
-	bool steady;		/* moved less than a change worth the name */
+	bool steady;		/* no move either way beyond noise and worth the name */
 };
 
 /* Which figure of a sample a trend is taken over. */
@@ -234,8 +234,17 @@ const char *verdict_name(enum verdict_kind kind);
 
 void judge_triage(const struct observation *obs, struct verdict *out);
 
-/* "the 60 s window", "the 10.0 s window": how every time-based figure
- * says where it comes from. */
-const char *judge_window_name(char *buf, size_t len, double span_s);
+/* Where resident (RSS without it) and allocated part ways: the first
+ * sample from which the gap between them is worth a name (GAP_*) at nine
+ * samples in ten to the end, when it was not at the start.  A working set
+ * that comes and goes has its gap open and close every cycle: not that. */
+struct divergence {
+	bool found;
+	double t;		/* seconds since the first sample */
+	uint64_t gap_then, gap_end;	/* bytes, there and at the last sample */
+	const char *upper;	/* "resident" or "RSS" */
+};
+
+void judge_divergence(const struct observation *obs, struct divergence *out);
 
 #endif

@@ -184,17 +184,21 @@ void judge_watch(struct verdict *v)
 	v->watch_why[0] = '\0';
 	if (a->kind == TREND_UNKNOWN && a->n)
 		watch(v, MAX(span * 2, 10.0), span, a->why);
-	if (a->kind == TREND_GROWING && !(a->drops >= 2 && a->floor.rises)) {
+	if (v->kind == VERDICT_LEAK) {
 		snprintf(why, sizeof(why), "a cache still filling up looks like a leak over %s; "
 			 "%.0f s tell them apart", hb_window(&h, span), LEAK_CONFIRM_WINDOW_S);
 		watch(v, LEAK_CONFIRM_WINDOW_S, span, why);
 	}
-	if (c->seen && !c->steady && a->drops < CYCLE_MIN_DROPS && v->kind != VERDICT_LEAK) {
+	if (c->seen && !c->steady && v->kind != VERDICT_LEAK) {
 		double per = isnan(c->period_s) ? span / MAX(c->drops, 1u) : c->period_s;
+		/* Too few cycles, or cycles whose lows or highs moved: a few
+		 * more tell noise from a leak riding on them. */
+		int more = a->drops < CYCLE_MIN_DROPS ? CYCLE_MIN_DROPS - (int)a->drops + 1 :
+			   CYCLE_MIN_DROPS;
 
-		snprintf(why, sizeof(why), "a cycle of ~%s: %d drops tell whether a leak rides "
-			 "on it", hb_seconds(&h, per), CYCLE_MIN_DROPS);
-		watch(v, span + (CYCLE_MIN_DROPS - a->drops + 1) * per, span, why);
+		snprintf(why, sizeof(why), "a cycle of ~%s: %d more drops tell whether a leak "
+			 "rides on it", hb_seconds(&h, per), more);
+		watch(v, span + more * per, span, why);
 	}
 	if (a->drops >= 2 && !a->floor.rises && a->floor.z >= FLOOR_SEEN_Z && a->floor.rate > 0 &&
 	    v->kind != VERDICT_LEAK)
@@ -204,4 +208,64 @@ void judge_watch(struct verdict *v)
 	    span < LEAK_CONFIRM_WINDOW_S)
 		watch(v, LEAK_CONFIRM_WINDOW_S, span, "growth that goes on for 30 s is not a "
 		      "one-off");
+}
+
+/* ---- where the lines part ------------------------------------------------ */
+
+/* Nine in ten of the samples from there on hold a gap worth the name. */
+#define DIVERGE_SHARE 0.9
+
+static bool gap_named(uint64_t upper, uint64_t allocated)
+{
+	double gap = (double)upper - (double)allocated;
+
+	return gap >= (double)GAP_MIN_BYTES && gap >= GAP_MIN_SHARE * (double)upper;
+}
+
+/* A tail that says something: at least this many samples, and a tenth. */
+#define DIVERGE_MIN_TAIL 5
+
+void judge_divergence(const struct observation *obs, struct divergence *out)
+{
+	static bool named[OBS_MAX_SAMPLES];
+	bool resident = false;
+	size_t n = obs->nsamples, tail = 0, hits = 0, from = SIZE_MAX, head = 0, head_named = 0;
+
+	memset(out, 0, sizeof(*out));
+	for (size_t i = 0; i < n; i++)
+		resident |= IS_SET(obs->samples[i].resident);
+	out->upper = resident ? "resident" : "RSS";
+	for (size_t i = 0; i < n; i++) {
+		const struct sample *s = &obs->samples[i];
+		uint64_t up = resident ? s->resident : s->rss;
+
+		named[i] = IS_SET(up) && IS_SET(s->allocated) && gap_named(up, s->allocated);
+	}
+	/* Backwards: the earliest start whose tail holds the gap nine times
+	 * in ten, over enough of the window to mean it. */
+	for (size_t k = n; k-- > 0;) {
+		tail++;
+		hits += named[k];
+		if (named[k] && tail >= MAX((size_t)DIVERGE_MIN_TAIL, n / 10) &&
+		    hits >= DIVERGE_SHARE * (double)tail)
+			from = k;
+	}
+	/* ... and a start where it was not there yet. */
+	for (size_t i = 0; i < MAX(n / 10, (size_t)1) && i < n; i++, head++)
+		head_named += named[i];
+	if (from == SIZE_MAX || from == 0 || 2 * head_named >= head)
+		return;
+	out->found = true;
+	out->t = obs->samples[from].t - obs->samples[0].t;
+	out->gap_then = (resident ? obs->samples[from].resident : obs->samples[from].rss) -
+			obs->samples[from].allocated;
+	for (size_t k = n; k-- > 0;) {
+		const struct sample *s = &obs->samples[k];
+		uint64_t up = resident ? s->resident : s->rss;
+
+		if (IS_SET(up) && IS_SET(s->allocated)) {
+			out->gap_end = up > s->allocated ? up - s->allocated : 0;
+			break;
+		}
+	}
 }

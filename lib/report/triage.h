@@ -15,6 +15,10 @@ struct triage_report {
 	const struct observation *obs;
 	const struct verdict *verdict;
 	const struct knobs *knobs;
+	/* How the window ended when it did not run its course ("interrupted by
+	 * SIGINT after 31 s", "the process was killed by the OOM killer ...");
+	 * NULL when it did. */
+	const char *ended;
 };
 
 void triage_print_text(FILE *out, const struct triage_report *r, const struct style *s);

@@ -178,6 +178,8 @@ void triage_print_json(FILE *out, const struct triage_report *r)
 	json_double(&j, "span_s", obs->nsamples > 1 ?
 		    obs->samples[obs->nsamples - 1].t - obs->samples[0].t : 0);
 	json_uint(&j, "samples", obs->nsamples);
+	/* How it ended when it did not run its course; null when it did. */
+	json_string(&j, "ended", r->ended);
 	/* The window that would decide, when this one did not: 0 when it did. */
 	json_double(&j, "watch_s", v->watch_s);
 	json_string(&j, "watch_why", v->watch_s ? v->watch_why : NULL);

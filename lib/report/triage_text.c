@@ -26,7 +26,9 @@ static void print_header(FILE *out, const struct triage_report *r, const struct 
 		fprintf(out, ", watched %.1f s (%zu samples)\n",
 			obs->samples[obs->nsamples - 1].t - obs->samples[0].t, obs->nsamples);
 	else
-		fprintf(out, ", one snapshot\n");
+		fprintf(out, ", %s\n", obs->nsamples ? "one snapshot" : "no sample");
+	if (r->ended)
+		fprintf(out, "%sended: %s%s\n", style_bold(s), r->ended, style_reset(s));
 }
 
 static void print_verdict(FILE *out, const struct verdict *v, const struct style *s)

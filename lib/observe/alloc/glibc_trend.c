@@ -20,10 +20,16 @@
  *    is busy, and busy arenas move all the time: its lists are walked in
  *    that hold when they are short (TREND_LIST_BUDGET pages: under a
  *    millisecond), which costs less than more rounds of holds;
- *  - an arena that still cannot be read leaves this sample without
- *    allocated (-EAGAIN: the trend loses one point, never the pause
- *    budget), and the next samples skip the walk for a while (a busy arena
- *    with long lists would otherwise be walked in vain every second).
+ *  - a busy arena whose lists are long (a fragmented heap that allocates
+ *    all the time: a cache refilled between leaked blocks) never holds
+ *    still for a walk, and walking it held would be the long pause this
+ *    file avoids: its figures are those of the walk made while it ran, an
+ *    estimate within what it allocated and freed during that walk (a few
+ *    milliseconds of its traffic), and the sample says so (estimated);
+ *  - an arena that cannot be read at all (its walk found it inconsistent)
+ *    leaves this sample without allocated (-EAGAIN: the trend loses one
+ *    point, never the pause budget), and the next samples skip the walk
+ *    for a while.
  *
  * An idle process thus costs one hold of a few hundred microseconds per
  * sample; a busy one two, the second a little longer.
@@ -236,26 +242,57 @@ static int keep_walks(struct snap *s, const bool *ok)
 	return rc;
 }
 
+/* Arena i's figures from the walk made while the process ran during this
+ * sample (since), though its header moved after: an estimate, within what
+ * the arena allocated and freed during that walk. */
+static bool memo_estimate(struct snap *s, size_t i, uint64_t since)
+{
+	struct glibc_arena *ar = &s->st->arenas[i];
+	struct memo_arena *e = memo_find(s->r->memo, ar->addr, i);
+
+	if (!e || e->when_ns < since)
+		return false;
+	ar->fastbin_chunks = e->fastbin_chunks;
+	ar->fastbin_bytes = e->fastbin_bytes;
+	ar->bin_chunks = e->bin_chunks;
+	ar->bin_bytes = e->bin_bytes;
+	ar->largest_free = e->largest_free;
+	return true;
+}
+
+/* The last hold: arenas still moving are walked in it when their lists are
+ * short, else estimated from this sample's unheld walk. */
+static int trend_last(struct snap *s, const bool *todo, uint64_t since, unsigned *estimated)
+{
+	int rc = 0;
+
+	for (size_t i = 0; i < s->st->narenas && rc == 0; i++) {
+		if (!todo[i])
+			continue;
+		rc = s->st->arenas[i].mutex_held ? -E2BIG : walk_arena(s, i, true);
+		if (rc == -E2BIG || rc == -EFAULT) {
+			rc = memo_estimate(s, i, since) ? 0 : -EAGAIN;
+			*estimated += rc == 0;
+		}
+	}
+	return rc;
+}
+
 /* The rounds: hold, walk what the memo lacks while the process runs, hold
  * again to see which walks still hold; the last round walks held. */
-static int trend_rounds(struct snap *s, bool *todo, bool *ok, unsigned *holds)
+static int trend_rounds(struct snap *s, bool *todo, bool *ok, struct glibc_trend *out)
 {
+	uint64_t since = now_ns();
 	size_t left = 0;
 	int rc;
 
 	for (unsigned round = 0;; round++) {
 		rc = trend_hold(s, todo, &left);
-		++*holds;
+		out->holds++;
 		if (rc < 0 || !left)
 			return rc;
-		if (round == TREND_ROUNDS) {
-			/* Held: only lists short enough to keep the pause short. */
-			for (size_t i = 0; i < s->st->narenas && rc == 0; i++)
-				if (todo[i])
-					rc = s->st->arenas[i].mutex_held ? -EAGAIN :
-					     walk_arena(s, i, true);
-			return rc == -E2BIG || rc == -EFAULT ? -EAGAIN : rc;
-		}
+		if (round == TREND_ROUNDS)
+			return trend_last(s, todo, since, &out->estimated);
 		rc = target_resume(s->t, s->err);
 		if (rc == 0)
 			rc = walk_unheld(s, todo, ok);
@@ -302,7 +339,7 @@ int glibc_trend_read(struct glibc_reader *r, struct target *t, struct glibc_tren
 	if (rc == 0)
 		rc = trend_start(&s);
 	if (rc == 0)
-		rc = trend_rounds(&s, todo, ok, &out->holds);
+		rc = trend_rounds(&s, todo, ok, out);
 	readahead_stop(&s.ra_own);
 	if (t->stopped) {
 		struct error e2 = { 0 };
