@@ -74,13 +74,16 @@ static double change_threshold(uint64_t level)
 	return MAX(TREND_CHANGE_SHARE * (double)level, TREND_CHANGE_MIN_BYTES);
 }
 
-/* The drops (a fall between two samples of at least a quarter of the
- * range), their count and the median time between them. */
+/* The drops (a fall between two samples of at least a quarter of a range
+ * worth the name), their count and the median time between them. */
 static size_t find_drops(const struct series *s, struct trend *tr, size_t *drops)
 {
 	double range = (double)(tr->max - tr->min), gaps[OBS_MAX_SAMPLES];
 	size_t n = 0;
 
+	/* Teeth smaller than a change worth the name are churn, not teeth. */
+	if (range < change_threshold(tr->level))
+		range = 0;
 	for (size_t i = 1; i < s->n && range > 0; i++)
 		if (s->y[i - 1] - s->y[i] >= TREND_DROP_SHARE * range)
 			drops[n++] = i;

@@ -291,13 +291,14 @@ static bool decide_leak(struct verdict *v)
 	return true;
 }
 
-/* A working set that comes and goes, held at its peak: not free memory. */
+/* A working set that comes and goes, held at its peak: not free memory,
+ * whether the full read caught it low (a gap) or high (none). */
 static bool decide_cycle(struct verdict *v)
 {
 	const struct cycle *c = &v->cycle;
 	struct hb h = { .i = 0 };
 
-	if (!c->seen || !c->held_at_peak || !v->gap.significant)
+	if (!c->seen || !c->held_at_peak || (!c->steady && !v->gap.significant))
 		return false;
 	if (!c->steady) {
 		judge_decide(v, VERDICT_INCONCLUSIVE, "allocated goes from %s to %s and back "
