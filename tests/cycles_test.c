@@ -24,18 +24,12 @@ static struct knobs ks;
 
 static bool has_evidence(const char *needle)
 {
-	for (size_t i = 0; i < v.nevidence; i++)
-		if (strstr(v.evidence[i], needle))
-			return true;
-	return false;
+	return judge_has_evidence(&v, needle);
 }
 
 static void dump(void)
 {
-	fprintf(stderr, "verdict %s (leaning %s): %s\n  next: %s\n", verdict_name(v.kind),
-		verdict_name(v.leaning), v.reason, v.next_step);
-	for (size_t i = 0; i < v.nevidence; i++)
-		fprintf(stderr, "  %s\n", v.evidence[i]);
+	judge_dump(&v);
 }
 
 #define assert_verdict(want) \

@@ -11,21 +11,14 @@
 static struct observation obs;
 static struct verdict v;
 
-/* True when some evidence line contains needle. */
 static bool has_evidence(const char *needle)
 {
-	for (size_t i = 0; i < v.nevidence; i++)
-		if (strstr(v.evidence[i], needle))
-			return true;
-	return false;
+	return judge_has_evidence(&v, needle);
 }
 
 static void dump(void)
 {
-	fprintf(stderr, "verdict %s (leaning %s): %s\n", verdict_name(v.kind),
-		verdict_name(v.leaning), v.reason);
-	for (size_t i = 0; i < v.nevidence; i++)
-		fprintf(stderr, "  %s\n", v.evidence[i]);
+	judge_dump(&v);
 }
 
 #define assert_verdict(want) \

@@ -129,6 +129,15 @@ static int memo_keep(struct snap *s, size_t i, uint64_t now)
 	return 0;
 }
 
+static void memo_apply(const struct memo_arena *e, struct glibc_arena *ar)
+{
+	ar->fastbin_chunks = e->fastbin_chunks;
+	ar->fastbin_bytes = e->fastbin_bytes;
+	ar->bin_chunks = e->bin_chunks;
+	ar->bin_bytes = e->bin_bytes;
+	ar->largest_free = e->largest_free;
+}
+
 /* Arena i's free-list figures from the memo, when its header is the one
  * they were found for, no mutex is held and the memo is recent. */
 static bool memo_use(struct snap *s, size_t i, uint64_t now)
@@ -139,11 +148,7 @@ static bool memo_use(struct snap *s, size_t i, uint64_t now)
 	if (!e || ar->mutex_held || now - e->when_ns > MEMO_MAX_AGE_NS ||
 	    memcmp(e->hdr, snap_arena_hdr(s, i), s->L->state_size))
 		return false;
-	ar->fastbin_chunks = e->fastbin_chunks;
-	ar->fastbin_bytes = e->fastbin_bytes;
-	ar->bin_chunks = e->bin_chunks;
-	ar->bin_bytes = e->bin_bytes;
-	ar->largest_free = e->largest_free;
+	memo_apply(e, ar);
 	return true;
 }
 
@@ -252,11 +257,7 @@ static bool memo_estimate(struct snap *s, size_t i, uint64_t since)
 
 	if (!e || e->when_ns < since)
 		return false;
-	ar->fastbin_chunks = e->fastbin_chunks;
-	ar->fastbin_bytes = e->fastbin_bytes;
-	ar->bin_chunks = e->bin_chunks;
-	ar->bin_bytes = e->bin_bytes;
-	ar->largest_free = e->largest_free;
+	memo_apply(e, ar);
 	return true;
 }
 
