@@ -22,22 +22,9 @@ static struct knobs ks;
 #define BASE (8 * MiB_)
 #define PHASE 0.37			/* where in the cycle sampling starts */
 
-static bool has_evidence(const char *needle)
-{
-	return judge_has_evidence(&v, needle);
-}
-
-static void dump(void)
-{
-	judge_dump(&v);
-}
-
-#define assert_verdict(want) \
-	do { \
-		if (v.kind != (want)) \
-			dump(); \
-		ck_assert_str_eq(verdict_name(v.kind), verdict_name(want)); \
-	} while (0)
+#define has_evidence(needle) judge_has_evidence(&v, needle)
+#define dump() judge_dump(&v)
+#define assert_verdict(want) judge_assert_verdict(&v, want)
 
 static double cycle_fill(double t)
 {

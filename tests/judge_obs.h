@@ -107,4 +107,12 @@ static inline void judge_dump(const struct verdict *v)
 		fprintf(stderr, "  %s\n", v->evidence[i]);
 }
 
+/* Fails the test unless v's verdict is want, showing v when it is not. */
+#define judge_assert_verdict(v, want) \
+	do { \
+		if ((v)->kind != (want)) \
+			judge_dump(v); \
+		ck_assert_str_eq(verdict_name((v)->kind), verdict_name(want)); \
+	} while (0)
+
 #endif
