@@ -32,7 +32,9 @@
  *    for a while.
  *
  * An idle process thus costs one hold of a few hundred microseconds per
- * sample; a busy one two, the second a little longer.
+ * sample; a busy one (an arena that keeps moving, with short lists) also
+ * one, a little longer: an arena that moved between the holds last time
+ * has its lists walked in the first hold this time.
  */
 #include "observe/alloc/glibc_snap.h"
 
@@ -63,6 +65,10 @@ struct memo_arena {
 	unsigned char *hdr;		/* its header then (state_size bytes) */
 	uint64_t fastbin_chunks, fastbin_bytes, bin_chunks, bin_bytes, largest_free;
 	uint64_t when_ns;
+	/* It moved between the holds of the sample that last read it, and its
+	 * lists were short enough to walk held: the next sample walks them in
+	 * its first hold rather than wait for a second. */
+	bool busy;
 };
 
 struct glibc_memo {
@@ -96,8 +102,8 @@ static struct memo_arena *memo_find(struct glibc_memo *m, uint64_t addr, size_t 
 }
 
 /* Remembers arena i as the current hold shows it, with the figures a walk
- * found for exactly that header. */
-static int memo_keep(struct snap *s, size_t i, uint64_t now)
+ * found for exactly that header; busy: see struct memo_arena. */
+static int memo_keep(struct snap *s, size_t i, uint64_t now, bool busy)
 {
 	struct glibc_memo *m = s->r->memo;
 	const struct glibc_arena *ar = &s->st->arenas[i];
@@ -126,6 +132,7 @@ static int memo_keep(struct snap *s, size_t i, uint64_t now)
 	e->bin_bytes = ar->bin_bytes;
 	e->largest_free = ar->largest_free;
 	e->when_ns = now;
+	e->busy = busy;
 	return 0;
 }
 
@@ -243,7 +250,7 @@ static int keep_walks(struct snap *s, const bool *ok)
 
 	for (size_t i = 0; i < s->st->narenas && rc == 0; i++)
 		if (ok[i])
-			rc = memo_keep(s, i, now);
+			rc = memo_keep(s, i, now, false);
 	return rc;
 }
 
@@ -265,16 +272,48 @@ static bool memo_estimate(struct snap *s, size_t i, uint64_t since)
  * short, else estimated from this sample's unheld walk. */
 static int trend_last(struct snap *s, const bool *todo, uint64_t since, unsigned *estimated)
 {
+	uint64_t now = now_ns();
 	int rc = 0;
 
 	for (size_t i = 0; i < s->st->narenas && rc == 0; i++) {
 		if (!todo[i])
 			continue;
 		rc = s->st->arenas[i].mutex_held ? -E2BIG : walk_arena(s, i, true);
+		if (rc == 0)
+			rc = memo_keep(s, i, now, true);
 		if (rc == -E2BIG || rc == -EFAULT) {
 			rc = memo_estimate(s, i, since) ? 0 : -EAGAIN;
 			*estimated += rc == 0;
 		}
+	}
+	return rc;
+}
+
+/* The first hold: arenas that were busy at the last sample are walked now,
+ * held (their lists were short), rather than after a second hold they
+ * would move before anyway; one whose lists grew long goes the other way
+ * from now on. */
+static int walk_busy_held(struct snap *s, bool *todo, size_t *left)
+{
+	uint64_t now = now_ns();
+	int rc = 0;
+
+	for (size_t i = 0; i < s->st->narenas && rc == 0; i++) {
+		struct glibc_arena *ar = &s->st->arenas[i];
+		struct memo_arena *e = memo_find(s->r->memo, ar->addr, i);
+
+		if (!todo[i] || !e || !e->busy || ar->mutex_held)
+			continue;
+		rc = walk_arena(s, i, true);
+		if (rc == -E2BIG || rc == -EFAULT) {
+			e->busy = false;
+			rc = 0;
+			continue;
+		}
+		if (rc == 0)
+			rc = memo_keep(s, i, now, true);
+		todo[i] = false;
+		--*left;
 	}
 	return rc;
 }
@@ -290,6 +329,8 @@ static int trend_rounds(struct snap *s, bool *todo, bool *ok, struct glibc_trend
 	for (unsigned round = 0;; round++) {
 		rc = trend_hold(s, todo, &left);
 		out->holds++;
+		if (rc == 0 && round == 0)
+			rc = walk_busy_held(s, todo, &left);
 		if (rc < 0 || !left)
 			return rc;
 		if (round == TREND_ROUNDS)
