@@ -249,6 +249,7 @@ static int look_once(struct snap *s, struct look *lk, bool last, bool *done)
 	int rc;
 
 	*done = false;
+	glibc_polite(s->ra, false);
 	rc = target_stop(s->t, s->err);
 	if (rc == 0)
 		rc = look_read(s, lk);
@@ -292,6 +293,7 @@ int snap_second_look(struct snap *s)
 		/* Big and changed, or caught mid-update: let the process run,
 		 * walk them meanwhile (or wait), look again. */
 		rc = target_resume(s->t, s->err);
+		glibc_polite(s->ra, true);
 		st->pause_us = MAX(st->pause_us, s->t->pause_us_last);
 		if (rc == 0 && lk.mutex_held)
 			nanosleep(&(struct timespec){ 0, LOOK_RETRY_NS }, NULL);

@@ -336,6 +336,7 @@ static int trend_rounds(struct snap *s, bool *todo, bool *ok, struct glibc_trend
 		if (round == TREND_ROUNDS)
 			return trend_last(s, todo, since, &out->estimated);
 		rc = target_resume(s->t, s->err);
+		glibc_polite(s->ra, true);
 		if (rc == 0)
 			rc = walk_unheld(s, todo, ok);
 		if (rc == 0)
@@ -382,6 +383,7 @@ int glibc_trend_read(struct glibc_reader *r, struct target *t, struct glibc_tren
 		rc = trend_start(&s);
 	if (rc == 0)
 		rc = trend_rounds(&s, todo, ok, out);
+	glibc_polite(s.ra, false);
 	readahead_stop(&s.ra_own);
 	if (t->stopped) {
 		struct error e2 = { 0 };
