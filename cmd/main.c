@@ -45,7 +45,7 @@ static int usage(FILE *out, int code)
 "\n"
 "Examples:\n"
 "  heapdoc triage 4242\n"
-"      watch for 10 s, then the verdict, its evidence and the knobs to turn\n"
+"      watch until the verdict is clear, then it, its evidence and the knobs\n"
 "  heapdoc triage --once --json 4242\n"
 "      one snapshot, judged at once, as JSON for a script\n"
 "  heapdoc stats 4242\n"
