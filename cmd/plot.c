@@ -10,7 +10,7 @@
 
 static int plot_exec(const struct cmd_args *a);
 
-enum { PLOT_OUTPUT };
+enum { PLOT_OUTPUT, PLOT_JSON };
 
 const struct cmd_entry cmd_plot_entry = {
 	.name = "plot",
@@ -29,12 +29,17 @@ const struct cmd_entry cmd_plot_entry = {
 	.options = {
 		[PLOT_OUTPUT] = { .name = "output", .letter = 'o', .type = CMD_STRING,
 			.value_name = "FILE.svg", .help = "write the picture there; default: stdout" },
+		[PLOT_JSON] = { .name = "json",
+			.help = "instead of the picture, what it says: each recording's verdict, "
+			"reason and where its lines part (divergence)" },
 	},
 	.examples = {
 		{ "heapdoc plot -o svc.svg svc.jsonl",
 		  "one recording: the three lines, the verdict, where the lines diverge" },
 		{ "heapdoc plot -o knob.svg before.jsonl after.jsonl",
 		  "before and after a knob, overlaid: did resident come down to allocated?" },
+		{ "heapdoc plot --json svc.jsonl | jq .recordings[0].divergence",
+		  "when resident and allocated parted, for a script" },
 	},
 	.exec = plot_exec,
 };
@@ -69,7 +74,10 @@ static int plot_exec(const struct cmd_args *a)
 	if (!ret && path && !(out = fopen(path, "we")))
 		ret = error_set(&err, -errno, "%s: %m", path);
 	if (!ret) {
-		plot_print_svg(out, lines, (size_t)a->argc);
+		if (a->set[PLOT_JSON])
+			plot_print_json(out, lines, (size_t)a->argc);
+		else
+			plot_print_svg(out, lines, (size_t)a->argc);
 		if ((out != stdout ? fclose(out) : fflush(out)) != 0)
 			ret = error_set(&err, -errno, "%s: %m", path ? path : "stdout");
 	}

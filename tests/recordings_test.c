@@ -280,6 +280,23 @@ START_TEST(plot_draws_and_renders)
 }
 END_TEST
 
+/* --json: what the picture says, for scripts. */
+START_TEST(plot_json_says_where_the_lines_part)
+{
+	const char *args[] = { "plot", "--json", OBS("creep"), OBS("cache"), NULL };
+	const char *cache;
+
+	ck_assert_int_eq(run_heapdoc(args, out, sizeof(out), err, sizeof(err)), 0);
+	cache = strstr(out, "cache.jsonl");
+	ck_assert_ptr_nonnull(cache);
+	/* creep parts (its fragmentation builds from 2 s on); the working set
+	 * of cache opens and closes every cycle: no divergence. */
+	ck_assert_ptr_nonnull(strstr(out, "\"verdict\": \"fragmentation\""));
+	ck_assert_msg(strstr(out, "\"found\": true") < cache, "%s", out);
+	ck_assert_ptr_nonnull(strstr(cache, "\"found\": false"));
+}
+END_TEST
+
 Suite *recordings_suite(void)
 {
 	Suite *s = suite_create("recordings");
@@ -291,6 +308,7 @@ Suite *recordings_suite(void)
 	tcase_add_test(tc, a_newer_format_is_refused);
 	tcase_add_test(tc, compare_says_whether_the_knob_moved_its_number);
 	tcase_add_test(tc, plot_draws_and_renders);
+	tcase_add_test(tc, plot_json_says_where_the_lines_part);
 	suite_add_tcase(s, tc);
 	return s;
 }

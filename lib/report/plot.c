@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "base/human.h"
+#include "base/json.h"
 #include "base/util.h"
 
 #define W 960.0
@@ -244,4 +245,35 @@ void plot_print_svg(FILE *out, const struct plot_line *lines, size_t n)
 	}
 	legend(out, lines, n, TOP + PLOT_H + AXIS_H);
 	fprintf(out, "</svg>\n");
+}
+
+void plot_print_json(FILE *out, const struct plot_line *lines, size_t n)
+{
+	struct json j;
+
+	json_init(&j, out, true);
+	json_object_begin(&j, NULL);
+	json_int(&j, "schema", 1);
+	json_array_begin(&j, "recordings");
+	for (size_t k = 0; k < n; k++) {
+		const struct divergence *d = &lines[k].divergence;
+
+		json_object_begin(&j, NULL);
+		json_string(&j, "file", lines[k].name);
+		json_int(&j, "pid", lines[k].obs->pid);
+		json_uint(&j, "samples", lines[k].obs->nsamples);
+		json_string(&j, "verdict", verdict_name(lines[k].verdict->kind));
+		json_string(&j, "reason", lines[k].verdict->reason);
+		json_object_begin(&j, "divergence");
+		json_bool(&j, "found", d->found);
+		json_double(&j, "at_s", d->found ? d->t : NAN);
+		json_uint(&j, "gap_then", d->found ? d->gap_then : UNSET);
+		json_uint(&j, "gap_end", d->found ? d->gap_end : UNSET);
+		json_string(&j, "upper", d->upper);
+		json_object_end(&j);
+		json_object_end(&j);
+	}
+	json_array_end(&j);
+	json_object_end(&j);
+	json_finish(&j);
 }

@@ -24,5 +24,8 @@ struct plot_line {
 
 /* The recordings share the time axis from their first sample. */
 void plot_print_svg(FILE *out, const struct plot_line *lines, size_t n);
+/* What the picture says, for scripts: each recording's verdict and where
+ * its lines part. */
+void plot_print_json(FILE *out, const struct plot_line *lines, size_t n);
 
 #endif
