@@ -17,35 +17,29 @@
 
 #include "base/util.h"
 
-/* What the kernel sends: a netlink header, a connector message, the event. */
-struct cn_event {
-	struct nlmsghdr nl;
-	struct cn_msg cn;
-	struct proc_event ev;
-} __attribute__((packed));
+/* What the kernel sends, one after the other: a netlink header, a
+ * connector message (whose payload follows it), the event.  Laid out by
+ * offsets: struct cn_msg ends in a flexible array. */
+#define CN_AT	NLMSG_HDRLEN
+#define EV_AT	(CN_AT + sizeof(struct cn_msg))
+#define EV_SIZE	(EV_AT + sizeof(struct proc_event))
 
 /* Where the filter looks (offsets into the datagram). */
-#define EV_WHAT	 (offsetof(struct cn_event, ev) + offsetof(struct proc_event, what))
-#define EV_TGID	 (offsetof(struct cn_event, ev) + offsetof(struct proc_event, \
-							event_data.exit.process_tgid))
+#define EV_WHAT	 (EV_AT + offsetof(struct proc_event, what))
+#define EV_TGID	 (EV_AT + offsetof(struct proc_event, event_data.exit.process_tgid))
 
 /* One request to the connector: listen, or stop listening. */
 static int connector_say(int fd, enum proc_cn_mcast_op op)
 {
-	struct {
-		struct nlmsghdr nl;
-		struct cn_msg cn;
-		enum proc_cn_mcast_op op;
-	} __attribute__((packed)) msg;
+	unsigned char msg[EV_AT + sizeof(op)] = { 0 };
+	struct nlmsghdr nl = { .nlmsg_len = sizeof(msg), .nlmsg_type = NLMSG_DONE };
+	struct cn_msg cn = { .id = { .idx = CN_IDX_PROC, .val = CN_VAL_PROC },
+			     .len = sizeof(op) };
 
-	memset(&msg, 0, sizeof(msg));
-	msg.nl.nlmsg_len = sizeof(msg);
-	msg.nl.nlmsg_type = NLMSG_DONE;
-	msg.cn.id.idx = CN_IDX_PROC;
-	msg.cn.id.val = CN_VAL_PROC;
-	msg.cn.len = sizeof(op);
-	msg.op = op;
-	return send(fd, &msg, sizeof(msg), 0) == (ssize_t)sizeof(msg) ? 0 : -errno;
+	memcpy(msg, &nl, sizeof(nl));
+	memcpy(msg + CN_AT, &cn, sizeof(cn));
+	memcpy(msg + EV_AT, &op, sizeof(op));
+	return send(fd, msg, sizeof(msg), 0) == (ssize_t)sizeof(msg) ? 0 : -errno;
 }
 
 /* Keeps exit events of pid's threads only: the rest of the system's
@@ -97,17 +91,19 @@ static void take_event(struct proc_exit_watch *w, const struct proc_event *ev)
 
 void proc_exit_watch_poll(struct proc_exit_watch *w)
 {
-	struct cn_event buf[8];
+	unsigned char buf[4096];
 	ssize_t n;
 
 	if (w->fd < 0)
 		return;
 	while ((n = recv(w->fd, buf, sizeof(buf), 0)) > 0) {
+		struct nlmsghdr nl;
 		struct proc_event ev;
 
-		if ((size_t)n < sizeof(buf[0]) || buf[0].nl.nlmsg_type != NLMSG_DONE)
+		memcpy(&nl, buf, sizeof(nl));
+		if ((size_t)n < EV_SIZE || nl.nlmsg_type != NLMSG_DONE)
 			continue;
-		memcpy(&ev, (const char *)buf + offsetof(struct cn_event, ev), sizeof(ev));
+		memcpy(&ev, buf + EV_AT, sizeof(ev));
 		take_event(w, &ev);
 	}
 }
