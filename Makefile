@@ -177,12 +177,6 @@ bench: deps
 	@$(MAKE) --no-print-directory $(BIN) $(AGENT_SO) fixtures $(BENCH_BIN) $(BUILD)/tests/run
 	@sh bench/run.sh $(BUILD)
 
-# fixtures/observations/*.jsonl recorded again (scripts/recordings.sh says
-# when): real runs of the scenario fixtures.
-recordings: deps
-	@$(MAKE) --no-print-directory $(BIN) fixtures
-	@sh scripts/recordings.sh $(BUILD)
-
 install: $(BIN) $(AGENT_SO)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/heapdoc
@@ -194,6 +188,6 @@ clean:
 	rm -rf build build-asan build-clang heapdoc
 
 .PHONY: all fixtures tests deps check clang run-tests asan demo bench install clean \
-	observations observations-expected recordings
+	observations observations-expected
 
 -include $(DEPFILES)

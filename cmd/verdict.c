@@ -44,7 +44,10 @@ int cmd_load_recording(const char *path, struct observation *obs, struct recordi
 		fprintf(stderr, "heapdoc: %s was cut short in its last line; judging the %zu "
 			"sample%s before the cut\n", path, obs->nsamples,
 			obs->nsamples == 1 ? "" : "s");
-	if (!info->end[0])
+	/* Without an end line, a recording whose last full read follows its
+	 * last sample is whole (heapdoc before 0.1's end lines wrote them so);
+	 * one whose samples go on after it was stopped short. */
+	if (!info->end[0] && (info->cut || !info->has_state || info->samples_after_state))
 		snprintf(info->end, sizeof(info->end), "unfinished: the recording stops after "
 			 "%s, before heapdoc could say how it ended", span);
 	return 0;
@@ -55,7 +58,8 @@ int cmd_report_verdict(const struct observation *obs, enum cmd_output out, const
 	struct verdict *v = calloc(1, sizeof(*v));
 	struct knobs *ks = calloc(1, sizeof(*ks));
 	struct triage_report r = { .obs = obs, .verdict = v, .knobs = ks,
-				   .ended = ended && strcmp(ended, "complete") ? ended : NULL };
+				   .ended = ended && ended[0] && strcmp(ended, "complete") ?
+					    ended : NULL };
 	struct style s;
 	int code;
 

@@ -19,7 +19,11 @@
  *    twenty), a rise over the window worth the name (the trend
  *    threshold), and a rise above twice the lows' own spread around their
  *    line — so a rise the size of the noise is never called one;
- *  - "steady" is the absence of such a move either way.
+ *  - "steady" is the absence of such a move either way;
+ *  - with teeth, a move smaller than the phase slack (below) is neither:
+ *    the lag of a low caught late drifts when the period and the sampling
+ *    interval drift against each other, and a drifting lag is a trend in
+ *    the lows that the heap does not have.
  * Without two drops the window is cut into blocks and each block's lowest
  * and highest sample stand in for the cycles'.
  */
@@ -66,6 +70,27 @@ static double spread(const struct points *p, double rate)
 	return 1.4826 * series_median(r, p->n);
 }
 
+/* What the lows and highs of a sawtooth can move by with no change at all:
+ * a cycle's extreme is caught up to one sampling interval into its ramp,
+ * and when the period and the interval drift against each other (they
+ * always do) that lag drifts too, steadily, from cycle to cycle: the
+ * ramp's rate (amplitude over period) times the interval. */
+static double phase_slack(const struct series *s, const struct points *lows,
+			  const struct points *highs, double period)
+{
+	double gaps[OBS_MAX_SAMPLES], lo[OBS_MAX_SAMPLES], hi[OBS_MAX_SAMPLES], amplitude;
+
+	if (s->n < 2 || !lows->n || !highs->n || !(period > 0))
+		return 0;
+	for (size_t i = 1; i < s->n; i++)
+		gaps[i - 1] = s->t[i] - s->t[i - 1];
+	memcpy(lo, lows->y, lows->n * sizeof(lo[0]));
+	memcpy(hi, highs->y, highs->n * sizeof(hi[0]));
+	amplitude = series_median(hi, highs->n) - series_median(lo, lows->n);
+	return amplitude > 0 ? MIN(amplitude, amplitude / period * series_median(gaps, s->n - 1)) :
+			       0;
+}
+
 static void envelope_of(const struct points *p, double threshold, struct envelope *e)
 {
 	double rise;
@@ -85,6 +110,7 @@ static void envelope_of(const struct points *p, double threshold, struct envelop
 	e->z = series_kendall_z(p->y, p->n);
 	e->noise = spread(p, e->rate);
 	rise = e->rate * (e->t_last - e->t_first);
+	/* threshold: the change worth a name, or the phase slack, larger. */
 	e->rises = e->z >= ENVELOPE_Z && rise >= threshold && rise >= 2 * e->noise;
 	/* Steady: no move in either direction that stands out of the points'
 	 * own noise and is worth the name. */
@@ -92,7 +118,8 @@ static void envelope_of(const struct points *p, double threshold, struct envelop
 }
 
 void series_envelopes(const struct series *s, const size_t *drops, size_t ndrops,
-		      double threshold, struct envelope *floor, struct envelope *peak)
+		      double threshold, double period, struct envelope *floor,
+		      struct envelope *peak)
 {
 	struct points lows = { .n = 0 }, highs = { .n = 0 };
 
@@ -121,6 +148,7 @@ void series_envelopes(const struct series *s, const size_t *drops, size_t ndrops
 			from = to;
 		}
 	}
+	threshold = MAX(threshold, ndrops >= 2 ? phase_slack(s, &lows, &highs, period) : 0);
 	envelope_of(&lows, threshold, floor);
 	envelope_of(&highs, threshold, peak);
 }

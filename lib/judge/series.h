@@ -40,8 +40,10 @@ double series_kendall_z(const double *y, size_t n);
 /* The lows and highs of a series that goes up and down: floor from the
  * lowest point of each cycle (from one drop to the next), peak from the
  * highest before each drop; without two drops, from each block of the
- * window.  drops: the indices of the samples right after each drop. */
+ * window.  drops: the indices of the samples right after each drop;
+ * period: the median time between them (NAN without two). */
 void series_envelopes(const struct series *s, const size_t *drops, size_t ndrops,
-		      double threshold, struct envelope *floor, struct envelope *peak);
+		      double threshold, double period, struct envelope *floor,
+		      struct envelope *peak);
 
 #endif

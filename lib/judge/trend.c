@@ -111,7 +111,8 @@ static void trend_measure(const struct series *s, struct trend *tr, size_t tail_
 	tr->tail_s = s->t[s->n - 1] - s->t[tail_from];
 	tr->r2 = r_squared(s);
 	n = find_drops(s, tr, drops);
-	series_envelopes(s, drops, n, change_threshold(tr->level), &tr->floor, &tr->peak);
+	series_envelopes(s, drops, n, change_threshold(tr->level), tr->period_s, &tr->floor,
+			 &tr->peak);
 }
 
 static enum trend_kind trend_classify(const struct series *s, const struct trend *tr,

@@ -526,6 +526,12 @@ void judge_triage(const struct observation *obs, struct verdict *v)
 		pressure_evidence(v, &v->pressure, NULL);
 	}
 	split_evidence(v, &v->gap);
+	if (obs->summary.valid && obs->summary.estimated_arenas)
+		judge_evidence(v, "the allocator's full read found %u arena%s moving through "
+			       "every stop: %s figures come from a walk made while the process ran",
+			       obs->summary.estimated_arenas,
+			       obs->summary.estimated_arenas == 1 ? "" : "s",
+			       obs->summary.estimated_arenas == 1 ? "its" : "their");
 	if (obs->samples_estimated)
 		judge_evidence(v, "%u sample%s of allocated %s estimates: a busy arena kept moving "
 			       "through the read, each within what it allocated and freed in those "

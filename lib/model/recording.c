@@ -301,10 +301,14 @@ static int load_line(struct loader *ld, const struct json_value *line, struct er
 				 "a second header");
 	if (first)
 		return load_header(ld, line, err);
-	if (!strcmp(type, "sample"))
+	if (!strcmp(type, "sample")) {
+		ld->info->samples_after_state = true;
 		return load_sample(ld, line, err);
-	if (!strcmp(type, "state"))
+	}
+	if (!strcmp(type, "state")) {
+		ld->info->samples_after_state = false;
 		return load_state(ld, line, err);
+	}
 	if (!strcmp(type, "latency"))
 		return fields_read(line, "latency", &fields_latency, &ld->obs->latency, err);
 	if (!strcmp(type, "end")) {

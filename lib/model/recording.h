@@ -71,6 +71,9 @@ struct recording_info {
 	size_t lines;			/* complete lines read */
 	bool cut;			/* the last line was cut short and left out */
 	bool has_state;			/* a full read of the allocator was recorded */
+	bool samples_after_state;	/* samples follow the last full read: the
+					 * recorder was still going (no end line then
+					 * means it was stopped short) */
 	char end[160];			/* the end line's "how"; "" without one */
 };
 
