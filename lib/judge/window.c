@@ -118,8 +118,12 @@ void judge_cycle(struct verdict *v)
 	c->period_s = a->period_s;
 	c->floor = a->min;
 	c->peak = a->max;
+	/* Steady: its lows and highs stay put, and nothing else grows with
+	 * them (a floor's slow rise can hide in the sampling's phase slack for
+	 * a while; RSS and resident growing meanwhile do not hide it). */
 	c->steady = a->drops >= CYCLE_MIN_DROPS && !a->floor.rises && a->floor.steady &&
-		    a->peak.steady;
+		    a->peak.steady && v->rss.kind != TREND_GROWING &&
+		    v->resident.kind != TREND_GROWING;
 	if (!g->known)
 		return;
 	beyond = (double)g->resident - (double)c->peak;
