@@ -161,6 +161,11 @@ $(BUILD)/bench/%: bench/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(FIX_CFLAGS) -O2 -o $@ $< -lpthread
 
+# The long runs of the robustness suites: a thousand corrupted heaps, a
+# thousand kills of heapdoc per allocator (figures on stderr).
+soak: tests
+	HEAPDOC_HOSTILE_SEEDS=1000 CK_RUN_SUITE=hostile $(BUILD)/tests/run
+
 bench: deps
 	@$(MAKE) --no-print-directory $(BIN) $(AGENT_SO) fixtures $(BENCH_BIN)
 	@sh bench/run.sh $(BUILD)
@@ -175,6 +180,6 @@ install: $(BIN) $(AGENT_SO)
 clean:
 	rm -rf build build-asan build-clang heapdoc
 
-.PHONY: all fixtures tests deps check clang run-tests asan demo bench install clean
+.PHONY: all fixtures tests deps check clang run-tests asan demo soak bench install clean
 
 -include $(DEPFILES)
