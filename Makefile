@@ -165,6 +165,7 @@ $(BUILD)/bench/%: bench/%.c
 # thousand kills of heapdoc per allocator (figures on stderr).
 soak: tests
 	HEAPDOC_HOSTILE_SEEDS=1000 CK_RUN_SUITE=hostile $(BUILD)/tests/run
+	HEAPDOC_FAULT_CYCLES=1000 CK_RUN_SUITE=fault $(BUILD)/tests/run
 
 bench: deps
 	@$(MAKE) --no-print-directory $(BIN) $(AGENT_SO) fixtures $(BENCH_BIN)
