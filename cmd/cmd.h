@@ -126,6 +126,8 @@ extern const struct cmd_entry cmd_knobs_entry;
 extern const struct cmd_entry cmd_stats_entry;
 extern const struct cmd_entry cmd_audit_entry;
 extern const struct cmd_entry cmd_leaks_entry;
+extern const struct cmd_entry cmd_release_entry;
+extern const struct cmd_entry cmd_set_entry;
 
 /* Reads argv (argv[0] is the command's name) into *a.  True to run the
  * command; false when heapdoc should leave with *exit_code, having printed

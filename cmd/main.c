@@ -10,6 +10,8 @@ static const struct cmd_entry *const commands[] = {
 	&cmd_stats_entry,
 	&cmd_audit_entry,
 	&cmd_leaks_entry,
+	&cmd_release_entry,
+	&cmd_set_entry,
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -51,6 +53,10 @@ static int usage(FILE *out, int code)
 "      what protects its heap now, and what adding protection would cost\n"
 "  heapdoc leaks --duration 30s 4242\n"
 "      the allocation sites whose live bytes keep growing, with their stacks\n"
+"  heapdoc release 4242\n"
+"      give the allocator's free memory back to the system now\n"
+"  heapdoc set 4242 dirty_decay_ms=1000\n"
+"      change a setting in the running process, and read it back\n"
 "\n%s", cmd_exit_codes_help);
 	return code;
 }

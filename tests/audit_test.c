@@ -205,6 +205,7 @@ START_TEST(scudo_with_quarantine)
 	ck_assert_int_eq(fixture_value(&f, "reuse.64"), 0);
 	ck_assert_int_eq(audit(f.pid), 0);
 	ck_has("\"name\": \"scudo\"");
+	ck_has("\"version\": \"14.0.6\"");
 	ck_has("\"hardened\": true");
 	ck_check("quarantine", "on");
 	ck_assert(strstr(check("detail", "quarantine"), "256 KiB quarantine (64 KiB per thread)"));

@@ -15,7 +15,7 @@
 
 #include "testlib.h"
 
-static const char *const pid_commands[] = { "triage", "stats", "knobs" };
+static const char *const pid_commands[] = { "triage", "stats", "knobs", "release" };
 
 static char out[65536], err[8192];
 

@@ -17,6 +17,7 @@
 
 #include "judge/rules.h"
 #include "base/human.h"
+#include "judge/settings.h"
 #include "base/util.h"
 
 /* glibc's defaults (malloc.c, checked on 2.36 with `p mp_` in gdb):
@@ -131,8 +132,7 @@ static void setf(char *dst, size_t len, const char *fmt, ...)
 }
 #define SET(field, ...) setf(field, sizeof(field), __VA_ARGS__)
 
-/* The three ways to set an environment variable for a service. */
-static void knob_apply_env(struct knob *k, const char *var, const char *value)
+void knob_apply_env(struct knob *k, const char *var, const char *value)
 {
 	SET(k->apply_env, "%s=%s", var, value);
 	SET(k->apply_systemd, "Environment=\"%s=%s\"", var, value);
@@ -355,14 +355,12 @@ static void glibc_rules(struct knobs *ks, const struct observation *obs, const s
 
 /* ---- jemalloc ---------------------------------------------------------------- */
 
-/* MALLOC_CONF, or the prefixed name a static copy reads: the prefix in
- * upper case before MALLOC_CONF (_rjem_ → _RJEM_MALLOC_CONF). */
-static void jemalloc_conf_name(const struct alloc_id *id, char *out, size_t len)
+void knobs_conf_name(const char *prefix, char *out, size_t len)
 {
 	size_t i = 0;
 
-	for (; id->prefix[i] && i + 1 < len; i++)
-		out[i] = (char)toupper((unsigned char)id->prefix[i]);
+	for (; prefix[i] && i + 1 < len; i++)
+		out[i] = (char)toupper((unsigned char)prefix[i]);
 	snprintf(out + i, len - i, "MALLOC_CONF");
 }
 
@@ -436,7 +434,7 @@ static void jemalloc_rules(struct knobs *ks, const struct observation *obs,
 	struct knob *k;
 	size_t first = ks->n;
 
-	jemalloc_conf_name(&obs->alloc, conf_name, sizeof(conf_name));
+	knobs_conf_name(obs->alloc.prefix, conf_name, sizeof(conf_name));
 	conf = environ_get(&obs->env, conf_name);
 
 	if (unpurged && p->background_thread != 1 &&
@@ -547,32 +545,28 @@ static void tcmalloc_rules(struct knobs *ks, const struct observation *obs,
 
 /* ---- shared: the release action and the memory limit ------------------------- */
 
+/* The release call heapdoc makes (heapdoc release), as knobs names it. */
+static const char *release_call(const struct observation *obs)
+{
+	switch (obs->alloc.kind) {
+	case ALLOC_GLIBC: return "malloc_trim(0)";
+	case ALLOC_JEMALLOC: return "mallctl(\"arena.4096.purge\")";
+	case ALLOC_TCMALLOC: return "MallocExtension_ReleaseFreeMemory()";
+	default: return NULL;
+	}
+}
+
 static void release_action(struct knobs *ks, const struct observation *obs,
 			   const struct verdict *v)
 {
 	uint64_t rss = IS_SET(v->gap.rss) ? v->gap.rss : 0;
 	uint64_t worth = MAX(TRIM_WORTH_BYTES, (uint64_t)(TRIM_WORTH_SHARE * rss));
 	uint64_t bytes = v->gap.trimmable;
-	const char *call;
-	char buf[96], b1[32];
+	const char *call = release_call(obs);
+	char b1[32];
 	struct knob *k;
 
-	switch (obs->alloc.kind) {
-	case ALLOC_GLIBC:
-		call = "(int)malloc_trim(0)";
-		break;
-	case ALLOC_JEMALLOC:
-		snprintf(buf, sizeof(buf), "(int)%smallctl(\"arena.4096.purge\", 0, 0, 0, 0)",
-			 obs->alloc.prefix);
-		call = buf;
-		break;
-	case ALLOC_TCMALLOC:
-		call = "(void)MallocExtension_ReleaseFreeMemory()";
-		break;
-	default:
-		return;
-	}
-	if (!IS_SET(bytes) || bytes < worth)
+	if (!call || !IS_SET(bytes) || bytes < worth)
 		return;
 	k = knob_add(ks, KNOB_ACTION, obs->alloc.kind == ALLOC_GLIBC ? "malloc_trim" : "release");
 	if (!k)
@@ -581,11 +575,24 @@ static void release_action(struct knobs *ks, const struct observation *obs,
 	k->change = true;
 	SET(k->why, "would return %s (%.0f%% of RSS) now", hb(b1, bytes),
 	    rss ? 100.0 * bytes / rss : 0.0);
-	SET(k->command, "gdb -p %d -batch -ex 'call %s'", (int)obs->pid, call);
-	SET(k->risk, "gdb stops the whole process for the call; if the interrupted thread "
-	    "holds an allocator lock the call never returns and the process hangs, so run "
-	    "it when the process is idle.  A one-off: the memory comes back as the heap "
-	    "fragments again, the knobs above keep it down");
+	SET(k->command, "heapdoc release %d", (int)obs->pid);
+	SET(k->risk, "heapdoc makes the call on one thread parked in a system call, with no "
+	    "allocator code on its stack, while the others run; a thread that needs an arena "
+	    "being trimmed waits for that arena's walk.  A one-off: the memory comes back as "
+	    "the heap fragments again, the knobs above keep it down");
+}
+
+/* Settings the running process can take now (heapdoc set), besides the
+ * restart that makes them permanent. */
+static void live_commands(struct knobs *ks, const struct observation *obs)
+{
+	for (size_t i = 0; i < ks->n; i++) {
+		struct knob *k = &ks->v[i];
+
+		if ((k->kind == KNOB_ENV || k->kind == KNOB_CONF_OPTION) && k->change &&
+		    settings_is_live(obs->alloc.kind, k->name))
+			SET(k->command, "heapdoc set %d %s=%s", (int)obs->pid, k->name, k->value);
+	}
 }
 
 static void memory_limit(struct knobs *ks, const struct verdict *v)
@@ -632,6 +639,7 @@ void judge_knobs(const struct observation *obs, const struct verdict *v, struct 
 	default:
 		break;
 	}
+	live_commands(out, obs);
 	release_action(out, obs, v);
 	memory_limit(out, v);
 }

@@ -55,6 +55,14 @@ const char *knob_kind_name(enum knob_kind kind);
  * still given). */
 void judge_knobs(const struct observation *obs, const struct verdict *v, struct knobs *out);
 
+/* The three ways to set an environment variable for a service: fills
+ * apply_env, apply_systemd and apply_kubernetes. */
+void knob_apply_env(struct knob *k, const char *var, const char *value);
+
+/* MALLOC_CONF, or the name a prefixed static jemalloc reads: the prefix in
+ * upper case before MALLOC_CONF (_rjem_ → _RJEM_MALLOC_CONF). */
+void knobs_conf_name(const char *prefix, char *out, size_t len);
+
 /* Copies the value of key from a "k=v:k=v" (GLIBC_TUNABLES, sep ':' and
  * '=') or "k:v,k:v" (MALLOC_CONF, sep ',' and ':') list into out; false
  * when absent. */

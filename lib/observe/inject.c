@@ -273,7 +273,8 @@ int inject_call(struct inject_session *s, uint64_t fn, const uint64_t *args,
 
 	if (nargs > 6)
 		return error_set(err, -EINVAL, "injected call: %u arguments (6 at most)", nargs);
-	memcpy(call.args, args, nargs * sizeof(*args));
+	if (nargs)	/* args may be NULL then, which memcpy does not allow (UBSan) */
+		memcpy(call.args, args, nargs * sizeof(*args));
 	r = inject_calls(s, &call, 1, err);
 	if (r == 0)
 		*ret = call.ret;

@@ -98,6 +98,12 @@ struct inject_guard {
 	/* A 4-byte lock word that is 0 when free (tcmalloc's pageheap_lock_),
 	 * or 0 for none. */
 	uint64_t lock_addr;
+	/* Locks that are not one word (glibc: a mutex in every arena of a
+	 * ring): called with every thread stopped, before a thread is chosen;
+	 * 0 when the moment is safe, else nonzero with the reason in why.
+	 * NULL: none. */
+	int (*moment_check)(struct target *t, void *arg, char *why, size_t len);
+	void *moment_arg;
 };
 
 /* Adds [lo, hi) to the allocator's code (any order; merged when used). */

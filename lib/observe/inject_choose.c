@@ -271,6 +271,9 @@ pid_t inject_choose(struct inject_session *s, const struct inject_opts *o,
 			return 0;
 		}
 	}
+	if (g && g->moment_check && g->moment_check(t, g->moment_arg, s->refusal,
+						    sizeof(s->refusal)))
+		return 0;
 	for (size_t pass = 0; pass < 2 && !spoiled; pass++)
 		for (size_t i = 0; i < t->nthreads && !spoiled; i++) {
 			struct target_thread *th = &t->threads[i];

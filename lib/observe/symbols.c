@@ -463,6 +463,46 @@ int symbols_struct(struct sym_module *m, const char *cu_hint, const char *name,
 	return 0;
 }
 
+static bool cu_named(Dwarf_Die *cu, const char *suffix)
+{
+	const char *name = dwarf_diename(cu);
+	size_t n = name ? strlen(name) : 0, k = strlen(suffix);
+
+	return n >= k && !strcmp(name + n - k, suffix) && (n == k || name[n - k - 1] == '/');
+}
+
+int symbols_cu_ranges(struct sym_module *m, const char *cu_suffix,
+		      void (*fn)(uint64_t lo, uint64_t hi, void *arg), void *arg,
+		      struct error *err)
+{
+	Dwarf_Addr bias;
+	Dwarf *dw = dwfl_module_getdwarf(dwmod(m), &bias);
+	Dwarf_Off off = 0, next;
+	size_t hsize;
+	unsigned found = 0;
+
+	if (!dw)
+		return error_set(err, -ENODATA, "%s: no DWARF debug info",
+				 dwfl_module_info(dwmod(m), NULL, NULL, NULL, NULL,
+						  NULL, NULL, NULL));
+	while (dwarf_nextcu(dw, off, &next, &hsize, NULL, NULL, NULL) == 0) {
+		Dwarf_Die cu;
+		Dwarf_Addr base, lo, hi;
+		ptrdiff_t r = 0;
+
+		if (dwarf_offdie(dw, off + hsize, &cu) && cu_named(&cu, cu_suffix))
+			while ((r = dwarf_ranges(&cu, r, &base, &lo, &hi)) > 0) {
+				fn(lo + bias, hi + bias, arg);
+				found++;
+			}
+		off = next;
+	}
+	if (!found)
+		return error_set(err, -ENOENT, "no compilation unit %s with code in the debug info",
+				 cu_suffix);
+	return 0;
+}
+
 /* ---- TLS ------------------------------------------------------------------ */
 
 static int read_remote(pid_t pid, uint64_t addr, void *buf, size_t len)

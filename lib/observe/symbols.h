@@ -105,6 +105,14 @@ int symbols_struct(struct sym_module *m, const char *cu_hint, const char *name,
 		   uint64_t *size, struct sym_member *members, size_t n,
 		   struct error *err);
 
+/* Calls fn with the run-time address ranges [lo, hi) of the code of every
+ * compilation unit whose name ends with /cu_suffix ("malloc/malloc.c": all
+ * of glibc's malloc, arena.c included).  -ENODATA without DWARF, -ENOENT
+ * when no such unit has code. */
+int symbols_cu_ranges(struct sym_module *m, const char *cu_suffix,
+		      void (*fn)(uint64_t lo, uint64_t hi, void *arg), void *arg,
+		      struct error *err);
+
 /* The thread-pointer offset of a TLS variable on x86-64 (TLS variant II:
  * the variable of a thread is at fs_base + *tpoff, *tpoff < 0).  In a shared
  * library it is read from the GOT slot of the R_X86_64_TPOFF64 relocation

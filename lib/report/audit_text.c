@@ -23,6 +23,22 @@ static void print_header(FILE *out, const struct audit_obs *obs, const struct au
 		fprintf(out, "  %s%s%s\n", style_dim(s), id->evidence, style_reset(s));
 }
 
+/* What needs attention whatever else the audit says: the first thing an
+ * on-call engineer should read. */
+static void print_problems(FILE *out, const struct audit_obs *obs,
+			   const struct audit_result *r, const struct style *s)
+{
+	if (r->integrity == AUDIT_CORRUPT)
+		fprintf(out, "\n  %sthe heap is corrupt now%s: %u finding%s (Heap integrity below)\n",
+			style_bold(s), style_reset(s), obs->glibc.nfindings,
+			obs->glibc.nfindings == 1 ? "" : "s");
+	for (size_t i = 0; i < obs->nmodules; i++)
+		if (obs->modules[i].relro_writable)
+			fprintf(out, "%s  %sRELRO pages are writable now%s in %s\n",
+				r->integrity == AUDIT_CORRUPT ? "" : "\n", style_bold(s),
+				style_reset(s), obs->modules[i].path);
+}
+
 static void print_checks(FILE *out, const struct audit_result *r, const struct style *s)
 {
 	fprintf(out, "\n%sAllocator checks%s\n", style_bold(s), style_reset(s));
@@ -105,6 +121,7 @@ void audit_print_text(FILE *out, const struct audit_obs *obs, const struct audit
 
 	style_for(out, &s);
 	print_header(out, obs, r, &s);
+	print_problems(out, obs, r, &s);
 	print_checks(out, r, &s);
 	print_integrity(out, obs, r, &s);
 	fprintf(out, "\n%sExposure%s\n  %s\n", style_bold(&s), style_reset(&s), r->exposure);

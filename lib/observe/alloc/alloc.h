@@ -31,10 +31,11 @@
  *   kind	ALLOC_UNKNOWN when no mapped file defines malloc or the one
  *		that does is not recognised (evidence says which);
  *   link	ALLOC_STATIC when the executable holds the allocator;
- *   version	"2.36" (glibc), "5.3.0" (jemalloc), "2.10" (gperftools); ""
- *		when the file does not carry it (google tcmalloc, mimalloc,
- *		musl, scudo, hardened_malloc; a static glibc that never links
- *		gnu_get_libc_version);
+ *   version	"2.36" (glibc), "5.3.0" (jemalloc), "2.10" (gperftools),
+ *		"14.0.6" (compiler-rt's scudo, from its directory); "" when
+ *		neither the file nor its place carries it (google tcmalloc,
+ *		mimalloc, musl, a scudo elsewhere, hardened_malloc; a static
+ *		glibc that never links gnu_get_libc_version);
  *   flavor	"gperftools" or "google" for tcmalloc, else "";
  *   prefix	jemalloc: the prefix of its API in the executable ("",
  *		"je_", "_rjem_"); with a prefix, malloc itself usually stays

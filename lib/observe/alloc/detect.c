@@ -447,11 +447,16 @@ static int match_version(void *arg, const char *s, size_t len)
 	}
 }
 
-/* glibc's version from an old-style file name: libc-2.31.so. */
-static void glibc_version_from_name(const char *base, char *out, size_t len)
+/* The version a file's name or place carries: glibc's old libc-2.31.so;
+ * compiler-rt's scudo under .../lib/clang/14.0.6/lib/linux/. */
+static void version_from_path(enum alloc_kind kind, const char *path, char *out, size_t len)
 {
-	if (starts_with(base, "libc-"))
+	const char *base = base_name(path), *clang = strstr(path, "/clang/");
+
+	if (kind == ALLOC_GLIBC && starts_with(base, "libc-"))
 		copy_version(out, len, base + 5, strlen(base + 5));
+	else if (kind == ALLOC_SCUDO && clang)
+		copy_version(out, len, clang + 7, strlen(clang + 7));
 }
 
 static void read_version(const struct detect *d, const struct object *o,
@@ -471,9 +476,8 @@ static void read_version(const struct detect *d, const struct object *o,
 					   sizeof(out->version));
 		elf_file_close(&f);
 	}
-	if (!out->version[0] && out->kind == ALLOC_GLIBC)
-		glibc_version_from_name(base_name(o->map->path), out->version,
-					sizeof(out->version));
+	if (!out->version[0])
+		version_from_path(out->kind, o->map->path, out->version, sizeof(out->version));
 }
 
 /* ---- the entry point ------------------------------------------------------ */

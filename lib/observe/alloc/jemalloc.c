@@ -106,12 +106,6 @@ void jemalloc_close(struct jemalloc_reader *r)
 
 /* ---- mallctl, called inside the target ----------------------------------------- */
 
-struct ctl {
-	struct jemalloc_reader *r;
-	struct inject_session s;
-	struct error *err;
-};
-
 /* What one call needs in the target's memory, written in one go. */
 struct ctl_block {
 	uint64_t oldlen;
@@ -124,8 +118,8 @@ struct ctl_block {
  * value is read into *val (if val) and newval written (if newval).  Returns
  * 0, mallctl's own error as a positive errno (ENOENT: no such name in this
  * build or arena), or the injection's error as a negative one. */
-static int ctl(struct ctl *c, const char *name, void *val, size_t width,
-	       const void *newval, size_t newlen)
+int jemalloc_mallctl(struct jemalloc_ctl *c, const char *name, void *val, size_t width,
+		     const void *newval, size_t newlen)
 {
 	struct ctl_block b = { .oldlen = width };
 	size_t len = strlen(name);
@@ -165,10 +159,10 @@ static int ctl(struct ctl *c, const char *name, void *val, size_t width,
 
 /* An unsigned figure of width bytes; UNSET when this build lacks it.  Only
  * a failure of the call itself (not of mallctl) is returned. */
-static int get_u(struct ctl *c, const char *name, size_t width, uint64_t *out)
+static int get_u(struct jemalloc_ctl *c, const char *name, size_t width, uint64_t *out)
 {
 	uint64_t v = 0;
-	int rc = ctl(c, name, &v, width, NULL, 0);
+	int rc = jemalloc_mallctl(c, name, &v, width, NULL, 0);
 
 	*out = rc == 0 ? v : UNSET;
 	return rc < 0 ? rc : 0;
@@ -176,18 +170,18 @@ static int get_u(struct ctl *c, const char *name, size_t width, uint64_t *out)
 
 /* A signed 64-bit figure (ssize_t); PARAM_UNSET when this build lacks it
  * (-1 is a real value: "never decay"). */
-static int get_s(struct ctl *c, const char *name, int64_t *out)
+static int get_s(struct jemalloc_ctl *c, const char *name, int64_t *out)
 {
 	int64_t v = 0;
-	int rc = ctl(c, name, &v, sizeof(v), NULL, 0);
+	int rc = jemalloc_mallctl(c, name, &v, sizeof(v), NULL, 0);
 
 	*out = rc == 0 ? v : PARAM_UNSET;
 	return rc < 0 ? rc : 0;
 }
 
-static int get_fmt(struct ctl *c, size_t width, uint64_t *out, const char *fmt, ...)
+static int get_fmt(struct jemalloc_ctl *c, size_t width, uint64_t *out, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
-static int get_fmt(struct ctl *c, size_t width, uint64_t *out, const char *fmt, ...)
+static int get_fmt(struct jemalloc_ctl *c, size_t width, uint64_t *out, const char *fmt, ...)
 {
 	char name[104];
 	va_list ap;
@@ -203,10 +197,10 @@ static int as_bool(uint64_t v)
 	return v == UNSET ? -1 : (int)(v & 0xff);
 }
 
-static int epoch(struct ctl *c)
+static int epoch(struct jemalloc_ctl *c)
 {
 	uint64_t one = 1;
-	int rc = ctl(c, "epoch", NULL, 0, &one, sizeof(one));
+	int rc = jemalloc_mallctl(c, "epoch", NULL, 0, &one, sizeof(one));
 
 	if (rc > 0)
 		return error_set(c->err, -rc, "pid %d: mallctl(\"epoch\"): %s", c->r->pid,
@@ -214,8 +208,8 @@ static int epoch(struct ctl *c)
 	return rc;
 }
 
-static int begin(struct ctl *c, struct jemalloc_reader *r, struct target *t,
-		 unsigned timeout_ms, struct error *err)
+int jemalloc_ctl_begin(struct jemalloc_ctl *c, struct jemalloc_reader *r, struct target *t,
+		       unsigned timeout_ms, struct error *err)
 {
 	struct inject_opts o = { .guard = &r->guard, .timeout_ms = timeout_ms,
 				 .libc = r->libc.mmap ? &r->libc : NULL };
@@ -225,9 +219,16 @@ static int begin(struct ctl *c, struct jemalloc_reader *r, struct target *t,
 	return inject_begin(&c->s, t, &o, err);
 }
 
+int jemalloc_ctl_end(struct jemalloc_ctl *c, int rc)
+{
+	if (inject_end(&c->s, rc ? NULL : c->err) < 0 && !rc)
+		rc = -EIO;
+	return rc;
+}
+
 /* ---- the reads -------------------------------------------------------------- */
 
-static int read_version(struct ctl *c, struct jemalloc_stats *st)
+static int read_version(struct jemalloc_ctl *c, struct jemalloc_stats *st)
 {
 	uint64_t ptr;
 	int rc = get_u(c, "version", sizeof(ptr), &ptr);
@@ -240,7 +241,7 @@ static int read_version(struct ctl *c, struct jemalloc_stats *st)
 	return 0;
 }
 
-static int read_totals(struct ctl *c, struct jemalloc_stats *st)
+static int read_totals(struct jemalloc_ctl *c, struct jemalloc_stats *st)
 {
 	const struct {
 		const char *name;
@@ -275,7 +276,7 @@ static uint64_t pages(uint64_t n, uint64_t page)
 	return n == UNSET || page == UNSET ? UNSET : n * page;
 }
 
-static int read_arenas(struct ctl *c, struct jemalloc_stats *st)
+static int read_arenas(struct jemalloc_ctl *c, struct jemalloc_stats *st)
 {
 	for (unsigned i = 0; i < st->narenas && st->narena_rows < JEMALLOC_MAX_ARENAS; i++) {
 		struct jemalloc_arena *a = &st->arenas[st->narena_rows];
@@ -303,7 +304,7 @@ static int read_arenas(struct ctl *c, struct jemalloc_stats *st)
 	return 0;
 }
 
-static int read_bins(struct ctl *c, struct jemalloc_stats *st)
+static int read_bins(struct jemalloc_ctl *c, struct jemalloc_stats *st)
 {
 	double live = 0, capacity = 0;
 	uint64_t nbins;
@@ -340,7 +341,7 @@ static int read_bins(struct ctl *c, struct jemalloc_stats *st)
 	return 0;
 }
 
-static int read_opts(struct ctl *c, struct jemalloc_stats *st)
+static int read_opts(struct jemalloc_ctl *c, struct jemalloc_stats *st)
 {
 	uint64_t narenas, bg, tcache, prof, retain;
 	int64_t dirty, muzzy;
@@ -373,12 +374,12 @@ static int read_opts(struct ctl *c, struct jemalloc_stats *st)
 int jemalloc_read(struct jemalloc_reader *r, struct target *t, unsigned timeout_ms,
 		  struct jemalloc_stats *st, struct error *err)
 {
-	struct ctl c;
+	struct jemalloc_ctl c;
 	int rc;
 
 	memset(st, 0, sizeof(*st));
 	snprintf(st->method, sizeof(st->method), "mallctl");
-	rc = begin(&c, r, t, timeout_ms, err);
+	rc = jemalloc_ctl_begin(&c, r, t, timeout_ms, err);
 	if (rc < 0)
 		return rc;
 	st->tid = c.s.tid;
@@ -403,10 +404,10 @@ int jemalloc_read(struct jemalloc_reader *r, struct target *t, unsigned timeout_
 int jemalloc_sample(struct jemalloc_reader *r, struct target *t, uint64_t *allocated,
 		    uint64_t *resident, struct error *err)
 {
-	struct ctl c;
+	struct jemalloc_ctl c;
 	int rc;
 
-	rc = begin(&c, r, t, 0, err);
+	rc = jemalloc_ctl_begin(&c, r, t, 0, err);
 	if (rc < 0)
 		return rc;
 	rc = epoch(&c);

@@ -22,6 +22,7 @@
 #include "model/jemalloc.h"
 #include "observe/alloc/alloc.h"
 #include "base/error.h"
+#include "observe/inject.h"
 #include "observe/target.h"
 
 
@@ -47,6 +48,26 @@ void jemalloc_summarise(const struct jemalloc_stats *st, struct alloc_summary *s
 			struct alloc_params *params);
 
 void jemalloc_close(struct jemalloc_reader *r);
+
+/* Raw mallctl calls in one borrowed-thread session, for heapdoc release and
+ * set (lib/observe/act.c): begin, any number of calls, end. */
+struct jemalloc_ctl {
+	struct jemalloc_reader *r;
+	struct inject_session s;
+	struct error *err;
+};
+
+int jemalloc_ctl_begin(struct jemalloc_ctl *c, struct jemalloc_reader *r, struct target *t,
+		       unsigned timeout_ms, struct error *err);
+
+/* mallctl(name, old, &width, new, newlen): 0, mallctl's own error as a
+ * positive errno (ENOENT: no such name; EFAULT: no such arena), or the
+ * injection's as a negative one.  old (width bytes) and newval may be NULL. */
+int jemalloc_mallctl(struct jemalloc_ctl *c, const char *name, void *old, size_t width,
+		     const void *newval, size_t newlen);
+
+/* Ends the session (rc: the result so far, returned unless ending fails). */
+int jemalloc_ctl_end(struct jemalloc_ctl *c, int rc);
 
 /* The same behind the shared interface (backend.h). */
 struct alloc_backend;

@@ -47,11 +47,22 @@ static const char *const google_properties[] = {
 #define GPERFTOOLS_FN "MallocExtension_GetNumericProperty"
 #define GOOGLE_FN "MallocExtension_Internal_GetNumericProperty"
 #define PAGEHEAP_LOCK "_ZN8tcmalloc6Static14pageheap_lock_E"
+#define RELEASE_FN "MallocExtension_ReleaseFreeMemory"
+#define GOOGLE_RELEASE_FN "MallocExtension_Internal_ReleaseMemoryToSystem"
+#define SET_PROPERTY_FN "MallocExtension_SetNumericProperty"
+/* gperftools' SetMemoryReleaseRate(rate) is this one assignment (a C++
+ * virtual with no C entry point); GetMemoryReleaseRate reads it back. */
+#define RELEASE_RATE_VAR \
+	"_ZN62FLAG__namespace_do_not_use_directly_use_DECLARE_double_instead27FLAGS_tcmalloc_release_rateE"
 
 struct tcmalloc_reader {
 	pid_t pid;
 	bool google;			/* (name, length, value*) */
 	uint64_t get_property;		/* its run-time address */
+	uint64_t set_property;		/* gperftools' SetNumericProperty; 0: none */
+	uint64_t release;		/* ReleaseFreeMemory, or google's
+					 * ReleaseMemoryToSystem(bytes) */
+	uint64_t release_rate;		/* gperftools' FLAGS_tcmalloc_release_rate */
 	struct inject_guard guard;
 	struct inject_libc libc;	/* what a call needs of libc (inject.h) */
 };
@@ -98,6 +109,13 @@ static int find_entry_points(struct tcmalloc_reader *r, const struct elfsym *es,
 		return error_set(err, -ENOENT, "pid %d: %s exports neither " GPERFTOOLS_FN
 				 " nor " GOOGLE_FN, r->pid, path);
 	}
+	/* What heapdoc release and set call; absent ones are reported then. */
+	if (elfsym_lookup(es, r->google ? GOOGLE_RELEASE_FN : RELEASE_FN, &r->release, NULL))
+		r->release = 0;
+	if (r->google || elfsym_lookup(es, SET_PROPERTY_FN, &r->set_property, NULL))
+		r->set_property = 0;
+	if (r->google || elfsym_lookup(es, RELEASE_RATE_VAR, &r->release_rate, NULL))
+		r->release_rate = 0;
 	/* With the page-heap lock readable, the borrowed thread's own stack is
 	 * the only other check.  Without it, no thread at all may be inside. */
 	if (!r->google && elfsym_lookup(es, PAGEHEAP_LOCK, &lock, NULL) == 0)
@@ -154,8 +172,8 @@ struct prop_block {
 
 /* One property: 0 with *value (UNSET when the library does not know the
  * name), or the injection's negative error. */
-static int get_property(struct tcmalloc_reader *r, struct inject_session *s,
-			const char *name, uint64_t *value, struct error *err)
+int tcmalloc_get(struct tcmalloc_reader *r, struct inject_session *s, const char *name,
+		 uint64_t *value, struct error *err)
 {
 	struct prop_block b = { 0 };
 	size_t len = strlen(name);
@@ -186,13 +204,59 @@ static int get_property(struct tcmalloc_reader *r, struct inject_session *s,
 	return rc;
 }
 
-static int begin(struct tcmalloc_reader *r, struct inject_session *s, struct target *t,
-		 unsigned timeout_ms, struct error *err)
+int tcmalloc_session_begin(struct tcmalloc_reader *r, struct inject_session *s,
+			   struct target *t, unsigned timeout_ms, struct error *err)
 {
 	struct inject_opts o = { .guard = &r->guard, .timeout_ms = timeout_ms,
 				 .libc = r->libc.mmap ? &r->libc : NULL };
 
 	return inject_begin(s, t, &o, err);
+}
+
+/* ---- heapdoc release and set ------------------------------------------------ */
+
+const char *tcmalloc_release_name(const struct tcmalloc_reader *r)
+{
+	return r->google ? GOOGLE_RELEASE_FN "(SIZE_MAX)" : RELEASE_FN "()";
+}
+
+int tcmalloc_release_all(struct tcmalloc_reader *r, struct inject_session *s,
+			 struct error *err)
+{
+	uint64_t all = SIZE_MAX, ret;
+
+	if (!r->release)
+		return error_set(err, -EOPNOTSUPP, "pid %d: this tcmalloc exports no %s", r->pid,
+				 r->google ? GOOGLE_RELEASE_FN : RELEASE_FN);
+	return inject_call(s, r->release, &all, r->google ? 1 : 0, &ret, err);
+}
+
+int tcmalloc_set(struct tcmalloc_reader *r, struct inject_session *s, const char *name,
+		 uint64_t value, struct error *err)
+{
+	uint64_t at, ret, args[2];
+	size_t len = strlen(name) + 1;
+	int rc;
+
+	if (!r->set_property)
+		return error_set(err, -EOPNOTSUPP, "pid %d: this tcmalloc exports no "
+				 SET_PROPERTY_FN, r->pid);
+	inject_scratch_reset(s);
+	at = inject_push(s, name, len, err);
+	if (!at)
+		return -EIO;
+	args[0] = at;
+	args[1] = value;
+	rc = inject_call(s, r->set_property, args, 2, &ret, err);
+	if (rc == 0 && !(ret & 0xff))
+		rc = error_set(err, -EINVAL, "pid %d: tcmalloc refused %s = %llu", r->pid, name,
+			       (unsigned long long)value);
+	return rc;
+}
+
+uint64_t tcmalloc_release_rate_addr(const struct tcmalloc_reader *r)
+{
+	return r->release_rate;
 }
 
 int tcmalloc_read(struct tcmalloc_reader *r, struct target *t, unsigned timeout_ms,
@@ -205,13 +269,13 @@ int tcmalloc_read(struct tcmalloc_reader *r, struct target *t, unsigned timeout_
 
 	memset(st, 0, sizeof(*st));
 	snprintf(st->flavor, sizeof(st->flavor), "%s", r->google ? "google" : "gperftools");
-	rc = begin(r, &s, t, timeout_ms, err);
+	rc = tcmalloc_session_begin(r, &s, t, timeout_ms, err);
 	if (rc < 0)
 		return rc;
 	st->tid = s.tid;
 	for (size_t i = 0; i < n && i < TCMALLOC_MAX_PROPERTIES && !rc; i++) {
 		st->props[i].name = names[i];
-		rc = get_property(r, &s, names[i], &st->props[i].value, err);
+		rc = tcmalloc_get(r, &s, names[i], &st->props[i].value, err);
 		st->nprops = i + 1;
 	}
 	st->calls = s.calls;
@@ -239,18 +303,18 @@ int tcmalloc_sample(struct tcmalloc_reader *r, struct target *t, uint64_t *alloc
 	struct inject_session s;
 	int rc;
 
-	rc = begin(r, &s, t, 0, err);
+	rc = tcmalloc_session_begin(r, &s, t, 0, err);
 	if (rc < 0)
 		return rc;
-	rc = get_property(r, &s, "generic.current_allocated_bytes", allocated, err);
+	rc = tcmalloc_get(r, &s, "generic.current_allocated_bytes", allocated, err);
 	if (!rc)
-		rc = get_property(r, &s, r->google ? "generic.physical_memory_used"
+		rc = tcmalloc_get(r, &s, r->google ? "generic.physical_memory_used"
 						   : "generic.total_physical_bytes",
 				  &physical, err);
 	if (!rc && !IS_SET(physical))
-		rc = get_property(r, &s, "generic.heap_size", &heap, err);
+		rc = tcmalloc_get(r, &s, "generic.heap_size", &heap, err);
 	if (!rc && !IS_SET(physical))
-		rc = get_property(r, &s, "tcmalloc.pageheap_unmapped_bytes", &unmapped, err);
+		rc = tcmalloc_get(r, &s, "tcmalloc.pageheap_unmapped_bytes", &unmapped, err);
 	if (inject_end(&s, rc ? NULL : err) < 0 && !rc)
 		rc = -EIO;
 	*resident = resident_of(physical, heap, unmapped);

@@ -45,6 +45,25 @@ void tcmalloc_summarise(const struct tcmalloc_stats *st, struct alloc_summary *s
 
 void tcmalloc_close(struct tcmalloc_reader *r);
 
+/* For heapdoc release and set (lib/observe/act.c): a borrowed-thread
+ * session, and in it a property read, ReleaseFreeMemory (google/tcmalloc:
+ * ReleaseMemoryToSystem(SIZE_MAX), as tcmalloc_release_name says), and
+ * gperftools' SetNumericProperty (-EINVAL when tcmalloc refuses it). */
+struct inject_session;
+int tcmalloc_session_begin(struct tcmalloc_reader *r, struct inject_session *s,
+			   struct target *t, unsigned timeout_ms, struct error *err);
+int tcmalloc_get(struct tcmalloc_reader *r, struct inject_session *s, const char *name,
+		 uint64_t *value, struct error *err);
+int tcmalloc_release_all(struct tcmalloc_reader *r, struct inject_session *s,
+			 struct error *err);
+const char *tcmalloc_release_name(const struct tcmalloc_reader *r);
+int tcmalloc_set(struct tcmalloc_reader *r, struct inject_session *s, const char *name,
+		 uint64_t value, struct error *err);
+
+/* Where gperftools keeps its release rate (a double that SetMemoryReleaseRate
+ * assigns and the page heap reads); 0 when not exported (google/tcmalloc). */
+uint64_t tcmalloc_release_rate_addr(const struct tcmalloc_reader *r);
+
 /* The same behind the shared interface (backend.h). */
 struct alloc_backend;
 extern const struct alloc_backend tcmalloc_backend;
