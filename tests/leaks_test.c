@@ -159,6 +159,41 @@ START_TEST(leaking_function_ranked_first)
 }
 END_TEST
 
+/* jemalloc, tcmalloc (gperftools) and mimalloc: the same slots, bound to
+ * another allocator's malloc. */
+START_TEST(other_allocators)
+{
+	static const struct {
+		const char *fixture, *arg, *env, *leaker;
+	} cases[] = {
+		{ "je_leak", "grow", NULL, "lose" },
+		{ "tc_leak", "grow", NULL, "lose" },
+		{ "leak_sites", "1048576", "LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libmimalloc.so.2",
+		  "leak_step" },
+	};
+	static char out[1 << 20], err[4096];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char pid[16], fn[128];
+		struct fixture f;
+		int rc;
+
+		fixture_start(&f, cases[i].fixture, (const char *[]){ cases[i].arg, NULL },
+			      (const char *[]){ cases[i].env, NULL });
+		snprintf(pid, sizeof(pid), "%d", f.pid);
+		rc = run_heapdoc((const char *[]){ "leaks", "--json", "--duration", "3s", "--rate",
+				 "64K", pid, NULL }, out, sizeof(out), err, sizeof(err));
+		ck_assert_msg(rc == 0, "%s: exit %d: %s", cases[i].fixture, rc, err);
+		first_site_function(out, fn, sizeof(fn));
+		ck_assert_msg(!strcmp(fn, cases[i].leaker), "%s: first site is '%s'",
+			      cases[i].fixture, fn);
+		ck_assert_msg(strstr(out, "\"left\": \"nothing\""), "%s: library left behind",
+			      cases[i].fixture);
+		fixture_stop(&f);
+	}
+}
+END_TEST
+
 /* ---- unbiased counts and bytes ----------------------------------------------- */
 
 /* known_site allocates N blocks of SIZE while heapdoc samples; the other
@@ -463,6 +498,7 @@ Suite *leaks_suite(void)
 	tcase_set_timeout(live, 60);
 	tcase_add_test(live, leaking_function_ranked_first);
 	tcase_add_test(live, unbiased_counts_and_bytes);
+	tcase_add_test(live, other_allocators);
 	tcase_add_test(live, pprof_read_back);
 	tcase_add_test(live, sigkill_leaves_process_running);
 	tcase_add_test(live, fork_dlopen_threads_while_sampling);
