@@ -159,6 +159,29 @@ START_TEST(leaking_function_ranked_first)
 }
 END_TEST
 
+/* triage --sites: a leak verdict names the site that grows. */
+START_TEST(triage_names_top_leak_site)
+{
+	static char out[1 << 20], err[4096];
+	struct fixture f;
+	char pid[16];
+	const char *top;
+	int rc;
+
+	fixture_start(&f, "leak_sites", (const char *[]){ "4194304", NULL }, NULL);
+	snprintf(pid, sizeof(pid), "%d", f.pid);
+	rc = run_heapdoc((const char *[]){ "triage", "--sites", "--json", "--duration", "4s",
+			 pid, NULL }, out, sizeof(out), err, sizeof(err));
+	ck_assert_msg(rc == 10, "exit %d: %s", rc, err);
+	top = strstr(out, "\"top_leak_site\": {");
+	ck_assert_msg(top, "no top_leak_site:\n%.3000s", out);
+	ck_assert_msg(!strncmp(strstr(top, "\"function\": \"") + 13, "leak_step\"", 10),
+		      "top leak site:\n%.1500s", top);
+	ck_assert(!agent_mapped(f.pid));
+	fixture_stop(&f);
+}
+END_TEST
+
 /* jemalloc, tcmalloc (gperftools) and mimalloc: the same slots, bound to
  * another allocator's malloc. */
 START_TEST(other_allocators)
@@ -499,6 +522,7 @@ Suite *leaks_suite(void)
 	tcase_add_test(live, leaking_function_ranked_first);
 	tcase_add_test(live, unbiased_counts_and_bytes);
 	tcase_add_test(live, other_allocators);
+	tcase_add_test(live, triage_names_top_leak_site);
 	tcase_add_test(live, pprof_read_back);
 	tcase_add_test(live, sigkill_leaves_process_running);
 	tcase_add_test(live, fork_dlopen_threads_while_sampling);

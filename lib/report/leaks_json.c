@@ -20,12 +20,12 @@ static void frame_json(struct json *j, const struct profile *p, uint32_t frame)
 	json_object_end(j);
 }
 
-static void site_json(struct json *j, const struct profile *p, size_t site,
-		      const struct leak_site *g)
+void leaks_site_json(struct json *j, const char *key, const struct profile *p, size_t site,
+		     const struct leak_site *g)
 {
 	const struct prof_site *s = &p->sites[site];
 
-	json_object_begin(j, NULL);
+	json_object_begin(j, key);
 	json_double(j, "growth_bytes", g ? g->growth_bytes : 0);
 	json_double(j, "growth_bytes_per_s", g ? g->bytes_per_s : 0);
 	json_double(j, "growth_objects_per_s", g ? g->objects_per_s : 0);
@@ -109,7 +109,7 @@ void leaks_print_json(FILE *out, const struct profile *p, const struct leak_rank
 	json_uint(&j, "rss_end", p->rss_end);
 	json_array_begin(&j, "sites");
 	for (size_t i = 0; i < r->ngrowing; i++)
-		site_json(&j, p, r->growing[i].site, &r->growing[i]);
+		leaks_site_json(&j, NULL, p, r->growing[i].site, &r->growing[i]);
 	json_array_end(&j);
 	json_array_begin(&j, "holding");
 	for (size_t i = 0; i < r->nholding; i++) {
@@ -118,7 +118,7 @@ void leaks_print_json(FILE *out, const struct profile *p, const struct leak_rank
 		for (size_t k = 0; k < r->ngrowing && !g; k++)
 			if (r->growing[k].site == r->holding[i])
 				g = &r->growing[k];
-		site_json(&j, p, r->holding[i], g);
+		leaks_site_json(&j, NULL, p, r->holding[i], g);
 	}
 	json_array_end(&j);
 	holes_json(&j, p);
