@@ -6,8 +6,10 @@
  *	struct agent_ctl	one page: settings, counters, the ring's indices
  *	struct agent_sample[ring_cap]	the ring of sampled allocations
  *	uint8_t occ[AGENT_BUCKETS]	live sampled pointers per bucket
- *	uint64_t bits[AGENT_BUCKETS / 64]	one bit per bucket: occ > 0
  *	struct agent_slot[AGENT_BUCKETS][AGENT_WAYS]	the live table
+ *
+ * One bit per bucket (occ > 0) lives in the library's own data, for the
+ * free fast path (bits_addr).
  *
  * The region is MADV_WIPEONFORK: a child forked during sampling sees it
  * zeroed (magic 0), which is how the library in the child knows to put its

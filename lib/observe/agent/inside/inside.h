@@ -46,7 +46,7 @@ extern struct agent_real agent_real HIDDEN;
 extern struct agent_ctl *agent_ctl HIDDEN;	/* NULL until started */
 extern volatile int agent_state HIDDEN;		/* enum agent_state, this copy */
 extern uint8_t *agent_occ HIDDEN;		/* live samples per bucket */
-extern uint64_t *agent_bits HIDDEN;		/* a bit per bucket: occ > 0 */
+extern uint64_t agent_bits[AGENT_BUCKETS / 64] HIDDEN;	/* a bit per bucket: occ > 0 */
 
 /* May p be a live sample?  The free fast path: one load from a 2 KiB
  * bitmap that stays in cache, where the 16 KiB of counts would not. */

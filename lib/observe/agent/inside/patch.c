@@ -46,9 +46,12 @@ struct agent_real agent_real;
 struct agent_ctl *agent_ctl;
 volatile int agent_state;
 static uint8_t no_occ[AGENT_BUCKETS];		/* before start: nothing live */
-static uint64_t no_bits[AGENT_BUCKETS / 64];
 uint8_t *agent_occ = no_occ;
-uint64_t *agent_bits = no_bits;
+/* In the library's own data, not the region: the free fast path then
+ * reaches it with one load, not two (a forked child keeps a copy of it,
+ * but its table is wiped, so its frees just take the slow path to find
+ * nothing). */
+uint64_t agent_bits[AGENT_BUCKETS / 64] __attribute__((aligned(64)));
 
 struct patched {
 	uint64_t *slot;
@@ -533,7 +536,7 @@ static long map_region(uint64_t ring_cap)
 	size_t table = (size_t)AGENT_BUCKETS * AGENT_WAYS * sizeof(struct agent_slot);
 	uint8_t *p;
 
-	region_len = AGENT_CTL_SIZE + ring + AGENT_BUCKETS + AGENT_BUCKETS / 8 + table;
+	region_len = AGENT_CTL_SIZE + ring + AGENT_BUCKETS + table;
 	p = mmap(NULL, region_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS |
 		 MAP_NORESERVE, -1, 0);
 	if (p == MAP_FAILED)
@@ -548,8 +551,8 @@ static long map_region(uint64_t ring_cap)
 	agent_ctl->ring_addr = (uint64_t)(uintptr_t)(p + AGENT_CTL_SIZE);
 	agent_ctl->ring_cap = ring_cap;
 	agent_ctl->occ_addr = agent_ctl->ring_addr + ring;
-	agent_ctl->bits_addr = agent_ctl->occ_addr + AGENT_BUCKETS;
-	agent_ctl->table_addr = agent_ctl->bits_addr + AGENT_BUCKETS / 8;
+	agent_ctl->bits_addr = (uint64_t)(uintptr_t)agent_bits;
+	agent_ctl->table_addr = agent_ctl->occ_addr + AGENT_BUCKETS;
 	return 0;
 }
 
@@ -568,7 +571,7 @@ long heapdoc_agent_start(uint64_t rate, uint64_t heartbeat_timeout_ms, uint64_t 
 	 * finishing a sample in the old one, which is left as it is. */
 	agent_ctl = NULL;
 	agent_occ = no_occ;
-	agent_bits = no_bits;
+	memset(agent_bits, 0, sizeof(agent_bits));
 	ret = map_region(ring_cap);
 	if (ret < 0)
 		return ret;
@@ -587,7 +590,6 @@ long heapdoc_agent_start(uint64_t rate, uint64_t heartbeat_timeout_ms, uint64_t 
 	agent_ctl->lib_lo = (uint64_t)(uintptr_t)self.dli_fbase;
 	agent_ctl->magic = AGENT_MAGIC;
 	agent_occ = (uint8_t *)(uintptr_t)agent_ctl->occ_addr;
-	agent_bits = (uint64_t *)(uintptr_t)agent_ctl->bits_addr;
 	take_lock();
 	agent_state = AGENT_ON;
 	agent_ctl->state = AGENT_ON;
@@ -620,7 +622,6 @@ __attribute__((destructor)) static void agent_unload(void)
 		heapdoc_agent_stop();
 	if (agent_ctl && region_len) {
 		agent_occ = no_occ;
-		agent_bits = no_bits;
 		munmap(agent_ctl, region_len);
 		agent_ctl = NULL;
 	}
