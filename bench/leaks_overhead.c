@@ -245,7 +245,8 @@ int main(int argc, char **argv)
 	       "never < 0.90)\n", rate, during[rounds / 2]);
 	printf("median ops per loop CPU-second, after heapdoc left / alone: %.3f (goal: 1)\n",
 	       after[rounds / 2]);
-	printf("median heapdoc CPU (its whole run: load, symbols, unload), as a share of the loop's over the window: %.2f%%\n", 100 * own[rounds / 2]);
+	printf("median heapdoc CPU (its whole run: load, symbols, unload) as a share of the "
+	       "loop's over the window: %.2f%%\n", 100 * own[rounds / 2]);
 	printf("median wall-clock ops/s ratio while sampling: %.3f (on a busy machine this "
 	       "measures the neighbours too)\n", wall[rounds / 2]);
 	printf("longest stop of the target (load, stop, unload): %.1f ms\n", stop_us / 1000);
