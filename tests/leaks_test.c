@@ -171,6 +171,34 @@ START_TEST(leaking_function_ranked_first)
 }
 END_TEST
 
+/* A process in another mount namespace, where heapdoc's copy of the
+ * library is not at heapdoc's path: a copy goes through /proc/<pid>/root
+ * into its /tmp, is loaded, and is removed at once. */
+START_TEST(container_gets_a_copy)
+{
+	static char out[1 << 20], err[4096];
+	char pid[16], cmd[256], listing[4096];
+	struct fixture f;
+	int rc;
+
+	fixture_start(&f, "leak_sites", (const char *[]){ "1048576", HEAPDOC_ROOT, NULL }, NULL);
+	snprintf(pid, sizeof(pid), "%d", f.pid);
+	rc = run_heapdoc((const char *[]){ "leaks", "--json", "--duration", "2s", "--rate", "64K",
+			 pid, NULL }, out, sizeof(out), err, sizeof(err));
+	ck_assert_msg(rc == 0, "exit %d: %s", rc, err);
+	ck_assert_msg(strstr(out, "\"library\": \"/tmp/heapdoc-agent-"), "not copied:\n%s",
+		      strstr(out, "\"cost\""));
+	ck_assert_msg(strstr(out, "\"left\": \"nothing\""), "left:\n%s", strstr(out, "\"cost\""));
+	ck_assert(json_number_under(out, "cost", "samples") > 0);
+	snprintf(cmd, sizeof(cmd), "ls /proc/%d/root/tmp | grep -c heapdoc-agent", f.pid);
+	run_tool(cmd, listing, sizeof(listing));
+	ck_assert_msg(atoi(listing) == 0, "copies left in its /tmp: %s", listing);
+	fixture_refresh(&f);
+	ck_assert_int_eq(fixture_value(&f, "malloc_hooked"), 0);
+	fixture_stop(&f);
+}
+END_TEST
+
 /* triage --sites: a leak verdict names the site that grows. */
 START_TEST(triage_names_top_leak_site)
 {
@@ -591,6 +619,7 @@ Suite *leaks_suite(void)
 	tcase_add_test(live, other_allocators);
 	tcase_add_test(live, triage_names_top_leak_site);
 	tcase_add_test(live, jemalloc_own_profiler);
+	tcase_add_test(live, container_gets_a_copy);
 	tcase_add_test(live, pprof_read_back);
 	tcase_add_test(live, sigkill_leaves_process_running);
 	tcase_add_test(live, fork_dlopen_threads_while_sampling);
