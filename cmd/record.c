@@ -8,6 +8,7 @@
 #include "base/human.h"
 #include "base/util.h"
 #include "cmd.h"
+#include "report/triage.h"
 #include "watch.h"
 
 static int record_exec(const struct cmd_args *a);
@@ -138,7 +139,8 @@ static int record_exec(const struct cmd_args *a)
 		goto out;
 	}
 	record_summary(w.recording_name, &res);
-	ret = cmd_report_verdict(obs, json ? CMD_OUT_JSON : CMD_OUT_TEXT, res.how);
+	ret = cmd_report_verdict(&(struct triage_report){ .obs = obs, .ended = res.how },
+				 json ? CMD_OUT_JSON : CMD_OUT_TEXT);
 	if (res.end == WATCH_GONE)
 		ret = cmd_gone(obs->pid, res.how);
 out:
