@@ -219,6 +219,54 @@ long long json_number_under(const char *json, const char *section, const char *k
 	return strtoll(p + strlen(kk), NULL, 10);
 }
 
+/* The knob object named knob: from its name to the next object's. */
+static const char *knob_object(const char *json, const char *knob, const char **end)
+{
+	char needle[128];
+	const char *p;
+
+	snprintf(needle, sizeof(needle), "\"name\": \"%s\"", knob);
+	p = strstr(json, needle);
+	if (!p)
+		return NULL;
+	*end = strstr(p + 1, "\"name\": \"");
+	if (!*end)
+		*end = p + strlen(p);
+	return p;
+}
+
+const char *json_knob_field(const char *json, const char *knob, const char *key, char *buf,
+			    size_t len)
+{
+	char needle[128];
+	const char *end, *p = knob_object(json, knob, &end), *q;
+
+	buf[0] = '\0';
+	snprintf(needle, sizeof(needle), "\"%s\": \"", key);
+	if (!p || !(p = strstr(p, needle)) || p > end)
+		return buf;
+	p += strlen(needle);
+	/* The value as written, up to its closing quote (not an escaped one). */
+	for (q = p; *q && *q != '"'; q += q[0] == '\\' && q[1] ? 2 : 1)
+		;
+	snprintf(buf, len, "%.*s", (int)(q - p), p);
+	return buf;
+}
+
+double json_knob_number(const char *json, const char *knob, const char *key)
+{
+	char needle[128];
+	const char *end, *p = knob_object(json, knob, &end);
+	char *stop;
+	double v;
+
+	snprintf(needle, sizeof(needle), "\"%s\": ", key);
+	if (!p || !(p = strstr(p, needle)) || p > end)
+		return -1;
+	v = strtod(p + strlen(needle), &stop);
+	return stop == p + strlen(needle) ? -1 : v;
+}
+
 int slurp(const char *path, char *buf, size_t len)
 {
 	FILE *f = fopen(path, "r");

@@ -49,6 +49,14 @@ int run_heapdoc(const char *const *args, char *out, size_t len,
  * (the first such key after the section opens); fails the test if absent. */
 long long json_number_under(const char *json, const char *section, const char *key);
 
+/* The string value of key in the knob object named knob, in heapdoc's
+ * JSON (knobs --json, triage --json); "" when there is no such knob or
+ * key.  Returns buf. */
+const char *json_knob_field(const char *json, const char *knob, const char *key, char *buf,
+			    size_t len);
+/* The same for a number; -1 when absent (or null). */
+double json_knob_number(const char *json, const char *knob, const char *key);
+
 /* Reads a whole small file into buf (NUL-terminated); -1 on failure. */
 int slurp(const char *path, char *buf, size_t len);
 

@@ -239,7 +239,8 @@ int settings_parse(enum alloc_kind kind, const char *prefix, const char *arg,
 bool settings_is_live(enum alloc_kind kind, const char *name)
 {
 	for (size_t i = 0; i < ARRAY_SIZE(defs); i++)
-		if (defs[i].kind == kind && (!name || !strcmp(defs[i].name, name)))
+		if (defs[i].kind == kind && (!name || !strcmp(defs[i].name, name) ||
+					     (defs[i].alias && !strcmp(defs[i].alias, name))))
 			return true;
 	return false;
 }

@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "judge/rules.h"
+#include "judge/where.h"
 #include "base/human.h"
 #include "base/util.h"
 
@@ -177,59 +178,6 @@ static void ratio_evidence(struct verdict *v, const struct gap *g)
 			 g->resident ? 100.0 * g->bytes / g->resident : 0.0);
 }
 
-static const char *unpurged_where(enum alloc_kind kind)
-{
-	switch (kind) {
-	case ALLOC_GLIBC: return "the top chunk above the pad";
-	case ALLOC_JEMALLOC: return "dirty and muzzy extents waiting for decay";
-	case ALLOC_TCMALLOC: return "page-heap free spans";
-	default: return "free pages the allocator keeps";
-	}
-}
-
-static const char *release_call(enum alloc_kind kind)
-{
-	switch (kind) {
-	case ALLOC_GLIBC: return "malloc_trim(0)";
-	case ALLOC_JEMALLOC: return "a purge of every arena (arena.<all>.purge)";
-	case ALLOC_TCMALLOC: return "ReleaseFreeMemory()";
-	default: return "a release call";
-	}
-}
-
-static void where_evidence(struct verdict *v, const struct observation *obs, const struct gap *g)
-{
-	struct hb h = { .i = 0 };
-	uint64_t free_total = IS_SET(obs->summary.free_total) ? obs->summary.free_total : 0;
-
-	if (!g->significant || g->kind == GAP_UNKNOWN)
-		return;
-	if (g->releasable)
-		evidence(v, "%s is whole free pages apart from live data (%s)",
-			 B(&h, g->releasable), unpurged_where(obs->alloc.kind));
-	if (g->interleaved)
-		evidence(v, "%s is free space between live chunks", B(&h, g->interleaved));
-	if (g->pinned)
-		evidence(v, "%s of it is whole free pages pinned between live chunks",
-			 B(&h, g->pinned));
-	if (IS_SET(g->small_chunks) && g->small_chunks)
-		evidence(v, "%" PRIu64 " free chunks under 1 KiB hold %s (%.0f%% of free space); "
-			 "the largest free chunk is %s", g->small_chunks, B(&h, g->small_bytes),
-			 free_total ? 100.0 * g->small_bytes / free_total : 0.0,
-			 B(&h, g->largest_free));
-	if (!isnan(g->slab_utilisation))
-		evidence(v, "slabs are %.0f%% full: %.0f%% of their regions are free",
-			 100 * g->slab_utilisation, 100 * (1 - g->slab_utilisation));
-	if (g->narenas)
-		evidence(v, "%u arena%s for %u effective CPU%s%s", g->narenas,
-			 g->narenas == 1 ? "" : "s", g->effective_cpus,
-			 g->effective_cpus == 1 ? "" : "s",
-			 g->kind == GAP_ARENAS ? ": free memory retained per arena" : "");
-	if (IS_SET(g->trimmable) && g->trimmable)
-		evidence(v, "%s could return %s now", release_call(obs->alloc.kind),
-			 B(&h, g->trimmable));
-}
-
 /* ---- growth outside the allocator ----------------------------------------- */
 
 static const char *outside_what(enum outside_kind kind)
@@ -366,6 +314,23 @@ static void slow_evidence(struct verdict *v, const struct observation *obs,
 
 /* ---- the rules ------------------------------------------------------------- */
 
+/* Memory in the application's own pool is in use as malloc sees it: a
+ * live set, whose size only the application can say it needs. */
+static void pool_decide(struct verdict *v)
+{
+	const struct pool *p = &v->pool;
+	struct hb h = { .i = 0 };
+	char blocks[160] = "";
+
+	if (IS_SET(p->blocks) && p->blocks >= POOL_MIN_BLOCKS)
+		snprintf(blocks, sizeof(blocks), ": %" PRIu64 " equal blocks of %s hold %s, %.0f%% "
+			 "of allocated", p->blocks, B(&h, p->block_size), B(&h, p->bytes),
+			 100 * p->share);
+	decide(v, VERDICT_LIVE_SET, "the memory is held inside the application's own "
+	       "allocator (%s)%s; malloc sees it all in use", p->what ? p->what :
+	       "a pool of large blocks it carves up itself", blocks);
+}
+
 static void decide_with_allocator(struct verdict *v, const struct observation *obs)
 {
 	const struct gap *g = &v->gap;
@@ -387,7 +352,7 @@ static void decide_with_allocator(struct verdict *v, const struct observation *o
 	if (g->significant && g->kind == GAP_UNPURGED) {
 		decide(v, VERDICT_UNPURGED, "%s of resident memory is whole free pages the allocator "
 		       "has not returned (%s)", B(&h, g->releasable),
-		       unpurged_where(obs->alloc.kind));
+		       judge_unpurged_where(obs->alloc.kind));
 		return;
 	}
 	if (g->significant) {
@@ -419,6 +384,10 @@ static void decide_with_allocator(struct verdict *v, const struct observation *o
 		v->leaning = v->pressure.near ? VERDICT_LIVE_SET : VERDICT_HEALTHY;
 		return;
 	}
+	if (v->pool.held) {
+		pool_decide(v);
+		return;
+	}
 	if (v->pressure.near) {
 		decide(v, VERDICT_LIVE_SET, "the memory is really in use: allocated ≈ resident, "
 		       "stable, at %.0f%% of %s", 100 * v->pressure.ratio, v->pressure.limit_name);
@@ -443,52 +412,13 @@ static void decide_without_allocator(struct verdict *v, const struct observation
 		       "leak cannot be told from fragmentation: %s", R(&h, v->rss.slope), why);
 		v->leaning = VERDICT_LEAK;
 	} else {
-		decide(v, VERDICT_INCONCLUSIVE, "no allocator view: %s", why);
-		v->leaning = v->pressure.near ? VERDICT_LIVE_SET : VERDICT_HEALTHY;
+		/* Nothing to lean on: free memory held inside the allocator
+		 * (fragmentation, unpurged pages) is exactly what could not be
+		 * seen, so "healthy" would be a guess. */
+		decide(v, VERDICT_INCONCLUSIVE, "fragmentation and unreturned free pages could not "
+		       "be judged without the allocator's view: %s", why);
+		v->leaning = v->pressure.near ? VERDICT_LIVE_SET : VERDICT_INCONCLUSIVE;
 	}
-}
-
-/* What an on-call engineer does next, given the verdict. */
-static void next_step(struct verdict *v, const struct observation *obs)
-{
-	const char *s = "";
-
-	switch (v->kind) {
-	case VERDICT_LEAK:
-		s = v->outside.significant && v->outside.share >= OUTSIDE_MAJORITY ?
-		    "find the allocation site (heaptrack, bcc memleak), and what maps the "
-		    "growth malloc does not see (the largest mappings in /proc/<pid>/smaps)" :
-		    "find the allocation site (a heap profiler: jemalloc's prof, heaptrack, "
-		    "bcc memleak); no allocator knob fixes a leak";
-		break;
-	case VERDICT_FRAGMENTATION:
-		s = v->gap.kind == GAP_ARENAS ?
-		    "cap the arenas at the CPUs the process can use (knobs below); a release "
-		    "call returns the free pages now" :
-		    "a release call returns the whole free pages now; lasting fixes are in "
-		    "the allocation pattern (pools, arenas per lifetime) or another allocator";
-		break;
-	case VERDICT_UNPURGED:
-		s = "turn the release knobs below, or make one release call now";
-		break;
-	case VERDICT_LIVE_SET:
-		s = "the memory is in use: raise the limit or shrink the live set";
-		break;
-	case VERDICT_HEALTHY:
-		s = "nothing to do for the allocator";
-		break;
-	case VERDICT_INCONCLUSIVE:
-		if (v->outside.climbs) {
-			s = "find what maps the growing memory: the largest anonymous "
-			    "mappings in /proc/<pid>/smaps, then that allocator's own tools";
-			break;
-		}
-		s = !v->gap.known && obs->summary.why_invalid[0] ?
-		    "give heapdoc the allocator's view (see the reason), or watch longer" :
-		    "watch for longer (--duration 30s)";
-		break;
-	}
-	snprintf(v->next_step, sizeof(v->next_step), "%s", s);
 }
 
 void judge_triage(const struct observation *obs, struct verdict *v)
@@ -501,6 +431,7 @@ void judge_triage(const struct observation *obs, struct verdict *v)
 	judge_outside(obs, &v->rss, &v->allocated, &v->resident, &v->outside);
 	judge_pressure(obs, &v->pressure);
 	judge_slow_path(obs, &v->slow);
+	judge_pool(obs, v, &v->pool);
 
 	if (!obs->nsamples && !v->gap.known)
 		decide(v, VERDICT_INCONCLUSIVE, "nothing was sampled");
@@ -534,7 +465,7 @@ void judge_triage(const struct observation *obs, struct verdict *v)
 		top_held_evidence(v, obs);
 	} else {
 		ratio_evidence(v, &v->gap);
-		where_evidence(v, obs, &v->gap);
+		judge_where(v, obs);
 		top_held_evidence(v, obs);
 		trend_evidence(v, "allocated", &v->allocated);
 		trend_evidence(v, "RSS", &v->rss);
@@ -543,5 +474,5 @@ void judge_triage(const struct observation *obs, struct verdict *v)
 	}
 	split_evidence(v, &v->gap);
 	slow_evidence(v, obs, &v->slow);
-	next_step(v, obs);
+	judge_next_step(v, obs);
 }

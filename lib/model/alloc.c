@@ -59,4 +59,6 @@ void alloc_summary_invalid(struct alloc_summary *sum, const char *source, const 
 	sum->top_held_bytes = sum->top_held_by = UNSET;
 	sum->top_held_by_size = sum->top_held_by_free = UNSET;
 	sum->slab_utilisation = NAN;
+	sum->free_unresident = sum->arena_peak_sum = sum->arena_peak_once = UNSET;
+	sum->pool_block_size = sum->pool_blocks = sum->pool_bytes = UNSET;
 }

@@ -66,11 +66,14 @@ TABLE(alloc_summary, S,
 	FIELD(S, corrupt, FIELD_BOOL), FIELD(S, free_small_chunks, FIELD_U64),
 	FIELD(S, free_small_bytes, FIELD_U64), FIELD(S, free_large_chunks, FIELD_U64),
 	FIELD(S, free_large_bytes, FIELD_U64), FIELD(S, largest_free, FIELD_U64),
-	FIELD(S, pinned_bytes, FIELD_U64), FIELD(S, top_size, FIELD_U64),
+	FIELD(S, pinned_bytes, FIELD_U64), FIELD(S, free_unresident, FIELD_U64),
+	FIELD(S, top_size, FIELD_U64),
 	FIELD(S, top_held_bytes, FIELD_U64), FIELD(S, top_held_by, FIELD_U64),
 	FIELD(S, top_held_by_size, FIELD_U64), FIELD(S, top_held_by_free, FIELD_U64),
 	FIELD(S, top_held_by_cached, FIELD_BOOL),
-	FIELD(S, slab_utilisation, FIELD_DOUBLE));
+	FIELD(S, slab_utilisation, FIELD_DOUBLE), FIELD(S, arena_peak_sum, FIELD_U64), FIELD(S, arena_peak_once, FIELD_U64),
+	FIELD(S, arena_samples, FIELD_U32), FIELD(S, pool_block_size, FIELD_U64),
+	FIELD(S, pool_blocks, FIELD_U64), FIELD(S, pool_bytes, FIELD_U64));
 #undef S
 
 #define S struct alloc_params

@@ -25,6 +25,8 @@ void knobs_json_array(struct json *j, const char *key, const struct knobs *ks)
 		json_bool(j, "change", k->change);
 		json_string(j, "kind", knob_kind_name(k->kind));
 		json_string(j, "why", k->why);
+		json_string(j, "effect", nonempty(k->effect));
+		json_uint(j, "effect_bytes", k->effect_bytes);
 		json_object_begin(j, "apply");
 		json_string(j, "env", nonempty(k->apply_env));
 		json_string(j, "systemd", nonempty(k->apply_systemd));

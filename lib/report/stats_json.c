@@ -149,6 +149,7 @@ static void glibc_json(struct json *j, const struct glibc_state *st)
 	json_uint(j, "releasable", st->releasable);
 	json_uint(j, "free_interleaved", st->free_interleaved);
 	json_uint(j, "pinned", st->pinned);
+	json_uint(j, "pinned_resident", st->pinned_resident);
 	json_uint(j, "largest_free", st->largest_free);
 	json_uint(j, "top_total", st->top_total);
 	json_uint(j, "findings_total", st->nfindings);

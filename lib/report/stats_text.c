@@ -99,8 +99,11 @@ static void census_table(FILE *out, const struct glibc_state *st)
 		" of 1 KiB or more (%s); largest %s\n", st->free_small_chunks,
 		HB(st->free_small_bytes), st->free_large_chunks, HB(st->free_large_bytes),
 		HB(st->largest_free));
-	fprintf(out, "  whole free pages between live chunks: %s; top chunks beyond "
-		"M_TOP_PAD: %s\n", HB(st->pinned), HB(st->releasable));
+	fprintf(out, "  whole free pages between live chunks: %s", HB(st->pinned));
+	if (IS_SET(st->pinned_resident))
+		fprintf(out, " (%s in RAM, %s given back or never touched)",
+			HB(st->pinned_resident), HB(st->pinned - st->pinned_resident));
+	fprintf(out, "; top chunks beyond M_TOP_PAD: %s\n", HB(st->releasable));
 }
 
 static void caches_and_params(FILE *out, const struct glibc_state *st)

@@ -1,0 +1,405 @@
+/* Advice that helps, checked live: for each kind of knob, a fixture whose
+ * shape calls for it, heapdoc's advice on it, the knob applied as heapdoc
+ * printed it (its command run, or the process restarted with its
+ * environment line), and the effect measured against what the knob said it
+ * would do.  And the shapes that must not get a knob or a promise: threads
+ * bursting together, one arena, holes smaller than a page. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "testlib.h"
+
+static char out[1 << 20], err[8192];
+
+static long long rss_of(pid_t pid)
+{
+	char path[64], status[4096];
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	ck_assert_int_ge(slurp(path, status, sizeof(status)), 0);
+	return strtoll(strstr(status, "VmRSS:") + 6, NULL, 10) * 1024;
+}
+
+static long long minflt_of(pid_t pid)
+{
+	char path[64], stat[4096], *p;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	ck_assert_int_ge(slurp(path, stat, sizeof(stat)), 0);
+	p = strrchr(stat, ')');
+	ck_assert_ptr_nonnull(p);
+	/* after ") ": state ppid pgrp session tty tpgid flags minflt */
+	for (int field = 0; field < 8 && p; field++)
+		p = strchr(p + 1, ' ');
+	return p ? strtoll(p + 1, NULL, 10) : -1;
+}
+
+/* heapdoc COMMAND --json [more] PID into out; returns the exit status. */
+static int heapdoc_json(const char *command, const struct fixture *f, const char *duration)
+{
+	char pid[16];
+	const char *once[] = { command, "--json", "--once", pid, NULL };
+	const char *win[] = { command, "--json", "--duration", duration, "--interval", "0.25s",
+			      pid, NULL };
+	const char *plain[] = { command, "--json", pid, NULL };
+
+	snprintf(pid, sizeof(pid), "%d", (int)f->pid);
+	if (!strcmp(command, "stats"))
+		return run_heapdoc(plain, out, sizeof(out), err, sizeof(err));
+	return run_heapdoc(duration ? win : once, out, sizeof(out), err, sizeof(err));
+}
+
+/* Runs a command as heapdoc printed it ("heapdoc set 42 NAME=VALUE"). */
+static int run_printed(const char *printed)
+{
+	char cmd[256];
+	const char *argv[16];
+	size_t n = 0;
+
+	snprintf(cmd, sizeof(cmd), "%s", printed);
+	ck_assert_msg(!strncmp(cmd, "heapdoc ", 8), "not a heapdoc command: '%s'", cmd);
+	for (char *w = strtok(cmd + 8, " "); w && n + 1 < 16; w = strtok(NULL, " "))
+		argv[n++] = w;
+	argv[n] = NULL;
+	return run_heapdoc(argv, out, sizeof(out), err, sizeof(err));
+}
+
+static const char *str_of(const char *key, char *buf, size_t len)
+{
+	char needle[96];
+	const char *p, *q;
+
+	buf[0] = '\0';
+	snprintf(needle, sizeof(needle), "\"%s\": \"", key);
+	if ((p = strstr(out, needle)) && (q = strchr(p + strlen(needle), '"')))
+		snprintf(buf, len, "%.*s", (int)(q - p - strlen(needle)), p + strlen(needle));
+	return buf;
+}
+
+static bool has_knob(const char *name)
+{
+	char needle[96];
+
+	snprintf(needle, sizeof(needle), "\"name\": \"%s\"", name);
+	return strstr(out, needle) != NULL;
+}
+
+/* ---- the arena cap ------------------------------------------------------------ */
+
+static const char *const turns_args[] = { "turns", "8", "8", "300", NULL };
+
+/* Eight threads take turns with 8 MiB each: the cap is advised, with the
+ * RSS it would save; the fixture restarted with the printed line saves at
+ * least half of that. */
+START_TEST(arena_cap_for_threads_taking_turns)
+{
+	char value[64], env_line[128];
+	const char *env[] = { env_line, NULL };
+	long long before, after;
+	double effect;
+	struct fixture f;
+	int rc;
+
+	fixture_start(&f, "arena_threads", turns_args, NULL);
+	rc = heapdoc_json("triage", &f, "4s");
+	before = rss_of(f.pid);
+	fixture_stop(&f);
+	ck_assert_msg(rc == 11, "exit %d: %s%s", rc, err, out);
+	json_knob_field(out, "MALLOC_ARENA_MAX", "value", value, sizeof(value));
+	effect = json_knob_number(out, "MALLOC_ARENA_MAX", "effect_bytes");
+	ck_assert_msg(value[0] && effect > 0, "no arena cap: %s", out);
+	json_knob_field(out, "MALLOC_ARENA_MAX", "env", env_line, sizeof(env_line));
+	ck_assert_str_eq(env_line, strcat(strcpy((char[80]){ 0 }, "MALLOC_ARENA_MAX="), value));
+
+	fixture_start(&f, "arena_threads", turns_args, env);
+	usleep(1000 * 1000);
+	after = rss_of(f.pid);
+	fixture_stop(&f);
+	fprintf(stderr, "advice: arena cap %s: RSS %lld -> %lld MiB, said %.0f MiB less\n", value,
+		before >> 20, after >> 20, effect / 1048576);
+	ck_assert_msg(before - after >= 0.5 * effect, "RSS %lld -> %lld, the knob said %.0f less",
+		      before, after, effect);
+}
+END_TEST
+
+/* The same threads bursting together: the arenas peak at once, a cap would
+ * not lower the peak, and none is advised. */
+START_TEST(no_arena_cap_for_threads_bursting_together)
+{
+	const char *args[] = { "burst", "8", "8", "300", NULL };
+	struct fixture f;
+	double sum, once;
+	int rc;
+
+	fixture_start(&f, "arena_threads", args, NULL);
+	rc = heapdoc_json("triage", &f, "4s");
+	fixture_stop(&f);
+	ck_assert_msg(rc == 0 || rc == 11, "exit %d: %s", rc, err);
+	ck_assert_msg(!has_knob("MALLOC_ARENA_MAX"), "a cap for a burst: %s", out);
+	sum = (double)json_number_under(out, "gap", "arena_peak_sum");
+	once = (double)json_number_under(out, "gap", "arena_peak_once");
+	ck_assert_msg(once >= 0.8 * sum, "arena peaks %.0f at once of %.0f", once, sum);
+	ck_assert_ptr_null(strstr(out, "cap the arenas"));
+}
+END_TEST
+
+/* One thread, one arena: fragmentation, and still no cap. */
+START_TEST(no_arena_cap_for_one_arena)
+{
+	struct fixture f;
+	int rc;
+
+	fixture_start(&f, "scenario_pinning", NULL, NULL);
+	rc = heapdoc_json("triage", &f, "2s");
+	fixture_stop(&f);
+	ck_assert_int_eq(rc, 11);
+	ck_assert_msg(!has_knob("MALLOC_ARENA_MAX"), "%s", out);
+	ck_assert_int_eq(json_number_under(out, "gap", "narenas"), 1);
+}
+END_TEST
+
+/* A process with GLIBC_TUNABLES: the cap is written there, merged with its
+ * own tunable (not as MALLOC_ARENA_MAX, which that variable overrides);
+ * restarted with the printed line, the process has both in force and saves
+ * the memory. */
+START_TEST(tunables_merged_and_applied)
+{
+	const char *env0[] = { "GLIBC_TUNABLES=glibc.malloc.tcache_count=0", NULL };
+	char line[256], want[160], value[32];
+	const char *env1[] = { line, NULL };
+	long long before, after;
+	struct fixture f;
+	double effect;
+
+	fixture_start(&f, "arena_threads", turns_args, env0);
+	ck_assert_int_eq(heapdoc_json("triage", &f, "4s"), 11);
+	before = rss_of(f.pid);
+	fixture_stop(&f);
+	ck_assert_msg(!has_knob("MALLOC_ARENA_MAX"), "the losing spelling: %s", out);
+	json_knob_field(out, "glibc.malloc.arena_max", "value", value, sizeof(value));
+	effect = json_knob_number(out, "glibc.malloc.arena_max", "effect_bytes");
+	snprintf(want, sizeof(want), "GLIBC_TUNABLES=glibc.malloc.tcache_count=0:"
+		 "glibc.malloc.arena_max=%s", value);
+	json_knob_field(out, "GLIBC_TUNABLES", "env", line, sizeof(line));
+	ck_assert_str_eq(line, want);
+	json_knob_field(out, "GLIBC_TUNABLES", "systemd", want, sizeof(want));
+	ck_assert_msg(strstr(want, line), "systemd %s", want);
+
+	fixture_start(&f, "arena_threads", turns_args, env1);
+	usleep(1000 * 1000);
+	after = rss_of(f.pid);
+	ck_assert_int_eq(heapdoc_json("stats", &f, NULL), 0);
+	fixture_stop(&f);
+	ck_assert_int_eq(json_number_under(out, "params", "arena_max"), atoi(value));
+	ck_assert_int_eq(json_number_under(out, "params", "tcache_count"), 0);
+	fprintf(stderr, "advice: %s: RSS %lld -> %lld MiB, said %.0f MiB less\n", line,
+		before >> 20, after >> 20, effect / 1048576);
+	ck_assert_msg(before - after >= 0.5 * effect, "RSS %lld -> %lld, said %.0f less", before,
+		      after, effect);
+}
+END_TEST
+
+/* ---- promises a release cannot keep -------------------------------------------- */
+
+/* Every other 480-byte object free: holes, no whole page.  No release call
+ * is advised or promised, and the label says what the gap is. */
+START_TEST(half_freed_small_objects_get_no_release)
+{
+	char next[256];
+	struct fixture f;
+	int rc;
+
+	fixture_start(&f, "half_freed", NULL, NULL);
+	rc = heapdoc_json("triage", &f, "2s");
+	fixture_stop(&f);
+	ck_assert_int_eq(rc, 11);
+	ck_assert_msg(strstr(out, "\"kind\": \"size-class\""), "%s", out);
+	ck_assert_msg(!has_knob("malloc_trim"), "%s", out);
+	str_of("next_step", next, sizeof(next));
+	ck_assert_msg(!strstr(next, "heapdoc release"), "next: %s", next);
+	ck_assert_msg(strstr(next, "no release call returns"), "next: %s", next);
+	ck_assert_msg(!strstr(out, "whole free pages in RAM"), "%s", out);
+	ck_assert_int_lt(json_number_under(out, "gap", "trimmable"), 1 << 20);
+}
+END_TEST
+
+/* After a release, the pages it gave back are free but out of RAM: triage
+ * no longer counts them as pinned, nor advises the release again. */
+START_TEST(released_pages_are_not_resident)
+{
+	char cmd[128];
+	struct fixture f;
+	double effect;
+	long long unresident;
+
+	fixture_start(&f, "scenario_pinning", NULL, NULL);
+	ck_assert_int_eq(heapdoc_json("triage", &f, NULL), 11);
+	json_knob_field(out, "malloc_trim", "command", cmd, sizeof(cmd));
+	effect = json_knob_number(out, "malloc_trim", "effect_bytes");
+	ck_assert_msg(cmd[0] && effect > 0, "%s", out);
+	ck_assert_int_eq(run_printed(cmd), 0);
+	heapdoc_json("triage", &f, NULL);
+	fixture_stop(&f);
+	unresident = json_number_under(out, "gap", "unresident");
+	ck_assert_msg(!has_knob("malloc_trim"), "released twice: %s", out);
+	ck_assert_msg(!strstr(out, "whole free pages in RAM"), "%s", out);
+	ck_assert_msg(unresident >= 0.8 * effect || strstr(out, "\"verdict\": \"healthy\""),
+		      "unresident %lld after releasing %.0f: %s", unresident, effect, out);
+}
+END_TEST
+
+/* ---- an application's own pool --------------------------------------------------- */
+
+START_TEST(application_pool_is_named)
+{
+	const char *args[] = { "48", "memcached", NULL };
+	char reason[512], next[512];
+	struct fixture f;
+	int rc;
+
+	fixture_start(&f, "app_pool", args, NULL);
+	rc = heapdoc_json("triage", &f, "2s");
+	ck_assert_int_eq(rc, 13);
+	ck_assert_int_eq(json_number_under(out, "pool", "blocks"),
+			 fixture_value(&f, "pool_blocks"));
+	fixture_stop(&f);
+	str_of("reason", reason, sizeof(reason));
+	str_of("next_step", next, sizeof(next));
+	ck_assert_msg(strstr(reason, "application's own allocator (memcached's slab allocator)"),
+		      "%s", reason);
+	ck_assert_msg(strstr(reason, "48 equal blocks of 1.0 MiB"), "%s", reason);
+	ck_assert_msg(strstr(next, "stats slabs"), "%s", next);
+}
+END_TEST
+
+/* ---- glibc's live settings ---------------------------------------------------- */
+
+/* The top kept by a 1 GiB trim threshold: the printed command lowers it,
+ * and the next free() that reaches the top gives back what the knob said. */
+START_TEST(trim_threshold_applied)
+{
+	char cmd[128];
+	long long before, after;
+	struct fixture f;
+	double effect;
+
+	fixture_start(&f, "scenario_top", NULL, NULL);
+	ck_assert_int_eq(heapdoc_json("triage", &f, "2s"), 12);
+	json_knob_field(out, "MALLOC_TRIM_THRESHOLD_", "command", cmd, sizeof(cmd));
+	effect = json_knob_number(out, "MALLOC_TRIM_THRESHOLD_", "effect_bytes");
+	ck_assert_msg(cmd[0] && effect > 0, "%s", out);
+	before = rss_of(f.pid);
+	ck_assert_int_eq(run_printed(cmd), 0);
+	fixture_command(&f, "work");
+	after = rss_of(f.pid);
+	fixture_stop(&f);
+	fprintf(stderr, "advice: trim threshold: RSS %lld -> %lld MiB, said %.0f MiB\n",
+		before >> 20, after >> 20, effect / 1048576);
+	ck_assert_msg(before - after >= 0.8 * effect, "RSS %lld -> %lld, said %.0f", before,
+		      after, effect);
+}
+END_TEST
+
+static double faults_per_s(pid_t pid)
+{
+	long long a = minflt_of(pid), b;
+
+	usleep(1000 * 1000);
+	b = minflt_of(pid);
+	return (double)(b - a);
+}
+
+/* Every 256 KiB buffer mapped and unmapped: the printed commands (the mmap
+ * threshold, and the trim threshold that keeps the heap from giving each
+ * block back) stop the faults. */
+START_TEST(mmap_threshold_applied)
+{
+	const char *env[] = { "MALLOC_MMAP_THRESHOLD_=131072", NULL };
+	char mmap_cmd[128], trim_cmd[128];
+	double before, after;
+	struct fixture f;
+
+	fixture_start(&f, "scenario_mmap_churn", NULL, env);
+	heapdoc_json("triage", &f, "3s");
+	json_knob_field(out, "MALLOC_MMAP_THRESHOLD_", "command", mmap_cmd, sizeof(mmap_cmd));
+	json_knob_field(out, "MALLOC_TRIM_THRESHOLD_", "command", trim_cmd, sizeof(trim_cmd));
+	ck_assert_msg(mmap_cmd[0] && trim_cmd[0], "%s", out);
+	before = faults_per_s(f.pid);
+	ck_assert_int_eq(run_printed(mmap_cmd), 0);
+	ck_assert_int_eq(run_printed(trim_cmd), 0);
+	after = faults_per_s(f.pid);
+	fixture_stop(&f);
+	fprintf(stderr, "advice: mmap threshold: %.0f -> %.0f faults/s\n", before, after);
+	ck_assert_msg(before >= 10000 && after < 0.1 * before, "%.0f -> %.0f faults/s", before,
+		      after);
+}
+END_TEST
+
+/* ---- jemalloc ------------------------------------------------------------------- */
+
+/* Dirty and muzzy pages that never decay (-1, -1): the printed commands
+ * (decay times, and the background thread that decays an idle process)
+ * return them within the decay times. */
+START_TEST(jemalloc_decay_applied)
+{
+	static const char *const names[] = { "dirty_decay_ms", "muzzy_decay_ms",
+					     "background_thread" };
+	char cmd[3][128];
+	long long before, after;
+	struct fixture f;
+	double effect;
+
+	fixture_start(&f, "je_dirty", NULL, NULL);
+	ck_assert_int_eq(heapdoc_json("triage", &f, "2s"), 12);
+	for (int i = 0; i < 3; i++) {
+		json_knob_field(out, names[i], "command", cmd[i], sizeof(cmd[i]));
+		ck_assert_msg(cmd[i][0], "no %s command: %s", names[i], out);
+	}
+	effect = json_knob_number(out, "dirty_decay_ms", "effect_bytes");
+	ck_assert_msg(effect > 0, "%s", out);
+	before = rss_of(f.pid);
+	for (int i = 0; i < 3; i++)
+		ck_assert_int_eq(run_printed(cmd[i]), 0);
+	/* Dirty, then muzzy, each within its 1 s decay time. */
+	for (int waited = 0; waited < 60 && before - rss_of(f.pid) < 0.8 * effect; waited++)
+		usleep(100 * 1000);
+	after = rss_of(f.pid);
+	fixture_refresh(&f);
+	ck_assert_int_lt(fixture_value(&f, "jemalloc.dirty"), (long long)(0.2 * effect));
+	fixture_stop(&f);
+	fprintf(stderr, "advice: jemalloc decay: RSS %lld -> %lld MiB, said %.0f MiB\n",
+		before >> 20, after >> 20, effect / 1048576);
+	ck_assert_msg(before - after >= 0.8 * effect, "RSS %lld -> %lld, said %.0f", before,
+		      after, effect);
+}
+END_TEST
+
+Suite *advice_suite(void)
+{
+	Suite *s = suite_create("advice");
+	TCase *tc = tcase_create("arenas");
+
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, arena_cap_for_threads_taking_turns);
+	tcase_add_test(tc, no_arena_cap_for_threads_bursting_together);
+	tcase_add_test(tc, no_arena_cap_for_one_arena);
+	tcase_add_test(tc, tunables_merged_and_applied);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("promises");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, half_freed_small_objects_get_no_release);
+	tcase_add_test(tc, released_pages_are_not_resident);
+	tcase_add_test(tc, application_pool_is_named);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("applied");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, trim_threshold_applied);
+	tcase_add_test(tc, mmap_threshold_applied);
+	tcase_add_test(tc, jemalloc_decay_applied);
+	suite_add_tcase(s, tc);
+	return s;
+}
