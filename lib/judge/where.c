@@ -118,7 +118,30 @@ void judge_where(struct verdict *v, const struct observation *obs)
 
 /* ---- the next step ---------------------------------------------------------- */
 
-static void fragmentation_step(const struct verdict *v, char *out, size_t len)
+/* Holes between live objects: what, if anything, reclaims them. */
+static void holes_step(const struct observation *obs, const char *release, char *out,
+		       size_t len)
+{
+	if (obs->alloc.kind == ALLOC_GLIBC)
+		snprintf(out, len, "no release call returns holes smaller than a page between "
+			 "live objects: only the allocation pattern (pools, arenas per lifetime) "
+			 "or a size-class allocator (jemalloc, tcmalloc) reclaims them%s", release);
+	/* Active defragmentation needs the jemalloc redis builds in (static,
+	 * je_ prefix); Debian's redis-server, on the system's, refuses it. */
+	else if (obs->alloc.kind == ALLOC_JEMALLOC && !strcmp(obs->comm, "redis-server") &&
+		 obs->alloc.link == ALLOC_STATIC)
+		snprintf(out, len, "no release call returns room inside slabs that hold live "
+			 "objects: redis moves its objects together with CONFIG SET activedefrag "
+			 "yes%s", release);
+	else
+		snprintf(out, len, "no release call returns room inside %s that hold live "
+			 "objects: it is reused as objects of those sizes are freed and "
+			 "allocated again%s", obs->alloc.kind == ALLOC_JEMALLOC ? "slabs" :
+			 "spans and caches", release);
+}
+
+static void fragmentation_step(const struct verdict *v, const struct observation *obs,
+			       char *out, size_t len)
 {
 	const struct gap *g = &v->gap;
 	struct hb h = { .i = 0 };
@@ -146,10 +169,7 @@ static void fragmentation_step(const struct verdict *v, char *out, size_t len)
 				 "arenas per lifetime)");
 		break;
 	default:
-		snprintf(out, len, "no release call returns holes smaller than a page between "
-			 "live objects: only the allocation pattern (pools, arenas per lifetime) "
-			 "or a size-class allocator (jemalloc, tcmalloc) reclaims them%s",
-			 release);
+		holes_step(obs, release, out, len);
 		break;
 	}
 }
@@ -157,7 +177,11 @@ static void fragmentation_step(const struct verdict *v, char *out, size_t len)
 static void inconclusive_step(const struct verdict *v, const struct observation *obs,
 			      char *out, size_t len)
 {
-	if (v->outside.climbs)
+	if (obs->summary.valid && obs->summary.corrupt)
+		snprintf(out, len, "the program has a memory bug (a write past a block, a double "
+			 "free, a use after free): run it under AddressSanitizer or valgrind; "
+			 "touch nothing of its allocator until then");
+	else if (v->outside.climbs)
 		snprintf(out, len, "find what maps the growing memory: the largest anonymous "
 			 "mappings in /proc/<pid>/smaps, then that allocator's own tools");
 	else if (!v->gap.known && obs->summary.why_invalid[0])
@@ -182,7 +206,7 @@ void judge_next_step(struct verdict *v, const struct observation *obs)
 			 "find the allocation site (heapdoc leaks); no allocator knob fixes a leak");
 		break;
 	case VERDICT_FRAGMENTATION:
-		fragmentation_step(v, out, len);
+		fragmentation_step(v, obs, out, len);
 		break;
 	case VERDICT_UNPURGED:
 		if (judge_release_worth(&v->gap))

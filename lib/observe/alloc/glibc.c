@@ -213,6 +213,22 @@ static uint64_t mmapped_chunks_in(struct target *t, const struct mapping *m,
 	return covered;
 }
 
+/* Whether the 64 MiB-aligned mapping m starts with a heap_info: an arena
+ * pointer into the first bytes of a 64 MiB-aligned heap (the arena sits
+ * right after its first heap's header), a previous heap that is aligned
+ * too or none, and a size of whole pages within the heap.  Other programs
+ * reserve aligned regions too (a JVM's heap): their RSS is not glibc's. */
+static bool holds_heap_info(struct target *t, const struct mapping *m)
+{
+	const uint64_t max = 64ull << 20;
+	uint64_t hi[3];
+
+	if (target_read_exact(t, m->start, hi, sizeof(hi), NULL) < 0)
+		return true;	/* unreadable: keep the layout's word for it */
+	return hi[0] && !(hi[0] & 7) && (hi[0] & (max - 1)) < 256 && !(hi[1] & (max - 1)) &&
+	       hi[2] && hi[2] <= max && !(hi[2] & 4095);
+}
+
 int glibc_resident(pid_t pid, struct target *t, uint64_t *resident, struct alloc_summary *pool,
 		   struct error *err)
 {
@@ -231,9 +247,11 @@ int glibc_resident(pid_t pid, struct target *t, uint64_t *resident, struct alloc
 
 		if (!IS_SET(m->rss) || !m->rss)
 			continue;
-		if (m->kind == MAPPING_BRK_HEAP || m->kind == MAPPING_ARENA_HEAP) {
+		if (m->kind == MAPPING_BRK_HEAP ||
+		    (m->kind == MAPPING_ARENA_HEAP && holds_heap_info(t, m))) {
 			sum += m->rss;
-		} else if (m->kind == MAPPING_ANON && strchr(m->perms, 'w')) {
+		} else if ((m->kind == MAPPING_ANON || m->kind == MAPPING_ARENA_HEAP) &&
+			   strchr(m->perms, 'w')) {
 			chunks = mmapped_chunks_in(t, m, pool ? &sizes : NULL);
 			/* A mapping shared with something else: its share. */
 			sum += chunks >= len ? m->rss :
