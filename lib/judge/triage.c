@@ -337,6 +337,16 @@ static void decide_with_allocator(struct verdict *v, const struct observation *o
 	const struct trend *a = &v->allocated;
 	struct hb h = { .i = 0 };
 
+	/* The figures of a corrupt heap are guesses over garbage: no verdict
+	 * rests on them, and no knob or release call is safe on it. */
+	if (obs->summary.corrupt) {
+		decide(v, VERDICT_INCONCLUSIVE, "the heap is corrupt (%u finding%s, first: %s): "
+		       "its figures cannot be trusted", obs->summary.nfindings,
+		       obs->summary.nfindings == 1 ? "" : "s",
+		       obs->summary.corrupt_what[0] ? obs->summary.corrupt_what : "?");
+		return;
+	}
+
 	if (a->kind == TREND_GROWING) {
 		decide(v, VERDICT_LEAK, "allocated climbs without bound: %s over %.1f s",
 		       R(&h, a->slope), a->span_s);

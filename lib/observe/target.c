@@ -16,11 +16,7 @@
  *    PTRACE_O_TRACECLONE, stops and waits for its tracer.  heapdoc spends
  *    time between stops (symbols, walking a snapshot); a free thread is never
  *    parked behind that work;
- *  - PTRACE_CONT ignores its signal argument in a PTRACE_EVENT_STOP, so a
- *    signal that arrived while the thread was held could only be handed
- *    back exactly from its own signal-delivery-stop; PTRACE_DETACH from that
- *    stop delivers it, siginfo and all, and clears the interrupt we left
- *    pending on it;
+ *  - a detach clears the interrupt we left pending on a thread;
  *  - after a detach the kernel puts a thread back into a group-stop that is
  *    in effect, so a SIGSTOP someone sent while we held the process wins.
  *

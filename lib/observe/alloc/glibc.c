@@ -124,6 +124,9 @@ void glibc_summarize(const struct glibc_state *st, struct alloc_summary *sum,
 	sum->trimmable = IS_SET(st->trimmable_resident) ? st->trimmable_resident : st->trimmable;
 	sum->narenas = (unsigned)st->narenas;
 	sum->corrupt = st->corrupt;
+	sum->nfindings = st->nfindings;
+	if (st->corrupt && st->nfindings)
+		snprintf(sum->corrupt_what, sizeof(sum->corrupt_what), "%s", st->findings[0].what);
 	sum->free_small_chunks = st->free_small_chunks;
 	sum->free_small_bytes = st->free_small_bytes;
 	sum->free_large_chunks = st->free_large_chunks;
