@@ -160,6 +160,13 @@ int cmd_fail_json(const struct error *err, bool json);
 int cmd_usage_error(const struct cmd_entry *cmd, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+/* Writes what write() prints into path atomically, for readers that must
+ * never see half a file (node_exporter's textfile collector): into
+ * path.tmp, flushed, then renamed over path.  -errno with the file named
+ * when it cannot; path.tmp is then removed. */
+int cmd_write_atomically(const char *path, void (*write)(FILE *out, const void *arg),
+			 const void *arg, struct error *err);
+
 /* Parses a pid argument: a positive decimal number and nothing else; a
  * usage error when it is not one. */
 int cmd_parse_pid(const struct cmd_entry *cmd, const char *arg, pid_t *pid);

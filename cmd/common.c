@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/json.h"
 #include "cmd.h"
@@ -91,4 +92,28 @@ int cmd_usage_error(const struct cmd_entry *cmd, const char *fmt, ...)
 	cmd_print_usage(stderr, cmd);
 	fprintf(stderr, "Try 'heapdoc %s --help'.\n", cmd->name);
 	return EXIT_USAGE;
+}
+
+int cmd_write_atomically(const char *path, void (*write)(FILE *out, const void *arg),
+			 const void *arg, struct error *err)
+{
+	char tmp[4096];
+	FILE *f;
+	int rc = 0;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
+		return error_set(err, -ENAMETOOLONG, "%s: name too long", path);
+	f = fopen(tmp, "we");
+	if (!f)
+		return error_set(err, -errno, "%s: %m", tmp);
+	write(f, arg);
+	if (fflush(f) || fsync(fileno(f)))
+		rc = error_set(err, -errno, "%s: %m", tmp);
+	if (fclose(f) && !rc)
+		rc = error_set(err, -errno, "%s: %m", tmp);
+	if (!rc && rename(tmp, path) < 0)
+		rc = error_set(err, -errno, "renaming %s to %s: %m", tmp, path);
+	if (rc)
+		unlink(tmp);
+	return rc;
 }

@@ -20,7 +20,7 @@
 static int triage_exec(const struct cmd_args *a);
 
 enum { TRIAGE_DURATION, TRIAGE_INTERVAL, TRIAGE_ONCE, TRIAGE_LATENCY, TRIAGE_JSON,
-       TRIAGE_PROMETHEUS, TRIAGE_FROM, TRIAGE_OUTPUT };
+       TRIAGE_PROMETHEUS, TRIAGE_FROM, TRIAGE_OUTPUT, TRIAGE_PROMETHEUS_FILE };
 
 const struct cmd_entry cmd_triage_entry = {
 	.name = "triage",
@@ -54,6 +54,12 @@ const struct cmd_entry cmd_triage_entry = {
 		[TRIAGE_FROM] = { .name = "from", .type = CMD_STRING, .value_name = "FILE",
 			.help = "judge a recording (written by -o) instead of a live process; "
 			"no pid" },
+		[TRIAGE_PROMETHEUS_FILE] = { .name = "prometheus-file", .type = CMD_STRING,
+			.value_name = "PATH",
+			.help = "write the Prometheus text format to PATH atomically (PATH.tmp, "
+			"then renamed), for node_exporter's textfile collector, and exit 0 "
+			"whatever the verdict; a process that cannot be observed gets "
+			"heapdoc_up 0 and heapdoc_exit_code", .group = 1 },
 		[TRIAGE_OUTPUT] = { .name = "output", .letter = 'o', .type = CMD_STRING,
 			.value_name = "FILE",
 			.help = "also write what was observed to FILE: a recording that --from "
@@ -64,8 +70,9 @@ const struct cmd_entry cmd_triage_entry = {
 		  "watch for 10 s, then the verdict, its evidence and the knobs to turn" },
 		{ "heapdoc triage --duration 30s --json 4242 | jq -r .verdict",
 		  "only the verdict's name, after a 30 s window, for a script" },
-		{ "heapdoc triage --once --prometheus 4242 > /var/lib/node_exporter/heapdoc.prom.tmp",
-		  "one snapshot as metrics for node_exporter's textfile collector" },
+		{ "heapdoc triage --once --prometheus-file /var/lib/node_exporter/heapdoc.prom 4242",
+		  "one snapshot as metrics for node_exporter's textfile collector, written "
+		  "atomically; exit 0 whatever the verdict" },
 		{ "heapdoc triage -o incident.jsonl 4242",
 		  "the verdict, and the observation saved for a colleague or a ticket" },
 		{ "heapdoc triage --from incident.jsonl --json",
@@ -82,6 +89,7 @@ struct triage_opts {
 	enum output out;
 	pid_t pid;
 	const char *from, *output;	/* recordings to read, to write; NULL: none */
+	const char *prom_file;		/* --prometheus-file, or NULL */
 };
 
 static int triage_options(const struct cmd_args *a, struct triage_opts *o)
@@ -97,6 +105,7 @@ static int triage_options(const struct cmd_args *a, struct triage_opts *o)
 		       a->set[TRIAGE_PROMETHEUS] ? OUT_PROMETHEUS : OUT_TEXT,
 		.from = a->value[TRIAGE_FROM],
 		.output = a->value[TRIAGE_OUTPUT],
+		.prom_file = a->value[TRIAGE_PROMETHEUS_FILE],
 	};
 	if (o->from) {
 		/* What was recorded is judged as it was recorded. */
@@ -217,6 +226,45 @@ static int triage_observe(const struct triage_opts *opt, struct observation *obs
 	return ret;
 }
 
+/* --prometheus-file: the textfile collector reads only whole files, and a
+ * script's `&&` must not keep a non-healthy verdict from being published:
+ * written to PATH.tmp, renamed, exit 0. */
+static void prom_write(FILE *out, const void *arg)
+{
+	triage_print_prometheus(out, arg);
+}
+
+static int prom_file(const struct triage_opts *opt, const struct triage_report *r)
+{
+	struct error err = { 0 };
+
+	if (cmd_write_atomically(opt->prom_file, prom_write, r, &err) < 0)
+		return cmd_fail(&err);
+	return EXIT_OK;
+}
+
+struct prom_failure {
+	pid_t pid;
+	int exit_code;
+};
+
+static void prom_write_failure(FILE *out, const void *arg)
+{
+	const struct prom_failure *f = arg;
+
+	triage_print_prometheus_failure(out, f->pid, NULL, f->exit_code);
+}
+
+static int prom_file_failure(const struct triage_opts *opt, int exit_code)
+{
+	struct prom_failure f = { .pid = opt->pid, .exit_code = exit_code };
+	struct error err = { 0 };
+
+	if (cmd_write_atomically(opt->prom_file, prom_write_failure, &f, &err) < 0)
+		return cmd_fail(&err);
+	return EXIT_OK;
+}
+
 static int triage_load(const char *path, struct observation *obs, struct error *err)
 {
 	struct recording_info info;
@@ -267,10 +315,17 @@ static int triage_exec(const struct cmd_args *a)
 		ret = triage_save(opt.output, obs, &err);
 	if (ret) {
 		ret = cmd_fail_json(&err, opt.out == OUT_JSON);
+		if (opt.prom_file)
+			ret = prom_file_failure(&opt, ret);
 		goto out;
 	}
 	judge_triage(obs, v);
 	judge_knobs(obs, v, ks);
+	if (opt.prom_file) {
+		ret = prom_file(&opt, &(struct triage_report){ .obs = obs, .verdict = v,
+							       .knobs = ks });
+		goto out;
+	}
 	report(&opt, &(struct triage_report){ .obs = obs, .verdict = v, .knobs = ks });
 	ret = verdict_exit_code(v->kind);
 out:

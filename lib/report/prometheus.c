@@ -1,102 +1,79 @@
-/* `heapdoc triage --prometheus`: the text exposition format, for the
- * node_exporter textfile collector (write to a .prom file atomically).
- * Figures that could not be read are left out rather than written as NaN. */
+/* `heapdoc triage --prometheus` and --prometheus-file: the text exposition
+ * format, for node_exporter's textfile collector.  The metrics and their
+ * names are report/metrics.h's; figures that could not be read are left
+ * out rather than written as NaN. */
 #include "report/triage.h"
 
-#include <inttypes.h>
 #include <math.h>
-#include <stdbool.h>
 
 #include "base/util.h"
+#include "report/metrics.h"
 
-/* Label values escape backslash, double quote and newline. */
-static void write_label(FILE *out, const char *s)
-{
-	for (; *s; s++) {
-		if (*s == '\\' || *s == '"')
-			fputc('\\', out);
-		if (*s == '\n') {
-			fputs("\\n", out);
-			continue;
-		}
-		fputc(*s, out);
-	}
-}
-
-static void metric_head(FILE *out, const char *name, const char *help)
-{
-	fprintf(out, "# HELP %s %s\n# TYPE %s gauge\n", name, help, name);
-}
-
-static void labels(FILE *out, const struct observation *obs)
-{
-	fprintf(out, "{pid=\"%d\",comm=\"", (int)obs->pid);
-	write_label(out, obs->comm);
-	fprintf(out, "\",allocator=\"%s\"", alloc_kind_name(obs->alloc.kind));
-}
-
-static void gauge_u(FILE *out, const struct observation *obs, const char *name,
-		    const char *help, uint64_t v)
-{
-	if (!IS_SET(v))
-		return;
-	metric_head(out, name, help);
-	fputs(name, out);
-	labels(out, obs);
-	fprintf(out, "} %" PRIu64 "\n", v);
-}
-
-static void gauge_d(FILE *out, const struct observation *obs, const char *name,
-		    const char *help, double v)
-{
-	if (!isfinite(v))
-		return;
-	metric_head(out, name, help);
-	fputs(name, out);
-	labels(out, obs);
-	fprintf(out, "} %.17g\n", v);
-}
-
-void triage_print_prometheus(FILE *out, const struct triage_report *r)
+static void verdicts(FILE *out, const struct metric_target *t, const struct verdict *v)
 {
 	static const enum verdict_kind all[] = {
 		VERDICT_HEALTHY, VERDICT_LEAK, VERDICT_FRAGMENTATION, VERDICT_UNPURGED,
 		VERDICT_LIVE_SET, VERDICT_INCONCLUSIVE,
 	};
+
+	metric_header(out, METRIC_VERDICT);
+	for (size_t i = 0; i < ARRAY_SIZE(all); i++)
+		metric_sample(out, METRIC_VERDICT, t, verdict_name(all[i]), v->kind == all[i]);
+}
+
+/* What each knob would return, for a dashboard of what tuning would buy. */
+static void knob_effects(FILE *out, const struct metric_target *t, const struct knobs *ks)
+{
+	bool header = false;
+
+	for (size_t i = 0; ks && i < ks->n; i++) {
+		if (!IS_SET(ks->v[i].effect_bytes))
+			continue;
+		if (!header)
+			metric_header(out, METRIC_KNOB_EFFECT);
+		header = true;
+		metric_sample(out, METRIC_KNOB_EFFECT, t, ks->v[i].name, (double)ks->v[i].effect_bytes);
+	}
+}
+
+void triage_print_prometheus(FILE *out, const struct triage_report *r)
+{
 	const struct observation *obs = r->obs;
 	const struct verdict *v = r->verdict;
 	const struct gap *g = &v->gap;
+	struct metric_target t = { .pid = obs->pid, .comm = obs->comm,
+				   .allocator = alloc_kind_name(obs->alloc.kind) };
 
-	metric_head(out, "heapdoc_verdict", "Triage verdict: 1 for the one reached, 0 for the others.");
-	for (size_t i = 0; i < ARRAY_SIZE(all); i++) {
-		fputs("heapdoc_verdict", out);
-		labels(out, obs);
-		fprintf(out, ",verdict=\"%s\"} %d\n", verdict_name(all[i]), v->kind == all[i]);
-	}
-	gauge_u(out, obs, "heapdoc_rss_bytes", "Resident set size of the process (VmRSS).", g->rss);
-	gauge_u(out, obs, "heapdoc_allocated_bytes", "Bytes the allocator has handed out and not got back.",
-		g->known ? g->allocated : UNSET);
-	gauge_u(out, obs, "heapdoc_allocator_resident_bytes", "Bytes of the allocator's mappings resident in RAM.",
-		g->known ? g->resident : UNSET);
-	gauge_u(out, obs, "heapdoc_gap_bytes", "Allocator resident minus allocated.",
-		g->known ? g->bytes : UNSET);
-	gauge_u(out, obs, "heapdoc_trimmable_bytes", "What a release call (malloc_trim) would return now.",
-		g->trimmable);
-	gauge_d(out, obs, "heapdoc_rss_slope_bytes_per_second", "Theil-Sen slope of RSS over the window.",
-		v->rss.slope);
-	gauge_d(out, obs, "heapdoc_allocated_slope_bytes_per_second",
-		"Theil-Sen slope of allocated over the window.", v->allocated.slope);
-	gauge_u(out, obs, "heapdoc_memory_usage_bytes", "Usage counted toward the memory limit (working set).",
-		v->pressure.usage);
-	gauge_u(out, obs, "heapdoc_memory_limit_bytes", "The tightest memory limit (cgroup, else MemTotal).",
-		v->pressure.limit);
-	gauge_u(out, obs, "heapdoc_arenas", "Allocator arenas.", g->narenas ? g->narenas : UNSET);
-	gauge_u(out, obs, "heapdoc_effective_cpus", "CPUs the process can use (affinity, cpuset, quota).",
-		g->effective_cpus ? g->effective_cpus : UNSET);
-	gauge_d(out, obs, "heapdoc_minor_faults_per_second", "Minor page faults per second over the window.",
-		v->slow.fault_rate);
-	gauge_d(out, obs, "heapdoc_window_seconds", "Length of the observed window.",
-		obs->nsamples > 1 ? obs->samples[obs->nsamples - 1].t - obs->samples[0].t : 0);
-	gauge_u(out, obs, "heapdoc_pause_microseconds", "Longest pause heapdoc imposed on the process.",
-		obs->pause_us);
+	metric_header(out, METRIC_UP);
+	metric_sample(out, METRIC_UP, &t, NULL, 1);
+	verdicts(out, &t, v);
+	metric_write_u64(out, METRIC_RSS, &t, g->rss);
+	metric_write_u64(out, METRIC_ALLOCATED, &t, g->known ? g->allocated : UNSET);
+	metric_write_u64(out, METRIC_RESIDENT, &t, g->known ? g->resident : UNSET);
+	metric_write_u64(out, METRIC_GAP, &t, g->known ? g->bytes : UNSET);
+	metric_write_u64(out, METRIC_TRIMMABLE, &t, g->trimmable);
+	metric_write_u64(out, METRIC_UNRESIDENT, &t, g->unresident);
+	metric_write_double(out, METRIC_RSS_SLOPE, &t, v->rss.slope);
+	metric_write_double(out, METRIC_ALLOCATED_SLOPE, &t, v->allocated.slope);
+	metric_write_u64(out, METRIC_MEMORY_USAGE, &t, v->pressure.usage);
+	metric_write_u64(out, METRIC_MEMORY_LIMIT, &t, v->pressure.limit);
+	metric_write_u64(out, METRIC_ARENAS, &t, g->narenas ? g->narenas : UNSET);
+	metric_write_u64(out, METRIC_EFFECTIVE_CPUS, &t, g->effective_cpus ? g->effective_cpus : UNSET);
+	metric_write_double(out, METRIC_FAULT_RATE, &t, v->slow.fault_rate);
+	metric_write_double(out, METRIC_WINDOW, &t, obs->nsamples > 1 ?
+			    obs->samples[obs->nsamples - 1].t - obs->samples[0].t : 0);
+	metric_write_double(out, METRIC_PAUSE, &t, (double)obs->pause_us / 1e6);
+	metric_write_double(out, METRIC_PAUSE_TOTAL, &t, (double)obs->pause_total_us / 1e6);
+	metric_write_u64(out, METRIC_STOPS, &t, obs->stops);
+	knob_effects(out, &t, r->knobs);
+}
+
+void triage_print_prometheus_failure(FILE *out, pid_t pid, const char *comm, int exit_code)
+{
+	struct metric_target t = { .pid = pid, .comm = comm ? comm : "", .allocator = "unknown" };
+
+	metric_header(out, METRIC_UP);
+	metric_sample(out, METRIC_UP, &t, NULL, 0);
+	metric_header(out, METRIC_EXIT_CODE);
+	metric_sample(out, METRIC_EXIT_CODE, &t, NULL, exit_code);
 }
