@@ -156,6 +156,10 @@ int cmd_exit_code(int code);
  * {"message", "code" (the errno name), "exit"}}. */
 int cmd_fail_json(const struct error *err, bool json);
 
+/* Set by cmd_parse when the command line asks for --json: usage errors
+ * then also print the JSON error object, with "code": "usage". */
+extern bool cmd_json_errors;
+
 /* Prints "heapdoc <cmd>: <msg>", the usage line, and returns EXIT_USAGE. */
 int cmd_usage_error(const struct cmd_entry *cmd, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

@@ -112,8 +112,7 @@ static int set_exec(const struct cmd_args *a)
 		return cmd_fail_json(&err, a->set[SET_JSON]);
 	rep.pid = c.pid;
 	rep.comm = c.status.name;
-	rep.allocator = alloc_kind_name(c.id.kind);
-	rep.version = c.id.version;
+	rep.alloc = &c.id;
 	rep.req = req;
 	rep.changes = ch;
 	rep.n = n;

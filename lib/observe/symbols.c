@@ -13,6 +13,8 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "observe/proc.h"
+
 struct symbols {
 	pid_t pid;
 	Dwfl *dwfl;
@@ -80,6 +82,13 @@ int symbols_open(struct symbols **out, pid_t pid, struct error *err)
 	s->pid = pid;
 	snprintf(probe, sizeof(probe), "/proc/%d/exe", (int)pid);
 	r = readlink(probe, s->exe, sizeof(s->exe) - 1);
+	/* The process's files (its exe, its root) need the same right as
+	 * tracing it: without it every module would look stripped. */
+	if (r < 0 && (errno == EACCES || errno == EPERM)) {
+		rc = proc_permission_error("", pid, "reading its files (/proc/<pid>/exe and root)",
+					   err);
+		goto out;
+	}
 	s->exe[r > 0 ? r : 0] = '\0';
 	s->callbacks.find_elf = find_elf_in_root;
 	s->callbacks.find_debuginfo = dwfl_standard_find_debuginfo;

@@ -2,6 +2,7 @@
 #include "report/stats.h"
 
 #include "base/json.h"
+#include "report/allocator.h"
 #include "report/stats_alloc.h"
 #include "base/util.h"
 
@@ -169,11 +170,7 @@ void stats_print_json(FILE *out, const struct observation *obs, const struct all
 	json_int(&j, "schema", 1);	/* DESIGN.md: keys are added, never renamed */
 	json_int(&j, "pid", r->pid);
 	json_string(&j, "comm", r->comm);
-	json_object_begin(&j, "allocator");
-	json_string(&j, "name", r->allocator);
-	json_string(&j, "version", r->version && r->version[0] ? r->version : NULL);
-	json_string(&j, "source", r->source);
-	json_object_end(&j);
+	allocator_json(&j, "allocator", &obs->alloc, &obs->summary);
 	json_bool(&j, "valid", st || r->jemalloc || r->tcmalloc);
 	if (!st && !r->jemalloc && !r->tcmalloc)
 		json_string(&j, "why_invalid", r->why_invalid);

@@ -5,6 +5,7 @@
 
 #include <math.h>
 
+#include "report/allocator.h"
 #include "report/knobs.h"
 #include "base/util.h"
 
@@ -142,7 +143,7 @@ void triage_print_json(FILE *out, const struct triage_report *r)
 	json_string(&j, "leaning", verdict_name(v->leaning));
 	json_string(&j, "reason", v->reason);
 	json_string(&j, "next_step", v->next_step);
-	allocator_json_object(&j, "allocator", obs);
+	allocator_json(&j, "allocator", &obs->alloc, &obs->summary);
 	json_uint(&j, "rss", v->gap.rss);
 	json_uint(&j, "allocated", v->gap.known ? v->gap.allocated : UNSET);
 	json_uint(&j, "resident", v->gap.known ? v->gap.resident : UNSET);
