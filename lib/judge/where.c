@@ -201,9 +201,10 @@ void judge_next_step(struct verdict *v, const struct observation *obs)
 	switch (v->kind) {
 	case VERDICT_LEAK:
 		snprintf(out, len, "%s", v->outside.significant && v->outside.share >= OUTSIDE_MAJORITY ?
-			 "find the allocation site (heapdoc leaks), and what maps the growth malloc "
-			 "does not see (the largest mappings in /proc/<pid>/smaps)" :
-			 "find the allocation site (heapdoc leaks); no allocator knob fixes a leak");
+			 "find the allocation site (heapdoc leaks <pid>), and what maps the growth "
+			 "malloc does not see (the largest mappings in /proc/<pid>/smaps)" :
+			 "find the allocation site: heapdoc leaks <pid> ranks the stacks whose live "
+			 "bytes grow; no allocator knob fixes a leak");
 		break;
 	case VERDICT_FRAGMENTATION:
 		fragmentation_step(v, obs, out, len);

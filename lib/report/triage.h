@@ -8,6 +8,7 @@
 #include <sys/types.h>
 
 #include "judge/knobs.h"
+#include "judge/leaks.h"
 #include "judge/triage.h"
 #include "model/observation.h"
 #include "report/style.h"
@@ -16,6 +17,11 @@ struct triage_report {
 	const struct observation *obs;
 	const struct verdict *verdict;
 	const struct knobs *knobs;
+	/* triage --sites: allocation stacks sampled over the window. */
+	bool sites_asked;
+	const struct profile *profile;		/* NULL when none could be sampled */
+	const struct leak_ranking *sites;	/* ranked (judge/leaks.h) */
+	const char *sites_why;			/* why none, when asked for */
 };
 
 void triage_print_text(FILE *out, const struct triage_report *r, const struct style *s);
