@@ -112,10 +112,10 @@ START_TEST(prometheus_file_for_a_failure)
 	snprintf(path, sizeof(path), "%s/heapdoc.prom", dir);
 	ck_assert_int_eq(run_heapdoc(args, out, sizeof(out), err, sizeof(err)), 0);
 	ck_assert_int_eq(slurp(path, out, sizeof(out)), 0);
-	ck_assert_msg(strstr(out, "heapdoc_up{pid=\"999999999\",comm=\"\",allocator=\"unknown\"} 0\n"),
-		      "%s", out);
-	ck_assert_msg(strstr(out, "heapdoc_exit_code{pid=\"999999999\",comm=\"\",allocator=\"unknown\"} 3\n"),
-		      "%s", out);
+	ck_assert_msg(strstr(out, "heapdoc_up{pid=\"999999999\",comm=\"\",allocator=\"unknown\","
+			      "cgroup=\"\"} 0\n"), "%s", out);
+	ck_assert_msg(strstr(out, "heapdoc_exit_code{pid=\"999999999\",comm=\"\",allocator=\"unknown\","
+			      "cgroup=\"\"} 3\n"), "%s", out);
 	if (access(PROMTOOL, X_OK) == 0)
 		ck_assert_msg(promtool_check(path, said, sizeof(said)) == 0, "%s", said);
 	unlink(path);
