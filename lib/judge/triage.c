@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "judge/evidence.h"
 #include "judge/rules.h"
 #include "judge/where.h"
 #include "base/human.h"
@@ -39,65 +40,6 @@ const char *verdict_name(enum verdict_kind kind)
 	return "inconclusive";
 }
 
-__attribute__((format(printf, 2, 3)))
-static void evidence(struct verdict *v, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (v->nevidence >= VERDICT_MAX_EVIDENCE)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(v->evidence[v->nevidence++], VERDICT_LINE, fmt, ap);
-	va_end(ap);
-}
-
-__attribute__((format(printf, 3, 4)))
-static void decide(struct verdict *v, enum verdict_kind kind, const char *fmt, ...)
-{
-	va_list ap;
-
-	v->kind = v->leaning = kind;
-	va_start(ap, fmt);
-	vsnprintf(v->reason, sizeof(v->reason), fmt, ap);
-	va_end(ap);
-}
-
-/* Short-lived formatted sizes for one evidence line. */
-struct hb {
-	char s[6][32];
-	int i;
-};
-
-static const char *B(struct hb *h, uint64_t bytes)
-{
-	char *buf = h->s[h->i++ % 6];
-
-	return human_bytes(buf, sizeof(h->s[0]), bytes);
-}
-
-/* A rate in bytes/s, with its sign. */
-static const char *R(struct hb *h, double rate)
-{
-	char *buf = h->s[h->i++ % 6];
-	char tmp[24];
-
-	if (isnan(rate))
-		return "n/a";
-	human_bytes(tmp, sizeof(tmp), (uint64_t)fabs(rate));
-	snprintf(buf, sizeof(h->s[0]), "%s%s/s", rate < 0 ? "-" : "", tmp);
-	return buf;
-}
-
-/* resident/allocated: two decimals where they matter, fewer where not. */
-static const char *X(struct hb *h, double ratio)
-{
-	char *buf = h->s[h->i++ % 6];
-
-	snprintf(buf, sizeof(h->s[0]), ratio >= 100 ? "%.0f×" : ratio >= 10 ? "%.1f×" : "%.2f×",
-		 ratio);
-	return buf;
-}
-
 /* ---- step 1 ---------------------------------------------------------------- */
 
 static void trend_evidence(struct verdict *v, const char *what, const struct trend *t)
@@ -106,35 +48,35 @@ static void trend_evidence(struct verdict *v, const char *what, const struct tre
 
 	switch (t->kind) {
 	case TREND_UNKNOWN:
-		evidence(v, "%s trend unknown: %s", what, t->why);
+		judge_evidence(v, "%s trend unknown: %s", what, t->why);
 		break;
 	case TREND_GROWING:
 		if (t->drops >= 2 && t->floor_rises) {
-			evidence(v, "%s goes up and down (%u drops), but each low is higher than "
+			judge_evidence(v, "%s goes up and down (%u drops), but each low is higher than "
 				 "the last: from %s to %s in %.1f s", what, t->drops,
-				 B(&h, t->floor_first), B(&h, t->floor_last), t->span_s);
+				 hb_bytes(&h, t->floor_first), hb_bytes(&h, t->floor_last), t->span_s);
 			break;
 		}
-		evidence(v, "%s grew %s in %.1f s (%s, R² %.2f); the last third still grows at %s",
-			 what, B(&h, t->last > t->first ? t->last - t->first : 0), t->span_s,
-			 R(&h, t->slope), t->r2, R(&h, t->tail_slope));
+		judge_evidence(v, "%s grew %s in %.1f s (%s, R² %.2f); the last third still grows at %s",
+			 what, hb_bytes(&h, t->last > t->first ? t->last - t->first : 0), t->span_s,
+			 hb_rate(&h, t->slope), t->r2, hb_rate(&h, t->tail_slope));
 		break;
 	case TREND_PLATEAU:
-		evidence(v, "%s rose from %s and levelled off at %s (last third %s against %s overall)",
-			 what, B(&h, t->first), B(&h, t->last), R(&h, t->tail_slope),
-			 R(&h, t->slope));
+		judge_evidence(v, "%s rose from %s and levelled off at %s (last third %s against %s overall)",
+			 what, hb_bytes(&h, t->first), hb_bytes(&h, t->last), hb_rate(&h, t->tail_slope),
+			 hb_rate(&h, t->slope));
 		break;
 	case TREND_FLAT:
-		evidence(v, "%s stayed at %s (within %s over %.1f s)", what, B(&h, t->level),
-			 B(&h, t->max - t->min), t->span_s);
+		judge_evidence(v, "%s stayed at %s (within %s over %.1f s)", what, hb_bytes(&h, t->level),
+			 hb_bytes(&h, t->max - t->min), t->span_s);
 		break;
 	case TREND_SAWTOOTH:
-		evidence(v, "%s went up and down (%u drops) between %s and %s, net %s",
-			 what, t->drops, B(&h, t->min), B(&h, t->max), R(&h, t->slope));
+		judge_evidence(v, "%s went up and down (%u drops) between %s and %s, net %s",
+			 what, t->drops, hb_bytes(&h, t->min), hb_bytes(&h, t->max), hb_rate(&h, t->slope));
 		break;
 	case TREND_FALLING:
-		evidence(v, "%s fell from %s to %s in %.1f s (%s)", what, B(&h, t->first),
-			 B(&h, t->last), t->span_s, R(&h, t->slope));
+		judge_evidence(v, "%s fell from %s to %s in %.1f s (%s)", what, hb_bytes(&h, t->first),
+			 hb_bytes(&h, t->last), t->span_s, hb_rate(&h, t->slope));
 		break;
 	}
 }
@@ -155,14 +97,14 @@ static void split_evidence(struct verdict *v, const struct gap *g)
 	if (!IS_SET(g->rss))
 		return;
 	if (IS_SET(g->stacks))
-		snprintf(stacks, sizeof(stacks), ", stacks %s", B(&h, g->stacks));
+		snprintf(stacks, sizeof(stacks), ", stacks %s", hb_bytes(&h, g->stacks));
 	if (IS_SET(g->alloc_owned))
-		evidence(v, "RSS %s: allocator %s, other anonymous %s, file %s, shared %s%s",
-			 B(&h, g->rss), B(&h, g->alloc_owned), B(&h, g->other_anon),
-			 B(&h, g->file), B(&h, g->shmem), stacks);
+		judge_evidence(v, "RSS %s: allocator %s, other anonymous %s, file %s, shared %s%s",
+			 hb_bytes(&h, g->rss), hb_bytes(&h, g->alloc_owned), hb_bytes(&h, g->other_anon),
+			 hb_bytes(&h, g->file), hb_bytes(&h, g->shmem), stacks);
 	else
-		evidence(v, "RSS %s: anonymous %s, file %s, shared %s%s", B(&h, g->rss),
-			 B(&h, g->other_anon), B(&h, g->file), B(&h, g->shmem), stacks);
+		judge_evidence(v, "RSS %s: anonymous %s, file %s, shared %s%s", hb_bytes(&h, g->rss),
+			 hb_bytes(&h, g->other_anon), hb_bytes(&h, g->file), hb_bytes(&h, g->shmem), stacks);
 }
 
 static void ratio_evidence(struct verdict *v, const struct gap *g)
@@ -170,11 +112,11 @@ static void ratio_evidence(struct verdict *v, const struct gap *g)
 	struct hb h = { .i = 0 };
 
 	if (g->significant)
-		evidence(v, "resident %s is %s allocated %s: %s held free", B(&h, g->resident),
-			 X(&h, g->ratio), B(&h, g->allocated), B(&h, g->bytes));
+		judge_evidence(v, "resident %s is %s allocated %s: %s held free", hb_bytes(&h, g->resident),
+			 hb_ratio(&h, g->ratio), hb_bytes(&h, g->allocated), hb_bytes(&h, g->bytes));
 	else
-		evidence(v, "allocated %s ≈ resident %s (gap %s, %.0f%% of resident)",
-			 B(&h, g->allocated), B(&h, g->resident), B(&h, g->bytes),
+		judge_evidence(v, "allocated %s ≈ resident %s (gap %s, %.0f%% of resident)",
+			 hb_bytes(&h, g->allocated), hb_bytes(&h, g->resident), hb_bytes(&h, g->bytes),
 			 g->resident ? 100.0 * g->bytes / g->resident : 0.0);
 }
 
@@ -207,17 +149,6 @@ static const char *allocator_title(enum alloc_kind kind)
 	return kind == ALLOC_GLIBC ? "glibc malloc" : alloc_kind_name(kind);
 }
 
-/* A signed size: "+118 MiB", "-4.0 MiB". */
-static const char *D(struct hb *h, int64_t delta)
-{
-	char *buf = h->s[h->i++ % 6];
-	char tmp[24];
-
-	human_bytes(tmp, sizeof(tmp), (uint64_t)(delta < 0 ? -delta : delta));
-	snprintf(buf, sizeof(h->s[0]), "%s%s", delta < 0 ? "-" : "+", tmp);
-	return buf;
-}
-
 static void outside_evidence(struct verdict *v, const struct observation *obs)
 {
 	const struct outside *o = &v->outside;
@@ -229,12 +160,12 @@ static void outside_evidence(struct verdict *v, const struct observation *obs)
 	if (!o->significant)
 		return;
 	/* The split names what grew, when it was read at both ends. */
-	evidence(v, "RSS grows %s but the allocator's %s only %s: %.0f%% of the growth is "
-		 "outside %s%s%s%s%s%s%s%s", R(&h, o->rss_rate), o->alloc_figure,
-		 R(&h, MAX(o->alloc_rate, 0.0)), 100 * o->share,
+	judge_evidence(v, "RSS grows %s but the allocator's %s only %s: %.0f%% of the growth is "
+		 "outside %s%s%s%s%s%s%s%s", hb_rate(&h, o->rss_rate), o->alloc_figure,
+		 hb_rate(&h, MAX(o->alloc_rate, 0.0)), 100 * o->share,
 		 allocator_title(obs->alloc.kind), split ? " (" : "",
 		 split ? outside_what(o->kind) : "", split ? " " : "",
-		 split ? D(&h, delta) : "", split ? ": " : "",
+		 split ? hb_delta(&h, delta) : "", split ? ": " : "",
 		 split ? outside_cause(o->kind) : "", split ? ")" : "");
 }
 
@@ -251,17 +182,17 @@ static void top_held_evidence(struct verdict *v, const struct observation *obs)
 		return;
 	if (sum->top_held_bytes > sum->top_held_by_free)
 		snprintf(total, sizeof(total), " (%s over all arenas)",
-			 B(&h, sum->top_held_bytes));
+			 hb_bytes(&h, sum->top_held_bytes));
 	if (sum->top_held_by_cached)
-		evidence(v, "a thread-cached %s chunk at %#" PRIx64 " just below the top holds %s "
+		judge_evidence(v, "a thread-cached %s chunk at %#" PRIx64 " just below the top holds %s "
 			 "of free space away from the top%s: malloc_trim(0) would return it",
-			 B(&h, sum->top_held_by_size), sum->top_held_by,
-			 B(&h, sum->top_held_by_free), total);
+			 hb_bytes(&h, sum->top_held_by_size), sum->top_held_by,
+			 hb_bytes(&h, sum->top_held_by_free), total);
 	else
-		evidence(v, "a live %s chunk at %#" PRIx64 " just below the top holds %s of free "
+		judge_evidence(v, "a live %s chunk at %#" PRIx64 " just below the top holds %s of free "
 			 "space away from the top%s: free()ing it — or malloc_trim(0) — would "
-			 "return it", B(&h, sum->top_held_by_size), sum->top_held_by,
-			 B(&h, sum->top_held_by_free), total);
+			 "return it", hb_bytes(&h, sum->top_held_by_size), sum->top_held_by,
+			 hb_bytes(&h, sum->top_held_by_free), total);
 }
 
 /* ---- limits and step 4 ----------------------------------------------------- */
@@ -274,13 +205,13 @@ static void pressure_evidence(struct verdict *v, const struct pressure *p,
 	/* Against the machine's memory, a small share says nothing. */
 	if (isnan(p->ratio) || (!strcmp(p->limit_name, "MemTotal") && p->ratio < 0.5))
 		return;
-	evidence(v, "%s %s is %.0f%% of %s %s%s",
-		 strcmp(p->limit_name, "MemTotal") ? "working set" : "RSS", B(&h, p->usage),
-		 100 * p->ratio, p->limit_name, B(&h, p->limit),
+	judge_evidence(v, "%s %s is %.0f%% of %s %s%s",
+		 strcmp(p->limit_name, "MemTotal") ? "working set" : "RSS", hb_bytes(&h, p->usage),
+		 100 * p->ratio, p->limit_name, hb_bytes(&h, p->limit),
 		 p->near ? ": near an OOM kill" : "");
 	if (growth && growth->kind == TREND_GROWING && growth->slope > 0 && p->limit > p->usage)
-		evidence(v, "at %s the limit is reached in about %.0f s",
-			 R(&h, growth->slope), (double)(p->limit - p->usage) / growth->slope);
+		judge_evidence(v, "at %s the limit is reached in about %.0f s",
+			 hb_rate(&h, growth->slope), (double)(p->limit - p->usage) / growth->slope);
 }
 
 static void slow_evidence(struct verdict *v, const struct observation *obs,
@@ -291,23 +222,23 @@ static void slow_evidence(struct verdict *v, const struct observation *obs,
 	if (!isnan(sp->fault_rate) && (sp->fault_storm || sp->sampled)) {
 		struct hb h = { .i = 0 };
 
-		evidence(v, "%.0f minor page faults/s (≈%s of fresh pages)%s", sp->fault_rate,
-			 R(&h, sp->fault_rate * 4096),
+		judge_evidence(v, "%.0f minor page faults/s (≈%s of fresh pages)%s", sp->fault_rate,
+			 hb_rate(&h, sp->fault_rate * 4096),
 			 sp->fault_storm ? ": memory is returned and taken back" : "");
 	}
 	if (!sp->sampled && l->why_not[0])
-		evidence(v, "thread stacks were not sampled: %s", l->why_not);
+		judge_evidence(v, "thread stacks were not sampled: %s", l->why_not);
 	if (!sp->sampled)
 		return;
-	evidence(v, "%.0f%% of %u stack samples in the allocator%s%s%s", 100 * sp->alloc_share,
+	judge_evidence(v, "%.0f%% of %u stack samples in the allocator%s%s%s", 100 * sp->alloc_share,
 		 l->samples, l->top_frame[0] ? " (most often " : "", l->top_frame,
 		 l->top_frame[0] ? ")" : "");
-	evidence(v, "%.0f%% in mmap/munmap/madvise/brk, %.0f%% waiting on allocator locks",
+	judge_evidence(v, "%.0f%% in mmap/munmap/madvise/brk, %.0f%% waiting on allocator locks",
 		 100 * sp->syscall_share, 100 * sp->lock_share);
 	if (obs->pause_us) {
 		char buf[24];
 
-		evidence(v, "heapdoc paused the process for at most %s",
+		judge_evidence(v, "heapdoc paused the process for at most %s",
 			 human_us(buf, sizeof(buf), obs->pause_us));
 	}
 }
@@ -324,9 +255,9 @@ static void pool_decide(struct verdict *v)
 
 	if (IS_SET(p->blocks) && p->blocks >= POOL_MIN_BLOCKS)
 		snprintf(blocks, sizeof(blocks), ": %" PRIu64 " equal blocks of %s hold %s, %.0f%% "
-			 "of allocated", p->blocks, B(&h, p->block_size), B(&h, p->bytes),
+			 "of allocated", p->blocks, hb_bytes(&h, p->block_size), hb_bytes(&h, p->bytes),
 			 100 * p->share);
-	decide(v, VERDICT_LIVE_SET, "the memory is held inside the application's own "
+	judge_decide(v, VERDICT_LIVE_SET, "the memory is held inside the application's own "
 	       "allocator (%s)%s; malloc sees it all in use", p->what ? p->what :
 	       "a pool of large blocks it carves up itself", blocks);
 }
@@ -340,7 +271,7 @@ static void decide_with_allocator(struct verdict *v, const struct observation *o
 	/* The figures of a corrupt heap are guesses over garbage: no verdict
 	 * rests on them, and no knob or release call is safe on it. */
 	if (obs->summary.corrupt) {
-		decide(v, VERDICT_INCONCLUSIVE, "the heap is corrupt (%u finding%s, first: %s): "
+		judge_decide(v, VERDICT_INCONCLUSIVE, "the heap is corrupt (%u finding%s, first: %s): "
 		       "its figures cannot be trusted", obs->summary.nfindings,
 		       obs->summary.nfindings == 1 ? "" : "s",
 		       obs->summary.corrupt_what[0] ? obs->summary.corrupt_what : "?");
@@ -348,48 +279,48 @@ static void decide_with_allocator(struct verdict *v, const struct observation *o
 	}
 
 	if (a->kind == TREND_GROWING) {
-		decide(v, VERDICT_LEAK, "allocated climbs without bound: %s over %.1f s",
-		       R(&h, a->slope), a->span_s);
+		judge_decide(v, VERDICT_LEAK, "allocated climbs without bound: %s over %.1f s",
+		       hb_rate(&h, a->slope), a->span_s);
 		return;
 	}
 	if (g->significant && g->kind == GAP_UNKNOWN) {
-		decide(v, VERDICT_INCONCLUSIVE, "resident is %s allocated, but the allocator's "
-		       "free lists were not read (%s)", X(&h, g->ratio),
+		judge_decide(v, VERDICT_INCONCLUSIVE, "resident is %s allocated, but the allocator's "
+		       "free lists were not read (%s)", hb_ratio(&h, g->ratio),
 		       obs->summary.why_invalid[0] ? obs->summary.why_invalid : "no full read");
 		v->leaning = VERDICT_FRAGMENTATION;
 		return;
 	}
 	if (g->significant && g->kind == GAP_UNPURGED) {
-		decide(v, VERDICT_UNPURGED, "%s of resident memory is whole free pages the allocator "
-		       "has not returned (%s)", B(&h, g->releasable),
+		judge_decide(v, VERDICT_UNPURGED, "%s of resident memory is whole free pages the allocator "
+		       "has not returned (%s)", hb_bytes(&h, g->releasable),
 		       judge_unpurged_where(obs->alloc.kind));
 		return;
 	}
 	if (g->significant) {
-		decide(v, VERDICT_FRAGMENTATION, "resident %s is %s %sallocated %s (%s)",
-		       B(&h, g->resident), X(&h, g->ratio), trend_stable(a) ? "a stable " : "",
-		       B(&h, g->allocated), gap_kind_name(g->kind));
+		judge_decide(v, VERDICT_FRAGMENTATION, "resident %s is %s %sallocated %s (%s)",
+		       hb_bytes(&h, g->resident), hb_ratio(&h, g->ratio), trend_stable(a) ? "a stable " : "",
+		       hb_bytes(&h, g->allocated), gap_kind_name(g->kind));
 		return;
 	}
 	/* DESIGN.md's leak is allocated climbing; RSS climbing where the
 	 * allocator cannot see is a different story with the same shape. */
 	if (v->outside.climbs ||
 	    (v->rss.kind == TREND_GROWING && v->resident.kind != TREND_GROWING)) {
-		decide(v, VERDICT_INCONCLUSIVE, "RSS climbs %s outside the allocator's view: "
-		       "allocated is %s (%s) while %s grows", R(&h, v->rss.slope),
-		       B(&h, a->level), trend_kind_name(a->kind), outside_what(v->outside.kind));
+		judge_decide(v, VERDICT_INCONCLUSIVE, "RSS climbs %s outside the allocator's view: "
+		       "allocated is %s (%s) while %s grows", hb_rate(&h, v->rss.slope),
+		       hb_bytes(&h, a->level), trend_kind_name(a->kind), outside_what(v->outside.kind));
 		v->leaning = VERDICT_LEAK;
 		return;
 	}
 	if (v->resident.kind == TREND_GROWING && trend_stable(a)) {
-		decide(v, VERDICT_INCONCLUSIVE, "resident grows %s while allocated stays at %s: "
-		       "a gap is opening, not yet large enough to name", R(&h, v->resident.slope),
-		       B(&h, a->level));
+		judge_decide(v, VERDICT_INCONCLUSIVE, "resident grows %s while allocated stays at %s: "
+		       "a gap is opening, not yet large enough to name", hb_rate(&h, v->resident.slope),
+		       hb_bytes(&h, a->level));
 		v->leaning = VERDICT_FRAGMENTATION;
 		return;
 	}
 	if (!trend_stable(a)) {
-		decide(v, VERDICT_INCONCLUSIVE, "allocated ≈ resident, but stability was not "
+		judge_decide(v, VERDICT_INCONCLUSIVE, "allocated ≈ resident, but stability was not "
 		       "measured: %s", a->why[0] ? a->why : "no trend");
 		v->leaning = v->pressure.near ? VERDICT_LIVE_SET : VERDICT_HEALTHY;
 		return;
@@ -399,11 +330,11 @@ static void decide_with_allocator(struct verdict *v, const struct observation *o
 		return;
 	}
 	if (v->pressure.near) {
-		decide(v, VERDICT_LIVE_SET, "the memory is really in use: allocated ≈ resident, "
+		judge_decide(v, VERDICT_LIVE_SET, "the memory is really in use: allocated ≈ resident, "
 		       "stable, at %.0f%% of %s", 100 * v->pressure.ratio, v->pressure.limit_name);
 		return;
 	}
-	decide(v, VERDICT_HEALTHY, "allocated ≈ resident and stable (%s), not near a limit",
+	judge_decide(v, VERDICT_HEALTHY, "allocated ≈ resident and stable (%s), not near a limit",
 	       trend_kind_name(a->kind));
 }
 
@@ -418,14 +349,14 @@ static void decide_without_allocator(struct verdict *v, const struct observation
 		snprintf(why, sizeof(why), "heapdoc cannot read %s's state",
 			 alloc_kind_name(obs->alloc.kind));
 	if (v->rss.kind == TREND_GROWING) {
-		decide(v, VERDICT_INCONCLUSIVE, "RSS grows %s, but without the allocator's view a "
-		       "leak cannot be told from fragmentation: %s", R(&h, v->rss.slope), why);
+		judge_decide(v, VERDICT_INCONCLUSIVE, "RSS grows %s, but without the allocator's view a "
+		       "leak cannot be told from fragmentation: %s", hb_rate(&h, v->rss.slope), why);
 		v->leaning = VERDICT_LEAK;
 	} else {
 		/* Nothing to lean on: free memory held inside the allocator
 		 * (fragmentation, unpurged pages) is exactly what could not be
 		 * seen, so "healthy" would be a guess. */
-		decide(v, VERDICT_INCONCLUSIVE, "fragmentation and unreturned free pages could not "
+		judge_decide(v, VERDICT_INCONCLUSIVE, "fragmentation and unreturned free pages could not "
 		       "be judged without the allocator's view: %s", why);
 		v->leaning = v->pressure.near ? VERDICT_LIVE_SET : VERDICT_INCONCLUSIVE;
 	}
@@ -444,7 +375,7 @@ void judge_triage(const struct observation *obs, struct verdict *v)
 	judge_pool(obs, v, &v->pool);
 
 	if (!obs->nsamples && !v->gap.known)
-		decide(v, VERDICT_INCONCLUSIVE, "nothing was sampled");
+		judge_decide(v, VERDICT_INCONCLUSIVE, "nothing was sampled");
 	else if (v->gap.known)
 		decide_with_allocator(v, obs);
 	else
@@ -456,7 +387,7 @@ void judge_triage(const struct observation *obs, struct verdict *v)
 			       v->gap.known ? &v->allocated : &v->rss);
 		if (v->leaning == VERDICT_LEAK && v->allocated.span_s < LEAK_CONFIRM_WINDOW_S &&
 		    v->rss.span_s < LEAK_CONFIRM_WINDOW_S)
-			evidence(v, "a cache still filling up looks the same over %.0f s: a "
+			judge_evidence(v, "a cache still filling up looks the same over %.0f s: a "
 				 "longer window (--duration %.0fs) tells them apart",
 				 MAX(v->allocated.span_s, v->rss.span_s), LEAK_CONFIRM_WINDOW_S * 2);
 		outside_evidence(v, obs);
