@@ -40,7 +40,8 @@ static double pct(uint64_t part, uint64_t whole)
 
 /* The space between live chunks, in its three parts, each with what it
  * means for a release call. */
-static void interleaved_evidence(struct verdict *v, const struct gap *g)
+static void interleaved_evidence(struct verdict *v, const struct observation *obs,
+				 const struct gap *g)
 {
 	struct hb h = { .i = 0 };
 
@@ -56,10 +57,13 @@ static void interleaved_evidence(struct verdict *v, const struct gap *g)
 		judge_evidence(v, "%s (%.0f%% of the gap) is in %" PRIu64 " free chunks under "
 			       "1 KiB: holes no release call can return", hb_bytes(&h, g->small_bytes),
 			       pct(g->small_bytes, g->bytes), g->small_chunks);
-	if (IS_SET(g->holes) && g->holes && isnan(g->slab_utilisation))
+	if (IS_SET(g->holes) && g->holes && obs->alloc.kind == ALLOC_GLIBC)
 		judge_evidence(v, "%s (%.0f%% of the gap) is in larger free chunks, short of a whole "
 			       "page each (the largest free chunk is %s)", hb_bytes(&h, g->holes),
 			       pct(g->holes, g->bytes), hb_bytes(&h, g->largest_free));
+	else if (obs->alloc.kind == ALLOC_MIMALLOC)
+		judge_evidence(v, "it is free blocks inside mimalloc pages that hold live ones: a "
+			       "page goes back only when its last block is freed");
 }
 
 static void arenas_evidence(struct verdict *v, const struct gap *g)
@@ -103,7 +107,7 @@ void judge_where(struct verdict *v, const struct observation *obs)
 			       "data (%s)", hb_bytes(&h, g->releasable), pct(g->releasable, g->bytes),
 			       judge_unpurged_where(obs->alloc.kind));
 	arenas_evidence(v, g);
-	interleaved_evidence(v, g);
+	interleaved_evidence(v, obs, g);
 	if (!isnan(g->slab_utilisation))
 		judge_evidence(v, "slabs are %.0f%% full: %.0f%% of their regions are free",
 			       100 * g->slab_utilisation, 100 * (1 - g->slab_utilisation));
@@ -137,7 +141,8 @@ static void holes_step(const struct observation *obs, const char *release, char 
 		snprintf(out, len, "no release call returns room inside %s that hold live "
 			 "objects: it is reused as objects of those sizes are freed and "
 			 "allocated again%s", obs->alloc.kind == ALLOC_JEMALLOC ? "slabs" :
-			 "spans and caches", release);
+			 obs->alloc.kind == ALLOC_MIMALLOC ? "pages" : "spans and caches",
+			 release);
 }
 
 static void fragmentation_step(const struct verdict *v, const struct observation *obs,
@@ -210,7 +215,14 @@ void judge_next_step(struct verdict *v, const struct observation *obs)
 		fragmentation_step(v, obs, out, len);
 		break;
 	case VERDICT_UNPURGED:
-		if (judge_release_worth(&v->gap))
+		if (obs->alloc.kind == ALLOC_MIMALLOC)
+			snprintf(out, len, "mimalloc decommits these pages when the thread that "
+				 "owns them allocates again (%" PRId64 " ms after they were freed); "
+				 "%s", obs->params.purge_delay_ms, judge_release_worth(&v->gap) ?
+				 "heapdoc release returns those of threads that exited now" :
+				 "a release call (mi_collect) reaches only the segments of threads "
+				 "that exited");
+		else if (judge_release_worth(&v->gap))
 			snprintf(out, len, "heapdoc release returns %s now; the knobs below make "
 				 "the allocator return such pages on its own",
 				 hb_bytes(&h, v->gap.trimmable));

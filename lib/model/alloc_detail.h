@@ -7,12 +7,14 @@
 
 #include "model/glibc.h"
 #include "model/jemalloc.h"
+#include "model/mimalloc.h"
 #include "model/tcmalloc.h"
 
 struct alloc_detail {
 	struct glibc_state *glibc;
 	struct jemalloc_stats *jemalloc;
 	struct tcmalloc_stats *tcmalloc;
+	struct mimalloc_stats *mimalloc;
 };
 
 /* Frees what d holds and empties it. */

@@ -28,6 +28,8 @@ void stats_jemalloc_text(FILE *out, const struct jemalloc_stats *st);
 /* "tcmalloc": flavor, properties {name: bytes}, thread, calls, calls_us. */
 void stats_tcmalloc_json(struct json *j, const struct tcmalloc_stats *st);
 void stats_tcmalloc_text(FILE *out, const struct tcmalloc_stats *st);
+void stats_mimalloc_json(struct json *j, const struct mimalloc_stats *st);
+void stats_mimalloc_text(FILE *out, const struct mimalloc_stats *st);
 
 /* The figures both renderers print, from an observation and its detail. */
 struct stats_view {
@@ -41,6 +43,7 @@ struct stats_view {
 	const struct glibc_state *glibc;	/* at most one of these */
 	const struct jemalloc_stats *jemalloc;
 	const struct tcmalloc_stats *tcmalloc;
+	const struct mimalloc_stats *mimalloc;
 	uint64_t allocated, resident, rss;	/* UNSET when unknown */
 	uint64_t pause_us;		/* the longest stop */
 	uint64_t pause_total_us;

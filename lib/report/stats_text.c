@@ -153,7 +153,7 @@ void stats_print_text(FILE *out, const struct observation *obs, const struct all
 	const struct glibc_state *st = d->glibc;
 
 	stats_view_of(r, obs, d);
-	if (r->jemalloc || r->tcmalloc) {
+	if (r->jemalloc || r->tcmalloc || r->mimalloc) {
 		char us[32], stops[96];
 
 		fprintf(out, "pid %d (%s): %s %s\n\n", (int)r->pid, r->comm ? r->comm : "?",
@@ -168,6 +168,8 @@ void stats_print_text(FILE *out, const struct observation *obs, const struct all
 				    r->pause_us));
 		if (r->jemalloc)
 			stats_jemalloc_text(out, r->jemalloc);
+		else if (r->mimalloc)
+			stats_mimalloc_text(out, r->mimalloc);
 		else
 			stats_tcmalloc_text(out, r->tcmalloc);
 		return;

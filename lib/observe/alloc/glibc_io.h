@@ -85,13 +85,14 @@ void readahead_forget(struct readahead *ra);
 
 struct span {
 	uint64_t start, len;
-	bool top;			/* a top chunk's pages, not pages inside a free chunk */
+	bool apart;			/* counted apart too (glibc: a top chunk's pages;
+					 * mimalloc: an abandoned segment's) */
 };
 
 /* Bytes of the spans that are in RAM (pagemap; the zero page excluded):
- * all of them into *bytes, those of top spans also into *top (may be
- * NULL). */
+ * all of them into *bytes, those of spans marked apart also into *apart
+ * (may be NULL). */
 int pagemap_resident(pid_t pid, const struct span *spans, size_t n, uint64_t page,
-		     uint64_t *bytes, uint64_t *top);
+		     uint64_t *bytes, uint64_t *apart);
 
 #endif
