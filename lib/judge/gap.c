@@ -118,7 +118,9 @@ static enum gap_kind gap_classify(struct gap *g, const struct observation *obs)
 	enum gap_kind kinds[3] = { GAP_PINNING, GAP_SIZE_CLASS, GAP_HOLES };
 	size_t best = 0;
 
-	if (!sum->valid)
+	/* An allocator that counts its free bytes but not where they sit
+	 * (scudo): the gap is real, its kind unknown. */
+	if (!sum->valid || (!IS_SET(sum->free_interleaved) && !IS_SET(sum->free_releasable)))
 		return GAP_UNKNOWN;
 	if (g->releasable > g->interleaved) {
 		g->share = share_of(g->releasable, g->bytes);

@@ -284,9 +284,15 @@ static void decide_with_allocator(struct verdict *v, const struct observation *o
 		return;
 	}
 	if (g->significant && g->kind == GAP_UNKNOWN) {
-		judge_decide(v, VERDICT_INCONCLUSIVE, "resident is %s allocated, but the allocator's "
-		       "free lists were not read (%s)", hb_ratio(&h, g->ratio),
-		       obs->summary.why_invalid[0] ? obs->summary.why_invalid : "no full read");
+		if (obs->summary.valid)
+			judge_decide(v, VERDICT_INCONCLUSIVE, "resident is %s allocated, but %s's "
+				     "statistics do not say where its free memory sits",
+				     hb_ratio(&h, g->ratio), alloc_kind_name(obs->alloc.kind));
+		else
+			judge_decide(v, VERDICT_INCONCLUSIVE, "resident is %s allocated, but the "
+				     "allocator's free lists were not read (%s)",
+				     hb_ratio(&h, g->ratio), obs->summary.why_invalid[0] ?
+				     obs->summary.why_invalid : "no full read");
 		v->leaning = VERDICT_FRAGMENTATION;
 		return;
 	}

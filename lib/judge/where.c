@@ -100,6 +100,11 @@ void judge_where(struct verdict *v, const struct observation *obs)
 	const struct gap *g = &v->gap;
 	struct hb h = { .i = 0 };
 
+	if (g->significant && g->kind == GAP_UNKNOWN && obs->summary.valid)
+		judge_evidence(v, "allocated is %s's own count (%s); resident is the RSS of the "
+			       "process's anonymous memory, from /proc: %s keeps no resident figure",
+			       alloc_kind_name(obs->alloc.kind), obs->summary.source,
+			       alloc_kind_name(obs->alloc.kind));
 	if (!g->significant || g->kind == GAP_UNKNOWN)
 		return;
 	if (g->releasable)
@@ -189,6 +194,10 @@ static void inconclusive_step(const struct verdict *v, const struct observation 
 	else if (v->outside.climbs)
 		snprintf(out, len, "find what maps the growing memory: the largest anonymous "
 			 "mappings in /proc/<pid>/smaps, then that allocator's own tools");
+	else if (v->gap.known && v->gap.kind == GAP_UNKNOWN && obs->alloc.kind == ALLOC_SCUDO)
+		snprintf(out, len, "scudo gives free pages back on its own schedule "
+			 "(release_to_os_interval_ms in SCUDO_OPTIONS); its statistics do not say "
+			 "how much of this gap that is");
 	else if (!v->gap.known && obs->summary.why_invalid[0])
 		snprintf(out, len, "give heapdoc the allocator's view (the reason says what is "
 			 "missing), then run it again");
