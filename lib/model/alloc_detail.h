@@ -12,9 +12,9 @@
 
 struct alloc_detail {
 	struct glibc_state *glibc;
-	struct jemalloc_stats *jemalloc;
-	struct tcmalloc_stats *tcmalloc;
-	struct mimalloc_stats *mimalloc;
+	struct jemalloc_state *jemalloc;
+	struct tcmalloc_state *tcmalloc;
+	struct mimalloc_state *mimalloc;
 };
 
 /* Frees what d holds and empties it. */

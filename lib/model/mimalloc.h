@@ -8,7 +8,7 @@
 
 #include <stdint.h>
 
-struct mimalloc_stats {
+struct mimalloc_state {
 	char version[16];		/* "2.0.9" (mi_version's constant); "" unknown */
 	const char *layout;		/* the layout that fits the segments: "2.0" or
 					 * "2.0-secure" (encoded free lists) */

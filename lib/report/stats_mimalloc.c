@@ -4,7 +4,7 @@
 #include "base/util.h"
 #include "report/stats_alloc.h"
 
-void stats_mimalloc_json(struct json *j, const struct mimalloc_stats *st)
+void stats_mimalloc_json(struct json *j, const struct mimalloc_state *st)
 {
 	json_object_begin(j, "mimalloc");
 	json_string(j, "version", st->version[0] ? st->version : NULL);
@@ -29,7 +29,7 @@ void stats_mimalloc_json(struct json *j, const struct mimalloc_stats *st)
 	json_object_end(j);
 }
 
-void stats_mimalloc_text(FILE *out, const struct mimalloc_stats *st)
+void stats_mimalloc_text(FILE *out, const struct mimalloc_state *st)
 {
 	char a[32], b[32], c[32];
 

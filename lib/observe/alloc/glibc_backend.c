@@ -94,9 +94,9 @@ static int read_glibc(struct alloc_reader *r, struct target *t, const struct all
 	rc = how && how->hold ? glibc_snapshot(b->g, t, st, err) :
 				glibc_snapshot_brief(b->g, t, st, err);
 	if (rc == 0) {
-		glibc_summarize(st, sum, params);
+		glibc_summarise(st, sum, params);
 		glibc_window_add(b->g, st);
-		glibc_window_summarize(b->g, sum);
+		glibc_window_summarise(b->g, sum);
 		rc = glibc_resident(b->pid, t, &sum->resident, sum, err);
 	}
 	if (rc == 0 && how && how->detail) {

@@ -229,7 +229,7 @@ void snap_count_resident(struct snap *s);
  * window's per-arena peaks. */
 void glibc_window_add(struct glibc_reader *r, const struct glibc_state *st);
 /* arena_peak_sum, arena_peak_once and arena_samples from the window. */
-void glibc_window_summarize(const struct glibc_reader *r, struct alloc_summary *sum);
+void glibc_window_summarise(const struct glibc_reader *r, struct alloc_summary *sum);
 void glibc_window_free(struct glibc_reader *r);
 
 #endif

@@ -62,7 +62,7 @@ void glibc_window_add(struct glibc_reader *r, const struct glibc_state *st)
 	w->samples++;
 }
 
-void glibc_window_summarize(const struct glibc_reader *r, struct alloc_summary *sum)
+void glibc_window_summarise(const struct glibc_reader *r, struct alloc_summary *sum)
 {
 	const struct glibc_window *w = r->win;
 	uint64_t peaks = 0;

@@ -52,7 +52,7 @@ void mimalloc_close(struct mimalloc_reader *r)
 }
 
 /* mi_version() is `mov $VERSION, %eax; ret`: 209 is 2.0.9. */
-static void read_version(struct mimalloc_reader *r, struct target *t, struct mimalloc_stats *st)
+static void read_version(struct mimalloc_reader *r, struct target *t, struct mimalloc_state *st)
 {
 	unsigned char code[6];
 	uint32_t v;
@@ -101,7 +101,7 @@ static uint64_t segments_rss(pid_t pid, const uint64_t *seg, size_t n)
 	return sum;
 }
 
-int mimalloc_read(struct mimalloc_reader *r, struct target *t, struct mimalloc_stats *st,
+int mimalloc_read(struct mimalloc_reader *r, struct target *t, struct mimalloc_state *st,
 		  uint64_t *resident, struct error *err)
 {
 	struct maps m = { 0 };
@@ -143,7 +143,7 @@ bool mimalloc_collects_own(const char *version)
 	return sscanf(version, "%u.%u", &major, &minor) == 2 && (major > 2 || (major == 2 && minor >= 1));
 }
 
-void mimalloc_summarise(const struct mimalloc_stats *st, uint64_t resident,
+void mimalloc_summarise(const struct mimalloc_state *st, uint64_t resident,
 			struct alloc_summary *sum, struct alloc_params *params)
 {
 	alloc_summary_invalid(sum, "segments", "");
@@ -185,7 +185,7 @@ static int open_mimalloc(struct alloc_reader **out, pid_t pid, const struct allo
 static int sample_mimalloc(struct alloc_reader *r, struct target *t, uint64_t *allocated,
 			   uint64_t *resident, struct error *err)
 {
-	struct mimalloc_stats st;
+	struct mimalloc_state st;
 	int rc = mimalloc_read((struct mimalloc_reader *)r, t, &st, resident, err);
 
 	*allocated = rc == 0 ? st.in_use : UNSET;
@@ -196,7 +196,7 @@ static int read_mimalloc(struct alloc_reader *r, struct target *t, const struct 
 			 struct alloc_summary *sum, struct alloc_params *params,
 			 struct error *err)
 {
-	struct mimalloc_stats *st = malloc(sizeof(*st));
+	struct mimalloc_state *st = malloc(sizeof(*st));
 	struct error why = { 0 };
 	uint64_t resident;
 	int rc;

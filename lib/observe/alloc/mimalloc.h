@@ -28,7 +28,7 @@ void mimalloc_close(struct mimalloc_reader *r);
 /* Holds t, walks the segments, resumes; then the RSS of the mappings that
  * hold them.  -ENODATA when no segment was found (mimalloc never used, or
  * a layout heapdoc does not know: the message says which). */
-int mimalloc_read(struct mimalloc_reader *r, struct target *t, struct mimalloc_stats *st,
+int mimalloc_read(struct mimalloc_reader *r, struct target *t, struct mimalloc_state *st,
 		  uint64_t *resident, struct error *err);
 
 /* Whether mi_collect(true) of this version ("2.1.2") purges the free slices
@@ -37,12 +37,12 @@ int mimalloc_read(struct mimalloc_reader *r, struct target *t, struct mimalloc_s
 bool mimalloc_collects_own(const char *version);
 
 /* The shared summary from a read. */
-void mimalloc_summarise(const struct mimalloc_stats *st, uint64_t resident,
+void mimalloc_summarise(const struct mimalloc_state *st, uint64_t resident,
 			struct alloc_summary *sum, struct alloc_params *params);
 
 /* The walk itself, t held, over the mappings m (mimalloc_segments.c); the
  * segments' addresses into *seg (malloc'ed, *nseg of them; free it). */
-int mimalloc_segments_read(struct target *t, const struct maps *m, struct mimalloc_stats *st,
+int mimalloc_segments_read(struct target *t, const struct maps *m, struct mimalloc_state *st,
 			   uint64_t **seg, size_t *nseg, struct error *err);
 
 struct alloc_backend;

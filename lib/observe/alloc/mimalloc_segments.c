@@ -158,11 +158,11 @@ static void spans_add(struct spans *sp, uint64_t start, uint64_t len, bool aband
  * when they do not tile the segment under this layout (nothing is added
  * then). */
 static bool walk_pages(uint64_t seg, const struct mi_segment_head *h,
-		       const unsigned char *slices, bool secure, struct mimalloc_stats *st,
+		       const unsigned char *slices, bool secure, struct mimalloc_state *st,
 		       struct spans *sp)
 {
 	size_t first = sp ? sp->n : 0;
-	struct mimalloc_stats add = { 0 };
+	struct mimalloc_state add = { 0 };
 	struct page_view p;
 	size_t i = 0;
 
@@ -204,7 +204,7 @@ static bool walk_pages(uint64_t seg, const struct mi_segment_head *h,
 	return true;
 }
 
-static void add_segment(const struct mi_segment_head *h, struct mimalloc_stats *st)
+static void add_segment(const struct mi_segment_head *h, struct mimalloc_state *st)
 {
 	uint64_t size = h->segment_slices * MI_SLICE_SIZE;
 
@@ -270,7 +270,7 @@ static void segments_free(struct segment_read *v, size_t n)
 
 /* Reads every plausible header and its descriptors; *n of them. */
 static int read_candidates(struct target *t, const uint64_t *addr, size_t na,
-			   struct segment_read **out, size_t *n, struct mimalloc_stats *st,
+			   struct segment_read **out, size_t *n, struct mimalloc_state *st,
 			   struct error *err)
 {
 	struct segment_read *v = calloc(na ? na : 1, sizeof(*v));
@@ -311,7 +311,7 @@ static int read_candidates(struct target *t, const uint64_t *addr, size_t na,
 /* Adds the segments that tile under the layout and carry the key; their
  * addresses into seg (when not NULL). */
 static size_t tally(const struct segment_read *v, size_t n, uint64_t key, bool secure,
-		    struct mimalloc_stats *st, uint64_t *seg, struct spans *sp)
+		    struct mimalloc_state *st, uint64_t *seg, struct spans *sp)
 {
 	size_t ok = 0;
 
@@ -327,7 +327,7 @@ static size_t tally(const struct segment_read *v, size_t n, uint64_t key, bool s
 	return ok;
 }
 
-int mimalloc_segments_read(struct target *t, const struct maps *m, struct mimalloc_stats *st,
+int mimalloc_segments_read(struct target *t, const struct maps *m, struct mimalloc_state *st,
 			   uint64_t **seg, size_t *nseg, struct error *err)
 {
 	uint64_t *addr = malloc(MAX_CANDIDATES * sizeof(*addr)), *keys = NULL, key;
@@ -335,7 +335,7 @@ int mimalloc_segments_read(struct target *t, const struct maps *m, struct mimall
 	struct spans free_spans = { 0 };
 	pid_t pid = t->pid;
 	size_t na, n = 0;
-	struct mimalloc_stats plain = *st, secure = *st;
+	struct mimalloc_state plain = *st, secure = *st;
 	int rc;
 
 	if (!addr)
@@ -362,7 +362,7 @@ int mimalloc_segments_read(struct target *t, const struct maps *m, struct mimall
 		st->layout = "2.0";
 	}
 	st->rejected += n - st->segments;
-	tally(v, n, key, !strcmp(st->layout, "2.0-secure"), &(struct mimalloc_stats){ 0 }, keys,
+	tally(v, n, key, !strcmp(st->layout, "2.0-secure"), &(struct mimalloc_state){ 0 }, keys,
 	      &free_spans);
 	*seg = keys;
 	*nseg = st->segments;
