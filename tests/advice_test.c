@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "live_cgroup.h"
 #include "testlib.h"
 
 static char out[1 << 20], err[8192];
@@ -361,6 +362,48 @@ START_TEST(jemalloc_decay_applied)
 }
 END_TEST
 
+/* ---- the memory limit ------------------------------------------------------------ */
+
+/* A 24 MiB cache in a cgroup of 27 MiB: live-set near the limit; the
+ * printed limit, written to the cgroup, leaves the working set where the
+ * knob said (70%), no longer near an OOM kill. */
+START_TEST(memory_limit_applied)
+{
+	const char *args[] = { "1.0", "0.3", NULL };
+	struct live_cgroup cg;
+	struct fixture f;
+	char value[32], verdict[32];
+	double ratio;
+	int rc;
+
+	live_cgroup_make(&cg, "memory", "advice");
+	if (cg.skip[0] || !live_put(&cg, "memory.limit_in_bytes", "28311552")) {
+		live_cgroup_remove(&cg);
+		SKIP("%s", cg.skip);
+	}
+	fixture_start(&f, "scenario_plateau", args, NULL);
+	if (!live_cgroup_enter(&cg, f.pid)) {
+		fixture_stop(&f);
+		live_cgroup_remove(&cg);
+		SKIP("%s", cg.skip);
+	}
+	usleep(2000 * 1000);
+	rc = heapdoc_json("triage", &f, "2s");
+	json_knob_field(out, "memory.max", "value", value, sizeof(value));
+	if (rc == 13 && value[0] && live_put(&cg, "memory.limit_in_bytes", value))
+		rc = heapdoc_json("triage", &f, "2s");
+	else
+		rc = -rc - 100;
+	fixture_stop(&f);
+	live_cgroup_remove(&cg);
+	ck_assert_msg(rc == 0, "exit %d (limit %s): %s", rc, value, out);
+	ck_assert_str_eq(json_string_at(out, "verdict", verdict, sizeof(verdict)), "healthy");
+	ratio = json_number_at(out, "memory_limit.ratio");
+	fprintf(stderr, "advice: memory.max %s: working set at %.0f%% of it\n", value, 100 * ratio);
+	ck_assert_msg(ratio < 0.75, "working set %.2f of the new limit", ratio);
+}
+END_TEST
+
 Suite *advice_suite(void)
 {
 	Suite *s = suite_create("advice");
@@ -385,6 +428,7 @@ Suite *advice_suite(void)
 	tcase_add_test(tc, trim_threshold_applied);
 	tcase_add_test(tc, mmap_threshold_applied);
 	tcase_add_test(tc, jemalloc_decay_applied);
+	tcase_add_test(tc, memory_limit_applied);
 	suite_add_tcase(s, tc);
 	return s;
 }
