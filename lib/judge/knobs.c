@@ -192,7 +192,7 @@ static void release_action(struct knobs *ks, const struct observation *obs,
 		return;
 	KSET(k->value, "%s", call);
 	k->change = true;
-	KSET(k->why, "%s of free pages in RAM that the allocator holds apart from live data",
+	KSET(k->why, "%s of whole free pages in RAM that the allocator keeps",
 	     human_bytes(b1, sizeof(b1), bytes));
 	KSET(k->effect, "returns %s (%.0f%% of RSS) now", human_bytes(b1, sizeof(b1), bytes),
 	     rss ? 100.0 * (double)bytes / (double)rss : 0.0);
@@ -201,7 +201,7 @@ static void release_action(struct knobs *ks, const struct observation *obs,
 	KSET(k->risk, "heapdoc makes the call on one thread parked in a system call, with no "
 	     "allocator code on its stack, while the others run; a thread that needs an arena "
 	     "being trimmed waits for that arena's walk.  A one-off: the memory comes back as "
-	     "the heap fragments again, the knobs above keep it down");
+	     "the heap fragments again");
 }
 
 /* Settings the running process can take now (heapdoc set), besides the
