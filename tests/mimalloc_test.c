@@ -107,7 +107,7 @@ START_TEST(unpurged_by_a_live_thread)
 	fixture_stop(&f);
 	ck_assert_msg(json_index_of(out, "knobs", "name", "release") < 0, "%s", out);
 	json_string_at(out, "next_step", next, sizeof(next));
-	ck_assert_msg(strstr(next, "reaches only the segments of threads that exited"), "%s", next);
+	ck_assert_msg(strstr(next, "reaches only exited threads' segments"), "%s", next);
 }
 END_TEST
 

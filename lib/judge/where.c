@@ -225,12 +225,11 @@ void judge_next_step(struct verdict *v, const struct observation *obs)
 		break;
 	case VERDICT_UNPURGED:
 		if (obs->alloc.kind == ALLOC_MIMALLOC)
-			snprintf(out, len, "mimalloc decommits these pages when the thread that "
-				 "owns them allocates again (%" PRId64 " ms after they were freed); "
-				 "%s", obs->params.purge_delay_ms, judge_release_worth(&v->gap) ?
-				 "heapdoc release returns those of threads that exited now" :
-				 "a release call (mi_collect) reaches only the segments of threads "
-				 "that exited");
+			snprintf(out, len, "mimalloc 2.0 decommits a live thread's free pages only "
+				 "when it takes a new page from their segment; %s",
+				 judge_release_worth(&v->gap) ?
+				 "heapdoc release returns those of exited threads now" :
+				 "a release (mi_collect) reaches only exited threads' segments");
 		else if (judge_release_worth(&v->gap))
 			snprintf(out, len, "heapdoc release returns %s now; the knobs below make "
 				 "the allocator return such pages on its own",
