@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "judge/knobs.h"
+#include "judge/settings.h"
 #include "judge_obs.h"
 #include "live_cgroup.h"
 #include "testlib.h"
@@ -454,6 +455,33 @@ START_TEST(tcmalloc_unpurged)
 }
 END_TEST
 
+/* ---- heapdoc set's permanent lines --------------------------------------- */
+
+/* The spelling that wins in the process, merged with what it already sets:
+ * GLIBC_TUNABLES when it has it, its MALLOC_CONF kept. */
+START_TEST(set_permanent_lines_merge)
+{
+	struct setting_req req[SETTINGS_MAX];
+	struct knob k[SETTINGS_MAX];
+	char why[256];
+	size_t n = 0;
+
+	obs_init(&obs);
+	set_env((const char *const[]){ "GLIBC_TUNABLES=glibc.malloc.tcache_count=0", NULL });
+	ck_assert_int_eq(settings_parse(ALLOC_GLIBC, "", "MALLOC_TRIM_THRESHOLD_=131072", req, &n,
+					why, sizeof(why)), 0);
+	ck_assert_uint_eq(settings_permanent(ALLOC_GLIBC, "", &obs.env, req, n, k, SETTINGS_MAX), 1);
+	ck_assert_str_eq(k[0].apply_env, "GLIBC_TUNABLES=glibc.malloc.tcache_count=0:"
+			 "glibc.malloc.trim_threshold=131072");
+	set_env((const char *const[]){ "MALLOC_CONF=narenas:2", NULL });
+	n = 0;
+	ck_assert_int_eq(settings_parse(ALLOC_JEMALLOC, "", "dirty_decay_ms=0", req, &n, why,
+					sizeof(why)), 0);
+	ck_assert_uint_eq(settings_permanent(ALLOC_JEMALLOC, "", &obs.env, req, n, k, SETTINGS_MAX), 1);
+	ck_assert_str_eq(k[0].apply_env, "MALLOC_CONF=narenas:2,dirty_decay_ms:0");
+}
+END_TEST
+
 /* ---- parsers --------------------------------------------------------------- */
 
 START_TEST(list_parser)
@@ -569,6 +597,7 @@ Suite *knobs_suite(void)
 	tcase_add_test(tc, jemalloc_live_settings);
 	tcase_add_test(tc, tcmalloc_unpurged);
 	tcase_add_test(tc, list_parser);
+	tcase_add_test(tc, set_permanent_lines_merge);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("live");

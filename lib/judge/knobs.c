@@ -56,9 +56,8 @@ bool knobs_list_get(const char *list, char sep, char kv, const char *key,
 	return false;
 }
 
-/* Writes list with key set to value (appended, or replaced in place). */
-static void list_set(char *list, size_t len, char sep, char kv, const char *key,
-		     const char *value)
+void knobs_list_set(char *list, size_t len, char sep, char kv, const char *key,
+		    const char *value)
 {
 	char out[512] = "";
 	size_t klen = strlen(key), o = 0;
@@ -147,7 +146,7 @@ void knobs_carrier(struct knobs *ks, size_t first, const char *var, const char *
 	for (size_t i = first; i < ks->n; i++) {
 		if (ks->v[i].kind != KNOB_CONF_OPTION || !ks->v[i].change)
 			continue;
-		list_set(value, sizeof(value), sep, kv, ks->v[i].name, ks->v[i].value);
+		knobs_list_set(value, sizeof(value), sep, kv, ks->v[i].name, ks->v[i].value);
 		change = true;
 	}
 	if (!change || !(k = knob_add(ks, KNOB_ENV, var)))

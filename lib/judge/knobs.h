@@ -82,4 +82,9 @@ void knobs_conf_name(const char *prefix, char *out, size_t len);
 bool knobs_list_get(const char *list, char sep, char kv, const char *key,
 		    char *out, size_t len);
 
+/* Sets key to value in such a list (replaced in place, or appended), the
+ * other entries kept. */
+void knobs_list_set(char *list, size_t len, char sep, char kv, const char *key,
+		    const char *value);
+
 #endif
