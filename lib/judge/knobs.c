@@ -80,7 +80,10 @@ void knobs_list_set(char *list, size_t len, char sep, char kv, const char *key,
 	if (!done)
 		o += snprintf(out + o, sizeof(out) - MIN(o, sizeof(out)), "%s%s%c%s",
 			      o ? (char[]){ sep, 0 } : "", key, kv, value);
-	snprintf(list, len, "%s", out);
+	/* Cut to fit, as the snprintf calls above are. */
+	o = MIN(strlen(out), len - 1);
+	memcpy(list, out, o);
+	list[o] = '\0';
 }
 
 void knobs_conf_name(const char *prefix, char *out, size_t len)

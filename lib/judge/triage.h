@@ -215,7 +215,7 @@ struct verdict {
 	/* For inconclusive: the verdict the evidence leans to, or kind itself. */
 	enum verdict_kind leaning;
 	char reason[VERDICT_LINE];	/* one line: why this verdict */
-	char next_step[VERDICT_LINE];	/* one line: what to do about it */
+	char next_step[2 * VERDICT_LINE];	/* one line: what to do about it */
 	/* The lines that decided it, with numbers, most important first. */
 	char evidence[VERDICT_MAX_EVIDENCE][VERDICT_LINE];
 	size_t nevidence;

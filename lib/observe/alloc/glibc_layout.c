@@ -196,7 +196,7 @@ static void module_facts(struct sym_module *m, struct glibc_symbols *gs,
  * process's root, which is the container's when it runs in one). */
 static void debug_package(pid_t pid, char *buf, size_t len)
 {
-	char path[128], line[512], version[128] = "";
+	char path[128], line[512], version[48] = "";
 	bool libc6 = false;
 	FILE *f;
 
@@ -205,7 +205,7 @@ static void debug_package(pid_t pid, char *buf, size_t len)
 	while (f && fgets(line, sizeof(line), f) && !version[0]) {
 		if (!strncmp(line, "Package: ", 9))
 			libc6 = !strcmp(line + 9, "libc6\n");
-		else if (libc6 && sscanf(line, "Version: %127s", version) != 1)
+		else if (libc6 && sscanf(line, "Version: %47s", version) != 1)
 			version[0] = '\0';
 	}
 	if (f)
