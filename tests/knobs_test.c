@@ -442,16 +442,60 @@ START_TEST(tcmalloc_unpurged)
 	snprintf(obs.alloc.flavor, sizeof(obs.alloc.flavor), "gperftools");
 	obs.summary.free_releasable = 56 * MiB_;
 	advise();
-	k = must_find("TCMALLOC_RELEASE_RATE");
-	ck_assert_str_eq(k->value, "5");
-	ck_assert_str_eq(k->current, "1.0");
+	/* The rate paces returns only after 2 GiB of frees: not advised. */
+	ck_assert_ptr_null(find("TCMALLOC_RELEASE_RATE"));
+	k = must_find("TCMALLOC_AGGRESSIVE_DECOMMIT");
+	ck_assert_str_eq(k->value, "true");
+	ck_assert_str_eq(k->current, "false");
 	ck_assert_str_eq(k->current_source, "default");
+	ck_assert_uint_eq(k->effect_bytes, 56 * MiB_);
+	ck_assert_str_eq(k->command, "heapdoc set 4242 TCMALLOC_AGGRESSIVE_DECOMMIT=true");
+
+	/* As tcmalloc has it now, over the environment. */
+	set_env((const char *const[]){ "TCMALLOC_AGGRESSIVE_DECOMMIT=false", NULL });
+	obs.params.aggressive_decommit = 1;
+	advise();
 	ck_assert_ptr_null(find("TCMALLOC_AGGRESSIVE_DECOMMIT"));
+	obs.params.aggressive_decommit = 0;
+	advise();
+	ck_assert_str_eq(must_find("TCMALLOC_AGGRESSIVE_DECOMMIT")->current_source, "allocator");
 
 	/* google/tcmalloc reads none of gperftools' variables. */
 	snprintf(obs.alloc.flavor, sizeof(obs.alloc.flavor), "google");
 	advise();
-	ck_assert_ptr_null(find("TCMALLOC_RELEASE_RATE"));
+	ck_assert_ptr_null(find("TCMALLOC_AGGRESSIVE_DECOMMIT"));
+}
+END_TEST
+
+/* ---- mimalloc ------------------------------------------------------------- */
+
+/* Free pages an idle thread keeps committed: the decommit delay of 0, in
+ * the name of the version found; not when it is 0 already. */
+START_TEST(mimalloc_unpurged)
+{
+	const struct knob *k;
+
+	obs_init(&obs);
+	obs_sample(&obs, 41, 0.25, flat8, 57 * MiB_, 0);
+	obs.alloc.kind = ALLOC_MIMALLOC;
+	obs.summary.free_releasable = 48 * MiB_;
+	obs.params.purge_delay_ms = 25;
+	advise();
+	k = must_find("MIMALLOC_DECOMMIT_DELAY");
+	ck_assert_str_eq(k->value, "0");
+	ck_assert_str_eq(k->current, "25");
+	ck_assert_str_eq(k->current_source, "default");
+	ck_assert_uint_eq(k->effect_bytes, 48 * MiB_);
+	ck_assert_str_eq(k->apply_env, "MIMALLOC_DECOMMIT_DELAY=0");
+	ck_assert_str_eq(k->command, "");
+
+	snprintf(obs.alloc.version, sizeof(obs.alloc.version), "2.1.2");
+	advise();
+	ck_assert_str_eq(must_find("MIMALLOC_PURGE_DELAY")->value, "0");
+
+	obs.params.purge_delay_ms = 0;
+	advise();
+	ck_assert_ptr_null(find("MIMALLOC_PURGE_DELAY"));
 }
 END_TEST
 
@@ -596,6 +640,7 @@ Suite *knobs_suite(void)
 	tcase_add_test(tc, jemalloc_unpurged_prefixed);
 	tcase_add_test(tc, jemalloc_live_settings);
 	tcase_add_test(tc, tcmalloc_unpurged);
+	tcase_add_test(tc, mimalloc_unpurged);
 	tcase_add_test(tc, list_parser);
 	tcase_add_test(tc, set_permanent_lines_merge);
 	suite_add_tcase(s, tc);

@@ -274,6 +274,9 @@ void judge_knobs(const struct observation *obs, const struct verdict *v, struct 
 	case ALLOC_TCMALLOC:
 		knobs_tcmalloc(out, obs, v);
 		break;
+	case ALLOC_MIMALLOC:
+		knobs_mimalloc(out, obs, v);
+		break;
 	default:
 		break;
 	}

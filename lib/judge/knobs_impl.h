@@ -33,5 +33,6 @@ void knobs_carrier(struct knobs *ks, size_t first, const char *var, const char *
 void knobs_glibc(struct knobs *ks, const struct observation *obs, const struct verdict *v);
 void knobs_jemalloc(struct knobs *ks, const struct observation *obs, const struct verdict *v);
 void knobs_tcmalloc(struct knobs *ks, const struct observation *obs, const struct verdict *v);
+void knobs_mimalloc(struct knobs *ks, const struct observation *obs, const struct verdict *v);
 
 #endif

@@ -226,7 +226,8 @@ void judge_next_step(struct verdict *v, const struct observation *obs)
 	case VERDICT_UNPURGED:
 		if (obs->alloc.kind == ALLOC_MIMALLOC)
 			snprintf(out, len, "mimalloc 2.0 decommits a live thread's free pages only "
-				 "when it takes a new page from their segment; %s",
+				 "when it takes a new page from their segment: the decommit delay "
+				 "below returns them as they are freed, from the next start; %s",
 				 judge_release_worth(&v->gap) ?
 				 "heapdoc release returns those of exited threads now" :
 				 "a release (mi_collect) reaches only exited threads' segments");

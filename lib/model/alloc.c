@@ -42,6 +42,7 @@ void alloc_params_clear(struct alloc_params *p)
 		.narenas = PARAM_UNSET, .background_thread = PARAM_UNSET,
 		.tcache = PARAM_UNSET, .retain = PARAM_UNSET,
 		.max_total_thread_cache_bytes = PARAM_UNSET, .purge_delay_ms = PARAM_UNSET,
+		.aggressive_decommit = PARAM_UNSET,
 	};
 }
 

@@ -122,6 +122,7 @@ struct alloc_params {
 	int64_t background_thread, tcache, retain;	/* 0/1 */
 	/* tcmalloc */
 	int64_t max_total_thread_cache_bytes;
+	int64_t aggressive_decommit;	/* 0/1, as tcmalloc has it now */
 	/* mimalloc: the delay before free pages go back (decommit_delay in
 	 * 2.0, purge_delay from 2.1), ms */
 	int64_t purge_delay_ms;

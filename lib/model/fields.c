@@ -86,7 +86,7 @@ TABLE(alloc_params, S,
 	FIELD(S, muzzy_decay_ms, FIELD_PARAM), FIELD(S, narenas, FIELD_PARAM),
 	FIELD(S, background_thread, FIELD_PARAM), FIELD(S, tcache, FIELD_PARAM),
 	FIELD(S, retain, FIELD_PARAM), FIELD(S, max_total_thread_cache_bytes, FIELD_PARAM),
-	FIELD(S, purge_delay_ms, FIELD_PARAM));
+	FIELD(S, aggressive_decommit, FIELD_PARAM), FIELD(S, purge_delay_ms, FIELD_PARAM));
 #undef S
 
 #define S struct sample

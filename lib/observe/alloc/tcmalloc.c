@@ -386,4 +386,7 @@ void tcmalloc_summarise(const struct tcmalloc_state *st, struct alloc_summary *s
 	if (IS_SET(tcmalloc_property(st, "tcmalloc.max_total_thread_cache_bytes")))
 		params->max_total_thread_cache_bytes =
 			(int64_t)tcmalloc_property(st, "tcmalloc.max_total_thread_cache_bytes");
+	if (IS_SET(tcmalloc_property(st, "tcmalloc.aggressive_memory_decommit")))
+		params->aggressive_decommit =
+			tcmalloc_property(st, "tcmalloc.aggressive_memory_decommit") != 0;
 }
