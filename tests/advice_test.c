@@ -47,7 +47,7 @@ static int heapdoc_json(const char *command, const struct fixture *f, const char
 	const char *plain[] = { command, "--json", pid, NULL };
 
 	snprintf(pid, sizeof(pid), "%d", (int)f->pid);
-	if (!strcmp(command, "stats"))
+	if (!strcmp(command, "stats") || !strcmp(command, "knobs"))
 		return run_heapdoc(plain, out, sizeof(out), err, sizeof(err));
 	return run_heapdoc(duration ? win : once, out, sizeof(out), err, sizeof(err));
 }
@@ -385,6 +385,27 @@ START_TEST(jemalloc_decay_applied)
 }
 END_TEST
 
+/* A background thread started at run time (as redis does) is read as it is
+ * now, not from the start-up option: once started, it is no longer advised,
+ * while the decay time that still holds the pages is. */
+START_TEST(jemalloc_background_thread_read_live)
+{
+	char cmd[128], current[32];
+	struct fixture f;
+
+	fixture_start(&f, "je_dirty", NULL, NULL);
+	ck_assert_int_eq(heapdoc_json("knobs", &f, NULL), 0);
+	json_knob_field(out, "background_thread", "command", cmd, sizeof(cmd));
+	json_knob_field(out, "background_thread", "current", current, sizeof(current));
+	ck_assert_msg(cmd[0] && !strcmp(current, "false"), "%s", out);
+	ck_assert_int_eq(run_printed(cmd), 0);
+	ck_assert_int_eq(heapdoc_json("knobs", &f, NULL), 0);
+	fixture_stop(&f);
+	ck_assert_msg(!has_knob("background_thread"), "advised while running: %s", out);
+	ck_assert_msg(has_knob("dirty_decay_ms"), "%s", out);
+}
+END_TEST
+
 /* ---- tcmalloc ------------------------------------------------------------------- */
 
 /* 114 MiB of free spans that gperftools keeps (its own returns wait for
@@ -495,6 +516,7 @@ Suite *advice_suite(void)
 	tcase_add_test(tc, mmap_threshold_applied);
 	tcase_add_test(tc, top_pad_applied);
 	tcase_add_test(tc, jemalloc_decay_applied);
+	tcase_add_test(tc, jemalloc_background_thread_read_live);
 	tcase_add_test(tc, tcmalloc_aggressive_decommit_applied);
 	tcase_add_test(tc, memory_limit_applied);
 	suite_add_tcase(s, tc);
