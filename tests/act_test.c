@@ -11,15 +11,6 @@
 
 static char out[1 << 16], err[8192];
 
-static long long rss_of(pid_t pid)
-{
-	char path[64], status[4096];
-
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	ck_assert_int_ge(slurp(path, status, sizeof(status)), 0);
-	return strtoll(strstr(status, "VmRSS:") + 6, NULL, 10) * 1024;
-}
-
 /* heapdoc <args...> <pid> [more...]: the pid goes where "PID" stands. */
 static int act(const struct fixture *f, const char *const *args)
 {

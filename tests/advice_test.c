@@ -14,15 +14,6 @@
 
 static char out[1 << 20], err[8192];
 
-static long long rss_of(pid_t pid)
-{
-	char path[64], status[4096];
-
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	ck_assert_int_ge(slurp(path, status, sizeof(status)), 0);
-	return strtoll(strstr(status, "VmRSS:") + 6, NULL, 10) * 1024;
-}
-
 static long long minflt_of(pid_t pid)
 {
 	char path[64], stat[4096], *p;

@@ -21,15 +21,6 @@ static int heapdoc_on(const char *cmd, const struct fixture *f, bool window)
 	return run_heapdoc(window ? triage : stats, out, sizeof(out), err, sizeof(err));
 }
 
-static long long rss_of(pid_t pid)
-{
-	char path[64], status[4096];
-
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	ck_assert_int_ge(slurp(path, status, sizeof(status)), 0);
-	return strtoll(strstr(status, "VmRSS:") + 6, NULL, 10) * 1024;
-}
-
 static void start_with(struct fixture *f, const char *shape, const char *const *env)
 {
 	const char *args[] = { shape, NULL };

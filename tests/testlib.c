@@ -379,3 +379,15 @@ int slurp(const char *path, char *buf, size_t len)
 	fclose(f);
 	return 0;
 }
+
+long long rss_of(pid_t pid)
+{
+	char path[64], status[4096];
+	const char *line;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	ck_assert_int_ge(slurp(path, status, sizeof(status)), 0);
+	line = strstr(status, "VmRSS:");
+	ck_assert_msg(line, "no VmRSS in %s", path);
+	return strtoll(line + 6, NULL, 10) * 1024;
+}

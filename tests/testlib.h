@@ -92,4 +92,7 @@ double json_knob_number(const char *json, const char *knob, const char *key);
 /* Reads a whole small file into buf (NUL-terminated); -1 on failure. */
 int slurp(const char *path, char *buf, size_t len);
 
+/* VmRSS of pid, in bytes; fails the test when it cannot be read. */
+long long rss_of(pid_t pid);
+
 #endif

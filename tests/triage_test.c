@@ -328,15 +328,6 @@ static size_t split_command(char *cmd, const char **argv, size_t max)
 	return n;
 }
 
-static long long rss_of(pid_t pid)
-{
-	char path[64], status[4096];
-
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	ck_assert_int_ge(slurp(path, status, sizeof(status)), 0);
-	return strtoll(strstr(status, "VmRSS:") + 6, NULL, 10) * 1024;
-}
-
 /* The release knob runs heapdoc's own command, and that command returns
  * what triage said, with the fixture's data intact and its workers running. */
 START_TEST(malloc_trim_returns_what_it_says)
