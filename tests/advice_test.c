@@ -376,6 +376,38 @@ START_TEST(jemalloc_decay_applied)
 }
 END_TEST
 
+/* The same advice for the next start: the MALLOC_CONF line (the options
+ * above merged into the process's own) returns the pages in a process
+ * restarted with it, within the decay times. */
+START_TEST(jemalloc_conf_line_applied)
+{
+	char line[256];
+	const char *env[] = { line, NULL };
+	long long before, after;
+	struct fixture f;
+	double effect;
+
+	fixture_start(&f, "je_dirty", NULL, NULL);
+	ck_assert_int_eq(heapdoc_json("triage", &f, "2s"), 12);
+	before = rss_of(f.pid);
+	fixture_stop(&f);
+	json_knob_field(out, "MALLOC_CONF", "apply.env", line, sizeof(line));
+	effect = json_knob_number(out, "dirty_decay_ms", "effect_bytes");
+	ck_assert_msg(!strncmp(line, "MALLOC_CONF=", 12) && strstr(line, "background_thread:true") &&
+		      effect > 0, "%s", out);
+
+	fixture_start(&f, "je_dirty", NULL, env);
+	for (int waited = 0; waited < 60 && before - rss_of(f.pid) < 0.8 * effect; waited++)
+		usleep(100 * 1000);
+	after = rss_of(f.pid);
+	fixture_stop(&f);
+	fprintf(stderr, "advice: %s: RSS %lld -> %lld MiB, said %.0f MiB\n", line, before >> 20,
+		after >> 20, effect / 1048576);
+	ck_assert_msg(before - after >= 0.8 * effect, "RSS %lld -> %lld, said %.0f", before,
+		      after, effect);
+}
+END_TEST
+
 /* A background thread started at run time (as redis does) is read as it is
  * now, not from the start-up option: once started, it is no longer advised,
  * while the decay time that still holds the pages is. */
@@ -507,6 +539,7 @@ Suite *advice_suite(void)
 	tcase_add_test(tc, mmap_threshold_applied);
 	tcase_add_test(tc, top_pad_applied);
 	tcase_add_test(tc, jemalloc_decay_applied);
+	tcase_add_test(tc, jemalloc_conf_line_applied);
 	tcase_add_test(tc, jemalloc_background_thread_read_live);
 	tcase_add_test(tc, tcmalloc_aggressive_decommit_applied);
 	tcase_add_test(tc, memory_limit_applied);
