@@ -70,3 +70,16 @@ const char *hb_delta(struct hb *h, int64_t delta)
 	return buf;
 }
 
+const char *hb_seconds(struct hb *h, double s)
+{
+	return human_seconds(slot(h), sizeof(h->s[0]), s);
+}
+
+const char *hb_window(struct hb *h, double span_s)
+{
+	char *buf = slot(h), tmp[24];
+
+	snprintf(buf, sizeof(h->s[0]), "the %s window",
+		 human_seconds(tmp, sizeof(tmp), span_s));
+	return buf;
+}

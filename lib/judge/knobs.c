@@ -182,12 +182,12 @@ static const char *release_call(const struct observation *obs)
 static void release_action(struct knobs *ks, const struct observation *obs,
 			   const struct verdict *v)
 {
-	uint64_t rss = IS_SET(v->gap.rss) ? v->gap.rss : 0, bytes = v->gap.trimmable;
+	uint64_t rss = IS_SET(v->gap.rss) ? v->gap.rss : 0, bytes = judge_release_bytes(v);
 	const char *call = release_call(obs);
 	char b1[32];
 	struct knob *k;
 
-	if (!call || !judge_release_worth(&v->gap))
+	if (!call || !judge_release_worth(v))
 		return;
 	k = knob_add(ks, KNOB_ACTION, obs->alloc.kind == ALLOC_GLIBC ? "malloc_trim" : "release");
 	if (!k)

@@ -24,6 +24,7 @@
 #include "judge/evidence.h"
 #include "judge/rules.h"
 #include "judge/where.h"
+#include "judge/window.h"
 #include "base/human.h"
 #include "base/util.h"
 
@@ -41,45 +42,6 @@ const char *verdict_name(enum verdict_kind kind)
 }
 
 /* ---- step 1 ---------------------------------------------------------------- */
-
-static void trend_evidence(struct verdict *v, const char *what, const struct trend *t)
-{
-	struct hb h = { .i = 0 };
-
-	switch (t->kind) {
-	case TREND_UNKNOWN:
-		judge_evidence(v, "%s trend unknown: %s", what, t->why);
-		break;
-	case TREND_GROWING:
-		if (t->drops >= 2 && t->floor_rises) {
-			judge_evidence(v, "%s goes up and down (%u drops), but each low is higher than "
-				 "the last: from %s to %s in %.1f s", what, t->drops,
-				 hb_bytes(&h, t->floor_first), hb_bytes(&h, t->floor_last), t->span_s);
-			break;
-		}
-		judge_evidence(v, "%s grew %s in %.1f s (%s, R² %.2f); the last third still grows at %s",
-			 what, hb_bytes(&h, t->last > t->first ? t->last - t->first : 0), t->span_s,
-			 hb_rate(&h, t->slope), t->r2, hb_rate(&h, t->tail_slope));
-		break;
-	case TREND_PLATEAU:
-		judge_evidence(v, "%s rose from %s and levelled off at %s (last third %s against %s overall)",
-			 what, hb_bytes(&h, t->first), hb_bytes(&h, t->last), hb_rate(&h, t->tail_slope),
-			 hb_rate(&h, t->slope));
-		break;
-	case TREND_FLAT:
-		judge_evidence(v, "%s stayed at %s (within %s over %.1f s)", what, hb_bytes(&h, t->level),
-			 hb_bytes(&h, t->max - t->min), t->span_s);
-		break;
-	case TREND_SAWTOOTH:
-		judge_evidence(v, "%s went up and down (%u drops) between %s and %s, net %s",
-			 what, t->drops, hb_bytes(&h, t->min), hb_bytes(&h, t->max), hb_rate(&h, t->slope));
-		break;
-	case TREND_FALLING:
-		judge_evidence(v, "%s fell from %s to %s in %.1f s (%s)", what, hb_bytes(&h, t->first),
-			 hb_bytes(&h, t->last), t->span_s, hb_rate(&h, t->slope));
-		break;
-	}
-}
 
 static bool trend_stable(const struct trend *t)
 {
@@ -210,8 +172,9 @@ static void pressure_evidence(struct verdict *v, const struct pressure *p,
 		 100 * p->ratio, p->limit_name, hb_bytes(&h, p->limit),
 		 p->near ? ": near an OOM kill" : "");
 	if (growth && growth->kind == TREND_GROWING && growth->slope > 0 && p->limit > p->usage)
-		judge_evidence(v, "at %s the limit is reached in about %.0f s",
-			 hb_rate(&h, growth->slope), (double)(p->limit - p->usage) / growth->slope);
+		judge_evidence(v, "at %s (the rate over %s) the limit is reached in about %s",
+			       hb_rate(&h, growth->slope), hb_window(&h, growth->span_s),
+			       hb_seconds(&h, (double)(p->limit - p->usage) / growth->slope));
 }
 
 static void slow_evidence(struct verdict *v, const struct observation *obs,
@@ -222,9 +185,11 @@ static void slow_evidence(struct verdict *v, const struct observation *obs,
 	if (!isnan(sp->fault_rate) && (sp->fault_storm || sp->sampled)) {
 		struct hb h = { .i = 0 };
 
-		judge_evidence(v, "%.0f minor page faults/s (≈%s of fresh pages)%s", sp->fault_rate,
-			 hb_rate(&h, sp->fault_rate * 4096),
-			 sp->fault_storm ? ": memory is returned and taken back" : "");
+		judge_evidence(v, "%.0f minor page faults/s over %s (≈%s of fresh pages)%s",
+			       sp->fault_rate, hb_window(&h, obs->nsamples > 1 ?
+			       obs->samples[obs->nsamples - 1].t - obs->samples[0].t : 0),
+			       hb_rate(&h, sp->fault_rate * 4096),
+			       sp->fault_storm ? ": memory is returned and taken back" : "");
 	}
 	if (!sp->sampled && l->why_not[0])
 		judge_evidence(v, "thread stacks were not sampled: %s", l->why_not);
@@ -245,6 +210,145 @@ static void slow_evidence(struct verdict *v, const struct observation *obs,
 
 /* ---- the rules ------------------------------------------------------------- */
 
+/* The figures of a corrupt heap are guesses over garbage: no verdict
+ * rests on them, and no knob or release call is safe on it. */
+static bool decide_corrupt(struct verdict *v, const struct observation *obs)
+{
+	if (!obs->summary.corrupt)
+		return false;
+	judge_decide(v, VERDICT_INCONCLUSIVE, "the heap is corrupt (%u finding%s, first: %s): "
+		     "its figures cannot be trusted", obs->summary.nfindings,
+		     obs->summary.nfindings == 1 ? "" : "s",
+		     obs->summary.corrupt_what[0] ? obs->summary.corrupt_what : "?");
+	return true;
+}
+
+/* Rule 1: allocated climbs — along a line, or by its floor under teeth,
+ * or by a floor that RSS or resident follow at the same rate. */
+static bool decide_leak(struct verdict *v)
+{
+	const struct trend *a = &v->allocated, *seen = judge_floor_seen(v);
+	struct hb h = { .i = 0 };
+
+	if (a->kind == TREND_GROWING && a->drops >= 2 && a->floor.rises)
+		judge_decide(v, VERDICT_LEAK, "allocated's floor rises %s over %s (%u drops): "
+			     "each cycle frees less than it took", hb_rate(&h, a->floor.rate),
+			     hb_window(&h, a->span_s), a->drops);
+	else if (a->kind == TREND_GROWING && a->span_s >= LEAK_CONFIRM_WINDOW_S)
+		judge_decide(v, VERDICT_LEAK, "allocated climbs without bound: %s over %s, "
+			     "its last %s too", hb_rate(&h, a->slope), hb_window(&h, a->span_s),
+			     hb_seconds(&h, a->tail_s));
+	else if (a->kind == TREND_GROWING)
+		judge_decide(v, VERDICT_LEAK, "allocated climbed %s over %s and was still "
+			     "climbing at its end", hb_rate(&h, a->slope), hb_window(&h, a->span_s));
+	else if (seen)
+		judge_decide(v, VERDICT_LEAK, "allocated's floor rises %s over %s as %s grows "
+			     "%s: the growth is a leak under the churn, not a gap opening",
+			     hb_rate(&h, a->floor.rate), hb_window(&h, a->span_s),
+			     seen == &v->rss ? "RSS" : "resident", hb_rate(&h, seen->slope));
+	else
+		return false;
+	return true;
+}
+
+/* A working set that comes and goes, held at its peak: not free memory,
+ * whether the full read caught it low (a gap) or high (none). */
+static bool decide_cycle(struct verdict *v)
+{
+	const struct cycle *c = &v->cycle;
+	struct hb h = { .i = 0 };
+
+	if (!c->seen || !c->held_at_peak || (!c->steady && !v->gap.significant))
+		return false;
+	if (!c->steady) {
+		judge_decide(v, VERDICT_INCONCLUSIVE, "allocated goes from %s to %s and back "
+			     "(%u drops) and resident %s is its peak: too few cycles to tell a "
+			     "working set from a leak riding on it", hb_bytes(&h, c->floor),
+			     hb_bytes(&h, c->peak), c->drops, hb_bytes(&h, v->gap.resident));
+		v->leaning = v->pressure.near ? VERDICT_LIVE_SET : VERDICT_HEALTHY;
+	} else if (v->pressure.near) {
+		judge_decide(v, VERDICT_LIVE_SET, "a working set that comes and goes (allocated "
+			     "%s to %s), held at its peak at %.0f%% of %s", hb_bytes(&h, c->floor),
+			     hb_bytes(&h, c->peak), 100 * v->pressure.ratio, v->pressure.limit_name);
+	} else {
+		judge_decide(v, VERDICT_HEALTHY, "a working set that comes and goes: allocated "
+			     "goes from %s to %s every ~%s, and resident %s is its peak, used again "
+			     "every cycle", hb_bytes(&h, c->floor), hb_bytes(&h, c->peak),
+			     hb_seconds(&h, c->period_s), hb_bytes(&h, v->gap.resident));
+	}
+	return true;
+}
+
+/* Rule 2: a gap between resident and allocated, by what it is made of. */
+static bool decide_gap(struct verdict *v, const struct observation *obs)
+{
+	const struct gap *g = &v->gap;
+	const struct trend *a = &v->allocated;
+	struct hb h = { .i = 0 };
+
+	if (!g->significant)
+		return false;
+	if (g->kind == GAP_UNKNOWN) {
+		if (obs->summary.valid)
+			judge_decide(v, VERDICT_INCONCLUSIVE, "resident is %s allocated, but %s's "
+				     "statistics do not say where its free memory sits",
+				     hb_ratio(&h, g->ratio), alloc_kind_name(obs->alloc.kind));
+		else
+			judge_decide(v, VERDICT_INCONCLUSIVE, "resident is %s allocated, but the "
+				     "allocator's free lists were not read (%s)", hb_ratio(&h, g->ratio),
+				     obs->summary.why_invalid[0] ? obs->summary.why_invalid :
+				     "no full read");
+		v->leaning = VERDICT_FRAGMENTATION;
+	} else if (g->kind == GAP_UNPURGED) {
+		judge_decide(v, VERDICT_UNPURGED, "%s of resident memory is whole free pages the "
+			     "allocator has not returned (%s)", hb_bytes(&h, g->releasable),
+			     judge_unpurged_where(obs->alloc.kind));
+	} else {
+		judge_decide(v, VERDICT_FRAGMENTATION, "resident %s is %s %sallocated %s (%s)",
+			     hb_bytes(&h, g->resident), hb_ratio(&h, g->ratio),
+			     trend_stable(a) ? "a stable " : "", hb_bytes(&h, g->allocated),
+			     gap_kind_name(g->kind));
+	}
+	return true;
+}
+
+/* Growth the allocator's figures do not settle. */
+static bool decide_unsettled(struct verdict *v)
+{
+	const struct trend *a = &v->allocated;
+	struct hb h = { .i = 0 };
+
+	/* DESIGN.md's leak is allocated climbing; RSS climbing where the
+	 * allocator cannot see is a different story with the same shape. */
+	if (v->outside.climbs ||
+	    (v->rss.kind == TREND_GROWING && v->resident.kind != TREND_GROWING)) {
+		judge_decide(v, VERDICT_INCONCLUSIVE, "RSS climbs %s outside the allocator's "
+			     "view: allocated is %s (%s) while %s grows", hb_rate(&h, v->rss.slope),
+			     hb_bytes(&h, a->level), trend_kind_name(a->kind),
+			     outside_what(v->outside.kind));
+		v->leaning = VERDICT_LEAK;
+	} else if (v->resident.kind == TREND_GROWING && a->drops >= 2 &&
+		   a->floor.z >= FLOOR_SEEN_Z && a->floor.rate > 0) {
+		judge_decide(v, VERDICT_INCONCLUSIVE, "resident grows %s and allocated's floor "
+			     "%s over %s, not yet beyond the noise of its lows",
+			     hb_rate(&h, v->resident.slope), hb_rate(&h, a->floor.rate),
+			     hb_window(&h, a->span_s));
+		v->leaning = VERDICT_LEAK;
+	} else if (v->resident.kind == TREND_GROWING && trend_stable(a)) {
+		judge_decide(v, VERDICT_INCONCLUSIVE, "resident grows %s while allocated stays "
+			     "at %s: a gap is opening, not yet large enough to name",
+			     hb_rate(&h, v->resident.slope), hb_bytes(&h, a->level));
+		v->leaning = VERDICT_FRAGMENTATION;
+	} else if (!trend_stable(a)) {
+		judge_decide(v, VERDICT_INCONCLUSIVE, "allocated ≈ resident, but stability was "
+			     "not measured: %s", a->why[0] ? a->why : "no trend");
+		v->leaning = v->pressure.near ? VERDICT_LIVE_SET : VERDICT_HEALTHY;
+	} else {
+		return false;
+	}
+	return true;
+}
+
 /* Memory in the application's own pool is in use as malloc sees it: a
  * live set, whose size only the application can say it needs. */
 static void pool_decide(struct verdict *v)
@@ -264,84 +368,26 @@ static void pool_decide(struct verdict *v)
 
 static void decide_with_allocator(struct verdict *v, const struct observation *obs)
 {
-	const struct gap *g = &v->gap;
 	const struct trend *a = &v->allocated;
-	struct hb h = { .i = 0 };
 
-	/* The figures of a corrupt heap are guesses over garbage: no verdict
-	 * rests on them, and no knob or release call is safe on it. */
-	if (obs->summary.corrupt) {
-		judge_decide(v, VERDICT_INCONCLUSIVE, "the heap is corrupt (%u finding%s, first: %s): "
-		       "its figures cannot be trusted", obs->summary.nfindings,
-		       obs->summary.nfindings == 1 ? "" : "s",
-		       obs->summary.corrupt_what[0] ? obs->summary.corrupt_what : "?");
+	if (decide_corrupt(v, obs) || decide_leak(v) || decide_cycle(v) || decide_gap(v, obs) ||
+	    decide_unsettled(v))
 		return;
-	}
-
-	if (a->kind == TREND_GROWING) {
-		judge_decide(v, VERDICT_LEAK, "allocated climbs without bound: %s over %.1f s",
-		       hb_rate(&h, a->slope), a->span_s);
-		return;
-	}
-	if (g->significant && g->kind == GAP_UNKNOWN) {
-		if (obs->summary.valid)
-			judge_decide(v, VERDICT_INCONCLUSIVE, "resident is %s allocated, but %s's "
-				     "statistics do not say where its free memory sits",
-				     hb_ratio(&h, g->ratio), alloc_kind_name(obs->alloc.kind));
-		else
-			judge_decide(v, VERDICT_INCONCLUSIVE, "resident is %s allocated, but the "
-				     "allocator's free lists were not read (%s)",
-				     hb_ratio(&h, g->ratio), obs->summary.why_invalid[0] ?
-				     obs->summary.why_invalid : "no full read");
-		v->leaning = VERDICT_FRAGMENTATION;
-		return;
-	}
-	if (g->significant && g->kind == GAP_UNPURGED) {
-		judge_decide(v, VERDICT_UNPURGED, "%s of resident memory is whole free pages the allocator "
-		       "has not returned (%s)", hb_bytes(&h, g->releasable),
-		       judge_unpurged_where(obs->alloc.kind));
-		return;
-	}
-	if (g->significant) {
-		judge_decide(v, VERDICT_FRAGMENTATION, "resident %s is %s %sallocated %s (%s)",
-		       hb_bytes(&h, g->resident), hb_ratio(&h, g->ratio), trend_stable(a) ? "a stable " : "",
-		       hb_bytes(&h, g->allocated), gap_kind_name(g->kind));
-		return;
-	}
-	/* DESIGN.md's leak is allocated climbing; RSS climbing where the
-	 * allocator cannot see is a different story with the same shape. */
-	if (v->outside.climbs ||
-	    (v->rss.kind == TREND_GROWING && v->resident.kind != TREND_GROWING)) {
-		judge_decide(v, VERDICT_INCONCLUSIVE, "RSS climbs %s outside the allocator's view: "
-		       "allocated is %s (%s) while %s grows", hb_rate(&h, v->rss.slope),
-		       hb_bytes(&h, a->level), trend_kind_name(a->kind), outside_what(v->outside.kind));
-		v->leaning = VERDICT_LEAK;
-		return;
-	}
-	if (v->resident.kind == TREND_GROWING && trend_stable(a)) {
-		judge_decide(v, VERDICT_INCONCLUSIVE, "resident grows %s while allocated stays at %s: "
-		       "a gap is opening, not yet large enough to name", hb_rate(&h, v->resident.slope),
-		       hb_bytes(&h, a->level));
-		v->leaning = VERDICT_FRAGMENTATION;
-		return;
-	}
-	if (!trend_stable(a)) {
-		judge_decide(v, VERDICT_INCONCLUSIVE, "allocated ≈ resident, but stability was not "
-		       "measured: %s", a->why[0] ? a->why : "no trend");
+	if (v->cycle.seen && !v->cycle.steady) {
+		judge_decide(v, VERDICT_INCONCLUSIVE, "allocated ≈ resident, going up and down "
+			     "(%u drops): too few cycles to tell whether a leak rides on them",
+			     v->cycle.drops);
 		v->leaning = v->pressure.near ? VERDICT_LIVE_SET : VERDICT_HEALTHY;
-		return;
-	}
-	if (v->pool.held) {
+	} else if (v->pool.held) {
 		pool_decide(v);
-		return;
+	} else if (v->pressure.near) {
+		judge_decide(v, VERDICT_LIVE_SET, "the memory is really in use: allocated ≈ "
+			     "resident, stable, at %.0f%% of %s", 100 * v->pressure.ratio,
+			     v->pressure.limit_name);
+	} else {
+		judge_decide(v, VERDICT_HEALTHY, "allocated ≈ resident and stable (%s), not near "
+			     "a limit", trend_kind_name(a->kind));
 	}
-	if (v->pressure.near) {
-		judge_decide(v, VERDICT_LIVE_SET, "the memory is really in use: allocated ≈ resident, "
-		       "stable, at %.0f%% of %s", 100 * v->pressure.ratio, v->pressure.limit_name);
-		return;
-	}
-	judge_decide(v, VERDICT_HEALTHY, "allocated ≈ resident and stable (%s), not near a limit",
-	       trend_kind_name(a->kind));
 }
 
 static void decide_without_allocator(struct verdict *v, const struct observation *obs)
@@ -362,8 +408,8 @@ static void decide_without_allocator(struct verdict *v, const struct observation
 		/* Nothing to lean on: free memory held inside the allocator
 		 * (fragmentation, unpurged pages) is exactly what could not be
 		 * seen, so "healthy" would be a guess. */
-		judge_decide(v, VERDICT_INCONCLUSIVE, "fragmentation and unreturned free pages could not "
-		       "be judged without the allocator's view: %s", why);
+		judge_decide(v, VERDICT_INCONCLUSIVE, "fragmentation and unreturned free pages "
+			     "could not be judged without the allocator's view: %s", why);
 		v->leaning = v->pressure.near ? VERDICT_LIVE_SET : VERDICT_INCONCLUSIVE;
 	}
 }
@@ -375,6 +421,7 @@ void judge_triage(const struct observation *obs, struct verdict *v)
 	judge_trend(obs, SERIES_ALLOCATED, &v->allocated);
 	judge_trend(obs, SERIES_RESIDENT, &v->resident);
 	judge_gap(obs, &v->gap);
+	judge_cycle(v);
 	judge_outside(obs, &v->rss, &v->allocated, &v->resident, &v->outside);
 	judge_pressure(obs, &v->pressure);
 	judge_slow_path(obs, &v->slow);
@@ -386,40 +433,51 @@ void judge_triage(const struct observation *obs, struct verdict *v)
 		decide_with_allocator(v, obs);
 	else
 		decide_without_allocator(v, obs);
+	judge_watch(v);
 
 	/* The evidence, most decisive first. */
 	if (v->kind == VERDICT_LEAK || !v->gap.known) {
-		trend_evidence(v, v->gap.known ? "allocated" : "RSS",
+		judge_trend_evidence(v, v->gap.known ? "allocated" : "RSS",
 			       v->gap.known ? &v->allocated : &v->rss);
-		if (v->leaning == VERDICT_LEAK && v->allocated.span_s < LEAK_CONFIRM_WINDOW_S &&
-		    v->rss.span_s < LEAK_CONFIRM_WINDOW_S)
-			judge_evidence(v, "a cache still filling up looks the same over %.0f s: a "
-				 "longer window (--duration %.0fs) tells them apart",
-				 MAX(v->allocated.span_s, v->rss.span_s), LEAK_CONFIRM_WINDOW_S * 2);
+		if (v->leaning == VERDICT_LEAK && v->watch_s)
+			judge_evidence(v, "%s (--duration %.0fs)", v->watch_why, v->watch_s);
 		outside_evidence(v, obs);
 		pressure_evidence(v, &v->pressure, v->gap.known ? &v->allocated : &v->rss);
 		if (v->gap.known) {
-			trend_evidence(v, "RSS", &v->rss);
+			judge_trend_evidence(v, "RSS", &v->rss);
 			ratio_evidence(v, &v->gap);
 			top_held_evidence(v, obs);
 		}
 	} else if (v->outside.climbs) {
-		trend_evidence(v, "RSS", &v->rss);
+		judge_trend_evidence(v, "RSS", &v->rss);
 		outside_evidence(v, obs);
-		trend_evidence(v, "allocated", &v->allocated);
+		judge_trend_evidence(v, "allocated", &v->allocated);
 		pressure_evidence(v, &v->pressure, &v->rss);
 		ratio_evidence(v, &v->gap);
 		top_held_evidence(v, obs);
 	} else {
 		ratio_evidence(v, &v->gap);
+		judge_cycle_evidence(v);
 		judge_where(v, obs);
 		top_held_evidence(v, obs);
-		trend_evidence(v, "allocated", &v->allocated);
-		trend_evidence(v, "RSS", &v->rss);
+		judge_trend_evidence(v, "allocated", &v->allocated);
+		judge_trend_evidence(v, "RSS", &v->rss);
 		outside_evidence(v, obs);
 		pressure_evidence(v, &v->pressure, NULL);
 	}
 	split_evidence(v, &v->gap);
+	if (obs->summary.valid && obs->summary.estimated_arenas)
+		judge_evidence(v, "the allocator's full read found %u arena%s moving through "
+			       "every stop: %s figures come from a walk made while the process ran",
+			       obs->summary.estimated_arenas,
+			       obs->summary.estimated_arenas == 1 ? "" : "s",
+			       obs->summary.estimated_arenas == 1 ? "its" : "their");
+	if (obs->samples_estimated)
+		judge_evidence(v, "%u sample%s of allocated %s estimates: a busy arena kept moving "
+			       "through the read, each within what it allocated and freed in those "
+			       "few milliseconds", obs->samples_estimated,
+			       obs->samples_estimated == 1 ? "" : "s",
+			       obs->samples_estimated == 1 ? "is one of the" : "are");
 	slow_evidence(v, obs, &v->slow);
 	judge_next_step(v, obs);
 }

@@ -25,12 +25,24 @@ const char *judge_unpurged_where(enum alloc_kind kind)
 	}
 }
 
-bool judge_release_worth(const struct gap *g)
+uint64_t judge_release_bytes(const struct verdict *v)
 {
-	uint64_t rss = IS_SET(g->rss) ? g->rss : 0;
-	uint64_t worth = MAX(TRIM_WORTH_BYTES, (uint64_t)(TRIM_WORTH_SHARE * (double)rss));
+	uint64_t bytes = v->gap.trimmable;
 
-	return IS_SET(g->trimmable) && g->trimmable >= worth;
+	/* A working set that comes and goes takes back what a release gives
+	 * within a cycle: only what resident holds beyond its peak is free. */
+	if (v->cycle.seen && v->gap.known && IS_SET(bytes))
+		bytes = v->cycle.held_at_peak ? 0 : MIN(bytes, v->cycle.beyond_peak);
+	return bytes;
+}
+
+bool judge_release_worth(const struct verdict *v)
+{
+	uint64_t rss = IS_SET(v->gap.rss) ? v->gap.rss : 0;
+	uint64_t worth = MAX(TRIM_WORTH_BYTES, (uint64_t)(TRIM_WORTH_SHARE * (double)rss));
+	uint64_t bytes = judge_release_bytes(v);
+
+	return IS_SET(bytes) && bytes >= worth;
 }
 
 static double pct(uint64_t part, uint64_t whole)
@@ -121,7 +133,8 @@ void judge_where(struct verdict *v, const struct observation *obs)
 			       "never touched): it costs no RSS", hb_bytes(&h, g->unresident));
 	if (IS_SET(g->trimmable))
 		judge_evidence(v, "a release call (heapdoc release) would return %s of RSS now%s",
-			       hb_bytes(&h, g->trimmable), judge_release_worth(g) ? "" :
+			       hb_bytes(&h, g->trimmable), v->cycle.held_at_peak ?
+			       ", to be taken back by the next cycle" : judge_release_worth(v) ? "" :
 			       ": too little to be worth a stop");
 }
 
@@ -157,9 +170,9 @@ static void fragmentation_step(const struct verdict *v, const struct observation
 	struct hb h = { .i = 0 };
 	char release[96] = "";
 
-	if (judge_release_worth(g))
+	if (judge_release_worth(v))
 		snprintf(release, sizeof(release), "; heapdoc release returns %s now",
-			 hb_bytes(&h, g->trimmable));
+			 hb_bytes(&h, judge_release_bytes(v)));
 	switch (g->kind) {
 	case GAP_ARENAS:
 		snprintf(out, len, "the threads take turns: cap the arenas at %u (knobs below) "
@@ -172,7 +185,7 @@ static void fragmentation_step(const struct verdict *v, const struct observation
 			snprintf(out, len, "heapdoc release returns %s of whole free pages now; "
 				 "they come back as the heap fragments again: lasting fixes are in "
 				 "the allocation pattern (pools, arenas per lifetime)",
-				 hb_bytes(&h, g->trimmable));
+				 hb_bytes(&h, judge_release_bytes(v)));
 		else
 			snprintf(out, len, "the whole free pages are too few for a release to be "
 				 "worth a stop; lasting fixes are in the allocation pattern (pools, "
@@ -201,8 +214,11 @@ static void inconclusive_step(const struct verdict *v, const struct observation 
 	else if (!v->gap.known && obs->summary.why_invalid[0])
 		snprintf(out, len, "give heapdoc the allocator's view (the reason says what is "
 			 "missing), then run it again");
+	else if (v->watch_s)
+		snprintf(out, len, "watch for %.0f s or more (--duration %.0fs, or `heapdoc "
+			 "record`): %s", v->watch_s, v->watch_s, v->watch_why);
 	else
-		snprintf(out, len, "watch for longer (--duration 30s)");
+		snprintf(out, len, "watch for longer (--duration 60s, or `heapdoc record`)");
 }
 
 void judge_next_step(struct verdict *v, const struct observation *obs)
@@ -228,13 +244,13 @@ void judge_next_step(struct verdict *v, const struct observation *obs)
 			snprintf(out, len, "mimalloc 2.0 decommits a live thread's free pages only "
 				 "when it takes a new page from their segment: the decommit delay "
 				 "below returns them as they are freed, from the next start; %s",
-				 judge_release_worth(&v->gap) ?
+				 judge_release_worth(v) ?
 				 "heapdoc release returns those of exited threads now" :
 				 "a release (mi_collect) reaches only exited threads' segments");
-		else if (judge_release_worth(&v->gap))
+		else if (judge_release_worth(v))
 			snprintf(out, len, "heapdoc release returns %s now; the knobs below make "
 				 "the allocator return such pages on its own",
-				 hb_bytes(&h, v->gap.trimmable));
+				 hb_bytes(&h, judge_release_bytes(v)));
 		else
 			snprintf(out, len, "the knobs below make the allocator return these pages "
 				 "on its own");

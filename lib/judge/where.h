@@ -3,6 +3,7 @@
 #define HEAPDOC_JUDGE_WHERE_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "judge/triage.h"
 
@@ -10,9 +11,13 @@
  * "the top chunk above the pad", "dirty and muzzy extents ...". */
 const char *judge_unpurged_where(enum alloc_kind kind);
 
-/* Whether what a release call returns is worth a stop of the process
- * (TRIM_WORTH_BYTES, TRIM_WORTH_SHARE of RSS). */
-bool judge_release_worth(const struct gap *g);
+/* What a release call would return for good: what it gives back now,
+ * less what a working set that comes and goes takes back within a cycle. */
+uint64_t judge_release_bytes(const struct verdict *v);
+
+/* Whether that is worth a stop of the process (TRIM_WORTH_BYTES,
+ * TRIM_WORTH_SHARE of RSS). */
+bool judge_release_worth(const struct verdict *v);
 
 /* The evidence of where a significant gap sits: each part with its share
  * of the gap, the arenas' peaks, free memory out of RAM, what a release
