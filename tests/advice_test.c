@@ -94,10 +94,7 @@ START_TEST(arena_cap_for_threads_taking_turns)
 	usleep(1000 * 1000);
 	after = rss_of(f.pid);
 	fixture_stop(&f);
-	fprintf(stderr, "advice: arena cap %s: RSS %lld -> %lld MiB, said %.0f MiB less\n", value,
-		before >> 20, after >> 20, effect / 1048576);
-	ck_assert_msg(before - after >= 0.5 * effect, "RSS %lld -> %lld, the knob said %.0f less",
-		      before, after, effect);
+	assert_rss_fell(env_line, before, after, effect, 0.5);
 }
 END_TEST
 
@@ -171,10 +168,7 @@ START_TEST(tunables_merged_and_applied)
 	fixture_stop(&f);
 	ck_assert_int_eq(json_int_at(out, "glibc.params.arena_max"), atoi(value));
 	ck_assert_int_eq(json_int_at(out, "glibc.params.tcache_count"), 0);
-	fprintf(stderr, "advice: %s: RSS %lld -> %lld MiB, said %.0f MiB less\n", line,
-		before >> 20, after >> 20, effect / 1048576);
-	ck_assert_msg(before - after >= 0.5 * effect, "RSS %lld -> %lld, said %.0f less", before,
-		      after, effect);
+	assert_rss_fell(line, before, after, effect, 0.5);
 }
 END_TEST
 
@@ -272,10 +266,7 @@ START_TEST(trim_threshold_applied)
 	fixture_command(&f, "work");
 	after = rss_of(f.pid);
 	fixture_stop(&f);
-	fprintf(stderr, "advice: trim threshold: RSS %lld -> %lld MiB, said %.0f MiB\n",
-		before >> 20, after >> 20, effect / 1048576);
-	ck_assert_msg(before - after >= 0.8 * effect, "RSS %lld -> %lld, said %.0f", before,
-		      after, effect);
+	assert_rss_fell("advice: trim threshold", before, after, effect, 0.8);
 }
 END_TEST
 
@@ -371,10 +362,7 @@ START_TEST(jemalloc_decay_applied)
 	fixture_refresh(&f);
 	ck_assert_int_lt(fixture_value(&f, "jemalloc.dirty"), (long long)(0.2 * effect));
 	fixture_stop(&f);
-	fprintf(stderr, "advice: jemalloc decay: RSS %lld -> %lld MiB, said %.0f MiB\n",
-		before >> 20, after >> 20, effect / 1048576);
-	ck_assert_msg(before - after >= 0.8 * effect, "RSS %lld -> %lld, said %.0f", before,
-		      after, effect);
+	assert_rss_fell("advice: jemalloc decay, set live", before, after, effect, 0.8);
 }
 END_TEST
 
@@ -403,10 +391,7 @@ START_TEST(jemalloc_conf_line_applied)
 		usleep(100 * 1000);
 	after = rss_of(f.pid);
 	fixture_stop(&f);
-	fprintf(stderr, "advice: %s: RSS %lld -> %lld MiB, said %.0f MiB\n", line, before >> 20,
-		after >> 20, effect / 1048576);
-	ck_assert_msg(before - after >= 0.8 * effect, "RSS %lld -> %lld, said %.0f", before,
-		      after, effect);
+	assert_rss_fell(line, before, after, effect, 0.8);
 }
 END_TEST
 
@@ -464,13 +449,9 @@ START_TEST(tcmalloc_aggressive_decommit_applied)
 	fixture_start(&f, "tc_retain", NULL, env);
 	restarted = rss_of(f.pid);
 	fixture_stop(&f);
-	fprintf(stderr, "advice: aggressive decommit: RSS %lld -> %lld MiB set live and churned, "
-		"%lld MiB restarted with %s; said %.0f MiB\n", before >> 20, after >> 20,
-		restarted >> 20, env_line, effect / 1048576);
-	ck_assert_msg(before - after >= 0.8 * effect, "live: RSS %lld -> %lld, said %.0f", before,
-		      after, effect);
-	ck_assert_msg(before - restarted >= 0.8 * effect, "restart: RSS %lld -> %lld, said %.0f",
-		      before, restarted, effect);
+	assert_rss_fell("advice: aggressive decommit set live, then churn", before, after,
+			effect, 0.8);
+	assert_rss_fell(env_line, before, restarted, effect, 0.8);
 }
 END_TEST
 

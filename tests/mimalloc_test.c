@@ -118,10 +118,7 @@ START_TEST(unpurged_by_a_live_thread)
 	start_with(&f, "unpurged", env);
 	after = rss_of(f.pid);
 	fixture_stop(&f);
-	fprintf(stderr, "mimalloc: %s: RSS %lld -> %lld MiB, said %.0f MiB\n", env_line,
-		before >> 20, after >> 20, effect / 1048576);
-	ck_assert_msg(before - after >= 0.8 * effect, "RSS %lld -> %lld, said %.0f", before,
-		      after, effect);
+	assert_rss_fell(env_line, before, after, effect, 0.8);
 }
 END_TEST
 
@@ -145,10 +142,7 @@ START_TEST(abandoned_released)
 	ck_assert_int_eq(run_heapdoc(argv, out, sizeof(out), err, sizeof(err)), 0);
 	after = rss_of(f.pid);
 	fixture_stop(&f);
-	fprintf(stderr, "mimalloc: release: RSS %lld -> %lld MiB, said %.0f MiB\n", before >> 20,
-		after >> 20, effect / 1048576);
-	ck_assert_msg(before - after >= 0.8 * effect, "RSS %lld -> %lld, said %.0f", before,
-		      after, effect);
+	assert_rss_fell("mimalloc: heapdoc release", before, after, effect, 0.8);
 }
 END_TEST
 

@@ -391,3 +391,12 @@ long long rss_of(pid_t pid)
 	ck_assert_msg(line, "no VmRSS in %s", path);
 	return strtoll(line + 6, NULL, 10) * 1024;
 }
+
+void assert_rss_fell(const char *what, long long before, long long after, double said,
+		     double share)
+{
+	fprintf(stderr, "%s: RSS %lld -> %lld MiB, said %.0f MiB\n", what, before >> 20,
+		after >> 20, said / 1048576);
+	ck_assert_msg(before - after >= share * said, "%s: RSS %lld -> %lld, said %.0f", what,
+		      before, after, said);
+}

@@ -95,4 +95,11 @@ int slurp(const char *path, char *buf, size_t len);
 /* VmRSS of pid, in bytes; fails the test when it cannot be read. */
 long long rss_of(pid_t pid);
 
+/* A knob or release applied as printed: RSS went from before to after, and
+ * it said it would return said bytes.  Prints "what: RSS b -> a MiB, said
+ * s MiB" on stderr (the figures of the report) and fails the test unless
+ * RSS fell by at least share of what it said. */
+void assert_rss_fell(const char *what, long long before, long long after, double said,
+		     double share);
+
 #endif
