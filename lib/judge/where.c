@@ -69,10 +69,12 @@ static void interleaved_evidence(struct verdict *v, const struct observation *ob
 		judge_evidence(v, "%s (%.0f%% of the gap) is in %" PRIu64 " free chunks under "
 			       "1 KiB: holes no release call can return", hb_bytes(&h, g->small_bytes),
 			       pct(g->small_bytes, g->bytes), g->small_chunks);
-	if (IS_SET(g->holes) && g->holes && obs->alloc.kind == ALLOC_GLIBC)
-		judge_evidence(v, "%s (%.0f%% of the gap) is in larger free chunks, short of a whole "
-			       "page each (the largest free chunk is %s)", hb_bytes(&h, g->holes),
-			       pct(g->holes, g->bytes), hb_bytes(&h, g->largest_free));
+	/* A part under 1% of the gap explains nothing: not a line. */
+	if (IS_SET(g->holes) && pct(g->holes, g->bytes) >= 1 && obs->alloc.kind == ALLOC_GLIBC)
+		judge_evidence(v, "%s (%.0f%% of the gap) is in free chunks of 1 KiB or more, but "
+			       "not in whole pages (the largest free chunk is %s)",
+			       hb_bytes(&h, g->holes), pct(g->holes, g->bytes),
+			       hb_bytes(&h, g->largest_free));
 	else if (obs->alloc.kind == ALLOC_MIMALLOC)
 		judge_evidence(v, "it is free blocks inside mimalloc pages that hold live ones: a "
 			       "page goes back only when its last block is freed");
