@@ -466,10 +466,10 @@ static void next_step(struct verdict *v, const struct observation *obs)
 	switch (v->kind) {
 	case VERDICT_LEAK:
 		s = v->outside.significant && v->outside.share >= OUTSIDE_MAJORITY ?
-		    "find the allocation site (heaptrack, bcc memleak), and what maps the "
+		    "find the allocation site (heapdoc leaks <pid>), and what maps the "
 		    "growth malloc does not see (the largest mappings in /proc/<pid>/smaps)" :
-		    "find the allocation site (a heap profiler: jemalloc's prof, heaptrack, "
-		    "bcc memleak); no allocator knob fixes a leak";
+		    "find the allocation site: heapdoc leaks <pid> ranks the stacks whose "
+		    "live bytes grow; no allocator knob fixes a leak";
 		break;
 	case VERDICT_FRAGMENTATION:
 		s = v->gap.kind == GAP_ARENAS ?
