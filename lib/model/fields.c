@@ -17,7 +17,7 @@
 TABLE(proc_status, S,
 	FIELD(S, name, FIELD_STRING), FIELD(S, state, FIELD_CHAR),
 	FIELD(S, tgid, FIELD_I32), FIELD(S, pid, FIELD_I32), FIELD(S, ppid, FIELD_I32),
-	FIELD(S, nstgid, FIELD_I32), FIELD(S, uid, FIELD_U32),
+	FIELD(S, nstgid, FIELD_I32), FIELD(S, tracer_pid, FIELD_I32), FIELD(S, uid, FIELD_U32),
 	FIELD(S, threads, FIELD_U32), FIELD(S, cpus_allowed, FIELD_U32),
 	FIELD(S, kernel_thread, FIELD_BOOL),
 	FIELD(S, vm_size, FIELD_U64), FIELD(S, vm_rss, FIELD_U64), FIELD(S, vm_hwm, FIELD_U64),

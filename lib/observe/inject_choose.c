@@ -9,7 +9,7 @@
  * epoll_pwait(2) and io_pgetevents given a mask, keep the thread's real
  * mask aside and restore it on return, past the mask a session sets and
  * restores.  Among those, the main thread first (it has used the allocator
- * already, so no call initialises per-thread state), and a thread whose
+ * already, so no call initializes per-thread state), and a thread whose
  * call the kernel restarts through restart_syscall (relative sleeps) last:
  * only an exact restore keeps its sleep (inject.h, step 6).
  */

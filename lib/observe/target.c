@@ -175,7 +175,7 @@ void target_thread_drop(struct target *t, struct target_thread *th)
 static int check_process(pid_t pid, struct error *err)
 {
 	unsigned long flags = 0;
-	long long tgid;
+	struct proc_status st;
 	char state;
 
 	if (pid <= 0)
@@ -189,10 +189,11 @@ static int check_process(pid_t pid, struct error *err)
 	if (flags & PF_KTHREAD)
 		return error_set(err, -EOPNOTSUPP, "pid %d is a kernel thread: it has no "
 				 "user memory", pid);
-	tgid = target_status_field(pid, "Tgid");
-	if (tgid > 0 && tgid != pid)
-		return proc_thread_error(pid, (pid_t)tgid, err);
-	if ((state == 'Z' || state == 'X') && target_status_field(pid, "Threads") <= 1)
+	if (proc_read_status("", pid, &st, NULL) < 0)
+		return error_set(err, -ESRCH, "pid %d: no such process", pid);
+	if (st.tgid > 0 && st.tgid != pid)
+		return proc_thread_error(pid, st.tgid, err);
+	if ((state == 'Z' || state == 'X') && st.threads <= 1)
 		return error_set(err, -ESRCH, "pid %d: exited (zombie)", pid);
 	return 0;
 }
@@ -237,7 +238,8 @@ fail:
  * zombie leader of a live process still counts, and holds nothing. */
 static long long threads_unaccounted(struct target *t)
 {
-	long long n = target_status_field(t->pid, "Threads");
+	struct proc_status st;
+	long long n = proc_read_status("", t->pid, &st, NULL) == 0 ? (long long)st.threads : -1;
 	struct target_thread *leader = target_thread_find(t, t->pid);
 
 	if (n < 0)
