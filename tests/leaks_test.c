@@ -230,7 +230,7 @@ START_TEST(triage_names_top_leak_site)
 {
 	static char out[1 << 20], err[4096];
 	struct fixture f;
-	char pid[16];
+	char pid[16], why[256];
 	const char *top;
 	int rc;
 
@@ -240,7 +240,9 @@ START_TEST(triage_names_top_leak_site)
 			 pid, NULL }, out, sizeof(out), err, sizeof(err));
 	ck_assert_msg(rc == 10, "exit %d: %s", rc, err);
 	top = strstr(out, "\"top_leak_site\": {");
-	ck_assert_msg(top, "no top_leak_site:\n%.3000s", out);
+	ck_assert_msg(top, "no top_leak_site (sites_why: %s):\n%.2000s",
+		      json_string_at(out, "sites_why", why, sizeof(why)),
+		      strstr(out, "\"sites\"") ?: out);
 	ck_assert_msg(!strncmp(strstr(top, "\"function\": \"") + 13, "leak_step\"", 10),
 		      "top leak site:\n%.1500s", top);
 	ck_assert(!agent_mapped(f.pid));
