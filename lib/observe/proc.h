@@ -99,6 +99,14 @@ struct auxv {
 };
 int proc_read_auxv(const char *root, pid_t pid, struct auxv *out, struct error *err);
 
+/* /proc/<pid>/cmdline with its arguments joined by spaces ("" for a
+ * process without one), cut to len. */
+int proc_read_cmdline(const char *root, pid_t pid, char *buf, size_t len, struct error *err);
+
+/* /proc/<pid>/cgroup as it is ("ID:controllers:path" lines), cut to len. */
+int proc_read_cgroup_membership(const char *root, pid_t pid, char *buf, size_t len,
+				struct error *err);
+
 /* Threads of pid, from /proc/<pid>/task. *tids is malloc'd. */
 int proc_list_tasks(const char *root, pid_t pid, pid_t **tids, size_t *n, struct error *err);
 
