@@ -53,6 +53,7 @@ int fleet_find(const char *root, const struct fleet_select *sel, struct fleet_fo
 /* How rounds read a process. */
 struct fleet_policy {
 	double window_s;	/* the verdict's rolling window */
+	double interval_s;	/* between rounds */
 	double full_every_s;	/* between full reads (free by kind, trimmable, arenas) */
 	double now;		/* this round: seconds since the Epoch */
 };
@@ -67,6 +68,7 @@ struct fleet_watch {
 	uint64_t t0_ns;		/* when the watch started: sample times count from it */
 	double full_at;		/* when the next full read is due (Epoch seconds) */
 	double retry_at;	/* when a view that could not be had is tried again */
+	double now;		/* this round's time (Epoch seconds) */
 };
 
 /* Starts watching pid (nothing is read until the first round). */
@@ -74,7 +76,7 @@ void fleet_watch_init(struct fleet_watch *w, pid_t pid, uint64_t starttime);
 
 /* One round.  0 (read errors are counted in w->t, not returned); -ESRCH
  * when the process is gone (stop watching it); -EINTR when heapdoc was
- * told to stop (the process is already released). */
+ * told to stop (the process is already released); -ENOMEM. */
 int fleet_watch_round(struct fleet_watch *w, const struct fleet_policy *p, struct error *err);
 
 /* Releases everything (detaches, closes the reader); safe on any state. */

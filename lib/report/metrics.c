@@ -160,7 +160,7 @@ void metric_double(FILE *out, enum metric_id id, const struct metric_labels *lab
 	if (!isfinite(v))
 		return;
 	series(out, metrics[id].name, "", labels, metrics[id].label, label_value);
-	fprintf(out, " %.9g\n", v);
+	fprintf(out, " %.15g\n", v);
 }
 
 void metric_histogram(FILE *out, enum metric_id id, const struct metric_labels *labels,
@@ -178,7 +178,7 @@ void metric_histogram(FILE *out, enum metric_id id, const struct metric_labels *
 	series(out, name, "_bucket", labels, "le", "+Inf");
 	fprintf(out, " %" PRIu64 "\n", count);
 	series(out, name, "_sum", labels, NULL, NULL);
-	fprintf(out, " %.9g\n", sum);
+	fprintf(out, " %.15g\n", sum);
 	series(out, name, "_count", labels, NULL, NULL);
 	fprintf(out, " %" PRIu64 "\n", count);
 }
