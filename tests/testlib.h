@@ -25,6 +25,10 @@ struct fixture {
 void fixture_start(struct fixture *f, const char *name,
 		   const char *const *args, const char *const *env);
 
+/* The same for a fixture program at path (a copy under another name, say). */
+void fixture_start_path(struct fixture *f, const char *path,
+			const char *const *args, const char *const *env);
+
 /* Asks the fixture to print its truth again, as it is now. */
 void fixture_refresh(struct fixture *f);
 
@@ -48,6 +52,11 @@ int run_heapdoc(const char *const *args, char *out, size_t len,
 /* The integer of "key": N found after "section": { in heapdoc's pretty JSON
  * (the first such key after the section opens); fails the test if absent. */
 long long json_number_under(const char *json, const char *section, const char *key);
+
+/* Sends request_line ("GET /metrics HTTP/1.1") to 127.0.0.1:port with a
+ * Host header and reads the answer to the end: the status code (-1 when
+ * nothing came back), the body into body (NUL-terminated, cut to len). */
+int http_get(int port, const char *request_line, char *body, size_t len);
 
 /* Reads a whole small file into buf (NUL-terminated); -1 on failure. */
 int slurp(const char *path, char *buf, size_t len);

@@ -16,7 +16,6 @@ struct proc_status {
 	char name[64];
 	char state;		/* R S D Z T t X I, as in "State:" */
 	pid_t tgid, pid, ppid;
-	pid_t tracer_pid;	/* TracerPid: 0 when no debugger (or heapdoc) traces it */
 	pid_t nstgid;		/* NStgid's last field: the pid inside its namespace */
 	uid_t uid;		/* real uid */
 	unsigned threads;

@@ -47,10 +47,9 @@ static void count_error(struct fleet_watch *w, enum fleet_error why, const char 
 /* A refusal to attach or read: another tracer, or heapdoc's rights. */
 static enum fleet_error refusal(const struct fleet_watch *w)
 {
-	struct proc_status st;
+	pid_t tracer;
 
-	if (!proc_read_status("", w->t.pid, &st, NULL) && st.tracer_pid > 0 &&
-	    st.tracer_pid != getpid())
+	if (!proc_read_tracer("", w->t.pid, &tracer, NULL) && tracer > 0 && tracer != getpid())
 		return FLEET_ERR_TRACED;
 	return FLEET_ERR_PERMISSION;
 }

@@ -148,9 +148,6 @@ static int status_line(struct proc_file *pf, struct proc_status *st, unsigned *s
 	} else if (!strcmp(key, "PPid")) {
 		if (!parse_pid(val, &st->ppid))
 			return proc_file_bad(pf, err, "bad PPid");
-	} else if (!strcmp(key, "TracerPid")) {
-		if (!parse_pid(val, &st->tracer_pid))
-			return proc_file_bad(pf, err, "bad TracerPid");
 	} else if (!strcmp(key, "NStgid")) {
 		if (!parse_pid(last_field(val), &st->nstgid))
 			return proc_file_bad(pf, err, "bad NStgid");

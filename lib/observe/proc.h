@@ -107,6 +107,10 @@ int proc_read_cmdline(const char *root, pid_t pid, char *buf, size_t len, struct
 int proc_read_cgroup_membership(const char *root, pid_t pid, char *buf, size_t len,
 				struct error *err);
 
+/* TracerPid from /proc/<pid>/status: who traces it (a debugger, heapdoc);
+ * 0 for nobody. */
+int proc_read_tracer(const char *root, pid_t pid, pid_t *tracer, struct error *err);
+
 /* Threads of pid, from /proc/<pid>/task. *tids is malloc'd. */
 int proc_list_tasks(const char *root, pid_t pid, pid_t **tids, size_t *n, struct error *err);
 

@@ -52,3 +52,19 @@ int proc_read_cgroup_membership(const char *root, pid_t pid, char *buf, size_t l
 
 	return slurp_into(root, pid, "cgroup", buf, len, &n, err);
 }
+
+int proc_read_tracer(const char *root, pid_t pid, pid_t *tracer, struct error *err)
+{
+	char text[4096];
+	const char *line;
+	size_t n;
+	int ret = slurp_into(root, pid, "status", text, sizeof(text), &n, err);
+
+	*tracer = 0;
+	if (ret < 0)
+		return ret;
+	line = strstr(text, "\nTracerPid:");
+	if (line)
+		*tracer = (pid_t)strtol(line + strlen("\nTracerPid:"), NULL, 10);
+	return 0;
+}
