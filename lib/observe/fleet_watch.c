@@ -93,9 +93,13 @@ static int watch_open(struct fleet_watch *w, const struct fleet_policy *p, struc
 	w->begun = w->proc_only = false;
 	ret = observe_begin(&w->o, "", w->t.pid, true, &w->obs, err);
 	if (ret) {
+		/* What begin found before it was refused still names it. */
+		struct alloc_id alloc = w->obs.alloc;
+
 		observe_end(&w->o);
 		observation_release(&w->obs);
 		memset(&w->obs, 0, sizeof(w->obs));
+		w->obs.alloc = alloc;
 		w->obs.pid = w->t.pid;
 		w->obs.summary.valid = false;
 		cgroup_limits_unset(&w->obs.cgroup);
