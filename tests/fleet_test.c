@@ -188,6 +188,17 @@ START_TEST(man_page_documents_every_metric)
 }
 END_TEST
 
+/* deploy/: the rules pass promtool check and their unit test, the
+ * dashboard's queries parse, the DaemonSet and the systemd unit hold what
+ * they must, and every metric they name is one heapdoc writes
+ * (scripts/check-deploy.py says which check failed). */
+START_TEST(deploy_files_pass_their_checks)
+{
+	ck_assert_int_eq(system("python3 " HEAPDOC_ROOT "/scripts/check-deploy.py " HEAPDOC_ROOT
+				" >&2"), 0);
+}
+END_TEST
+
 /* ---- the server ---------------------------------------------------------------- */
 
 static int port_of(const struct serve *s)
@@ -276,6 +287,7 @@ Suite *fleet_suite(void)
 	tcase_add_test(model, repeated_options_keep_every_value_in_order);
 	tcase_add_test(page, page_passes_promtool_with_escaped_labels);
 	tcase_add_test(page, man_page_documents_every_metric);
+	tcase_add_test(page, deploy_files_pass_their_checks);
 	tcase_add_test(server, server_answers_the_last_page_and_nothing_else);
 	tcase_add_test(server, server_refuses_what_is_not_an_address);
 	suite_add_tcase(s, model);
