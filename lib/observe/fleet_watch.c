@@ -111,6 +111,7 @@ static int watch_open(struct fleet_watch *w, const struct fleet_policy *p, struc
 	w->obs.interval_s = p->interval_s;
 	if (!ret) {
 		w->begun = true;
+		observe_lighten(&w->o);
 		hook_pauses(w);
 		w->full_at = p->now;
 		w->why = why_no_view(w);
@@ -249,6 +250,7 @@ static int observed_round(struct fleet_watch *w, const struct fleet_policy *p, s
 	if (!ret && w->o.reader && p->now >= w->full_at)
 		ret = full_read(w, p, err);
 	observe_let_go(&w->o);
+	observe_lighten(&w->o);
 	if (ret == -EPERM || ret == -EACCES) {
 		count_error(w, refusal(w), err->msg);
 		w->t.view = false;

@@ -380,6 +380,12 @@ void observe_let_go(struct observer *o)
 	target_detach(&o->target);
 }
 
+void observe_lighten(struct observer *o)
+{
+	if (o->reader && o->backend->lighten)
+		o->backend->lighten(o->reader);
+}
+
 int observe_take_back(struct observer *o, struct error *err)
 {
 	if (!o->reader || o->target.attached)

@@ -74,5 +74,9 @@ void observe_end(struct observer *o);
  * target_attach: -ESRCH gone, -EPERM refused (another tracer included). */
 void observe_let_go(struct observer *o);
 int observe_take_back(struct observer *o, struct error *err);
+/* For such a watch, between rounds: the reader lets go of what only
+ * opening needed and of the buffers a read allocates again (backend.h,
+ * lighten). */
+void observe_lighten(struct observer *o);
 
 #endif

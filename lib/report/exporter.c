@@ -113,6 +113,11 @@ static void write_costs(FILE *out, const struct exporter_target *v, size_t n,
 		metric_histogram(out, METRIC_PAUSE, &labels[i], fleet_pause_bounds_s, p->le,
 				 FLEET_PAUSE_BUCKETS, p->count, (double)p->total_us / 1e6);
 	}
+	metric_head(out, METRIC_PAUSE_LONGEST);
+	for (size_t i = 0; i < n; i++)
+		if (v[i].t->pauses.count)
+			metric_double(out, METRIC_PAUSE_LONGEST, &labels[i], NULL,
+				      (double)v[i].t->pauses.longest_us / 1e6);
 	metric_head(out, METRIC_STOPPED_HOUR);
 	for (size_t i = 0; i < n; i++)
 		metric_double(out, METRIC_STOPPED_HOUR, &labels[i], NULL,

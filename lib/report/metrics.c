@@ -40,6 +40,8 @@ const struct metric metrics[METRIC_COUNT] = {
 		"How much of the process's history the verdict was judged on." },
 	[METRIC_PAUSE] = { "heapdoc_pause_seconds", METRIC_HISTOGRAM, NULL,
 		"Every stop heapdoc imposed on the process to read its allocator." },
+	[METRIC_PAUSE_LONGEST] = { "heapdoc_pause_longest_seconds", METRIC_GAUGE, NULL,
+		"The longest stop heapdoc imposed on the process since it watches it." },
 	[METRIC_STOPPED_HOUR] = { "heapdoc_stopped_seconds_per_hour", METRIC_GAUGE, NULL,
 		"Seconds heapdoc held the process stopped during the last hour." },
 	[METRIC_READ_ERRORS] = { "heapdoc_read_errors_total", METRIC_COUNTER, "reason",
