@@ -251,6 +251,17 @@ START_TEST(exporter_follows_three_fixtures_between_scrapes)
 	promtool_ok(page2);
 	a2 = value_of(page2, "heapdoc_allocated_bytes", leak.pid, NULL);
 	ck_assert_msg(a2 > a1 + (4 << 20), "the leak's allocated went from %.0f to %.0f", a1, a2);
+	/* The judge over the exporter's own window: a few seconds of a 4 MiB/s
+	 * leak are enough to call it. */
+	for (int i = 0; i < 300 && !(value_of(page2, "heapdoc_window_seconds", leak.pid, NULL) >= 6);
+	     i++) {
+		usleep(100000);
+		scrape(&x, page2);
+	}
+	ck_assert_msg(value_of(page2, "heapdoc_verdict", leak.pid, "verdict=\"leak\"") == 1,
+		      "the judge over the exporter's window of %.1f s: not leak (inconclusive %.0f)",
+		      value_of(page2, "heapdoc_window_seconds", leak.pid, NULL),
+		      value_of(page2, "heapdoc_verdict", leak.pid, "verdict=\"inconclusive\""));
 	ck_assert_msg(strstr(page2, "\nheapdoc_exporter_targets 3\n"), "%.4000s", page2);
 	ck_assert(value_of(page2, "heapdoc_stopped_seconds_per_hour", leak.pid, NULL) > 0);
 	ck_assert(value_of(page2, "heapdoc_read_errors_total", je.pid, "reason=\"busy\"") == 0);

@@ -134,28 +134,31 @@ static void write_costs(FILE *out, const struct exporter_target *v, size_t n,
 				      v[i].t->last_success);
 }
 
+/* One series without labels, with its head. */
+static void self_u64(FILE *out, enum metric_id id, const char *label_value, uint64_t v)
+{
+	metric_head(out, id);
+	metric_u64(out, id, NULL, label_value, v);
+}
+
+static void self_double(FILE *out, enum metric_id id, double v)
+{
+	metric_head(out, id);
+	metric_double(out, id, NULL, NULL, v);
+}
+
 static void write_self(FILE *out, const struct exporter_self *self, size_t n)
 {
-	metric_head(out, METRIC_EXPORTER_TARGETS);
-	metric_u64(out, METRIC_EXPORTER_TARGETS, NULL, NULL, n);
-	metric_head(out, METRIC_EXPORTER_ROUNDS);
-	metric_u64(out, METRIC_EXPORTER_ROUNDS, NULL, NULL, self->rounds);
-	metric_head(out, METRIC_EXPORTER_ROUND_SECONDS);
-	metric_double(out, METRIC_EXPORTER_ROUND_SECONDS, NULL, NULL, self->round_s);
-	metric_head(out, METRIC_EXPORTER_LAST_ROUND);
-	metric_double(out, METRIC_EXPORTER_LAST_ROUND, NULL, NULL, self->last_round);
-	if (self->serving) {
-		metric_head(out, METRIC_EXPORTER_SCRAPES);
-		metric_u64(out, METRIC_EXPORTER_SCRAPES, NULL, NULL, self->scrapes);
-	}
-	metric_head(out, METRIC_EXPORTER_BUILD);
-	metric_u64(out, METRIC_EXPORTER_BUILD, NULL, self->version, 1);
-	metric_head(out, METRIC_PROCESS_CPU);
-	metric_double(out, METRIC_PROCESS_CPU, NULL, NULL, self->cpu_s);
-	metric_head(out, METRIC_PROCESS_RSS);
-	metric_u64(out, METRIC_PROCESS_RSS, NULL, NULL, self->rss);
-	metric_head(out, METRIC_PROCESS_START);
-	metric_double(out, METRIC_PROCESS_START, NULL, NULL, self->start_time);
+	self_u64(out, METRIC_EXPORTER_TARGETS, NULL, n);
+	self_u64(out, METRIC_EXPORTER_ROUNDS, NULL, self->rounds);
+	self_double(out, METRIC_EXPORTER_ROUND_SECONDS, self->round_s);
+	self_double(out, METRIC_EXPORTER_LAST_ROUND, self->last_round);
+	if (self->serving)
+		self_u64(out, METRIC_EXPORTER_SCRAPES, NULL, self->scrapes);
+	self_u64(out, METRIC_EXPORTER_BUILD, self->version, 1);
+	self_double(out, METRIC_PROCESS_CPU, self->cpu_s);
+	self_u64(out, METRIC_PROCESS_RSS, NULL, self->rss);
+	self_double(out, METRIC_PROCESS_START, self->start_time);
 }
 
 void exporter_write(FILE *out, const struct exporter_target *v, size_t n,
