@@ -3,6 +3,7 @@
  * escaped, every name is in heapdoc(1)), the HTTP server, and repeated
  * options. */
 #include <math.h>
+#include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 #include "base/util.h"
 #include "cmd.h"
 #include "model/fleet.h"
+#include "observe/fleet.h"
 #include "report/exporter.h"
 #include "report/metrics.h"
 #include "serve.h"
@@ -82,6 +84,116 @@ START_TEST(pauses_fill_cumulative_buckets_and_the_hour_forgets)
 	ck_assert_uint_eq(fleet_hour_total_us(&h, t0 + 61 * 60), 700);
 	fleet_hour_add(&h, t0 + 60 * 60 + 1, 100);
 	ck_assert_uint_eq(fleet_hour_total_us(&h, t0 + 60 * 60 + 2), 800);
+}
+END_TEST
+
+/* ---- which processes -------------------------------------------------------- */
+
+static char tree[128];
+
+static void fake_file(const char *rel, const char *text, size_t len)
+{
+	char path[512], cmd[600];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", tree, rel);
+	snprintf(cmd, sizeof(cmd), "mkdir -p $(dirname %s)", path);
+	ck_assert_int_eq(system(cmd), 0);
+	f = fopen(path, "w");
+	ck_assert(f != NULL);
+	ck_assert_uint_eq(fwrite(text, 1, len, f), len);
+	fclose(f);
+}
+
+/* A process in the fake /proc: its stat line (state, flags), command line
+ * (NUL-separated, len bytes) and cgroup membership. */
+static void fake_process(int pid, const char *comm, char state, unsigned long flags,
+			 const char *cmdline, size_t cmdlen, const char *cgroup)
+{
+	char rel[64], stat[512];
+	int n = snprintf(stat, sizeof(stat), "%d (%s) %c 1 %d %d 0 -1 %lu 10 0 0 0 5 3 0 0 20 0 1 0 "
+			 "%d 1000000 100 0\n", pid, comm, state, pid, pid, flags, 1000 + pid);
+
+	snprintf(rel, sizeof(rel), "proc/%d/stat", pid);
+	fake_file(rel, stat, (size_t)n);
+	snprintf(rel, sizeof(rel), "proc/%d/cmdline", pid);
+	fake_file(rel, cmdline, cmdlen);
+	snprintf(rel, sizeof(rel), "proc/%d/cgroup", pid);
+	fake_file(rel, cgroup, strlen(cgroup));
+}
+
+static void make_tree(void)
+{
+	snprintf(tree, sizeof(tree), "/tmp/heapdoc-fleet-%d", (int)getpid());
+	fake_process(100, "nginx", 'S', 0x400100, "nginx\0-g\0daemon off;\0", 22,
+		     "0::/system.slice/nginx.service\n");
+	fake_process(200, "python3", 'S', 0x400000, "python3\0/srv/app/worker.py\0", 28,
+		     "0::/user.slice/user-1000.slice/session-2.scope\n");
+	fake_process(300, "kworker/0:1", 'I', 0x04208060, "", 0, "0::/\n");	/* PF_KTHREAD */
+	fake_process(400, "redis-server", 'Z', 0x400000, "", 0, "0::/system.slice/redis.service\n");
+	fake_process(500, "java", 'S', 0x400000, "java\0-jar\0app.jar\0", 20,
+		     "12:memory:/kubepods.slice/kubepods-pod1.slice/cri-containerd-ab.scope\n"
+		     "0::/kubepods.slice/kubepods-pod1.slice/cri-containerd-ab.scope\n");
+	fake_file("cg/cgroup.procs", "200\n", 4);
+	fake_file("cg/child/cgroup.procs", "100\n", 4);
+}
+
+/* The pids fleet_find selects, as "100 200". */
+static void found(const struct fleet_select *sel, char *out, size_t len)
+{
+	struct fleet_found *v;
+	struct error err = { 0 };
+	size_t n, at = 0;
+
+	ck_assert_msg(fleet_find(tree, sel, &v, &n, &err) == 0, "%s", err.msg);
+	out[0] = '\0';
+	for (size_t i = 0; i < n && at < len; i++)
+		at += (size_t)snprintf(out + at, len - at, "%s%d", i ? " " : "", (int)v[i].pid);
+	free(v);
+}
+
+START_TEST(processes_are_chosen_by_name_command_line_pid_and_cgroup)
+{
+	static const struct { const char *match, *cgroup; pid_t pid; const char *want; } cases[] = {
+		{ "^nginx$", NULL, 0, "100" },
+		{ "worker\\.py", NULL, 0, "200" },		/* the command line */
+		{ "^(redis-server|kworker)", NULL, 0, "" },	/* a zombie, a kernel thread */
+		{ "app", NULL, 0, "200 500" },		/* /srv/app/, app.jar */
+		{ NULL, "nginx.service", 0, "100" },		/* a unit */
+		{ NULL, "user.slice", 0, "200" },		/* a slice */
+		{ NULL, "/kubepods.slice", 0, "500" },		/* a path and below */
+		{ NULL, "/kubepods", 0, "" },			/* not a component */
+		{ NULL, "/system.slice/nginx.service", 0, "100" },
+		{ NULL, NULL, 500, "500" },
+		{ NULL, NULL, 300, "" },			/* a kernel thread, even by pid */
+		{ NULL, "DIR", 0, "100 200" },			/* cgroup.procs, and below */
+	};
+	char dir[256], got[256];
+
+	make_tree();
+	snprintf(dir, sizeof(dir), "%s/cg", tree);
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		struct fleet_select sel = { 0 };
+		const char *cg = cases[i].cgroup && !strcmp(cases[i].cgroup, "DIR") ? dir :
+				 cases[i].cgroup;
+		regex_t re;
+
+		if (cases[i].match) {
+			ck_assert_int_eq(regcomp(&re, cases[i].match, REG_EXTENDED | REG_NOSUB), 0);
+			sel.match = &re;
+		}
+		sel.cgroups = &cg;
+		sel.ncgroups = cg != NULL;
+		sel.pids = &cases[i].pid;
+		sel.npids = cases[i].pid != 0;
+		found(&sel, got, sizeof(got));
+		ck_assert_msg(!strcmp(got, cases[i].want), "case %zu: got '%s', want '%s'", i, got,
+			      cases[i].want);
+		if (cases[i].match)
+			regfree(&re);
+	}
+	snprintf(got, sizeof(got), "rm -rf %s", tree);
+	ck_assert_int_eq(system(got), 0);
 }
 END_TEST
 
@@ -285,6 +397,7 @@ Suite *fleet_suite(void)
 	tcase_add_test(model, window_keeps_the_last_seconds);
 	tcase_add_test(model, pauses_fill_cumulative_buckets_and_the_hour_forgets);
 	tcase_add_test(model, repeated_options_keep_every_value_in_order);
+	tcase_add_test(model, processes_are_chosen_by_name_command_line_pid_and_cgroup);
 	tcase_add_test(page, page_passes_promtool_with_escaped_labels);
 	tcase_add_test(page, man_page_documents_every_metric);
 	tcase_add_test(page, deploy_files_pass_their_checks);
