@@ -107,7 +107,7 @@ static void log_errors(struct exporter_watch *ew)
 		ew->logged |= 1u << r;
 		fprintf(stderr, "heapdoc exporter: pid %d (%s): allocator not read (%s)%s%s\n",
 			(int)t->pid, ew->w.obs.comm, fleet_error_name(r),
-			t->last_error[0] ? ": " : "", t->last_error);
+			t->last_error[r][0] ? ": " : "", t->last_error[r]);
 	}
 }
 

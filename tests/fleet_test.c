@@ -13,6 +13,7 @@
 #include "cmd.h"
 #include "model/fleet.h"
 #include "observe/fleet.h"
+#include "observe/proc.h"
 #include "report/exporter.h"
 #include "report/metrics.h"
 #include "serve.h"
@@ -122,16 +123,19 @@ static void fake_process(int pid, const char *comm, char state, unsigned long fl
 	fake_file(rel, cgroup, strlen(cgroup));
 }
 
+/* A command line literal and its length (its last NUL is the literal's). */
+#define CMDLINE(s) s, sizeof(s) - 1
+
 static void make_tree(void)
 {
 	snprintf(tree, sizeof(tree), "/tmp/heapdoc-fleet-%d", (int)getpid());
-	fake_process(100, "nginx", 'S', 0x400100, "nginx\0-g\0daemon off;\0", 22,
+	fake_process(100, "nginx", 'S', 0x400100, CMDLINE("nginx\0-g\0daemon off;\0"),
 		     "0::/system.slice/nginx.service\n");
-	fake_process(200, "python3", 'S', 0x400000, "python3\0/srv/app/worker.py\0", 28,
+	fake_process(200, "python3", 'S', 0x400000, CMDLINE("python3\0/srv/app/worker.py\0"),
 		     "0::/user.slice/user-1000.slice/session-2.scope\n");
 	fake_process(300, "kworker/0:1", 'I', 0x04208060, "", 0, "0::/\n");	/* PF_KTHREAD */
 	fake_process(400, "redis-server", 'Z', 0x400000, "", 0, "0::/system.slice/redis.service\n");
-	fake_process(500, "java", 'S', 0x400000, "java\0-jar\0app.jar\0", 20,
+	fake_process(500, "java", 'S', 0x400000, CMDLINE("java\0-jar\0app.jar\0"),
 		     "12:memory:/kubepods.slice/kubepods-pod1.slice/cri-containerd-ab.scope\n"
 		     "0::/kubepods.slice/kubepods-pod1.slice/cri-containerd-ab.scope\n");
 	fake_file("cg/cgroup.procs", "200\n", 4);
@@ -194,6 +198,36 @@ START_TEST(processes_are_chosen_by_name_command_line_pid_and_cgroup)
 	}
 	snprintf(got, sizeof(got), "rm -rf %s", tree);
 	ck_assert_int_eq(system(got), 0);
+}
+END_TEST
+
+/* The kernel writes /proc/PID/smaps a page at a time and goes on after the
+ * last mapping it wrote: a heap that grew in between comes twice, the
+ * second time with its new end (a leaking process, every few reads). */
+START_TEST(a_mapping_that_grew_while_read_is_read_at_its_new_size)
+{
+	static const char smaps[] =
+		"55d0a0000000-55d0a0001000 r--p 00000000 08:01 42 /usr/bin/app\n"
+		"Rss:                   4 kB\n"
+		"55d0a1000000-55d0a1400000 rw-p 00000000 00:00 0 [heap]\n"
+		"Rss:                4096 kB\n"
+		"55d0a1000000-55d0a1800000 rw-p 00000000 00:00 0 [heap]\n"
+		"Rss:                8192 kB\n"
+		"7ffd00000000-7ffd00021000 rw-p 00000000 00:00 0 [stack]\n"
+		"Rss:                  12 kB\n";
+	struct error err = { 0 };
+	struct maps m = { 0 };
+	char cmd[256];
+
+	snprintf(tree, sizeof(tree), "/tmp/heapdoc-fleet-%d", (int)getpid());
+	fake_file("proc/600/smaps", smaps, sizeof(smaps) - 1);
+	ck_assert_msg(proc_read_smaps(tree, 600, &m, &err) == 0, "%s", err.msg);
+	ck_assert_uint_eq(m.n, 3);
+	ck_assert_uint_eq(m.v[1].end, 0x55d0a1800000);
+	ck_assert_uint_eq(m.v[1].rss, 8192 << 10);
+	maps_free(&m);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", tree);
+	ck_assert_int_eq(system(cmd), 0);
 }
 END_TEST
 
@@ -398,6 +432,7 @@ Suite *fleet_suite(void)
 	tcase_add_test(model, pauses_fill_cumulative_buckets_and_the_hour_forgets);
 	tcase_add_test(model, repeated_options_keep_every_value_in_order);
 	tcase_add_test(model, processes_are_chosen_by_name_command_line_pid_and_cgroup);
+	tcase_add_test(model, a_mapping_that_grew_while_read_is_read_at_its_new_size);
 	tcase_add_test(page, page_passes_promtool_with_escaped_labels);
 	tcase_add_test(page, man_page_documents_every_metric);
 	tcase_add_test(page, deploy_files_pass_their_checks);

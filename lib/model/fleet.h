@@ -86,7 +86,7 @@ struct fleet_target {
 	uint64_t free[FLEET_NFREE];	/* UNSET where this allocator has no such kind */
 
 	uint64_t read_errors[FLEET_NERRORS];
-	char last_error[256];	/* the last read error's message, for the log */
+	char last_error[FLEET_NERRORS][160];	/* each reason's last message, for the log */
 	struct fleet_pauses pauses;
 	struct fleet_hour hour;
 	double last_success;	/* seconds since the Epoch of the last round that

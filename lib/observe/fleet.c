@@ -241,6 +241,7 @@ int fleet_find(const char *root, const struct fleet_select *sel, struct fleet_fo
 		*n = 0;
 		return ret;
 	}
-	qsort(*out, *n, sizeof(**out), found_cmp);
+	if (*n)
+		qsort(*out, *n, sizeof(**out), found_cmp);
 	return 0;
 }

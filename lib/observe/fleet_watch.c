@@ -41,7 +41,7 @@ static void count_error(struct fleet_watch *w, enum fleet_error why, const char 
 {
 	w->t.read_errors[why]++;
 	if (msg && msg[0])
-		snprintf(w->t.last_error, sizeof(w->t.last_error), "%.250s", msg);
+		snprintf(w->t.last_error[why], sizeof(w->t.last_error[why]), "%.159s", msg);
 }
 
 /* A refusal to attach or read: another tracer, or heapdoc's rights. */
@@ -126,7 +126,8 @@ static int watch_open(struct fleet_watch *w, const struct fleet_policy *p, struc
 	w->proc_only = true;
 	w->why = ret == -EPERM || ret == -EACCES ? refusal(w) : FLEET_ERR_OTHER;
 	w->retry_at = p->now + FLEET_RETRY_S;
-	snprintf(w->t.last_error, sizeof(w->t.last_error), "%.250s", err->msg);
+	snprintf(w->t.last_error[w->why], sizeof(w->t.last_error[w->why]), "%.159s",
+		 err->msg);
 	return 0;
 }
 
@@ -210,8 +211,9 @@ static int full_read(struct fleet_watch *w, const struct fleet_policy *p, struct
 	return ret;
 }
 
-/* This round's allocator error, if any: one per round. */
-static void judge_read(struct fleet_watch *w, const struct sample *s)
+/* This round's allocator error, if any: one per round.  why: what the
+ * sample's read said when it failed ("" when it said nothing). */
+static void judge_read(struct fleet_watch *w, const struct sample *s, const char *why)
 {
 	const struct alloc_summary *sum = &w->obs.summary;
 
@@ -227,14 +229,15 @@ static void judge_read(struct fleet_watch *w, const struct sample *s)
 	else if (!sum->valid && !strcmp(sum->source, "proc"))
 		count_error(w, FLEET_ERR_NO_DEBUG_INFO, sum->why_invalid);
 	else
-		count_error(w, FLEET_ERR_BUSY, sum->valid ? "no safe moment to read the "
-			    "allocator this round" : sum->why_invalid);
+		count_error(w, FLEET_ERR_BUSY, why[0] ? why : sum->valid ? "the allocator could "
+			    "not be read this round" : sum->why_invalid);
 }
 
 /* A round of a watch that observe_begin opened. */
 static int observed_round(struct fleet_watch *w, const struct fleet_policy *p, struct sample *s,
 			  struct error *err)
 {
+	char why[sizeof(err->msg)] = "";
 	int ret = observe_take_back(&w->o, err);
 
 	if (ret == -EPERM || ret == -EACCES) {
@@ -245,7 +248,9 @@ static int observed_round(struct fleet_watch *w, const struct fleet_policy *p, s
 	}
 	if (!ret) {
 		hook_pauses(w);
+		err->msg[0] = '\0';	/* a failed sample read says why here, and goes on */
 		ret = observe_take(&w->o, s, err);
+		snprintf(why, sizeof(why), "%s", ret ? "" : err->msg);
 	}
 	if (!ret && w->o.reader && p->now >= w->full_at)
 		ret = full_read(w, p, err);
@@ -257,7 +262,7 @@ static int observed_round(struct fleet_watch *w, const struct fleet_policy *p, s
 		return proc_sample(w, s, err);
 	}
 	if (!ret)
-		judge_read(w, s);
+		judge_read(w, s, why);
 	return ret;
 }
 
