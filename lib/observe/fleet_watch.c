@@ -211,8 +211,8 @@ static int full_read(struct fleet_watch *w, const struct fleet_policy *p, struct
 	return ret;
 }
 
-/* This round's allocator error, if any: one per round.  why: what the
- * sample's read said when it failed ("" when it said nothing). */
+/* This round's sample: its allocator error, if any (one per sample).
+ * why: what the sample's read said when it failed ("" when nothing). */
 static void judge_read(struct fleet_watch *w, const struct sample *s, const char *why)
 {
 	const struct alloc_summary *sum = &w->obs.summary;
@@ -252,8 +252,16 @@ static int observed_round(struct fleet_watch *w, const struct fleet_policy *p, s
 		ret = observe_take(&w->o, s, err);
 		snprintf(why, sizeof(why), "%s", ret ? "" : err->msg);
 	}
-	if (!ret && w->o.reader && p->now >= w->full_at)
+	if (!ret && w->o.reader && p->now >= w->full_at) {
 		ret = full_read(w, p, err);
+		/* A full read that fails costs its own figures (free bytes by
+		 * kind stay as last read), not the round's sample. */
+		if (ret < 0 && ret != -ESRCH && ret != -EINTR && ret != -ENOMEM &&
+		    ret != -EPERM && ret != -EACCES) {
+			count_error(w, FLEET_ERR_OTHER, err->msg);
+			ret = 0;
+		}
+	}
 	observe_let_go(&w->o);
 	observe_lighten(&w->o);
 	if (ret == -EPERM || ret == -EACCES) {
