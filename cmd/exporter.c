@@ -71,7 +71,8 @@ const struct cmd_entry cmd_exporter_entry = {
 		{ "heapdoc exporter --cgroup nginx.service --interval 30s",
 		  "the processes of a systemd unit, every 30 seconds" },
 		{ "heapdoc exporter --listen :9833 --cgroup /kubepods.slice",
-		  "every pod's processes on a Kubernetes node (deploy/kubernetes)" },
+		  "every pod's processes, run on a Kubernetes node's host (in a pod: "
+		  "deploy/kubernetes)" },
 		{ "heapdoc exporter --pid 4242 --textfile /var/lib/node_exporter/heapdoc.prom",
 		  "one process, through node_exporter's textfile collector" },
 		{ "curl -s localhost:9833/metrics | grep '^heapdoc_verdict.*} 1'",
