@@ -17,6 +17,7 @@
 #include "base/clock.h"
 
 #define CONTENT_TYPE_METRICS "text/plain; version=0.0.4; charset=utf-8"
+#define ACCEPT_BACKOFF_MS 100
 
 /* One published page, shared by the connections still sending it. */
 struct page {
@@ -47,6 +48,7 @@ struct serve {
 	pthread_mutex_t lock;
 	struct page *current;	/* NULL until the first round */
 	uint64_t scrapes;	/* under lock */
+	uint64_t accept_after_ns;	/* accept failed (out of descriptors): not before */
 	struct conn conns[SERVE_MAX_CONNS];
 };
 
@@ -329,8 +331,13 @@ static void accept_all(struct serve *s, uint64_t now)
 		if (c->fd >= 0)
 			continue;
 		c->fd = accept4(s->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-		if (c->fd < 0)
-			return;		/* none waiting (or a transient error) */
+		if (c->fd < 0) {
+			/* Out of descriptors, say: the connection stays queued and
+			 * the socket readable; wait a little rather than spin. */
+			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+				s->accept_after_ns = now + ACCEPT_BACKOFF_MS * 1000000ULL;
+			return;
+		}
 		c->deadline_ns = now + SERVE_TIMEOUT_MS * 1000000ULL;
 	}
 }
@@ -340,7 +347,7 @@ static void accept_all(struct serve *s, uint64_t now)
 static int poll_set(struct serve *s, struct pollfd *fds, size_t *nfds, struct conn **map,
 		    uint64_t now)
 {
-	uint64_t soonest = UINT64_MAX;
+	uint64_t soonest = now < s->accept_after_ns ? s->accept_after_ns : UINT64_MAX;
 	bool room = false;
 	size_t n = 2;
 
@@ -357,7 +364,7 @@ static int poll_set(struct serve *s, struct pollfd *fds, size_t *nfds, struct co
 			soonest = c->deadline_ns;
 	}
 	fds[0] = (struct pollfd){ s->wake[0], POLLIN, 0 };
-	fds[1] = (struct pollfd){ room ? s->fd : -1, POLLIN, 0 };
+	fds[1] = (struct pollfd){ room && now >= s->accept_after_ns ? s->fd : -1, POLLIN, 0 };
 	*nfds = n;
 	if (soonest == UINT64_MAX)
 		return -1;
