@@ -16,6 +16,7 @@
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/stat.h>
+#include <grp.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -75,11 +76,23 @@ static void read_log(struct exporter_run *x, int ms)
 	}
 }
 
-static void exporter_start(struct exporter_run *x, const char *const *args, bool server)
+/* uid: run it as this user (not root: no CAP_SYS_PTRACE), from a copy in
+ * the test's directory (the tree's may not be open to that user); 0: as
+ * root. */
+static void exporter_start_as(struct exporter_run *x, const char *const *args, bool server,
+			      uid_t uid)
 {
 	const char *argv[32] = { HEAPDOC_BIN, "exporter" };
+	char copy[256], cmd[600];
 	size_t argc = 2;
 	int e[2];
+
+	if (uid) {
+		snprintf(copy, sizeof(copy), "%s/heapdoc", dir);
+		snprintf(cmd, sizeof(cmd), "cp %s %s", HEAPDOC_BIN, copy);
+		ck_assert_int_eq(system(cmd), 0);
+		argv[0] = copy;
+	}
 
 	memset(x, 0, sizeof(*x));
 	for (; *args && argc < 31; args++)
@@ -91,9 +104,11 @@ static void exporter_start(struct exporter_run *x, const char *const *args, bool
 		int null = open("/dev/null", O_WRONLY);
 
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (uid && (setgroups(0, NULL) || setresgid(uid, uid, uid) || setresuid(uid, uid, uid)))
+			_exit(126);
 		dup2(null, 1);
 		dup2(e[1], 2);
-		execv(HEAPDOC_BIN, (char **)argv);
+		execv(argv[0], (char **)argv);
 		_exit(127);
 	}
 	close(e[1]);
@@ -107,6 +122,11 @@ static void exporter_start(struct exporter_run *x, const char *const *args, bool
 			x->port = atoi(at + strlen("serving http://127.0.0.1:"));
 	}
 	ck_assert_msg(!server || x->port > 0, "the exporter did not start: %s", x->log);
+}
+
+static void exporter_start(struct exporter_run *x, const char *const *args, bool server)
+{
+	exporter_start_as(x, args, server, 0);
 }
 
 /* SIGTERM, then its exit status (within 10 s, else the test fails). */
@@ -333,6 +353,46 @@ START_TEST(exporter_reports_what_it_cannot_read_in_a_textfile)
 }
 END_TEST
 
+/* Without the right to trace (an unprivileged exporter), a process is
+ * exported from /proc, every round a permission error; the exporter runs
+ * on. */
+START_TEST(exporter_without_privileges_exports_proc_figures)
+{
+	static char page[PAGE_MAX];
+	char bin[256], file[256], pid[16];
+	struct fixture f = { 0 };
+	struct exporter_run x;
+	int status;
+
+	setup_dir();
+	ck_assert_int_eq(chmod(dir, 0777), 0);
+	fixture_copy("idle", "nobody", bin, sizeof(bin));
+	fixture_start_path(&f, bin, NULL, NULL);
+	snprintf(file, sizeof(file), "%s/heapdoc.prom", dir);
+	snprintf(pid, sizeof(pid), "%d", (int)f.pid);
+	exporter_start_as(&x, (const char *const[]){ "--textfile", file, "--interval", "1",
+						     "--pid", pid, NULL }, false, 65534);
+	for (int i = 0; i < 300; i++) {
+		page[0] = '\n';
+		if (slurp(file, page + 1, sizeof(page) - 1) == 0 &&
+		    value_of(page, "heapdoc_read_errors_total", f.pid, "reason=\"permission\"") >= 2)
+			break;
+		usleep(100000);
+	}
+	ck_assert_msg(value_of(page, "heapdoc_read_errors_total", f.pid,
+			       "reason=\"permission\"") >= 2, "%.4000s", page);
+	ck_assert(value_of(page, "heapdoc_rss_bytes", f.pid, NULL) > 0);
+	ck_assert(isnan(value_of(page, "heapdoc_allocated_bytes", f.pid, NULL)));
+	status = exporter_stop(&x);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %#x: %s", status,
+		      x.log);
+	ck_assert_msg(strstr(x.log, "allocator not read (permission)"), "%s", x.log);
+	assert_released(f.pid);
+	fixture_stop(&f);
+	remove_dir();
+}
+END_TEST
+
 Suite *exporter_suite(void)
 {
 	Suite *s = suite_create("exporter");
@@ -341,6 +401,7 @@ Suite *exporter_suite(void)
 	tcase_set_timeout(live, 120);
 	tcase_add_test(live, exporter_follows_three_fixtures_between_scrapes);
 	tcase_add_test(live, exporter_reports_what_it_cannot_read_in_a_textfile);
+	tcase_add_test(live, exporter_without_privileges_exports_proc_figures);
 	suite_add_tcase(s, live);
 	return s;
 }
