@@ -101,8 +101,8 @@ def check_daemonset():
     c = spec["containers"][0]
     sc = c.get("securityContext", {})
     caps = sc.get("capabilities", {})
-    check(caps.get("add") == ["SYS_PTRACE"] and caps.get("drop") == ["ALL"],
-          "DaemonSet: capabilities drop ALL, add SYS_PTRACE only")
+    check(caps.get("add") == ["SYS_PTRACE", "SYS_NICE"] and caps.get("drop") == ["ALL"],
+          "DaemonSet: capabilities drop ALL, add SYS_PTRACE and SYS_NICE only")
     check(sc.get("readOnlyRootFilesystem") is True, "DaemonSet: read-only root")
     check(sc.get("privileged") is not True and sc.get("allowPrivilegeEscalation") is False,
           "DaemonSet: not privileged")
@@ -127,6 +127,11 @@ def check_systemd():
           "systemd unit: a long-running service, no timer")
     check(re.search(r"^CapabilityBoundingSet=.*CAP_SYS_PTRACE", text, re.M),
           "systemd unit: CAP_SYS_PTRACE")
+    # Without CAP_SYS_NICE, the RLIMIT_NICE that lets heapdoc leave
+    # SCHED_IDLE after a walk (nice 0: systemd's +0).
+    check(re.search(r"^LimitNICE=\+0$", text, re.M) or
+          re.search(r"^CapabilityBoundingSet=.*CAP_SYS_NICE", text, re.M),
+          "systemd unit: LimitNICE=+0 or CAP_SYS_NICE")
 
 
 known = exported_names()

@@ -5,10 +5,14 @@
  *
  * The fixtures run as copies named hx<test pid><role>, so the exporter
  * matches only this test's processes, never another suite's fixtures. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <linux/capability.h>
 #include <math.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,7 +20,6 @@
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/stat.h>
-#include <grp.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -76,12 +79,27 @@ static void read_log(struct exporter_run *x, int ms)
 	}
 }
 
-/* uid: run it as this user (not root: no CAP_SYS_PTRACE), from a copy in
- * the test's directory (the tree's may not be open to that user); 0: as
- * root. */
-static void exporter_start_as(struct exporter_run *x, const char *const *args, bool server,
-			      uid_t uid)
+/* Who the exporter runs as. */
+struct exporter_as {
+	uid_t uid;		/* this user (not root: no CAP_SYS_PTRACE), from a copy
+				 * in the test's directory (the tree's may not be open to
+				 * that user); 0: root */
+	bool ptrace_only;	/* root with CAP_SYS_PTRACE alone, as the DaemonSet
+				 * and a kubectl debug container run it */
+};
+
+/* Root keeps after exec only the capabilities in its bounding set. */
+static void drop_all_but_ptrace(void)
 {
+	for (int cap = 0; cap < 64; cap++)
+		if (cap != CAP_SYS_PTRACE)
+			prctl(PR_CAPBSET_DROP, cap, 0, 0, 0);
+}
+
+static void exporter_start_as(struct exporter_run *x, const char *const *args, bool server,
+			      struct exporter_as as)
+{
+	uid_t uid = as.uid;
 	const char *argv[32] = { HEAPDOC_BIN, "exporter" };
 	char copy[256], cmd[600];
 	size_t argc = 2;
@@ -104,6 +122,8 @@ static void exporter_start_as(struct exporter_run *x, const char *const *args, b
 		int null = open("/dev/null", O_WRONLY);
 
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (as.ptrace_only)
+			drop_all_but_ptrace();
 		if (uid && (setgroups(0, NULL) || setresgid(uid, uid, uid) || setresuid(uid, uid, uid)))
 			_exit(126);
 		dup2(null, 1);
@@ -126,7 +146,7 @@ static void exporter_start_as(struct exporter_run *x, const char *const *args, b
 
 static void exporter_start(struct exporter_run *x, const char *const *args, bool server)
 {
-	exporter_start_as(x, args, server, 0);
+	exporter_start_as(x, args, server, (struct exporter_as){ 0 });
 }
 
 /* SIGTERM, then its exit status (within 10 s, else the test fails). */
@@ -371,7 +391,8 @@ START_TEST(exporter_without_privileges_exports_proc_figures)
 	snprintf(file, sizeof(file), "%s/heapdoc.prom", dir);
 	snprintf(pid, sizeof(pid), "%d", (int)f.pid);
 	exporter_start_as(&x, (const char *const[]){ "--textfile", file, "--interval", "1",
-						     "--pid", pid, NULL }, false, 65534);
+						     "--pid", pid, NULL }, false,
+			  (struct exporter_as){ .uid = 65534 });
 	for (int i = 0; i < 300; i++) {
 		page[0] = '\n';
 		if (slurp(file, page + 1, sizeof(page) - 1) == 0 &&
@@ -393,6 +414,71 @@ START_TEST(exporter_without_privileges_exports_proc_figures)
 }
 END_TEST
 
+/* A thread of pid that runs at SCHED_IDLE: its tid, or 0 when none does. */
+static pid_t idle_thread(pid_t pid)
+{
+	char path[64];
+	struct dirent *d;
+	pid_t idle = 0;
+	DIR *tasks;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	tasks = opendir(path);
+	ck_assert_msg(tasks != NULL, "%s: %s", path, strerror(errno));
+	while (!idle && (d = readdir(tasks))) {
+		pid_t tid = atoi(d->d_name);
+
+		if (tid > 0 && sched_getscheduler(tid) == SCHED_IDLE)
+			idle = tid;
+	}
+	closedir(tasks);
+	return idle;
+}
+
+/* Root without CAP_SYS_NICE (the DaemonSet's exporter, a kubectl debug
+ * container) may enter SCHED_IDLE but not leave it (sched(7)): a heapdoc
+ * that yielded the CPUs while walking a heap would then hold every later
+ * stop at idle priority, the target waiting on a starved heapdoc.  Its
+ * walks keep its priority instead. */
+START_TEST(exporter_without_cap_sys_nice_keeps_its_priority)
+{
+	static char page[PAGE_MAX];
+	char bin[256], pid[16];
+	struct fixture f = { 0 };
+	struct exporter_run x;
+	double rounds = 0;
+	pid_t idle;
+
+	setup_dir();
+	fixture_copy("glibc_fragmented", "nice", bin, sizeof(bin));
+	fixture_start_path(&f, bin, (const char *const[]){ "16", NULL }, NULL);
+	snprintf(pid, sizeof(pid), "%d", (int)f.pid);
+	exporter_start_as(&x, (const char *const[]){ "--listen", "127.0.0.1:0", "--interval", "1",
+						     "--pid", pid, NULL }, true,
+			  (struct exporter_as){ .ptrace_only = true });
+	/* Two rounds after the first full read: the heap was walked while
+	 * the process ran, and heapdoc stopped it again since. */
+	for (int i = 0; i < 300 && rounds < 3; i++) {
+		if (scrape(&x, page) &&
+		    !isnan(value_of(page, "heapdoc_free_bytes", f.pid, "kind=\"between_live\""))) {
+			const char *r = strstr(page, "\nheapdoc_exporter_rounds_total ");
+
+			rounds = r ? strtod(r + strlen("\nheapdoc_exporter_rounds_total "), NULL) : 0;
+		}
+		usleep(100000);
+	}
+	ck_assert_msg(rounds >= 3, "no full read of pid %d:\n%.4000s", (int)f.pid, page);
+	ck_assert_msg(value_of(page, "heapdoc_read_errors_total", f.pid, "reason=\"permission\"")
+		      == 0, "%.4000s", page);
+	idle = idle_thread(x.pid);
+	ck_assert_int_eq(exporter_stop(&x), 0);
+	ck_assert_msg(!idle, "thread %d of the exporter stays at SCHED_IDLE", (int)idle);
+	assert_released(f.pid);
+	fixture_stop(&f);
+	remove_dir();
+}
+END_TEST
+
 Suite *exporter_suite(void)
 {
 	Suite *s = suite_create("exporter");
@@ -402,6 +488,7 @@ Suite *exporter_suite(void)
 	tcase_add_test(live, exporter_follows_three_fixtures_between_scrapes);
 	tcase_add_test(live, exporter_reports_what_it_cannot_read_in_a_textfile);
 	tcase_add_test(live, exporter_without_privileges_exports_proc_figures);
+	tcase_add_test(live, exporter_without_cap_sys_nice_keeps_its_priority);
 	suite_add_tcase(s, live);
 	return s;
 }
