@@ -68,6 +68,20 @@ static void hook_pauses(struct fleet_watch *w)
 	w->o.target.on_pause_arg = w;
 }
 
+/* Lets the process go until the next round.  That stops it once more: a
+ * seized thread can only be detached from a ptrace stop, so each running
+ * one is interrupted and released as it stops (target_detach).  No thread
+ * is held longer than the call: counted as a stop of that length. */
+static void let_go(struct fleet_watch *w)
+{
+	bool running = w->o.target.attached && !w->o.target.stopped;
+	uint64_t t0 = now_ns();
+
+	observe_let_go(&w->o);
+	if (running)
+		on_pause(w, (now_ns() - t0) / 1000);
+}
+
 /* ---- opening: observe_begin, kept samples and all ----------------------- */
 
 /* Why a begun watch has no allocator view, as far as begin could tell. */
@@ -262,7 +276,7 @@ static int observed_round(struct fleet_watch *w, const struct fleet_policy *p, s
 			ret = 0;
 		}
 	}
-	observe_let_go(&w->o);
+	let_go(w);
 	observe_lighten(&w->o);
 	if (ret == -EPERM || ret == -EACCES) {
 		count_error(w, refusal(w), err->msg);
