@@ -189,6 +189,7 @@ enum cmd_output { CMD_OUT_TEXT, CMD_OUT_JSON, CMD_OUT_PROMETHEUS };
 
 struct observation;
 struct recording_info;
+struct triage_report;
 
 /* The exit code of a verdict (10 leak, ... 0 healthy). */
 int cmd_verdict_exit_code(int verdict_kind);
@@ -198,9 +199,11 @@ int cmd_verdict_exit_code(int verdict_kind);
 int cmd_load_recording(const char *path, struct observation *obs, struct recording_info *info,
 		       struct error *err);
 
-/* Judges obs, prints the triage report (ended: how the window ended when
- * not complete, or NULL), returns the verdict's exit code. */
-int cmd_report_verdict(const struct observation *obs, enum cmd_output out, const char *ended);
+/* Judges r->obs and prints the triage report r describes (r->ended: how
+ * the window ended, "complete" or NULL when it ran its course; the sites
+ * of --sites when any); returns the verdict's exit code.  r->verdict and
+ * r->knobs are the judge's while it prints, NULL again after. */
+int cmd_report_verdict(struct triage_report *r, enum cmd_output out);
 
 /* Says on stderr that the watched process ended (how), after its report
  * was printed; returns EXIT_NO_PROCESS. */

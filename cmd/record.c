@@ -8,6 +8,7 @@
 #include "base/human.h"
 #include "base/util.h"
 #include "cmd.h"
+#include "report/triage.h"
 #include "watch.h"
 
 static int record_exec(const struct cmd_args *a);
@@ -18,6 +19,10 @@ enum { RECORD_DURATION, RECORD_INTERVAL, RECORD_OUTPUT, RECORD_JSON };
  * recording cut short still has (the judge's gap needs one). */
 #define RECORD_STATE_EVERY_S 600.0
 #define RECORD_MIN_INTERVAL_S 0.1
+/* Every 2 s: over hours the shape is what counts, and a busy process (one
+ * or two stops a sample, a millisecond or so with its arenas read held)
+ * stays stopped well under a thousandth of the time (bench/record_cost). */
+#define RECORD_INTERVAL_S 2.0
 
 const struct cmd_entry cmd_record_entry = {
 	.name = "record",
@@ -27,15 +32,16 @@ const struct cmd_entry cmd_record_entry = {
 "and resident bytes), for as long as asked or until Ctrl-C or the process\n"
 "ends, and writes each sample to FILE as it is taken: a recording that\n"
 "`heapdoc triage --from`, `compare` and `plot` read, here or elsewhere.\n"
-"Each sample stops the process once, for a few hundred microseconds (twice\n"
-"when its heap moved); the allocator's full read, at the start, every 10\n"
-"minutes and at the end, walks the heap while the process runs.  Long\n"
-"recordings thin out: every sample for the first 5 minutes, then the lowest\n"
-"and highest of buckets that widen with the recording's age (a day at one\n"
-"sample a second stays under a megabyte).  The recording ends with how it\n"
-"ended: complete, interrupted, the process's exit status, the signal that\n"
-"killed it, or the OOM killer.  Then the verdict on what was recorded, as\n"
-"triage prints it, and its exit code (3 when the process ended).\n",
+"Each sample stops the process once, for a few hundred microseconds (a\n"
+"little longer when its arenas are busy); the allocator's full read, at the\n"
+"start, every 10 minutes and at the end, walks the heap while the process\n"
+"runs.  Long recordings thin out: every sample for the first 300 (10\n"
+"minutes at the default interval), then the lowest and highest of buckets\n"
+"that widen with the recording's age (a day at one sample a second stays\n"
+"under 400 KiB).  The recording ends with how it ended: complete,\n"
+"interrupted, the process's exit status, the signal that killed it, or the\n"
+"OOM killer.  Then the verdict on what was recorded, as triage prints it,\n"
+"and its exit code (3 when the process ended).\n",
 	.args = "<pid>", .args_min = 1, .args_max = 1,
 	.args_missing = "which process? give a pid",
 	.options = {
@@ -45,7 +51,7 @@ const struct cmd_entry cmd_record_entry = {
 			"process ends" },
 		[RECORD_INTERVAL] = { .name = "interval", .type = CMD_DURATION,
 			.value_name = "SECS", .help = "time between samples (at least 0.1 s); "
-			"default 1" },
+			"default 2" },
 		[RECORD_OUTPUT] = { .name = "output", .letter = 'o', .type = CMD_STRING,
 			.value_name = "FILE",
 			.help = "the recording (JSON Lines, flushed at every line); required" },
@@ -71,7 +77,8 @@ static int record_options(const struct cmd_args *a, struct watch_opts *w)
 
 	*w = (struct watch_opts){
 		.duration_s = a->set[RECORD_DURATION] ? a->seconds[RECORD_DURATION] : 0,
-		.interval_s = a->set[RECORD_INTERVAL] ? a->seconds[RECORD_INTERVAL] : 1,
+		.interval_s = a->set[RECORD_INTERVAL] ? a->seconds[RECORD_INTERVAL] :
+			      RECORD_INTERVAL_S,
 		.state_every_s = RECORD_STATE_EVERY_S,
 		.recording_name = a->value[RECORD_OUTPUT],
 		.verb = "recording",
@@ -132,7 +139,8 @@ static int record_exec(const struct cmd_args *a)
 		goto out;
 	}
 	record_summary(w.recording_name, &res);
-	ret = cmd_report_verdict(obs, json ? CMD_OUT_JSON : CMD_OUT_TEXT, res.how);
+	ret = cmd_report_verdict(&(struct triage_report){ .obs = obs, .ended = res.how },
+				 json ? CMD_OUT_JSON : CMD_OUT_TEXT);
 	if (res.end == WATCH_GONE)
 		ret = cmd_gone(obs->pid, res.how);
 out:

@@ -7,13 +7,16 @@
 
 #include "base/util.h"
 #include "cmd.h"
+#include "judge/leaks.h"
 #include "model/recording.h"
+#include "observe/agent/agent_profile.h"
+#include "report/triage.h"
 #include "watch.h"
 
 static int triage_exec(const struct cmd_args *a);
 
-enum { TRIAGE_DURATION, TRIAGE_INTERVAL, TRIAGE_ONCE, TRIAGE_LATENCY, TRIAGE_JSON,
-       TRIAGE_PROMETHEUS, TRIAGE_FROM, TRIAGE_OUTPUT };
+enum { TRIAGE_DURATION, TRIAGE_INTERVAL, TRIAGE_ONCE, TRIAGE_LATENCY, TRIAGE_SITES,
+       TRIAGE_JSON, TRIAGE_PROMETHEUS, TRIAGE_FROM, TRIAGE_OUTPUT };
 
 const struct cmd_entry cmd_triage_entry = {
 	.name = "triage",
@@ -45,6 +48,9 @@ const struct cmd_entry cmd_triage_entry = {
 			.help = "one snapshot: no trend, so growth cannot be judged" },
 		[TRIAGE_LATENCY] = { .name = "latency",
 			.help = "also look for the allocator's slow path on the stacks" },
+		[TRIAGE_SITES] = { .name = "sites",
+			.help = "also sample allocation stacks over the window, as heapdoc leaks "
+			"does, and with a leak verdict name the allocation sites that grow" },
 		[TRIAGE_JSON] = { .name = "json",
 			.help = "a JSON document (pid, verdict, allocator.name, rss, allocated, "
 			"resident, evidence, knobs, trend, window, target.pause_us, ...)",
@@ -67,6 +73,8 @@ const struct cmd_entry cmd_triage_entry = {
 		  "only the verdict's name, after a 30 s window, for a script" },
 		{ "heapdoc triage --once --prometheus 4242 > /var/lib/node_exporter/heapdoc.prom.tmp",
 		  "one snapshot as metrics for node_exporter's textfile collector" },
+		{ "heapdoc triage --sites --duration 30s 4242",
+		  "the verdict and, if it is a leak, the code whose allocations keep growing" },
 		{ "heapdoc triage -o incident.jsonl 4242",
 		  "the verdict, and the observation saved for a colleague or a ticket" },
 		{ "heapdoc triage --from incident.jsonl --json",
@@ -81,8 +89,18 @@ const struct cmd_entry cmd_triage_entry = {
 /* Sampling faster stops the process more often than a trend is worth. */
 #define MIN_INTERVAL_S 0.1
 
+/* --sites: allocation stacks sampled over the window (observe/agent). */
+struct triage_sites {
+	struct agent_profile ap;
+	struct profile prof;
+	struct leak_ranking ranking;
+	bool ranked;			/* ranking holds the result */
+	char why[512];			/* why there are none, when asked for */
+};
+
 struct triage_opts {
 	struct watch_opts w;
+	bool sites;
 	enum cmd_output out;
 	const char *from, *output;	/* recordings to read, to write; NULL: none */
 };
@@ -109,6 +127,7 @@ static int triage_options(const struct cmd_args *a, struct triage_opts *o)
 		.w = { .interval_s = a->set[TRIAGE_INTERVAL] ? a->seconds[TRIAGE_INTERVAL] : 0,
 		       .once = a->set[TRIAGE_ONCE], .latency = a->set[TRIAGE_LATENCY],
 		       .verb = "watching" },
+		.sites = a->set[TRIAGE_SITES],
 		.out = a->set[TRIAGE_JSON] ? CMD_OUT_JSON :
 		       a->set[TRIAGE_PROMETHEUS] ? CMD_OUT_PROMETHEUS : CMD_OUT_TEXT,
 		.from = a->value[TRIAGE_FROM],
@@ -116,7 +135,7 @@ static int triage_options(const struct cmd_args *a, struct triage_opts *o)
 	};
 	if (o->from) {
 		/* What was recorded is judged as it was recorded. */
-		for (int i = TRIAGE_DURATION; i <= TRIAGE_LATENCY; i++)
+		for (int i = TRIAGE_DURATION; i <= TRIAGE_SITES; i++)
 			if (a->set[i])
 				return cmd_usage_error(cmd, "--from judges a recording: --%s "
 						       "does not apply", cmd->options[i].name);
@@ -138,12 +157,43 @@ static int triage_options(const struct cmd_args *a, struct triage_opts *o)
 	/* A short window still gets the eleven samples a trend needs. */
 	if (!o->w.interval_s)
 		o->w.interval_s = MAX(MIN(1.0, o->w.duration_s / 10), MIN_INTERVAL_S);
+	if (o->sites && o->w.once)
+		return cmd_usage_error(cmd, "--sites needs a window: not with --once");
 	return cmd_parse_pid(cmd, a->argv[0], &o->w.pid);
+}
+
+/* --sites: the sampling library goes in before the window's attachment and
+ * out after it (one tracer at a time), and is read between samples; if it
+ * cannot, triage goes on without sites and says why. */
+static void sites_begin(struct triage_opts *opt, struct triage_sites *ts)
+{
+	struct error err = { 0 };
+
+	if (!opt->sites)
+		return;
+	/* --duration auto has no middle known in advance: open-ended. */
+	if (agent_profile_begin(&ts->ap, opt->w.pid, &(struct agent_opts){ 0 },
+				opt->w.auto_stop ? 0 : opt->w.duration_s, &ts->prof, &err) < 0)
+		snprintf(ts->why, sizeof(ts->why), "%s", err.msg);
+	else
+		opt->w.sites = &ts->ap;
+}
+
+static void sites_end(struct triage_sites *ts)
+{
+	struct error err = { 0 };
+
+	if (!ts->ap.loaded)
+		return;
+	if (agent_profile_end(&ts->ap, &err) < 0 && !ts->prof.nsites)
+		snprintf(ts->why, sizeof(ts->why), "%s", err.msg);
+	else if (judge_leaks(&ts->prof, &ts->ranking) == 0)
+		ts->ranked = true;
 }
 
 /* A live window, written to the recording as it goes when asked. */
 static int triage_watch(struct triage_opts *opt, struct observation *obs,
-			struct watch_result *res, struct error *err)
+			struct triage_sites *ts, struct watch_result *res, struct error *err)
 {
 	FILE *f = NULL;
 	int ret;
@@ -154,7 +204,9 @@ static int triage_watch(struct triage_opts *opt, struct observation *obs,
 			return error_set(err, -errno, "%s: %m", opt->output);
 		opt->w.recording = f;
 	}
+	sites_begin(opt, ts);
 	ret = watch_run(&opt->w, obs, res, err);
+	sites_end(ts);
 	if (f && fclose(f) && !ret)
 		ret = error_set(err, -errno, "%s: %m", opt->output);
 	return ret;
@@ -167,22 +219,26 @@ static int triage_exec(const struct cmd_args *a)
 	struct observation *obs = calloc(1, sizeof(*obs));
 	struct watch_result res = { .end = WATCH_COMPLETE };
 	struct recording_info info = { 0 };
+	struct triage_sites *ts = calloc(1, sizeof(*ts));
 	int ret;
 
 	ret = triage_options(a, &opt);
 	if (ret)
 		goto out;
-	if (!obs) {
+	if (!obs || !ts) {
 		ret = cmd_fail(&(struct error){ -ENOMEM, "out of memory" });
 		goto out;
 	}
 	ret = opt.from ? cmd_load_recording(opt.from, obs, &info, &err) :
-			 triage_watch(&opt, obs, &res, &err);
+			 triage_watch(&opt, obs, ts, &res, &err);
 	if (ret) {
 		ret = cmd_fail_json(&err, opt.out == CMD_OUT_JSON);
 		goto out;
 	}
-	ret = cmd_report_verdict(obs, opt.out, opt.from ? info.end : res.how);
+	ret = cmd_report_verdict(&(struct triage_report){ .obs = obs,
+		.ended = opt.from ? info.end : res.how, .sites_asked = opt.sites,
+		.profile = ts->ranked ? &ts->prof : NULL,
+		.sites = ts->ranked ? &ts->ranking : NULL, .sites_why = ts->why }, opt.out);
 	/* A process that ended is 3, as for every command; the report of what
 	 * was seen is printed all the same. */
 	if (res.end == WATCH_GONE)
@@ -191,5 +247,10 @@ out:
 	if (obs)
 		observation_release(obs);
 	free(obs);
+	if (ts) {
+		leak_ranking_free(&ts->ranking);
+		profile_free(&ts->prof);
+		free(ts);
+	}
 	return ret;
 }

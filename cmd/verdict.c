@@ -53,13 +53,10 @@ int cmd_load_recording(const char *path, struct observation *obs, struct recordi
 	return 0;
 }
 
-int cmd_report_verdict(const struct observation *obs, enum cmd_output out, const char *ended)
+int cmd_report_verdict(struct triage_report *r, enum cmd_output out)
 {
 	struct verdict *v = calloc(1, sizeof(*v));
 	struct knobs *ks = calloc(1, sizeof(*ks));
-	struct triage_report r = { .obs = obs, .verdict = v, .knobs = ks,
-				   .ended = ended && ended[0] && strcmp(ended, "complete") ?
-					    ended : NULL };
 	struct style s;
 	int code;
 
@@ -68,22 +65,28 @@ int cmd_report_verdict(const struct observation *obs, enum cmd_output out, const
 		free(ks);
 		return cmd_fail(&(struct error){ -ENOMEM, "out of memory" });
 	}
-	judge_triage(obs, v);
-	judge_knobs(obs, v, ks);
+	if (r->ended && (!r->ended[0] || !strcmp(r->ended, "complete")))
+		r->ended = NULL;
+	judge_triage(r->obs, v);
+	judge_knobs(r->obs, v, ks);
+	r->verdict = v;
+	r->knobs = ks;
 	switch (out) {
 	case CMD_OUT_JSON:
-		triage_print_json(stdout, &r);
+		triage_print_json(stdout, r);
 		break;
 	case CMD_OUT_PROMETHEUS:
-		triage_print_prometheus(stdout, &r);
+		triage_print_prometheus(stdout, r);
 		break;
 	case CMD_OUT_TEXT:
 		style_for(stdout, &s);
-		triage_print_text(stdout, &r, &s);
+		triage_print_text(stdout, r, &s);
 		break;
 	}
 	fflush(stdout);
 	code = cmd_verdict_exit_code(v->kind);
+	r->verdict = NULL;
+	r->knobs = NULL;
 	free(v);
 	free(ks);
 	return code;

@@ -14,6 +14,7 @@
 #include "judge/triage.h"
 #include "model/recording.h"
 #include "model/thin.h"
+#include "observe/agent/agent_profile.h"
 #include "observe/cgroup.h"
 #include "observe/observe.h"
 
@@ -37,6 +38,21 @@ static void sleep_until(uint64_t deadline_ns)
 
 	/* A signal cuts the sleep short; the caller checks for it. */
 	clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
+}
+
+/* Sleeps until deadline; with sites being sampled (triage --sites), reads
+ * them meanwhile, every AGENT_POLL_MS, so the library's ring does not
+ * fill. */
+static void wait_polling(uint64_t deadline_ns, struct agent_profile *ap)
+{
+	const uint64_t poll_ns = AGENT_POLL_MS * 1000000ULL;
+
+	while (ap && ap->loaded && !target_interrupted() && now_ns() + poll_ns < deadline_ns) {
+		sleep_until(now_ns() + poll_ns);
+		if (agent_profile_poll(ap, NULL) < 0)
+			break;
+	}
+	sleep_until(deadline_ns);
 }
 
 static double elapsed(const struct watch *w)
@@ -152,7 +168,7 @@ static int watch_loop(struct watch *w, struct error *err)
 		struct sample s;
 
 		if (i)
-			sleep_until(w->start_ns + i * step);
+			wait_polling(w->start_ns + i * step, o->sites);
 		if (target_interrupted())
 			return sample_end(w, -EINTR);
 		ret = observe_take(&w->ob, &s, err);

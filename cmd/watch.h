@@ -18,6 +18,8 @@
 #include "model/observation.h"
 #include "observe/proc_exit.h"
 
+struct agent_profile;
+
 struct watch_opts {
 	pid_t pid;
 	double duration_s;	/* the window; 0: until stopped or the process ends */
@@ -31,6 +33,9 @@ struct watch_opts {
 	const char *recording_name;	/* for the progress line */
 	double state_every_s;	/* full reads during the window (record); 0: at the end */
 	const char *verb;	/* "watching", "recording": the progress line */
+	struct agent_profile *sites;	/* triage --sites: read between samples
+					 * (begun and ended by the caller,
+					 * outside the window); NULL: none */
 };
 
 enum watch_end {

@@ -263,6 +263,19 @@ static void slow_evidence(struct verdict *v, const struct observation *obs,
 
 /* ---- the rules ------------------------------------------------------------- */
 
+/* The figures of a corrupt heap are guesses over garbage: no verdict
+ * rests on them, and no knob or release call is safe on it. */
+static bool decide_corrupt(struct verdict *v, const struct observation *obs)
+{
+	if (!obs->summary.corrupt)
+		return false;
+	judge_decide(v, VERDICT_INCONCLUSIVE, "the heap is corrupt (%u finding%s, first: %s): "
+		     "its figures cannot be trusted", obs->summary.nfindings,
+		     obs->summary.nfindings == 1 ? "" : "s",
+		     obs->summary.corrupt_what[0] ? obs->summary.corrupt_what : "?");
+	return true;
+}
+
 /* Rule 1: allocated climbs — along a line, or by its floor under teeth,
  * or by a floor that RSS or resident follow at the same rate. */
 static bool decide_leak(struct verdict *v)
@@ -387,7 +400,8 @@ static void decide_with_allocator(struct verdict *v, const struct observation *o
 {
 	const struct trend *a = &v->allocated;
 
-	if (decide_leak(v) || decide_cycle(v) || decide_gap(v, obs) || decide_unsettled(v))
+	if (decide_corrupt(v, obs) || decide_leak(v) || decide_cycle(v) || decide_gap(v, obs) ||
+	    decide_unsettled(v))
 		return;
 	if (v->cycle.seen && !v->cycle.steady) {
 		judge_decide(v, VERDICT_INCONCLUSIVE, "allocated ≈ resident, going up and down "
@@ -432,10 +446,10 @@ static void next_step(struct verdict *v, const struct observation *obs)
 	switch (v->kind) {
 	case VERDICT_LEAK:
 		s = v->outside.significant && v->outside.share >= OUTSIDE_MAJORITY ?
-		    "find the allocation site (heaptrack, bcc memleak), and what maps the "
+		    "find the allocation site (heapdoc leaks <pid>), and what maps the "
 		    "growth malloc does not see (the largest mappings in /proc/<pid>/smaps)" :
-		    "find the allocation site (a heap profiler: jemalloc's prof, heaptrack, "
-		    "bcc memleak); no allocator knob fixes a leak";
+		    "find the allocation site: heapdoc leaks <pid> ranks the stacks whose "
+		    "live bytes grow; no allocator knob fixes a leak";
 		break;
 	case VERDICT_FRAGMENTATION:
 		s = v->gap.kind == GAP_ARENAS ?
@@ -454,6 +468,12 @@ static void next_step(struct verdict *v, const struct observation *obs)
 		s = "nothing to do for the allocator";
 		break;
 	case VERDICT_INCONCLUSIVE:
+		if (obs->summary.corrupt) {
+			s = "the program has a memory bug (a write past a block, a double free, a "
+			    "use after free): run it under AddressSanitizer or valgrind; touch "
+			    "nothing of its allocator until then";
+			break;
+		}
 		if (v->outside.climbs) {
 			s = "find what maps the growing memory: the largest anonymous "
 			    "mappings in /proc/<pid>/smaps, then that allocator's own tools";

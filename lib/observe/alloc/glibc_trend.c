@@ -54,6 +54,9 @@
 /* Pages a list walk may read: beyond, the heap is copied in windows
  * (unheld), or (held) the arena is left unread rather than pausing long. */
 #define TREND_LIST_BUDGET 1024
+/* Held, an arena whose heaps are this small is copied whole instead: a
+ * bulk read of 2 MiB costs what a list walk of ~60 pages does. */
+#define TREND_HELD_COPY_BYTES (2u << 20)
 /* The blind spot's bound: a memo this old is read again. */
 #define MEMO_MAX_AGE_NS	(60ULL * 1000000000ULL)
 /* After an arena could not be read, samples skipped: 1, 3, 7, ... 31. */
@@ -166,37 +169,54 @@ static void arena_lists_clear(struct glibc_arena *ar)
 	ar->largest_free = 0;
 }
 
-/* Arena i's free lists by walking them (within the read budget), or, when
- * they are long and the process runs, by walking its heaps. */
+/* Arena i's free lists from its heaps' boundary tags: the heaps copied in
+ * bulk and walked locally. */
+static int walk_arena_heaps(struct snap *s, size_t i)
+{
+	int rc = 0;
+
+	arena_lists_clear(&s->st->arenas[i]);
+	addrset_free(&s->fast_candidates);
+	s->read_budget = UINT64_MAX;
+	for (size_t k = 0; k < s->nregions && rc == 0; k++) {
+		uint64_t run;
+
+		if (s->regions[k].arena == i)
+			rc = snap_walk_region(s, &s->regions[k], &run);
+	}
+	return rc < 0 ? rc : snap_walk_fastbins(s, i, true);
+}
+
+/* Arena i's free lists: held, a small arena's heaps are copied in one read
+ * or two (cheaper than following its lists a page at a time), a bigger
+ * one's lists are walked within the read budget; while the process runs,
+ * the lists, and the heaps when the lists are long. */
 static int walk_arena(struct snap *s, size_t i, bool held)
 {
-	struct glibc_arena *ar = &s->st->arenas[i];
+	uint64_t heap = 0;
 	bool regions = false;
 	int rc;
 
-	arena_lists_clear(ar);
+	arena_lists_clear(&s->st->arenas[i]);
 	s->win_len = 0;		/* what an earlier walk copied is stale */
 	s->rc->reads = 0;
+	for (size_t k = 0; k < s->nregions; k++)
+		if (s->regions[k].arena == i) {
+			regions = true;
+			heap += s->regions[k].end - s->regions[k].start;
+		}
+	if (held && regions && heap <= TREND_HELD_COPY_BYTES)
+		return walk_arena_heaps(s, i);
 	s->read_budget = TREND_LIST_BUDGET;
 	rc = snap_walk_bins(s, i);
 	if (rc == 0)
 		rc = snap_walk_fastbins(s, i, false);
-	for (size_t k = 0; k < s->nregions; k++)
-		regions |= s->regions[k].arena == i;
 	if (rc != -E2BIG || held || !regions)
 		return rc;
 	/* Long lists: the boundary tags of a copied heap say the same. */
 	if (!s->ra && readahead_start(&s->ra_own, s->r->pid, s->r->window) == 0)
 		s->ra = &s->ra_own;
-	arena_lists_clear(ar);
-	addrset_free(&s->fast_candidates);
-	s->read_budget = UINT64_MAX;
-	for (size_t k = 0; k < s->nregions && rc <= 0; k++) {
-		uint64_t run;
-
-		rc = s->regions[k].arena == i ? snap_walk_region(s, &s->regions[k], &run) : 0;
-	}
-	return rc < 0 ? rc : snap_walk_fastbins(s, i, true);
+	return walk_arena_heaps(s, i);
 }
 
 /* Walks every arena in todo while the process runs; ok[i] says which
