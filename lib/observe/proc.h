@@ -128,6 +128,11 @@ int proc_check_target(const char *root, pid_t pid, struct error *err);
  * has no Yama (or the file cannot be read). */
 int proc_ptrace_scope(const char *root);
 
+/* Whether heapdoc holds capability cap (linux/capability.h's CAP_*) in its
+ * effective set, from CapEff in /proc/self/status (when that cannot be
+ * read: whether heapdoc is root). */
+bool proc_have_capability(unsigned cap);
+
 /* -ESRCH "pid <pid> is a thread of process <tgid>; give the process id":
  * the one message for a thread id given where a process id belongs. */
 int proc_thread_error(pid_t pid, pid_t tgid, struct error *err);
