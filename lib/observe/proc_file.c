@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -55,6 +56,24 @@ int proc_ptrace_scope(const char *root)
 	return scope;
 }
 
+bool proc_have_capability(unsigned cap)
+{
+	char line[256];
+	bool yes = false;
+	FILE *f = fopen("/proc/self/status", "re");
+
+	if (!f)
+		return geteuid() == 0;
+	while (fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, "CapEff:", 7)) {
+			yes = cap < 64 && (strtoull(line + 7, NULL, 16) >> cap) & 1;
+			break;
+		}
+	}
+	fclose(f);
+	return yes;
+}
+
 static const char *ptrace_scope_meaning(int scope)
 {
 	switch (scope) {
@@ -65,26 +84,6 @@ static const char *ptrace_scope_meaning(int scope)
 	default:
 		return "attaching is disabled until reboot";
 	}
-}
-
-#define CAP_SYS_PTRACE_BIT 19	/* linux/capability.h */
-
-bool proc_have_cap_sys_ptrace(void)
-{
-	char line[256];
-	bool yes = false;
-	FILE *f = fopen("/proc/self/status", "re");
-
-	if (!f)
-		return geteuid() == 0;
-	while (fgets(line, sizeof(line), f)) {
-		if (!strncmp(line, "CapEff:", 7)) {
-			yes = (strtoull(line + 7, NULL, 16) >> CAP_SYS_PTRACE_BIT) & 1;
-			break;
-		}
-	}
-	fclose(f);
-	return yes;
 }
 
 /* "nobody (uid 65534)", or "uid 1001" without a name for it. */
@@ -115,7 +114,7 @@ int proc_permission_error(const char *root, pid_t pid, const char *what,
 	if (scope > 0)
 		snprintf(scope_why, sizeof(scope_why), "; /proc/sys/kernel/yama/ptrace_scope is %d: "
 			 "%s", scope, ptrace_scope_meaning(scope));
-	if (proc_have_cap_sys_ptrace())
+	if (proc_have_capability(CAP_SYS_PTRACE))
 		return error_set(err, -EACCES, "pid %d, owned by %s: permission denied %s even "
 				 "with CAP_SYS_PTRACE: a security module, a seccomp filter or "
 				 "another user namespace refuses it%s", pid, owner, what, scope_why);

@@ -17,7 +17,6 @@
 #include "observe/proc.h"
 #include "observe/target_int.h"
 
-
 /* ---- small readers of /proc ---------------------------------------------- */
 
 /* State letter and flags of /proc/<pid>/task/<tid>/stat; 0 if it is gone. */
