@@ -442,3 +442,16 @@ int cgroup_limits_for(const char *root, pid_t pid, unsigned affinity_cpus,
 		out->effective_cpus = effective_cpus(affinity_cpus, out);
 	return ret;
 }
+
+uint64_t cgroup_oom_kills(const struct cgroup_limits *cg)
+{
+	uint64_t kills = UNSET;
+	const struct key_value oom[] = { { "oom_kill", &kills } };
+
+	if (!cg->version || !cg->dir[0])
+		return UNSET;
+	if (read_keys(cg->dir, cg->version == 1 ? "memory.oom_control" : "memory.events", oom,
+		      ARRAY_SIZE(oom), NULL) < 0)
+		return UNSET;
+	return kills;
+}
