@@ -39,6 +39,7 @@
  *     option --help shows is in the man page).
  *
  * Options of one nonzero .group exclude each other (--json, --prometheus);
+ * a .repeat option may be given again (--pid 1 --pid 2: cmd_values());
  * CMD_DURATION values ("10", "10s", "500ms", "2m", "6h") arrive in seconds in
  * a->seconds[], CMD_CHOICE values as an index into .choices in a->choice[].
  * --help/-h is added to every command.
@@ -86,6 +87,7 @@ struct cmd_option {
 	const char *help;	/* one paragraph, wrapped when printed */
 	const char *const *choices;	/* CMD_CHOICE: NULL-terminated */
 	unsigned group;		/* options of one nonzero group exclude each other */
+	bool repeat;		/* may be given again: every value in a->repeated */
 };
 
 struct cmd_example {
@@ -95,6 +97,7 @@ struct cmd_example {
 
 #define CMD_MAX_OPTIONS 16
 #define CMD_MAX_EXAMPLES 8
+#define CMD_MAX_REPEATED 256	/* values of repeated options on one command line */
 
 struct cmd_args;
 
@@ -119,7 +122,15 @@ struct cmd_args {
 	unsigned choice[CMD_MAX_OPTIONS];	/* CMD_CHOICE */
 	int argc;			/* positional arguments */
 	char **argv;
+	/* The values of .repeat options, in the order given (value[] holds
+	 * the last of each): cmd_values() picks one option's. */
+	struct { unsigned option; const char *value; } repeated[CMD_MAX_REPEATED];
+	unsigned nrepeated;
 };
+
+/* The values given for a .repeat option, in order: up to max into out;
+ * returns how many there are. */
+size_t cmd_values(const struct cmd_args *a, unsigned option, const char **out, size_t max);
 
 extern const struct cmd_entry cmd_triage_entry;
 extern const struct cmd_entry cmd_knobs_entry;
@@ -128,6 +139,7 @@ extern const struct cmd_entry cmd_audit_entry;
 extern const struct cmd_entry cmd_leaks_entry;
 extern const struct cmd_entry cmd_release_entry;
 extern const struct cmd_entry cmd_set_entry;
+extern const struct cmd_entry cmd_exporter_entry;
 extern const struct cmd_entry cmd_record_entry;
 extern const struct cmd_entry cmd_compare_entry;
 extern const struct cmd_entry cmd_plot_entry;
@@ -159,9 +171,20 @@ int cmd_exit_code(int code);
  * {"message", "code" (the errno name), "exit"}}. */
 int cmd_fail_json(const struct error *err, bool json);
 
+/* Set by cmd_parse when the command line asks for --json: usage errors
+ * then also print the JSON error object, with "code": "usage". */
+extern bool cmd_json_errors;
+
 /* Prints "heapdoc <cmd>: <msg>", the usage line, and returns EXIT_USAGE. */
 int cmd_usage_error(const struct cmd_entry *cmd, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+
+/* Writes what write() prints into path atomically, for readers that must
+ * never see half a file (node_exporter's textfile collector): into
+ * path.tmp, flushed, then renamed over path.  -errno with the file named
+ * when it cannot; path.tmp is then removed. */
+int cmd_write_atomically(const char *path, void (*write)(FILE *out, void *arg), void *arg,
+			 struct error *err);
 
 /* Parses a pid argument: a positive decimal number and nothing else; a
  * usage error when it is not one. */
@@ -189,8 +212,11 @@ int cmd_load_recording(const char *path, struct observation *obs, struct recordi
 
 /* Judges r->obs and prints the triage report r describes (r->ended: how
  * the window ended, "complete" or NULL when it ran its course; the sites
- * of --sites when any); returns the verdict's exit code.  r->verdict and
- * r->knobs are the judge's while it prints, NULL again after. */
+ * of --sites when any) to f; returns the verdict's exit code.  r->verdict
+ * and r->knobs are the judge's while it prints, NULL again after. */
+int cmd_print_verdict(FILE *f, struct triage_report *r, enum cmd_output out);
+
+/* cmd_print_verdict on stdout. */
 int cmd_report_verdict(struct triage_report *r, enum cmd_output out);
 
 /* Says on stderr that the watched process ended (how), after its report

@@ -80,6 +80,10 @@ struct target {
 	bool attached;		/* target_attach succeeded, not yet detached */
 	unsigned stop_timeout_ms;	/* 0: TARGET_STOP_TIMEOUT_MS; set it
 					 * after target_attach */
+	/* Called with every stop's length as it ends (the exporter's pause
+	 * histogram); NULL: none.  Set it after target_attach, which clears it. */
+	void (*on_pause)(void *arg, uint64_t us);
+	void *on_pause_arg;
 };
 
 #define TARGET_STOP_TIMEOUT_MS 2000

@@ -17,8 +17,6 @@
 #include "observe/proc.h"
 #include "observe/target_int.h"
 
-#define CAP_SYS_PTRACE_BIT	19
-
 /* ---- small readers of /proc ---------------------------------------------- */
 
 /* State letter and flags of /proc/<pid>/task/<tid>/stat; 0 if it is gone. */
@@ -38,25 +36,6 @@ bool target_task_is_dead(pid_t pid, pid_t tid)
 	char s = target_task_state(pid, tid, NULL);
 
 	return s == 0 || s == 'Z' || s == 'X' || s == 'x';
-}
-
-/* One "Key:\t<number>" line of /proc/<pid>/status; -1 if absent. */
-static bool have_cap_sys_ptrace(void)
-{
-	char line[256];
-	bool yes = false;
-	FILE *f = fopen("/proc/self/status", "re");
-
-	if (!f)
-		return geteuid() == 0;
-	while (fgets(line, sizeof(line), f)) {
-		if (!strncmp(line, "CapEff:", 7)) {
-			yes = (strtoull(line + 7, NULL, 16) >> CAP_SYS_PTRACE_BIT) & 1;
-			break;
-		}
-	}
-	fclose(f);
-	return yes;
 }
 
 /* ---- threads we could not let go ------------------------------------------
@@ -150,21 +129,9 @@ static int explain_eperm(pid_t pid, struct error *err)
 				 "pid %d: ptrace is disabled on this host "
 				 "(/proc/sys/kernel/yama/ptrace_scope is 3 until reboot)",
 				 pid);
-	if (!have_cap_sys_ptrace()) {
-		if (scope >= 1)
-			return error_set(err, -EPERM,
-					 "pid %d: ptrace not permitted: run as root or "
-					 "with CAP_SYS_PTRACE "
-					 "(/proc/sys/kernel/yama/ptrace_scope is %d)",
-					 pid, scope);
-		return error_set(err, -EPERM,
-				 "pid %d: ptrace not permitted: run as the process's "
-				 "own user, as root, or with CAP_SYS_PTRACE", pid);
-	}
-	return error_set(err, -EPERM,
-			 "pid %d: ptrace not permitted even with CAP_SYS_PTRACE "
-			 "(a security module, seccomp filter or another user "
-			 "namespace refuses it)", pid);
+	/* Not another tracer, not Yama's 3: who owns it and what heapdoc
+	 * lacks (proc.h). */
+	return proc_permission_error("", pid, "to trace it", err);
 }
 
 /* Seizes one thread.  0: seized; 1: the thread is gone or exiting (nothing

@@ -88,16 +88,20 @@ void readahead_forget(struct readahead *ra);
  * calling thread (and the read-ahead's, at its next copy) run at
  * SCHED_IDLE, so a thread of the target that wakes up never waits for a
  * walk; back to SCHED_OTHER for the holds, where the target waits for
- * heapdoc instead.  Only with the privilege to come back (root): an
- * unprivileged heapdoc stays as it is. */
+ * heapdoc instead.  Only when heapdoc may come back (CAP_SYS_NICE, or an
+ * RLIMIT_NICE that allows its nice value): otherwise it stays as it is. */
 void glibc_polite(struct readahead *ra, bool on);
 
 struct span {
 	uint64_t start, len;
+	bool apart;			/* counted apart too (glibc: a top chunk's pages;
+					 * mimalloc: an abandoned segment's) */
 };
 
-/* Bytes of the spans that are in RAM (pagemap; the zero page excluded). */
+/* Bytes of the spans that are in RAM (pagemap; the zero page excluded):
+ * all of them into *bytes, those of spans marked apart also into *apart
+ * (may be NULL). */
 int pagemap_resident(pid_t pid, const struct span *spans, size_t n, uint64_t page,
-		     uint64_t *bytes);
+		     uint64_t *bytes, uint64_t *apart);
 
 #endif
