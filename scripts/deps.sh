@@ -25,7 +25,7 @@ need clang                   command -v clang
 need golang-go               command -v go            # go tool pprof reads heapdoc's profiles
 need prometheus              command -v promtool      # promtool checks metrics and rules
 need libmimalloc2.0          have_deb libmimalloc2.0  # the mimalloc fixtures
-need libclang-rt-14-dev      have_deb libclang-rt-14-dev  # scudo standalone (audit)
+need libclang-rt-14-dev      have_deb libclang-rt-14-dev  # scudo standalone (audit), libFuzzer (make fuzz)
 
 [ -z "$missing" ] && exit 0
 

@@ -114,6 +114,43 @@ out:
 	return rc;
 }
 
+int symbols_open_file(struct symbols **out, const char *path, struct error *err)
+{
+	const char *base = strrchr(path, '/');
+	struct symbols *s;
+	int rc = 0;
+
+	*out = NULL;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return error_set(err, -ENOMEM, "out of memory");
+	s->callbacks.find_elf = dwfl_build_id_find_elf;
+	s->callbacks.find_debuginfo = dwfl_standard_find_debuginfo;
+	s->callbacks.section_address = dwfl_offline_section_address;
+	s->debuginfo_path = getenv("HEAPDOC_DEBUG_PATH");
+	s->callbacks.debuginfo_path = &s->debuginfo_path;
+	s->dwfl = dwfl_begin(&s->callbacks);
+	if (!s->dwfl) {
+		rc = error_set(err, -ENOMEM, "libdwfl: %s", dwfl_errmsg(-1));
+		goto out;
+	}
+	dwfl_report_begin(s->dwfl);
+	if (!dwfl_report_offline(s->dwfl, base ? base + 1 : path, path, -1)) {
+		rc = error_set(err, access(path, R_OK) < 0 ? -errno : -ENOEXEC, "%s: %s", path,
+			       dwfl_errmsg(-1));
+		goto out;
+	}
+	if (dwfl_report_end(s->dwfl, NULL, NULL) != 0) {
+		rc = error_set(err, -EIO, "%s: libdwfl: %s", path, dwfl_errmsg(-1));
+		goto out;
+	}
+	*out = s;
+out:
+	if (rc < 0)
+		symbols_close(s);
+	return rc;
+}
+
 static int load_symbol_table(Dwfl_Module *m, void **user, const char *name,
 			     Dwarf_Addr start, void *arg)
 {

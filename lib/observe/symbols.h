@@ -44,6 +44,12 @@ struct sym_module_info {
 
 /* Reports every file-backed module of pid.  -ESRCH, -EACCES. */
 int symbols_open(struct symbols **out, pid_t pid, struct error *err);
+/* One ELF file on its own, at its link-time addresses, with its debug
+ * info found as symbols_open finds it: for reading a file's symbols and
+ * types without a process (tests, fuzz/elf.c).  What needs the process
+ * (symbols_read_string, a shared library's TLS offsets) then fails.
+ * -ENOENT/-EACCES, -ENOEXEC when libdwfl cannot read it. */
+int symbols_open_file(struct symbols **out, const char *path, struct error *err);
 void symbols_close(struct symbols *s);
 
 /* Finds symbol name (local symbols included).  Modules whose file name

@@ -104,6 +104,8 @@ struct snap {
 	int finding_by;
 	int finding_owner[GLIBC_MAX_FINDINGS];	/* of each finding kept */
 	unsigned tcache_findings;
+	struct linkset *links;		/* the free chunks' links, while one
+					 * arena is walked (glibc_links.c) */
 	/* the window of the heap walk */
 	struct readahead *ra;
 	struct readahead ra_own;	/* started when a walk needs one (trend) */
@@ -216,6 +218,16 @@ int snap_walk_tcaches(struct snap *s);
  * again, the marks replaced and the census of the arenas not in skip
  * moved along.  *same: nothing changed. */
 int snap_tcaches_again(struct snap *s, const bool *skip, bool *same);
+
+/* ---- glibc_links.c ---- */
+
+/* Around the walk of one arena's heaps (a consistent snapshot only): note
+ * each free chunk's links; check that they link back to each other (a
+ * finding if not), which also ends the table; end it without checking. */
+void snap_links_begin(struct snap *s);
+void snap_links_note(struct snap *s, uint64_t p, uint64_t fd, uint64_t bk);
+void snap_links_check(struct snap *s, size_t arena);
+void snap_links_end(struct snap *s);
 
 /* ---- glibc_walk.c ---- */
 
