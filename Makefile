@@ -3,6 +3,8 @@
 #   make          build ./heapdoc
 #   make check    install what is missing, build, run every test
 #   make demo     install what is missing, build, triage a misbehaving fixture
+#   make observations           re-record fixtures/observations/ from live runs
+#   make observations-expected  render their expected outputs again
 #   make asan     the whole suite under AddressSanitizer + UBSan
 #   make fuzz     every fuzzer for FUZZ_SECONDS (default 180) each (fuzz/README)
 #   make clang    compile everything with clang (make check does this too)
@@ -200,6 +202,16 @@ $(BUILD)/bench/%: bench/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(FIX_CFLAGS) -O2 -o $@ $< -lpthread
 
+# The recorded observations the judge and reports are tested on
+# (tests/observations_test.c): re-record them from live runs, or only render
+# their expected outputs again after a change meant to alter them.
+observations: deps
+	@$(MAKE) --no-print-directory $(BIN) fixtures
+	@sh scripts/observations.sh record $(BUILD)
+
+observations-expected: $(BIN)
+	@sh scripts/observations.sh render $(BUILD)
+
 bench: deps
 	@$(MAKE) --no-print-directory $(BIN) $(AGENT_SO) fixtures $(BENCH_BIN)
 	@sh bench/run.sh $(BUILD)
@@ -215,6 +227,6 @@ clean:
 	rm -rf build build-asan build-clang build-fuzz heapdoc
 
 .PHONY: all fixtures tests deps check clang run-tests asan demo bench install clean \
-	fuzz fuzz-bin fuzz-seeds
+	observations observations-expected fuzz fuzz-bin fuzz-seeds
 
 -include $(DEPFILES)

@@ -34,38 +34,18 @@ static int act(const struct fixture *f, const char *const *args)
 	return run_heapdoc(argv, out, sizeof(out), err, sizeof(err));
 }
 
-/* "key": value in heapdoc's JSON output (the first one), as a number. */
-static double json_num(const char *key)
-{
-	char needle[64];
-	const char *p;
-
-	snprintf(needle, sizeof(needle), "\"%s\": ", key);
-	p = strstr(out, needle);
-	ck_assert_msg(p, "no %s in: %s", key, out);
-	return strtod(p + strlen(needle), NULL);
-}
-
-static bool json_true(const char *key)
-{
-	char needle[64];
-
-	snprintf(needle, sizeof(needle), "\"%s\": true", key);
-	return strstr(out, needle) != NULL;
-}
-
 /* ---- release ----------------------------------------------------------------- */
 
 /* RSS falls by most of the prediction, and the allocator itself agrees. */
 static void assert_released(const struct fixture *f, long long before, long long after)
 {
-	double predicted = json_num("predicted");
+	double predicted = json_number_at(out, "predicted");
 
-	ck_assert_msg(json_true("done"), "release not done: %s %s", out, err);
+	ck_assert_msg(json_bool_at(out, "done"), "release not done: %s %s", out, err);
 	ck_assert_msg(predicted > 0, "nothing predicted: %s", out);
 	ck_assert_msg(before - after >= 0.8 * predicted, "RSS fell %lld bytes of %.0f predicted",
 		      before - after, predicted);
-	ck_assert_int_eq(json_num("rss_before") >= json_num("rss_after"), 1);
+	ck_assert_int_eq(json_number_at(out, "rss_before") >= json_number_at(out, "rss_after"), 1);
 	(void)f;
 }
 
@@ -86,8 +66,8 @@ START_TEST(jemalloc_purged_then_decay_zero)
 
 	ck_assert_int_eq(fixture_value(&f, "jemalloc.arena0.dirty_decay_ms"), -1);
 	ck_assert_int_eq(act(&f, set), 0);
-	ck_assert_int_eq((int)json_num("old"), -1);
-	ck_assert_int_eq((int)json_num("new"), 0);
+	ck_assert_int_eq((int)json_number_at(out, "changes[0].old"), -1);
+	ck_assert_int_eq((int)json_number_at(out, "changes[0].new"), 0);
 	ck_assert_ptr_nonnull(strstr(out, "\"env\": \"MALLOC_CONF=dirty_decay_ms:0\""));
 	fixture_refresh(&f);
 	ck_assert_int_eq(fixture_value(&f, "jemalloc.arena0.dirty_decay_ms"), 0);
@@ -152,8 +132,8 @@ START_TEST(glibc_dry_run_then_verify)
 	fixture_start(&f, "act_glibc", NULL, NULL);
 	before = rss_of(f.pid);
 	ck_assert_int_eq(act(&f, dry), 0);
-	ck_assert_int_eq(json_true("done"), 0);
-	ck_assert_int_gt((long long)json_num("predicted"), 32 << 20);
+	ck_assert_int_eq(json_bool_at(out, "done"), 0);
+	ck_assert_int_gt((long long)json_number_at(out, "predicted"), 32 << 20);
 	ck_assert_int_lt(llabs(rss_of(f.pid) - before), 1 << 20);
 	ck_assert_int_eq(act(&f, verify), 0);
 	assert_released(&f, before, rss_of(f.pid));
@@ -182,8 +162,8 @@ START_TEST(glibc_trim_threshold_set_and_read_back)
 	fixture_command(&f, "grow");
 	ck_assert_int_lt(rss_of(f.pid) - before, 4 << 20);
 	ck_assert_int_eq(act(&f, set), 0);
-	ck_assert_int_eq((long long)json_num("old"), 128 * 1024);
-	ck_assert_int_eq((long long)json_num("new"), 1LL << 30);
+	ck_assert_int_eq((long long)json_number_at(out, "changes[0].old"), 128 * 1024);
+	ck_assert_int_eq((long long)json_number_at(out, "changes[0].new"), 1LL << 30);
 	ck_assert_ptr_nonnull(strstr(out, "dynamic mmap threshold"));
 	ck_assert_ptr_nonnull(strstr(out, "\"env\": \"MALLOC_TRIM_THRESHOLD_=1073741824\""));
 	ck_assert_ptr_nonnull(strstr(out, "\"lasts\": \"until the process exits\""));
@@ -220,7 +200,7 @@ START_TEST(bad_names_and_values)
 	}
 	ck_assert_int_eq(act(&f, (const char *[]){ "set", "--json", "PID",
 						   "MALLOC_TOP_PAD_=131072", NULL }), 0);
-	ck_assert_int_eq((long long)json_num("old"), 128 * 1024);	/* nothing changed */
+	ck_assert_int_eq((long long)json_number_at(out, "changes[0].old"), 128 * 1024);	/* nothing changed */
 	fixture_stop(&f);
 
 	fixture_start(&f, "je_dirty", NULL, NULL);
@@ -254,7 +234,7 @@ START_TEST(no_safe_moment_changes_nothing)
 	fixture_command(&f, "unlock");
 	ck_assert_int_eq(act(&f, (const char *[]){ "set", "--json", "PID",
 						   "MALLOC_TRIM_THRESHOLD_=131072", NULL }), 0);
-	ck_assert_int_eq((long long)json_num("old"), 128 * 1024);
+	ck_assert_int_eq((long long)json_number_at(out, "changes[0].old"), 128 * 1024);
 	fixture_stop(&f);
 }
 END_TEST

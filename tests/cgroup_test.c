@@ -710,16 +710,14 @@ START_TEST(live_v1_limits)
 	int ret;
 
 	if (live.skip[0]) {
-		fprintf(stderr, "cgroup: live v1 test skipped: %s\n", live.skip);
-		return;
+		SKIP("%s", live.skip);
 	}
 	fixture_start(&f, "idle", NULL, NULL);
 	snprintf(pid, sizeof(pid), "%d\n", (int)f.pid);
 	if (!write_file(live.memory, "cgroup.procs", pid) ||
 	    !write_file(live.cpu, "cgroup.procs", pid)) {
 		fixture_stop(&f);
-		fprintf(stderr, "cgroup: live v1 test skipped: %s\n", live.skip);
-		return;
+		SKIP("%s", live.skip);
 	}
 	ck_assert_int_eq(sched_getaffinity(f.pid, sizeof(set), &set), 0);
 	affinity = CPU_COUNT(&set);

@@ -7,6 +7,21 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+/* A test that cannot run here says why and ends.  The runner lists it after
+ * Check's summary as skipped (Check itself counts it among the passes), and
+ * make check fails when what is missing is something `make deps` installs:
+ *
+ *	SKIP("needs root and the user nobody");		this host cannot run it
+ *	SKIP_MISSING("redis-server");			make deps installs it
+ */
+#define SKIP(...) do { test_skipped(__func__, false, __VA_ARGS__); return; } while (0)
+#define SKIP_MISSING(...) do { test_skipped(__func__, true, __VA_ARGS__); return; } while (0)
+void test_skipped(const char *test, bool installable, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* The file the runner collects skips in (HEAPDOC_SKIP_LOG names it). */
+#define SKIP_LOG_ENV "HEAPDOC_SKIP_LOG"
+
 /* A committed fake /proc or /sys tree under fixtures/. */
 #define FAKE_TREE(name) HEAPDOC_ROOT "/fixtures/" name
 
@@ -45,9 +60,26 @@ void fixture_stop(struct fixture *f);
 int run_heapdoc(const char *const *args, char *out, size_t len,
 		char *err, size_t errlen);
 
-/* The integer of "key": N found after "section": { in heapdoc's pretty JSON
- * (the first such key after the section opens); fails the test if absent. */
-long long json_number_under(const char *json, const char *section, const char *key);
+/* heapdoc's JSON output, read with the library's own reader (base/json.h):
+ * the value at path in document doc ("trend.allocated.slope_bytes_per_s",
+ * "knobs[2].name", "glibc.arenas[0].top_held_by.size").  Each fails the
+ * test, showing the document, when it does not parse or the value is absent
+ * or of another type. */
+double json_number_at(const char *doc, const char *path);
+long long json_int_at(const char *doc, const char *path);	/* null: -1 */
+bool json_bool_at(const char *doc, const char *path);
+/* Copied into buf (len bytes); returns buf. */
+const char *json_string_at(const char *doc, const char *path, char *buf, size_t len);
+/* Member key, taken whole (a name with dots: "generic.heap_size"), of the
+ * object at path. */
+long long json_int_in(const char *doc, const char *path, const char *key);
+/* True when path is in doc (null included); fails when doc does not parse. */
+bool json_has(const char *doc, const char *path);
+/* True when the value at path is null. */
+bool json_is_null(const char *doc, const char *path);
+/* The index of the first element of the array at path whose member key is
+ * the string value ("knobs", "name", "MALLOC_ARENA_MAX"); -1 when none. */
+int json_index_of(const char *doc, const char *path, const char *key, const char *value);
 
 /* Reads a whole small file into buf (NUL-terminated); -1 on failure. */
 int slurp(const char *path, char *buf, size_t len);

@@ -38,62 +38,25 @@ static int triage_json(const struct fixture *f, const char *duration)
 	return rc;
 }
 
-/* The string value of "key" at or after the start of section `within`
- * (NULL: anywhere) in the JSON output; "" when absent. */
-static const char *json_str(const char *within, const char *key, char *buf, size_t len)
+/* The current value of the knob named name, which must be there. */
+static const char *knob_current(const char *name, char *buf, size_t len)
 {
-	char needle[128];
-	const char *p = within ? strstr(out, within) : out, *end;
+	char path[64];
+	int i = json_index_of(out, "knobs", "name", name);
 
-	buf[0] = '\0';
-	if (!p)
-		return buf;
-	snprintf(needle, sizeof(needle), "\"%s\": \"", key);
-	p = strstr(p, needle);
-	if (!p)
-		return buf;
-	p += strlen(needle);
-	end = strchr(p, '"');
-	if (end)
-		snprintf(buf, len, "%.*s", (int)(end - p), p);
-	return buf;
-}
-
-static double json_num(const char *within, const char *key)
-{
-	char needle[128];
-	const char *p = within ? strstr(out, within) : out;
-
-	if (!p)
-		return -1;
-	snprintf(needle, sizeof(needle), "\"%s\": ", key);
-	p = strstr(p, needle);
-	return p ? strtod(p + strlen(needle), NULL) : -1;
-}
-
-/* The knob object named name, as text, for strstr checks; NULL if absent. */
-static const char *knob_text(const char *name, char *buf, size_t len)
-{
-	char needle[128];
-	const char *p, *end;
-
-	snprintf(needle, sizeof(needle), "\"name\": \"%s\"", name);
-	p = strstr(out, needle);
-	if (!p)
-		return NULL;
-	end = strstr(p, "\"risk\"");
-	snprintf(buf, len, "%.*s", end ? (int)(end - p) : 200, p);
-	return buf;
+	ck_assert_msg(i >= 0, "no knob %s in %s", name, out);
+	snprintf(path, sizeof(path), "knobs[%d].current", i);
+	return json_string_at(out, path, buf, len);
 }
 
 static void assert_verdict(int rc, int want_rc, const char *want)
 {
-	char v[64];
+	char v[64], reason[256];
 
-	json_str(NULL, "verdict", v, sizeof(v));
+	json_string_at(out, "verdict", v, sizeof(v));
 	ck_assert_msg(rc == want_rc && !strcmp(v, want),
 		      "exit %d verdict %s, expected %d %s; reason: %s", rc, v, want_rc, want,
-		      json_str(NULL, "reason", (char[256]){ 0 }, 256));
+		      json_string_at(out, "reason", reason, sizeof(reason)));
 }
 
 /* ---- scenarios ------------------------------------------------------------ */
@@ -110,7 +73,7 @@ START_TEST(scenario_leak)
 	rc = triage_json(&f, WINDOW);
 	fixture_stop(&f);
 	assert_verdict(rc, 10, "leak");
-	slope = json_num("\"allocated\": {", "slope_bytes_per_s");
+	slope = json_number_at(out, "trend.allocated.slope_bytes_per_s");
 	ck_assert_msg(slope > 0.5 * 4194304 && slope < 2.0 * 4194304,
 		      "allocated slope %.0f B/s against 4 MiB/s leaked", slope);
 }
@@ -140,7 +103,7 @@ START_TEST(scenario_pinning)
 	rc = triage_json(&f, WINDOW);
 	fixture_stop(&f);
 	assert_verdict(rc, 11, "fragmentation");
-	gap = json_num("\"gap\": {", "bytes");
+	gap = json_number_at(out, "gap.bytes");
 	ck_assert_msg(gap >= 0.5 * freed && gap <= 1.1 * freed, "gap %.0f, freed %.0f", gap, freed);
 }
 END_TEST
@@ -148,15 +111,14 @@ END_TEST
 START_TEST(scenario_arenas)
 {
 	struct fixture f;
-	char k[2048];
 	int rc;
 
 	fixture_start(&f, "scenario_arenas", NULL, NULL);
 	rc = triage_json(&f, WINDOW);
 	fixture_stop(&f);
 	assert_verdict(rc, 11, "fragmentation");
-	ck_assert_ptr_nonnull(knob_text("MALLOC_ARENA_MAX", k, sizeof(k)));
-	ck_assert_msg(json_num("\"gap\": {", "narenas") >= 8, "%s", out);
+	ck_assert_int_ge(json_index_of(out, "knobs", "name", "MALLOC_ARENA_MAX"), 0);
+	ck_assert_msg(json_number_at(out, "gap.narenas") >= 8, "%s", out);
 }
 END_TEST
 
@@ -172,8 +134,7 @@ START_TEST(scenario_top)
 	rc = triage_json(&f, WINDOW);
 	fixture_stop(&f);
 	assert_verdict(rc, 12, "unpurged");
-	ck_assert_ptr_nonnull(knob_text("MALLOC_TRIM_THRESHOLD_", k, sizeof(k)));
-	ck_assert_msg(strstr(k, "\"current\": \"1073741824\""), "%s", k);
+	ck_assert_str_eq(knob_current("MALLOC_TRIM_THRESHOLD_", k, sizeof(k)), "1073741824");
 }
 END_TEST
 
@@ -193,7 +154,7 @@ START_TEST(scenario_leak_mostly_outside)
 	rc = triage_json(&f, WINDOW);
 	fixture_stop(&f);
 	assert_verdict(rc, 10, "leak");
-	share = json_num("\"outside\": {", "share");
+	share = json_number_at(out, "outside.share");
 	ck_assert_msg(share > want - 0.15 && share < want + 0.1,
 		      "outside share %.2f, mapped/(mapped + leaked) %.2f", share, want);
 	ck_assert_msg(strstr(out, "of the growth is outside glibc malloc (other anonymous memory +"),
@@ -240,14 +201,14 @@ START_TEST(scenario_outside)
 	rc = triage_json(&f, WINDOW);
 	fixture_stop(&f);
 	assert_verdict(rc, 14, "inconclusive");
-	ck_assert_str_eq(json_str(NULL, "leaning", reason, sizeof(reason)), "leak");
-	json_str(NULL, "reason", reason, sizeof(reason));
+	ck_assert_str_eq(json_string_at(out, "leaning", reason, sizeof(reason)), "leak");
+	json_string_at(out, "reason", reason, sizeof(reason));
 	ck_assert_msg(strstr(reason, "outside the allocator's view"), "reason: %s", reason);
-	rss_slope = json_num("\"rss\": {", "slope_bytes_per_s");
+	rss_slope = json_number_at(out, "trend.rss.slope_bytes_per_s");
 	ck_assert_msg(rss_slope > 0.5 * rate && rss_slope < 2.0 * rate,
 		      "RSS slope %.0f B/s against %.0f B/s mapped", rss_slope, rate);
 	/* malloc is idle: nearly all of the growth is outside it. */
-	share = json_num("\"outside\": {", "share");
+	share = json_number_at(out, "outside.share");
 	ck_assert_msg(share > 0.9, "outside share %.2f", share);
 	ck_assert_msg(strstr(out, "outside glibc malloc (other anonymous memory +"),
 		      "no outside evidence in %s", out);
@@ -272,7 +233,7 @@ START_TEST(scenario_plateau)
 	fixture_stop(&f);
 	ck_assert_int_ne(rc, 10);
 	assert_verdict(rc, 0, "healthy");
-	json_str("\"allocated\": {", "kind", kind, sizeof(kind));
+	json_string_at(out, "trend.allocated.kind", kind, sizeof(kind));
 	ck_assert_msg(!strcmp(kind, "plateau"), "allocated trend %s", kind);
 }
 END_TEST
@@ -289,11 +250,10 @@ START_TEST(scenario_mmap_churn)
 	rc = triage_json(&f, WINDOW);
 	fixture_stop(&f);
 	/* The fault storm is /proc evidence: it shows with or without a backend. */
-	ck_assert_msg(json_num("\"latency\": {", "minor_faults_per_s") >= 10000, "%s", out);
+	ck_assert_msg(json_number_at(out, "latency.minor_faults_per_s") >= 10000, "%s", out);
 	ck_assert_msg(strstr(out, "minor page faults/s"), "no fault evidence");
 	assert_verdict(rc, 0, "healthy");
-	ck_assert_ptr_nonnull(knob_text("MALLOC_MMAP_THRESHOLD_", k, sizeof(k)));
-	ck_assert_msg(strstr(k, "\"current\": \"131072\""), "%s", k);
+	ck_assert_str_eq(knob_current("MALLOC_MMAP_THRESHOLD_", k, sizeof(k)), "131072");
 }
 END_TEST
 
@@ -327,16 +287,14 @@ START_TEST(scenario_live_set)
 	live_cgroup_make(&cg, "memory", "triage");
 	snprintf(lim, sizeof(lim), "%lld", limit);
 	if (cg.skip[0] || !live_put(&cg, "memory.limit_in_bytes", lim)) {
-		fprintf(stderr, "triage: live-set skipped: %s\n", cg.skip);
 		live_cgroup_remove(&cg);
-		return;
+		SKIP("%s", cg.skip);
 	}
 	fixture_start(&f, "scenario_plateau", args, NULL);
 	if (!live_cgroup_enter(&cg, f.pid)) {
-		fprintf(stderr, "triage: live-set skipped: %s\n", cg.skip);
 		fixture_stop(&f);
 		live_cgroup_remove(&cg);
-		return;
+		SKIP("%s", cg.skip);
 	}
 	usleep(2000000);
 	rc = triage_json(&f, "3s");
@@ -380,16 +338,20 @@ static long long rss_of(pid_t pid)
 START_TEST(malloc_trim_returns_what_it_says)
 {
 	struct fixture f;
-	char pid[16], cmd[256];
+	char pid[16], cmd[256] = "", path[64];
 	const char *args[] = { "triage", "--once", "--json", pid, NULL }, *argv[16];
 	double trimmable;
 	long long before, after, loops0, loops1;
+	int i;
 
 	fixture_start(&f, "act_glibc", NULL, NULL);
 	snprintf(pid, sizeof(pid), "%d", (int)f.pid);
 	run_heapdoc(args, out, sizeof(out), err, sizeof(err));
-	trimmable = json_num("\"gap\": {", "trimmable");
-	json_str("\"name\": \"malloc_trim\"", "command", cmd, sizeof(cmd));
+	trimmable = json_number_at(out, "gap.trimmable");
+	i = json_index_of(out, "knobs", "name", "malloc_trim");
+	snprintf(path, sizeof(path), "knobs[%d].command", i);
+	if (i >= 0)
+		json_string_at(out, path, cmd, sizeof(cmd));
 	ck_assert_msg(trimmable > 0 && cmd[0], "no malloc_trim knob: %s", out);
 	ck_assert_ptr_null(strstr(out, "gdb"));
 	split_command(cmd, argv, 16);
@@ -442,7 +404,7 @@ START_TEST(other_allocators)
 	rc = triage_json(&f, WINDOW);
 	fixture_stop(&f);
 	assert_verdict(rc, c->rc, c->verdict);
-	ck_assert_str_eq(json_str("\"allocator\": {", "name", name, sizeof(name)),
+	ck_assert_str_eq(json_string_at(out, "allocator.name", name, sizeof(name)),
 			 alloc_kind_name(c->kind));
 }
 END_TEST
@@ -470,7 +432,7 @@ START_TEST(json_has_the_contract_keys)
 	ck_assert_msg(rc == 14, "exit %d: %s", rc, err);
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
 		ck_assert_msg(strstr(out, keys[i]), "no %s in %s", keys[i], out);
-	ck_assert_int_eq((int)json_num(NULL, "pid"), atoi(pid));
+	ck_assert_int_eq((int)json_number_at(out, "pid"), atoi(pid));
 }
 END_TEST
 
@@ -511,7 +473,6 @@ START_TEST(latency_samples_every_thread)
 	struct fixture f;
 	char pid[16];
 	const char *args[] = { "triage", "--once", "--latency", "--json", pid, NULL };
-	const char *p;
 	int rc;
 
 	fixture_start(&f, "scenario_churn", NULL, NULL);
@@ -519,14 +480,12 @@ START_TEST(latency_samples_every_thread)
 	rc = run_heapdoc(args, out, sizeof(out), err, sizeof(err));
 	fixture_stop(&f);
 	ck_assert_msg(rc == 14 || rc == 0, "exit %d: %s", rc, err);
-	p = strstr(out, "\"latency\": {");
-	ck_assert_ptr_nonnull(p);
-	ck_assert_msg(strstr(p, "\"sampled\": true"), "%s", p);
+	ck_assert_msg(json_bool_at(out, "latency.sampled"), "%s", out);
 	/* At most 20 rounds × 2 threads; the 3 s budget may cut rounds on a
 	 * loaded machine, but not below half. */
-	ck_assert_int_le((int)json_num("\"latency\": {", "samples"), 40);
-	ck_assert_int_ge((int)json_num("\"latency\": {", "samples"), 20);
-	ck_assert_msg(json_num("\"target\": {", "stops") >= 10, "%s", out);
+	ck_assert_int_le((int)json_number_at(out, "latency.samples"), 40);
+	ck_assert_int_ge((int)json_number_at(out, "latency.samples"), 20);
+	ck_assert_msg(json_number_at(out, "target.stops") >= 10, "%s", out);
 }
 END_TEST
 

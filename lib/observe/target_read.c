@@ -157,6 +157,9 @@ static int read_pieces_once(struct target *t, const struct target_piece *v, size
 	size_t want = 0;
 	ssize_t got;
 
+	/* Nothing to read; and gcc -O1 (make asan) then sees the arrays filled. */
+	if (!n)
+		return 0;
 	for (size_t i = 0; i < n; i++) {
 		local[i] = (struct iovec){ .iov_base = v[i].buf, .iov_len = v[i].len };
 		remote[i] = (struct iovec){ .iov_base = (void *)(uintptr_t)v[i].addr,
