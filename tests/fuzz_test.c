@@ -213,7 +213,7 @@ END_TEST
 START_TEST(heap_list_that_skips_a_free_chunk)
 {
 	check_corrupt(CORPUS("glibc_heap", "regress-free-chunk-skipped-on-its-list"),
-		      "is not a free chunk linking back to it");
+		      "the fd and bk links of its free lists disagree");
 }
 END_TEST
 
@@ -222,7 +222,7 @@ END_TEST
 START_TEST(heap_empty_bin_that_points_astray)
 {
 	check_corrupt(CORPUS("glibc_heap", "regress-empty-bin-points-astray"),
-		      "are not free chunks linking back to it");
+		      "the fd and bk links of its free lists disagree");
 }
 END_TEST
 

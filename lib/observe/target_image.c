@@ -66,8 +66,6 @@ void target_image_free(struct target_image *img)
 static int push_segment(struct target_image *img, uint64_t addr, uint64_t len,
 			unsigned char *bytes, unsigned char fill)
 {
-	if (img->nseg == TARGET_IMAGE_MAX_SEGMENTS)
-		return -E2BIG;
 	if (img->nseg == img->segcap) {
 		size_t cap = img->segcap ? 2 * img->segcap : 64;
 		struct segment *v = reallocarray(img->seg, cap, sizeof(*v));
@@ -150,7 +148,7 @@ bool target_image_note(const struct target_image *img, const char *name, uint64_
 	return false;
 }
 
-/* ---- ordering: sorted segments, an overlap kept by the earlier one ------ */
+/* ---- ordering: sorted segments, an overlap kept by the lower start ------ */
 
 static int seg_cmp(const void *a, const void *b)
 {
@@ -329,10 +327,9 @@ static void put_segment(struct out *o, const struct segment *s)
 	}
 }
 
-int target_image_save(const struct target_image *cimg, unsigned char **buf, size_t *len,
+int target_image_save(struct target_image *img, unsigned char **buf, size_t *len,
 		      struct error *err)
 {
-	struct target_image *img = (struct target_image *)cimg;	/* ordered in place */
 	struct out o = { 0 };
 
 	order(img);

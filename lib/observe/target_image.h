@@ -46,8 +46,7 @@
 
 struct target_image;
 
-/* Limits on what an image may describe (load refuses past them). */
-#define TARGET_IMAGE_MAX_SEGMENTS	65536
+/* Limits on what an image may describe (a record past them ends a load). */
 #define TARGET_IMAGE_MAX_FILL		(64ULL << 20)	/* per 'F' record */
 #define TARGET_IMAGE_MAX_THREADS	4096
 #define TARGET_IMAGE_MAX_NOTES		64
@@ -63,9 +62,9 @@ int target_image_set_note(struct target_image *img, const char *name, uint64_t v
 /* A named number; false when the image has none by that name. */
 bool target_image_note(const struct target_image *img, const char *name, uint64_t *value);
 
-/* The saved form (malloc'd into *buf), and back.  Load fails only without
- * the magic (-EINVAL) or memory (-ENOMEM). */
-int target_image_save(const struct target_image *img, unsigned char **buf, size_t *len,
+/* The saved form (malloc'd into *buf; img is sorted on the way), and
+ * back.  Load fails only without the magic (-EINVAL) or memory (-ENOMEM). */
+int target_image_save(struct target_image *img, unsigned char **buf, size_t *len,
 		      struct error *err);
 int target_image_load(struct target_image **img, const void *buf, size_t len,
 		      struct error *err);

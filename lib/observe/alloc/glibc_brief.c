@@ -114,7 +114,7 @@ int snap_walk_arena(struct snap *s, size_t i)
 	part_read(st, s->ntrim_spans, &before);
 	if (ar->main && (snap_ms(s, i, MS_FLAGS) & NONCONTIGUOUS))
 		rc = snap_walk_bins(s, i);	/* no single region to walk */
-	snap_links_begin(s);
+	snap_links_begin(s, i);
 	for (size_t k = 0; k < s->nregions && rc == 0; k++) {
 		uint64_t run = 0;
 
@@ -127,7 +127,7 @@ int snap_walk_arena(struct snap *s, size_t i)
 	 * per corruption. */
 	if (rc == 0 && st->nfindings == findings)
 		snap_links_check(s, i);
-	snap_links_end(s);
+	s->links.on = false;
 	if (rc == 0)
 		rc = snap_walk_fastbins(s, i, true);
 	if (rc == 0)

@@ -1,157 +1,68 @@
-/* The links of an arena's free chunks, checked against each other after
- * its heaps are walked: every free chunk's fd leads to a free chunk whose
- * bk leads back, and its bk to one whose fd does (or to a bin head, which
- * check_free_chunk in glibc_walk.c checks).  That is glibc's own unlink
- * check ("corrupted double-linked list"), made on what the boundary-tag
- * walk copied anyway: no read of the target, one table entry per free
- * chunk.  A chunk its neighbours on the list skip, or a link into the
- * middle of a chunk, is a finding before glibc aborts on it.
+/* The links of an arena's free lists, checked against each other as its
+ * heaps are walked: glibc's own unlink check ("corrupted double-linked
+ * list") made on what the boundary-tag walk copies anyway, with no read of
+ * the target and no memory per chunk.
+ *
+ * In a consistent arena the free chunks and the bin heads form doubly
+ * linked lists: x->fd == y exactly when y->bk == x.  So the pairs
+ * (x, x->fd) over every free chunk and bin head are the pairs (y->bk, y)
+ * over the same nodes, and the sums of a hash of each pair agree.  A chunk
+ * a list skips, a link into the middle of a chunk, a bin that lets go of
+ * its chunks or points astray: the sums differ (but with probability
+ * 2^-64), and the arena is corrupt before glibc aborts on it.
  *
  * Only a consistent snapshot (every arena mutex free) is checked: a list
  * caught mid-update is not corrupt. */
 #include "observe/alloc/glibc_snap.h"
 
-#include <errno.h>
-#include <stdlib.h>
-#include <string.h>
-
-struct link {
-	uint64_t p, fd, bk;		/* p == 0: an empty slot */
-};
-
-struct linkset {
-	struct link *v;
-	size_t cap, n;
-	bool failed;			/* out of memory: nothing is checked */
-};
-
-static size_t slot_of(const struct linkset *ls, uint64_t p)
+/* A pair, mixed (splitmix64's finaliser over both words). */
+static uint64_t pair_hash(uint64_t from, uint64_t to)
 {
-	return (size_t)((p >> 4) * 0x9E3779B97F4A7C15ULL >> 17) & (ls->cap - 1);
+	uint64_t x = from * 0x9E3779B97F4A7C15ULL ^ (to + 0x632BE59BD9B4E019ULL);
+
+	x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
+	x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
+	return x ^ (x >> 31);
 }
 
-static struct link *find(const struct linkset *ls, uint64_t p)
+void snap_links_begin(struct snap *s, size_t arena)
 {
-	if (!ls->n)
-		return NULL;
-	for (size_t i = slot_of(ls, p); ls->v[i].p; i = (i + 1) & (ls->cap - 1))
-		if (ls->v[i].p == p)
-			return &ls->v[i];
-	return NULL;
-}
+	bool walked = false;
 
-static void put(struct linkset *ls, const struct link *l)
-{
-	size_t i = slot_of(ls, l->p);
-
-	while (ls->v[i].p && ls->v[i].p != l->p)
-		i = (i + 1) & (ls->cap - 1);
-	ls->n += !ls->v[i].p;
-	ls->v[i] = *l;
-}
-
-static bool grow(struct linkset *ls)
-{
-	struct linkset g = { .cap = ls->cap ? 2 * ls->cap : 1024 };
-
-	g.v = calloc(g.cap, sizeof(*g.v));
-	if (!g.v)
-		return false;
-	for (size_t i = 0; i < ls->cap; i++)
-		if (ls->v[i].p)
-			put(&g, &ls->v[i]);
-	free(ls->v);
-	*ls = g;
-	return true;
-}
-
-void snap_links_begin(struct snap *s)
-{
-	snap_links_end(s);
-	if (s->st->consistent)
-		s->links = calloc(1, sizeof(*s->links));
+	/* Every free chunk is noted only when the arena's heaps are walked
+	 * (not a main arena made of scattered mmaps: no region). */
+	for (size_t k = 0; k < s->nregions && !walked; k++)
+		walked = s->regions[k].arena == arena;
+	s->links.forward = s->links.back = 0;
+	s->links.on = s->st->consistent && walked;
 }
 
 void snap_links_note(struct snap *s, uint64_t p, uint64_t fd, uint64_t bk)
 {
-	struct linkset *ls = s->links;
-
-	if (!ls || ls->failed)
+	if (!s->links.on)
 		return;
-	if ((ls->n + 1) * 2 > ls->cap && !grow(ls)) {
-		ls->failed = true;
-		return;
-	}
-	put(ls, &(struct link){ p, fd, bk });
-}
-
-/* The chunk a link of p leads to, which must link back (back_fd: its fd). */
-static bool links_back(struct snap *s, size_t arena, uint64_t p, uint64_t to, bool back_fd)
-{
-	const struct link *l;
-
-	if (snap_is_bin_head(s, arena, to))
-		return true;		/* check_free_chunk's part */
-	l = find(s->links, to);
-	return l && (back_fd ? l->fd : l->bk) == p;
-}
-
-/* Each bin head's fd and bk: itself (an empty bin), or a free chunk
- * whose bk (for the first) or fd (for the last) is the head. */
-static bool check_bins(struct snap *s, size_t arena)
-{
-	const unsigned char *hdr = snap_arena_hdr(s, arena);
-
-	for (unsigned b = 1; b < s->L->nbins; b++) {
-		uint64_t head = snap_bin_head(s, arena, b);
-		uint64_t fd = glibc_get_at(hdr, &s->L->ms[MS_BINS], 2 * (b - 1));
-		uint64_t bk = glibc_get_at(hdr, &s->L->ms[MS_BINS], 2 * (b - 1) + 1);
-		const struct link *first = find(s->links, fd), *last = find(s->links, bk);
-
-		if ((fd == head) != (bk == head) ||
-		    (fd != head && (!first || first->bk != head || !last || last->fd != head))) {
-			snap_finding(s, head, "bin %u of arena %#llx: its ends (%#llx, %#llx) are not "
-				     "free chunks linking back to it", b,
-				     (unsigned long long)s->st->arenas[arena].addr,
-				     (unsigned long long)fd, (unsigned long long)bk);
-			return false;
-		}
-	}
-	return true;
+	s->links.forward += pair_hash(p, fd);
+	s->links.back += pair_hash(bk, p);
 }
 
 void snap_links_check(struct snap *s, size_t arena)
 {
-	const struct linkset *ls = s->links;
+	const unsigned char *hdr = snap_arena_hdr(s, arena);
 
-	if (!ls || ls->failed || !check_bins(s, arena)) {
-		snap_links_end(s);
+	if (!s->links.on)
 		return;
-	}
-	for (size_t i = 0; i < ls->cap; i++) {
-		const struct link *l = &ls->v[i];
+	s->links.on = false;
+	for (unsigned b = 1; b < s->L->nbins; b++) {
+		uint64_t head = snap_bin_head(s, arena, b);
 
-		if (!l->p)
-			continue;
-		if (!links_back(s, arena, l->p, l->fd, false)) {
-			snap_finding(s, l->p, "free chunk: fd %#llx is not a free chunk linking "
-				     "back to it", (unsigned long long)l->fd);
-			break;
-		}
-		if (!links_back(s, arena, l->p, l->bk, true)) {
-			snap_finding(s, l->p, "free chunk: bk %#llx is not a free chunk linking "
-				     "back to it", (unsigned long long)l->bk);
-			break;
-		}
+		s->links.forward += pair_hash(head, glibc_get_at(hdr, &s->L->ms[MS_BINS],
+								 2 * (b - 1)));
+		s->links.back += pair_hash(glibc_get_at(hdr, &s->L->ms[MS_BINS], 2 * (b - 1) + 1),
+					   head);
 	}
-	snap_links_end(s);
-}
-
-void snap_links_end(struct snap *s)
-{
-	if (!s->links)
-		return;
-	free(s->links->v);
-	free(s->links);
-	s->links = NULL;
+	if (s->links.forward != s->links.back)
+		snap_finding(s, s->st->arenas[arena].addr, "arena %#llx: the fd and bk links of "
+			     "its free lists disagree (a chunk skipped, a link into another "
+			     "chunk, a bin that lost its chunks)",
+			     (unsigned long long)s->st->arenas[arena].addr);
 }

@@ -104,8 +104,11 @@ struct snap {
 	int finding_by;
 	int finding_owner[GLIBC_MAX_FINDINGS];	/* of each finding kept */
 	unsigned tcache_findings;
-	struct linkset *links;		/* the free chunks' links, while one
-					 * arena is walked (glibc_links.c) */
+	/* The free lists' links, while one arena is walked (glibc_links.c). */
+	struct {
+		uint64_t forward, back;
+		bool on;
+	} links;
 	/* the window of the heap walk */
 	struct readahead *ra;
 	struct readahead ra_own;	/* started when a walk needs one (trend) */
@@ -221,13 +224,12 @@ int snap_tcaches_again(struct snap *s, const bool *skip, bool *same);
 
 /* ---- glibc_links.c ---- */
 
-/* Around the walk of one arena's heaps (a consistent snapshot only): note
- * each free chunk's links; check that they link back to each other (a
- * finding if not), which also ends the table; end it without checking. */
-void snap_links_begin(struct snap *s);
+/* Around the walk of arena's heaps (all of them, in a consistent
+ * snapshot): each free chunk's links noted, then checked against each
+ * other and the bin heads' (a finding if they disagree). */
+void snap_links_begin(struct snap *s, size_t arena);
 void snap_links_note(struct snap *s, uint64_t p, uint64_t fd, uint64_t bk);
 void snap_links_check(struct snap *s, size_t arena);
-void snap_links_end(struct snap *s);
 
 /* ---- glibc_walk.c ---- */
 
