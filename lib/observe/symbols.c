@@ -391,23 +391,28 @@ static bool member_type(Dwarf_Die *member, Dwarf_Die *type)
 	       dwarf_formref_die(&attr, type);
 }
 
-static void fill_member(Dwarf_Die *die, struct sym_member *m)
+/* One member's place and size; false when the debug info contradicts
+ * itself (an array whose elements do not fit it whole). */
+static bool fill_member(Dwarf_Die *die, struct sym_member *m)
 {
 	Dwarf_Attribute attr;
-	Dwarf_Word off = 0, size = 0;
+	Dwarf_Word off = 0, size = 0, elem_size;
 	Dwarf_Die type, peeled, elem;
 
 	if (dwarf_attr_integrate(die, DW_AT_data_member_location, &attr) &&
 	    dwarf_formudata(&attr, &off) != 0)
-		return;		/* a location expression: not in these structs */
+		return true;	/* a location expression: not in these structs */
 	if (!member_type(die, &type) || dwarf_aggregate_size(&type, &size) != 0)
-		return;
+		return true;
+	elem_size = size;
+	if (peel_type(&type, &peeled) && dwarf_tag(&peeled) == DW_TAG_array_type &&
+	    member_type(&peeled, &elem) && dwarf_aggregate_size(&elem, &elem_size) == 0 &&
+	    (!elem_size || elem_size > size || size % elem_size))
+		return false;
 	m->offset = (int64_t)off;
 	m->size = size;
-	m->elem_size = size;
-	if (peel_type(&type, &peeled) && dwarf_tag(&peeled) == DW_TAG_array_type &&
-	    member_type(&peeled, &elem))
-		dwarf_aggregate_size(&elem, &m->elem_size);
+	m->elem_size = elem_size;
+	return true;
 }
 
 /* The definition of struct `name` (or of a typedef `name` of a struct)
@@ -494,8 +499,10 @@ int symbols_struct(struct sym_module *m, const char *cu_hint, const char *name,
 		if (dwarf_tag(&child) != DW_TAG_member || !mname)
 			continue;
 		for (size_t i = 0; i < n; i++)
-			if (!strcmp(members[i].name, mname))
-				fill_member(&child, &members[i]);
+			if (!strcmp(members[i].name, mname) && !fill_member(&child, &members[i]))
+				return error_set(err, -EIO, "struct %s: member %s: an array of "
+						 "elements that do not fit it: corrupt debug info",
+						 name, mname);
 	} while (dwarf_siblingof(&child, &child) == 0);
 	return 0;
 }

@@ -106,7 +106,8 @@ struct sym_member {
 /* Looks for `struct name` (or a typedef of that name) first in the
  * compilation units whose name ends with cu_hint ("malloc.c"; NULL: none),
  * then in every CU.  -ENODATA when the module has no DWARF,
- * -ENOENT when no such struct exists. */
+ * -ENOENT when no such struct exists, -EIO when its debug info contradicts
+ * itself (a member array whose elements do not fit it whole). */
 int symbols_struct(struct sym_module *m, const char *cu_hint, const char *name,
 		   uint64_t *size, struct sym_member *members, size_t n,
 		   struct error *err);

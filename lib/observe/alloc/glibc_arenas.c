@@ -248,7 +248,8 @@ static int top_size(struct snap *s, size_t i, uint64_t *size)
 	*size = 0;
 	if (!top)
 		return 0;
-	if (top >= ar->addr && top + CHUNK_HDR <= ar->addr + s->L->state_size) {
+	/* Overflow-safe: a corrupt top near 2^64 must not wrap into the copy. */
+	if (top >= ar->addr && top - ar->addr <= s->L->state_size - CHUNK_HDR) {
 		memcpy(&raw, snap_arena_hdr(s, i) + (top - ar->addr) + 8, 8);
 		*size = raw & ~(uint64_t)SIZE_BITS;
 		return 0;

@@ -170,12 +170,19 @@ static int check_inside(const char *what, const char *const *names,
 	for (size_t i = 0; i < n; i++) {
 		uint64_t end = (uint64_t)f[i].size * f[i].count;
 
-		if (f[i].off < 0 || ((uint64_t)f[i].off <= size && end <= size - (uint64_t)f[i].off))
+		if (f[i].off < 0)
 			continue;
-		return error_set(err, -EIO, "the debug info puts %s.%s (%llu bytes at %lld) "
-				 "outside the struct's %llu bytes: corrupt debug info", what,
-				 names[i], (unsigned long long)end, (long long)f[i].off,
-				 (unsigned long long)size);
+		/* glibc_get reads words of 1, 2, 4 or 8 bytes. */
+		if (!f[i].count || (f[i].size != 1 && f[i].size != 2 && f[i].size != 4 &&
+				    f[i].size != 8))
+			return error_set(err, -EIO, "the debug info gives %s.%s %u elements of "
+					 "%u bytes: corrupt debug info", what, names[i],
+					 f[i].count, f[i].size);
+		if ((uint64_t)f[i].off > size || end > size - (uint64_t)f[i].off)
+			return error_set(err, -EIO, "the debug info puts %s.%s (%llu bytes at "
+					 "%lld) outside the struct's %llu bytes: corrupt debug "
+					 "info", what, names[i], (unsigned long long)end,
+					 (long long)f[i].off, (unsigned long long)size);
 	}
 	return 0;
 }
@@ -208,9 +215,15 @@ static int layout_from_dwarf(struct sym_module *m, struct glibc_layout *L, struc
 	if (rc < 0)
 		return rc;
 	/* Before 2.26 there is no tcache: leave its layout empty. */
-	if (dwarf_struct(m, "tcache_perthread_struct", tc_names, L->tc, TC_N,
-			 &L->tcache_size, NULL) < 0)
+	rc = dwarf_struct(m, "tcache_perthread_struct", tc_names, L->tc, TC_N, &L->tcache_size,
+			  err);
+	if (rc == -EIO)
+		return rc;
+	if (rc < 0) {
 		L->tcache_size = 0;
+		for (size_t k = 0; k < TC_N; k++)
+			L->tc[k] = (struct glibc_field){ .off = -1 };
+	}
 	L->nfastbins = L->ms[MS_FASTBINS].count;
 	L->nbins = L->ms[MS_BINS].count / 2 + 1;
 	L->tcache_bins = L->tc[TC_ENTRIES].count;
