@@ -45,9 +45,6 @@
 static char *dir;
 static char file[4096];
 
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	static const uint8_t tree[] = "@@ proc/4242/root/lib/\n";

@@ -2,6 +2,13 @@
 #ifndef HEAPDOC_FUZZ_H
 #define HEAPDOC_FUZZ_H
 
+#include <stddef.h>
+#include <stdint.h>
+
+/* What libFuzzer calls: once at the start (optional), then per input. */
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
 /* Stops the run with a message when a result breaks what its header
  * promises: libFuzzer saves the input as a crash, a finding like any. */
 #define FUZZ_CHECK(cond, ...)						\

@@ -26,8 +26,6 @@
 #include "observe/target_image.h"
 #include "fuzz.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
 static void check_state(const struct glibc_state *st)
 {
 	struct alloc_summary sum;

@@ -62,6 +62,22 @@ static int attach_userdata(Dwfl_Module *mod, void **userdata, const char *name,
 	return DWARF_CB_OK;
 }
 
+/* A session whose find_elf (and section_address) the caller has set:
+ * debug info found by libdwfl's standard search (symbols.h), reporting
+ * begun. */
+static int session_begin(struct symbols *s, struct error *err)
+{
+	s->callbacks.find_debuginfo = dwfl_standard_find_debuginfo;
+	/* NULL: libdwfl's default, ":.debug:/usr/lib/debug". */
+	s->debuginfo_path = getenv("HEAPDOC_DEBUG_PATH");
+	s->callbacks.debuginfo_path = &s->debuginfo_path;
+	s->dwfl = dwfl_begin(&s->callbacks);
+	if (!s->dwfl)
+		return error_set(err, -ENOMEM, "libdwfl: %s", dwfl_errmsg(-1));
+	dwfl_report_begin(s->dwfl);
+	return 0;
+}
+
 int symbols_open(struct symbols **out, pid_t pid, struct error *err)
 {
 	struct symbols *s;
@@ -82,16 +98,9 @@ int symbols_open(struct symbols **out, pid_t pid, struct error *err)
 	r = readlink(probe, s->exe, sizeof(s->exe) - 1);
 	s->exe[r > 0 ? r : 0] = '\0';
 	s->callbacks.find_elf = find_elf_in_root;
-	s->callbacks.find_debuginfo = dwfl_standard_find_debuginfo;
-	/* NULL: libdwfl's default, ":.debug:/usr/lib/debug". */
-	s->debuginfo_path = getenv("HEAPDOC_DEBUG_PATH");
-	s->callbacks.debuginfo_path = &s->debuginfo_path;
-	s->dwfl = dwfl_begin(&s->callbacks);
-	if (!s->dwfl) {
-		rc = error_set(err, -ENOMEM, "libdwfl: %s", dwfl_errmsg(-1));
+	rc = session_begin(s, err);
+	if (rc < 0)
 		goto out;
-	}
-	dwfl_report_begin(s->dwfl);
 	r = dwfl_linux_proc_report(s->dwfl, pid);
 	if (r != 0) {
 		int e = r > 0 ? r : EIO;
@@ -125,16 +134,10 @@ int symbols_open_file(struct symbols **out, const char *path, struct error *err)
 	if (!s)
 		return error_set(err, -ENOMEM, "out of memory");
 	s->callbacks.find_elf = dwfl_build_id_find_elf;
-	s->callbacks.find_debuginfo = dwfl_standard_find_debuginfo;
 	s->callbacks.section_address = dwfl_offline_section_address;
-	s->debuginfo_path = getenv("HEAPDOC_DEBUG_PATH");
-	s->callbacks.debuginfo_path = &s->debuginfo_path;
-	s->dwfl = dwfl_begin(&s->callbacks);
-	if (!s->dwfl) {
-		rc = error_set(err, -ENOMEM, "libdwfl: %s", dwfl_errmsg(-1));
+	rc = session_begin(s, err);
+	if (rc < 0)
 		goto out;
-	}
-	dwfl_report_begin(s->dwfl);
 	if (!dwfl_report_offline(s->dwfl, base ? base + 1 : path, path, -1)) {
 		rc = error_set(err, access(path, R_OK) < 0 ? -errno : -ENOEXEC, "%s: %s", path,
 			       dwfl_errmsg(-1));

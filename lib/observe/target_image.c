@@ -63,18 +63,27 @@ void target_image_free(struct target_image *img)
 
 /* ---- building ----------------------------------------------------------- */
 
+/* Room for one more of n elements of size in *v, of *cap. */
+static bool room(void **v, size_t n, size_t *cap, size_t size)
+{
+	size_t ncap = *cap ? 2 * *cap : 64;
+	void *p;
+
+	if (n < *cap)
+		return true;
+	p = reallocarray(*v, ncap, size);
+	if (!p)
+		return false;
+	*v = p;
+	*cap = ncap;
+	return true;
+}
+
 static int push_segment(struct target_image *img, uint64_t addr, uint64_t len,
 			unsigned char *bytes, unsigned char fill)
 {
-	if (img->nseg == img->segcap) {
-		size_t cap = img->segcap ? 2 * img->segcap : 64;
-		struct segment *v = reallocarray(img->seg, cap, sizeof(*v));
-
-		if (!v)
-			return -ENOMEM;
-		img->seg = v;
-		img->segcap = cap;
-	}
+	if (!room((void **)&img->seg, img->nseg, &img->segcap, sizeof(*img->seg)))
+		return -ENOMEM;
 	/* The last byte of the address space stays out: end never wraps. */
 	len = MIN(len, UINT64_MAX - addr);
 	img->seg[img->nseg++] = (struct segment){ addr, len, bytes, fill };
@@ -109,15 +118,8 @@ int target_image_add_thread(struct target_image *img, pid_t tid, uint64_t fs_bas
 		}
 	if (img->nthr == TARGET_IMAGE_MAX_THREADS)
 		return -E2BIG;
-	if (img->nthr == img->thrcap) {
-		size_t cap = img->thrcap ? 2 * img->thrcap : 16;
-		struct image_thread *v = reallocarray(img->thr, cap, sizeof(*v));
-
-		if (!v)
-			return -ENOMEM;
-		img->thr = v;
-		img->thrcap = cap;
-	}
+	if (!room((void **)&img->thr, img->nthr, &img->thrcap, sizeof(*img->thr)))
+		return -ENOMEM;
 	img->thr[img->nthr++] = (struct image_thread){ tid, fs_base };
 	return 0;
 }
