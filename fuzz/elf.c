@@ -111,7 +111,7 @@ static void on_function(const char *name, uint64_t lo, uint64_t hi, void *arg)
 {
 	(void)name;
 	(void)arg;
-	FUZZ_CHECK(lo < hi || hi < LOAD_BASE, "function [%#llx, %#llx)", (unsigned long long)lo,
+	FUZZ_CHECK(lo < hi, "function [%#llx, %#llx)", (unsigned long long)lo,
 		   (unsigned long long)hi);
 }
 
