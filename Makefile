@@ -202,6 +202,12 @@ $(BUILD)/bench/%: bench/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(FIX_CFLAGS) -O2 -o $@ $< -lpthread
 
+# The long runs of the robustness suites: a thousand corrupted heaps, a
+# thousand kills of heapdoc per allocator (figures on stderr).
+soak: tests
+	HEAPDOC_HOSTILE_SEEDS=1000 CK_RUN_SUITE=hostile $(BUILD)/tests/run
+	HEAPDOC_FAULT_CYCLES=1000 CK_RUN_SUITE=fault $(BUILD)/tests/run
+
 # The recorded observations the judge and reports are tested on
 # (tests/observations_test.c): re-record them from live runs, or only render
 # their expected outputs again after a change meant to alter them.
@@ -226,7 +232,7 @@ install: $(BIN) $(AGENT_SO)
 clean:
 	rm -rf build build-asan build-clang build-fuzz heapdoc
 
-.PHONY: all fixtures tests deps check clang run-tests asan demo bench install clean \
+.PHONY: all fixtures tests deps check clang run-tests asan demo soak bench install clean \
 	observations observations-expected fuzz fuzz-bin fuzz-seeds
 
 -include $(DEPFILES)

@@ -16,6 +16,8 @@
 #include "judge/leaks.h"
 #include "model/profile.h"
 #include "observe/agent/agent_profile.h"
+#include "observe/alloc/jemalloc_prof.h"
+#include "observe/proc.h"
 #include "observe/target.h"
 #include "report/leaks.h"
 
@@ -38,7 +40,10 @@ const struct cmd_entry cmd_leaks_entry = {
 "every relocation slot is put back and the library unloaded once no thread\n"
 "can reach it; if heapdoc is killed, the library puts the slots back itself\n"
 "within a few seconds.  Costs a few percent of a malloc-bound program at the\n"
-"default rate.  Allocations made before heapdoc came are not attributed.\n",
+"default rate.  Allocations made before heapdoc came are not attributed.\n"
+"A jemalloc process started with prof:true is read through its own profiler\n"
+"instead (mallctl prof.dump, at its own sampling rate): nothing is loaded, and\n"
+"what it sampled before heapdoc came is counted too.\n",
 	.args = "<pid>", .args_min = 1, .args_max = 1,
 	.options = {
 		[LEAKS_DURATION] = { .name = "duration", .type = CMD_DURATION,
@@ -217,6 +222,47 @@ static int sample_window(struct agent_profile *ap, const struct leaks_opts *o,
 	return ret;
 }
 
+/* jemalloc's own profiler: a dump at the start (the baseline), at the
+ * middle (or, open-ended, each time the window doubles), and at the end. */
+static int jemalloc_window(struct jemalloc_prof *jp, struct profile *p,
+			   const struct leaks_opts *o, struct error *err)
+{
+	uint64_t start = now_ns();
+	double next_mid = o->duration_s ? o->duration_s / 2 : 1, t = 0;
+	int ret;
+
+	ret = jemalloc_prof_dump(jp, p, JEPROF_MID, err);
+	p->mid_s = 1e-9;		/* the baseline: growth is over the whole window */
+	while (ret == 0 && !stop_signal && (!o->duration_s || t < o->duration_s)) {
+		sleep_ms(AGENT_POLL_MS);
+		t = (now_ns() - start) / 1e9;
+		if (t >= next_mid && (!o->duration_s || t < o->duration_s)) {
+			ret = jemalloc_prof_dump(jp, p, JEPROF_MID, err);
+			p->mid_s = t;
+			next_mid = o->duration_s ? 1e300 : 2 * t;
+		}
+	}
+	p->window_s = (now_ns() - start) / 1e9;
+	if (ret == 0)
+		ret = jemalloc_prof_dump(jp, p, JEPROF_END, err);
+	p->cost.source = PROF_SOURCE_JEMALLOC;
+	p->cost.dumps = jp->dumps;
+	p->cost.load_stop_us = jp->stop_us;
+	p->cost.left = PROF_LEFT_NOTHING;
+	if (ret == 0)
+		agent_profile_symbolise(p, NULL);
+	return ret;
+}
+
+/* True when pid runs jemalloc with its profiler on: then it is read. */
+static bool use_jemalloc_prof(struct jemalloc_prof *jp, pid_t pid)
+{
+	if (jemalloc_prof_open(jp, pid, NULL) == 0)
+		return true;
+	jemalloc_prof_close(jp);
+	return false;
+}
+
 /* ---- output ---------------------------------------------------------------------- */
 
 static int write_file(const char *path, const char *what, const struct profile *p,
@@ -266,6 +312,7 @@ static int report(const struct leaks_opts *o, const struct profile *p)
 static int leaks_exec(const struct cmd_args *a)
 {
 	struct agent_profile ap = { 0 };
+	struct jemalloc_prof jp;
 	struct profile prof = { 0 };
 	struct leaks_opts o;
 	struct error err = { 0 }, end_err = { 0 };
@@ -275,6 +322,23 @@ static int leaks_exec(const struct cmd_args *a)
 	if (ret)
 		return ret;
 	catch_stop_signals();
+	if (use_jemalloc_prof(&jp, o.pid)) {
+		struct proc_status st;
+
+		prof.pid = o.pid;
+		if (proc_read_status("", o.pid, &st, NULL) == 0) {
+			snprintf(prof.comm, sizeof(prof.comm), "%s", st.name);
+			prof.rss_start = st.vm_rss;
+		}
+		ret = jemalloc_window(&jp, &prof, &o, &err);
+		jemalloc_prof_close(&jp);
+		if (proc_read_status("", o.pid, &st, NULL) == 0)
+			prof.rss_end = st.vm_rss;
+		/* Off after all (prof:false): heapdoc's own sampling instead. */
+		if (ret != -EOPNOTSUPP)
+			goto done;
+		profile_free(&prof);
+	}
 	ret = agent_profile_begin(&ap, o.pid, &(struct agent_opts){ .rate = o.rate,
 				  .no_got = o.no_got }, o.duration_s, &prof, &err);
 	if (ret == 0) {
@@ -286,6 +350,7 @@ static int leaks_exec(const struct cmd_args *a)
 	end = agent_profile_end(&ap, ret ? &end_err : &err);
 	if (!ret)
 		ret = end;
+done:
 	if (ret < 0 && !(ret == -ESRCH && prof.nsites)) {
 		profile_free(&prof);
 		return cmd_fail_json(&err, o.json);

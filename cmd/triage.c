@@ -10,8 +10,10 @@
 
 #include "cmd.h"
 #include "judge/knobs.h"
+#include "judge/leaks.h"
 #include "judge/triage.h"
 #include "model/recording.h"
+#include "observe/agent/agent_profile.h"
 #include "observe/observe.h"
 #include "base/human.h"
 #include "report/triage.h"
@@ -19,8 +21,8 @@
 
 static int triage_exec(const struct cmd_args *a);
 
-enum { TRIAGE_DURATION, TRIAGE_INTERVAL, TRIAGE_ONCE, TRIAGE_LATENCY, TRIAGE_JSON,
-       TRIAGE_PROMETHEUS, TRIAGE_FROM, TRIAGE_OUTPUT };
+enum { TRIAGE_DURATION, TRIAGE_INTERVAL, TRIAGE_ONCE, TRIAGE_LATENCY, TRIAGE_SITES,
+       TRIAGE_JSON, TRIAGE_PROMETHEUS, TRIAGE_FROM, TRIAGE_OUTPUT };
 
 const struct cmd_entry cmd_triage_entry = {
 	.name = "triage",
@@ -44,6 +46,9 @@ const struct cmd_entry cmd_triage_entry = {
 			.help = "one snapshot: no trend, so growth cannot be judged" },
 		[TRIAGE_LATENCY] = { .name = "latency",
 			.help = "also look for the allocator's slow path on the stacks" },
+		[TRIAGE_SITES] = { .name = "sites",
+			.help = "also sample allocation stacks over the window, as heapdoc leaks "
+			"does, and with a leak verdict name the allocation sites that grow" },
 		[TRIAGE_JSON] = { .name = "json",
 			.help = "a JSON document (pid, verdict, allocator.name, rss, allocated, "
 			"resident, evidence, knobs, trend, window, target.pause_us, ...)",
@@ -66,6 +71,8 @@ const struct cmd_entry cmd_triage_entry = {
 		  "only the verdict's name, after a 30 s window, for a script" },
 		{ "heapdoc triage --once --prometheus 4242 > /var/lib/node_exporter/heapdoc.prom.tmp",
 		  "one snapshot as metrics for node_exporter's textfile collector" },
+		{ "heapdoc triage --sites --duration 30s 4242",
+		  "the verdict and, if it is a leak, the code whose allocations keep growing" },
 		{ "heapdoc triage -o incident.jsonl 4242",
 		  "the verdict, and the observation saved for a colleague or a ticket" },
 		{ "heapdoc triage --from incident.jsonl --json",
@@ -76,9 +83,18 @@ const struct cmd_entry cmd_triage_entry = {
 
 enum output { OUT_TEXT, OUT_JSON, OUT_PROMETHEUS };
 
+/* --sites: allocation stacks sampled over the window (observe/agent). */
+struct triage_sites {
+	struct agent_profile ap;
+	struct profile prof;
+	struct leak_ranking ranking;
+	bool ranked;			/* ranking holds the result */
+	char why[512];			/* why there are none, when asked for */
+};
+
 struct triage_opts {
 	double duration_s, interval_s;
-	bool once, latency;
+	bool once, latency, sites;
 	enum output out;
 	pid_t pid;
 	const char *from, *output;	/* recordings to read, to write; NULL: none */
@@ -93,6 +109,7 @@ static int triage_options(const struct cmd_args *a, struct triage_opts *o)
 		.interval_s = a->set[TRIAGE_INTERVAL] ? a->seconds[TRIAGE_INTERVAL] : 0,
 		.once = a->set[TRIAGE_ONCE],
 		.latency = a->set[TRIAGE_LATENCY],
+		.sites = a->set[TRIAGE_SITES],
 		.out = a->set[TRIAGE_JSON] ? OUT_JSON :
 		       a->set[TRIAGE_PROMETHEUS] ? OUT_PROMETHEUS : OUT_TEXT,
 		.from = a->value[TRIAGE_FROM],
@@ -100,7 +117,7 @@ static int triage_options(const struct cmd_args *a, struct triage_opts *o)
 	};
 	if (o->from) {
 		/* What was recorded is judged as it was recorded. */
-		for (int i = TRIAGE_DURATION; i <= TRIAGE_LATENCY; i++)
+		for (int i = TRIAGE_DURATION; i <= TRIAGE_SITES; i++)
 			if (a->set[i])
 				return cmd_usage_error(cmd, "--from judges a recording: --%s "
 						       "does not apply", cmd->options[i].name);
@@ -116,6 +133,8 @@ static int triage_options(const struct cmd_args *a, struct triage_opts *o)
 	/* A short window still gets the eleven samples a trend needs. */
 	if (!o->interval_s)
 		o->interval_s = MAX(MIN(1.0, o->duration_s / 10), 0.1);
+	if (o->sites && o->once)
+		return cmd_usage_error(cmd, "--sites needs a window: not with --once");
 	if (!o->once && o->duration_s / o->interval_s + 1 > OBS_MAX_SAMPLES)
 		return cmd_usage_error(cmd, "%.0f samples is more than %d: raise --interval",
 				       o->duration_s / o->interval_s + 1, OBS_MAX_SAMPLES);
@@ -144,7 +163,21 @@ static void progress(const struct triage_opts *opt, const struct observation *ob
 }
 
 /* Samples every interval until the window is over. */
-static int watch(struct observer *o, const struct triage_opts *opt, struct error *err)
+/* Sleeps until deadline; with sites being sampled, reads them meanwhile
+ * (every AGENT_POLL_MS, so the library's ring does not fill). */
+static void wait_polling(uint64_t deadline, struct agent_profile *ap)
+{
+	while (ap && ap->loaded && !target_interrupted() &&
+	       now_ns() + AGENT_POLL_MS * 1000000ULL < deadline) {
+		sleep_until(now_ns() + AGENT_POLL_MS * 1000000ULL);
+		if (agent_profile_poll(ap, NULL) < 0)
+			break;
+	}
+	sleep_until(deadline);
+}
+
+static int watch(struct observer *o, const struct triage_opts *opt, struct agent_profile *ap,
+		 struct error *err)
 {
 	bool tty = isatty(2);	/* stdout may be JSON for a pipe: progress goes to stderr */
 	uint64_t start = now_ns(), step = (uint64_t)(opt->interval_s * 1e9);
@@ -153,7 +186,7 @@ static int watch(struct observer *o, const struct triage_opts *opt, struct error
 
 	for (size_t i = 0; i < n && !ret; i++) {
 		if (i)
-			sleep_until(start + i * step);
+			wait_polling(start + i * step, ap);
 		ret = observe_sample(o, err);
 		if (!ret)
 			progress(opt, o->obs, tty);
@@ -196,17 +229,44 @@ static void report(const struct triage_opts *opt, const struct triage_report *r)
 }
 
 /* A live window: sample, the full read, the stacks when called for. */
+/* --sites: the sampling library goes in before the window's attachment and
+ * out after it (one tracer at a time); if it cannot, triage goes on
+ * without sites and says why. */
+static void sites_begin(const struct triage_opts *opt, struct triage_sites *ts)
+{
+	struct error err = { 0 };
+
+	if (!opt->sites)
+		return;
+	if (agent_profile_begin(&ts->ap, opt->pid, &(struct agent_opts){ 0 }, opt->duration_s,
+				&ts->prof, &err) < 0)
+		snprintf(ts->why, sizeof(ts->why), "%s", err.msg);
+}
+
+static void sites_end(struct triage_sites *ts)
+{
+	struct error err = { 0 };
+
+	if (!ts->ap.loaded)
+		return;
+	if (agent_profile_end(&ts->ap, &err) < 0 && !ts->prof.nsites)
+		snprintf(ts->why, sizeof(ts->why), "%s", err.msg);
+	else if (judge_leaks(&ts->prof, &ts->ranking) == 0)
+		ts->ranked = true;
+}
+
 static int triage_observe(const struct triage_opts *opt, struct observation *obs,
-			  struct error *err)
+			  struct triage_sites *ts, struct error *err)
 {
 	struct observer o;
 	int ret;
 
+	sites_begin(opt, ts);
 	ret = observe_begin(&o, "", opt->pid, true, obs, err);
 	if (!ret) {
 		obs->window_s = opt->once ? 0 : opt->duration_s;
 		obs->interval_s = opt->once ? 0 : opt->interval_s;
-		ret = watch(&o, opt, err);
+		ret = watch(&o, opt, ts->ap.loaded ? &ts->ap : NULL, err);
 	}
 	if (!ret)
 		ret = observe_finish(&o, NULL, err);
@@ -214,6 +274,7 @@ static int triage_observe(const struct triage_opts *opt, struct observation *obs
 	if (!ret && (opt->latency || judge_wants_latency(obs)))
 		ret = observe_latency(&o, OBSERVE_LATENCY_ROUNDS, err);
 	observe_end(&o);
+	sites_end(ts);
 	return ret;
 }
 
@@ -253,16 +314,17 @@ static int triage_exec(const struct cmd_args *a)
 	struct observation *obs = calloc(1, sizeof(*obs));
 	struct verdict *v = calloc(1, sizeof(*v));
 	struct knobs *ks = calloc(1, sizeof(*ks));
+	struct triage_sites *ts = calloc(1, sizeof(*ts));
 	int ret;
 
 	ret = triage_options(a, &opt);
 	if (ret)
 		goto out;
-	if (!obs || !v || !ks) {
+	if (!obs || !v || !ks || !ts) {
 		ret = cmd_fail(&(struct error){ -ENOMEM, "out of memory" });
 		goto out;
 	}
-	ret = opt.from ? triage_load(opt.from, obs, &err) : triage_observe(&opt, obs, &err);
+	ret = opt.from ? triage_load(opt.from, obs, &err) : triage_observe(&opt, obs, ts, &err);
 	if (!ret && opt.output)
 		ret = triage_save(opt.output, obs, &err);
 	if (ret) {
@@ -271,7 +333,9 @@ static int triage_exec(const struct cmd_args *a)
 	}
 	judge_triage(obs, v);
 	judge_knobs(obs, v, ks);
-	report(&opt, &(struct triage_report){ .obs = obs, .verdict = v, .knobs = ks });
+	report(&opt, &(struct triage_report){ .obs = obs, .verdict = v, .knobs = ks,
+		.sites_asked = opt.sites, .profile = ts->ranked ? &ts->prof : NULL,
+		.sites = ts->ranked ? &ts->ranking : NULL, .sites_why = ts->why });
 	ret = verdict_exit_code(v->kind);
 out:
 	if (obs)
@@ -279,5 +343,10 @@ out:
 	free(obs);
 	free(v);
 	free(ks);
+	if (ts) {
+		leak_ranking_free(&ts->ranking);
+		profile_free(&ts->prof);
+		free(ts);
+	}
 	return ret;
 }

@@ -145,7 +145,7 @@ START_TEST(top_held_by_a_live_chunk)
 	ck_assert_int_eq(main_arena->below_top_free, free_below);
 	ck_assert(!main_arena->below_top_cached);
 	ck_assert_int_eq(st.top_held, free_below);
-	glibc_summarize(&st, &sum, NULL);
+	glibc_summarise(&st, &sum, NULL);
 	ck_assert_int_eq(sum.top_held_bytes, free_below);
 	ck_assert_int_eq(sum.top_held_by, chunk);
 	ck_assert_int_eq(sum.top_held_by_size, size);

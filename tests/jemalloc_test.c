@@ -16,9 +16,9 @@
 #include "base/util.h"
 
 /* Reads the fixture's jemalloc state the way `heapdoc stats` does. */
-static struct jemalloc_stats *read_stats(pid_t pid, enum alloc_link want_link)
+static struct jemalloc_state *read_stats(pid_t pid, enum alloc_link want_link)
 {
-	struct jemalloc_stats *st = calloc(1, sizeof(*st));
+	struct jemalloc_state *st = calloc(1, sizeof(*st));
 	struct jemalloc_reader *r = NULL;
 	struct target t = { 0 };
 	struct error err = { 0 };
@@ -51,7 +51,7 @@ static void ck_near(uint64_t a, long long b, double tol, const char *what)
  * already has its thread cache, so the calls allocate nothing either.
  * metadata and resident may move by the few pages jemalloc's ctl itself
  * touches on a refresh: 1% allowed. */
-static void compare_with_truth(const struct jemalloc_stats *st, const struct fixture *f)
+static void compare_with_truth(const struct jemalloc_state *st, const struct fixture *f)
 {
 	ck_assert_uint_eq(st->allocated, fixture_value(f, "jemalloc.allocated"));
 	ck_assert_uint_eq(st->active, fixture_value(f, "jemalloc.active"));
@@ -77,7 +77,7 @@ static void compare_with_truth(const struct jemalloc_stats *st, const struct fix
 START_TEST(test_healthy_figures_equal_mallctl_inside)
 {
 	struct fixture f;
-	struct jemalloc_stats *st;
+	struct jemalloc_state *st;
 	uint64_t live = 0;
 
 	fixture_start(&f, "je_healthy", NULL, NULL);
@@ -107,7 +107,7 @@ END_TEST
 START_TEST(test_decay_off_leaves_dirty_pages)
 {
 	struct fixture f;
-	struct jemalloc_stats *st;
+	struct jemalloc_state *st;
 	struct alloc_summary sum;
 	struct alloc_params p;
 
@@ -131,7 +131,7 @@ END_TEST
 START_TEST(test_fragmented_slabs_show_low_utilisation)
 {
 	struct fixture f;
-	struct jemalloc_stats *st;
+	struct jemalloc_state *st;
 	struct alloc_summary sum;
 	struct alloc_params p;
 
@@ -154,7 +154,7 @@ END_TEST
 START_TEST(test_static_jemalloc)
 {
 	struct fixture f;
-	struct jemalloc_stats *st;
+	struct jemalloc_state *st;
 
 	fixture_start(&f, "je_healthy-static", NULL, NULL);
 	st = read_stats(f.pid, ALLOC_STATIC);
@@ -169,7 +169,7 @@ END_TEST
 START_TEST(test_prefixed_static_jemalloc)
 {
 	struct error err = { 0 };
-	struct jemalloc_stats *st;
+	struct jemalloc_state *st;
 	struct alloc_id id;
 	struct fixture f;
 
@@ -325,7 +325,7 @@ END_TEST
 /* The shared summary from figures worked out by hand. */
 START_TEST(test_summarise)
 {
-	struct jemalloc_stats *st = calloc(1, sizeof(*st));
+	struct jemalloc_state *st = calloc(1, sizeof(*st));
 	struct alloc_summary sum;
 	struct alloc_params p;
 

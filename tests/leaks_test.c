@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "model/profile.h"
+#include "observe/alloc/jemalloc_prof.h"
 #include "report/pprof.h"
 #include "testlib.h"
 
@@ -108,6 +109,17 @@ static int wait_exit(pid_t pid)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
+static int run_tool(const char *cmd, char *out, size_t len)
+{
+	FILE *p = popen(cmd, "r");
+	size_t n;
+
+	ck_assert_ptr_nonnull(p);
+	n = fread(out, 1, len - 1, p);
+	out[n] = '\0';
+	return pclose(p);
+}
+
 /* The "function" of the first frame of the first site in the JSON. */
 static void first_site_function(const char *json, char *out, size_t len)
 {
@@ -156,6 +168,157 @@ START_TEST(leaking_function_ranked_first)
 	fixture_refresh(&f);
 	ck_assert_int_eq(fixture_value(&f, "malloc_hooked"), 0);
 	fixture_stop(&f);
+}
+END_TEST
+
+/* A process in another mount namespace, where heapdoc's copy of the
+ * library is not at heapdoc's path: a copy goes through /proc/<pid>/root
+ * into its /tmp, is loaded, and is removed at once. */
+START_TEST(container_gets_a_copy)
+{
+	static char out[1 << 20], err[4096];
+	char pid[16], cmd[256], listing[4096];
+	struct fixture f;
+	int rc;
+
+	fixture_start(&f, "leak_sites", (const char *[]){ "1048576", HEAPDOC_ROOT, NULL }, NULL);
+	snprintf(pid, sizeof(pid), "%d", f.pid);
+	rc = run_heapdoc((const char *[]){ "leaks", "--json", "--duration", "2s", "--rate", "64K",
+			 pid, NULL }, out, sizeof(out), err, sizeof(err));
+	ck_assert_msg(rc == 0, "exit %d: %s", rc, err);
+	ck_assert_msg(strstr(out, "\"library\": \"/tmp/heapdoc-agent-"), "not copied:\n%s",
+		      strstr(out, "\"cost\""));
+	ck_assert_msg(strstr(out, "\"left\": \"nothing\""), "left:\n%s", strstr(out, "\"cost\""));
+	ck_assert(json_number_at(out, "cost.samples") > 0);
+	snprintf(cmd, sizeof(cmd), "ls /proc/%d/root/tmp | grep -c heapdoc-agent", f.pid);
+	run_tool(cmd, listing, sizeof(listing));
+	ck_assert_msg(atoi(listing) == 0, "copies left in its /tmp: %s", listing);
+	fixture_refresh(&f);
+	ck_assert_int_eq(fixture_value(&f, "malloc_hooked"), 0);
+	fixture_stop(&f);
+}
+END_TEST
+
+/* triage --sites: a leak verdict names the site that grows. */
+START_TEST(triage_names_top_leak_site)
+{
+	static char out[1 << 20], err[4096];
+	struct fixture f;
+	char pid[16];
+	const char *top;
+	int rc;
+
+	fixture_start(&f, "leak_sites", (const char *[]){ "4194304", NULL }, NULL);
+	snprintf(pid, sizeof(pid), "%d", f.pid);
+	rc = run_heapdoc((const char *[]){ "triage", "--sites", "--json", "--duration", "4s",
+			 pid, NULL }, out, sizeof(out), err, sizeof(err));
+	ck_assert_msg(rc == 10, "exit %d: %s", rc, err);
+	top = strstr(out, "\"top_leak_site\": {");
+	ck_assert_msg(top, "no top_leak_site:\n%.3000s", out);
+	ck_assert_msg(!strncmp(strstr(top, "\"function\": \"") + 13, "leak_step\"", 10),
+		      "top leak site:\n%.1500s", top);
+	ck_assert(!agent_mapped(f.pid));
+	fixture_stop(&f);
+}
+END_TEST
+
+/* jemalloc, tcmalloc (gperftools) and mimalloc: the same slots, bound to
+ * another allocator's malloc. */
+START_TEST(other_allocators)
+{
+	static const struct {
+		const char *fixture, *arg, *env, *leaker;
+	} cases[] = {
+		{ "je_leak", "grow", NULL, "lose" },
+		{ "tc_leak", "grow", NULL, "lose" },
+		{ "leak_sites", "1048576", "LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libmimalloc.so.2",
+		  "leak_step" },
+	};
+	static char out[1 << 20], err[4096];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char pid[16], fn[128];
+		struct fixture f;
+		int rc;
+
+		fixture_start(&f, cases[i].fixture, (const char *[]){ cases[i].arg, NULL },
+			      (const char *[]){ cases[i].env, NULL });
+		snprintf(pid, sizeof(pid), "%d", f.pid);
+		rc = run_heapdoc((const char *[]){ "leaks", "--json", "--duration", "3s", "--rate",
+				 "64K", pid, NULL }, out, sizeof(out), err, sizeof(err));
+		ck_assert_msg(rc == 0, "%s: exit %d: %s", cases[i].fixture, rc, err);
+		first_site_function(out, fn, sizeof(fn));
+		ck_assert_msg(!strcmp(fn, cases[i].leaker), "%s: first site is '%s'",
+			      cases[i].fixture, fn);
+		ck_assert_msg(strstr(out, "\"left\": \"nothing\""), "%s: library left behind",
+			      cases[i].fixture);
+		fixture_stop(&f);
+	}
+}
+END_TEST
+
+/* A jemalloc process started with prof:true: its own profiler is read
+ * (prof.dump), nothing is loaded, no dump file is left behind. */
+START_TEST(jemalloc_own_profiler)
+{
+	static char out[1 << 20], err[4096];
+	struct fixture f;
+	char pid[16], tmp[256], listing[1 << 14];
+	const char *first, *next;
+	int rc;
+
+	fixture_start(&f, "je_leak", (const char *[]){ "grow", NULL },
+		      (const char *[]){ "MALLOC_CONF=prof:true,lg_prof_sample:16", NULL });
+	snprintf(pid, sizeof(pid), "%d", f.pid);
+	rc = run_heapdoc((const char *[]){ "leaks", "--json", "--duration", "3s", pid, NULL },
+			 out, sizeof(out), err, sizeof(err));
+	ck_assert_msg(rc == 0, "exit %d: %s", rc, err);
+	ck_assert_msg(strstr(out, "\"source\": \"jemalloc\""), "not read through prof.dump");
+	ck_assert(!agent_mapped(f.pid));
+	/* The growing site is the thread's; the 16 MiB lost at start holds. */
+	first = strstr(out, "\"sites\": [");
+	next = first ? strstr(first + 12, "\"growth_bytes\"") : NULL;
+	next = next ? strstr(next + 1, "\"growth_bytes\"") : NULL;
+	ck_assert_ptr_nonnull(first);
+	ck_assert_msg(strstr(first, "\"function\": \"grow\"") &&
+		      (!next || strstr(first, "\"function\": \"grow\"") < next),
+		      "first site:\n%.2000s", first);
+	snprintf(tmp, sizeof(tmp), "ls /proc/%d/root/tmp | grep -c heapdoc-jeprof", f.pid);
+	run_tool(tmp, listing, sizeof(listing));
+	ck_assert_msg(atoi(listing) == 0, "dump files left: %s", listing);
+	fixture_stop(&f);
+}
+END_TEST
+
+/* jemalloc's heap_v2 text: raw counts kept, unbiased by each stack's mean
+ * size, leading frames inside jemalloc dropped. */
+START_TEST(jemalloc_heap_v2_parsed)
+{
+	const char *text =
+		"heap_v2/65536\n"
+		"  t*: 3: 196608 [0: 0]\n"
+		"  t0: 3: 196608 [0: 0]\n"
+		"@ 0x7000 0x7010 0x401000 0x402000\n"
+		"  t*: 2: 131072 [0: 0]\n"
+		"  t0: 2: 131072 [0: 0]\n"
+		"@ 0x401100 0x402000\n"
+		"  t*: 1: 65536 [0: 0]\n"
+		"\nMAPPED_LIBRARIES:\n00400000-00500000 r-xp 00000000 08:01 1 /bin/x\n";
+	struct profile p = { 0 };
+	double objs, bytes;
+
+	ck_assert_int_eq(jemalloc_prof_parse(text, &p, JEPROF_END, 0x7000, 0x8000, NULL), 0);
+	ck_assert_int_eq(p.rate, 65536);
+	ck_assert_uint_eq(p.nsites, 2);
+	ck_assert_uint_eq(p.sites[0].nframes, 2);
+	ck_assert_uint_eq(p.frames[p.sites[0].frames[0]].addr, 0x401000);
+	ck_assert_uint_eq(p.sites[0].live.raw_objects, 2);
+	profile_weight(65536, 65536, &objs, &bytes);
+	ck_assert_double_eq_tol(p.sites[0].live.objects, 2 * objs, 1e-9);
+	ck_assert_double_eq_tol(p.sites[0].live.bytes, 2 * bytes, 1e-6);
+	ck_assert_uint_eq(p.sites[1].alloc.raw_objects, 1);
+	ck_assert_int_eq(jemalloc_prof_parse("heap_v1/1\n", &p, JEPROF_END, 0, 0, NULL), -EPROTO);
+	profile_free(&p);
 }
 END_TEST
 
@@ -274,17 +437,6 @@ static const char *pprof_top_inuse(const struct pprof *p)
 		}
 	}
 	return best;
-}
-
-static int run_tool(const char *cmd, char *out, size_t len)
-{
-	FILE *p = popen(cmd, "r");
-	size_t n;
-
-	ck_assert_ptr_nonnull(p);
-	n = fread(out, 1, len - 1, p);
-	out[n] = '\0';
-	return pclose(p);
 }
 
 START_TEST(pprof_read_back)
@@ -459,10 +611,15 @@ Suite *leaks_suite(void)
 
 	tcase_add_test(unit, unbias_weights_are_exact);
 	tcase_add_test(unit, pprof_reader_refuses_garbage);
+	tcase_add_test(unit, jemalloc_heap_v2_parsed);
 	tcase_add_test(unit, errors_are_clear);
 	tcase_set_timeout(live, 60);
 	tcase_add_test(live, leaking_function_ranked_first);
 	tcase_add_test(live, unbiased_counts_and_bytes);
+	tcase_add_test(live, other_allocators);
+	tcase_add_test(live, triage_names_top_leak_site);
+	tcase_add_test(live, jemalloc_own_profiler);
+	tcase_add_test(live, container_gets_a_copy);
 	tcase_add_test(live, pprof_read_back);
 	tcase_add_test(live, sigkill_leaves_process_running);
 	tcase_add_test(live, fork_dlopen_threads_while_sampling);

@@ -19,7 +19,7 @@
 #include "testlib.h"
 #include "base/util.h"
 
-static void read_stats_linked(pid_t pid, struct tcmalloc_stats *st, enum alloc_link link)
+static void read_stats_linked(pid_t pid, struct tcmalloc_state *st, enum alloc_link link)
 {
 	struct tcmalloc_reader *r = NULL;
 	struct target t = { 0 };
@@ -36,14 +36,14 @@ static void read_stats_linked(pid_t pid, struct tcmalloc_stats *st, enum alloc_l
 	tcmalloc_close(r);
 }
 
-static void read_stats(pid_t pid, struct tcmalloc_stats *st)
+static void read_stats(pid_t pid, struct tcmalloc_state *st)
 {
 	read_stats_linked(pid, st, ALLOC_SHARED);
 }
 
 /* Every property the fixture printed equals heapdoc's: nothing allocates
  * between the two reads, and the property calls allocate nothing. */
-static void compare_with_truth(const struct tcmalloc_stats *st, const struct fixture *f)
+static void compare_with_truth(const struct tcmalloc_state *st, const struct fixture *f)
 {
 	ck_assert_str_eq(st->flavor, "gperftools");
 	ck_assert_uint_ge(st->nprops, 9);
@@ -60,7 +60,7 @@ static void compare_with_truth(const struct tcmalloc_stats *st, const struct fix
 
 START_TEST(test_leak_figures_equal_properties_inside)
 {
-	struct tcmalloc_stats st;
+	struct tcmalloc_state st;
 	struct fixture f;
 
 	fixture_start(&f, "tc_leak", NULL, NULL);
@@ -74,7 +74,7 @@ END_TEST
 
 START_TEST(test_static_tcmalloc)
 {
-	struct tcmalloc_stats st;
+	struct tcmalloc_state st;
 	struct fixture f;
 
 	fixture_start(&f, "tc_static", NULL, NULL);
@@ -86,7 +86,7 @@ END_TEST
 
 START_TEST(test_release_rate_zero_keeps_free_spans)
 {
-	struct tcmalloc_stats st;
+	struct tcmalloc_state st;
 	struct alloc_summary sum;
 	struct alloc_params p;
 	struct fixture f;
@@ -144,7 +144,7 @@ START_TEST(test_held_pageheap_lock_blocks_the_call)
 	struct target t = { 0 };
 	struct error err = { 0 };
 	struct tcmalloc_reader *r = NULL;
-	struct tcmalloc_stats st;
+	struct tcmalloc_state st;
 	struct elfsym es;
 	uint64_t lock, base;
 	uint32_t held = 1, free_word = 0;
@@ -232,7 +232,7 @@ END_TEST
 /* The shared summary from properties worked out by hand. */
 START_TEST(test_summarise)
 {
-	struct tcmalloc_stats st = { .nprops = 0 };
+	struct tcmalloc_state st = { .nprops = 0 };
 	struct alloc_summary sum;
 	struct alloc_params p;
 	const struct tcmalloc_property props[] = {

@@ -623,6 +623,9 @@ static void memory_limit(struct knobs *ks, const struct verdict *v)
 void judge_knobs(const struct observation *obs, const struct verdict *v, struct knobs *out)
 {
 	memset(out, 0, sizeof(*out));
+	/* A corrupt heap is a bug to find, and a release call walks it. */
+	if (obs->summary.valid && obs->summary.corrupt)
+		return;
 	switch (obs->alloc.kind) {
 	case ALLOC_GLIBC:
 		glibc_rules(out, obs, v);

@@ -1,5 +1,9 @@
-/* The judge's thresholds, in one place, each with the reason for its value.
- * Internal to lib/judge: reports read the decisions, not the numbers. */
+/* The thresholds of the triage rules (steps 2 to 4: the gap, growth outside
+ * the allocator, the pressure of a limit, the slow path), each with the
+ * reason for its value.  Each rule family names its thresholds in one
+ * place: step 1's (what counts as growth, a plateau, a sawtooth) at the top
+ * of trend.c, the knobs' beside their rules.  Internal to lib/judge:
+ * reports read the decisions, not the numbers. */
 #ifndef HEAPDOC_JUDGE_RULES_H
 #define HEAPDOC_JUDGE_RULES_H
 

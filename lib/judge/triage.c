@@ -372,6 +372,16 @@ static void decide_with_allocator(struct verdict *v, const struct observation *o
 	const struct trend *a = &v->allocated;
 	struct hb h = { .i = 0 };
 
+	/* The figures of a corrupt heap are guesses over garbage: no verdict
+	 * rests on them, and no knob or release call is safe on it. */
+	if (obs->summary.corrupt) {
+		decide(v, VERDICT_INCONCLUSIVE, "the heap is corrupt (%u finding%s, first: %s): "
+		       "its figures cannot be trusted", obs->summary.nfindings,
+		       obs->summary.nfindings == 1 ? "" : "s",
+		       obs->summary.corrupt_what[0] ? obs->summary.corrupt_what : "?");
+		return;
+	}
+
 	if (a->kind == TREND_GROWING) {
 		decide(v, VERDICT_LEAK, "allocated climbs without bound: %s over %.1f s",
 		       R(&h, a->slope), a->span_s);
@@ -456,10 +466,10 @@ static void next_step(struct verdict *v, const struct observation *obs)
 	switch (v->kind) {
 	case VERDICT_LEAK:
 		s = v->outside.significant && v->outside.share >= OUTSIDE_MAJORITY ?
-		    "find the allocation site (heaptrack, bcc memleak), and what maps the "
+		    "find the allocation site (heapdoc leaks <pid>), and what maps the "
 		    "growth malloc does not see (the largest mappings in /proc/<pid>/smaps)" :
-		    "find the allocation site (a heap profiler: jemalloc's prof, heaptrack, "
-		    "bcc memleak); no allocator knob fixes a leak";
+		    "find the allocation site: heapdoc leaks <pid> ranks the stacks whose "
+		    "live bytes grow; no allocator knob fixes a leak";
 		break;
 	case VERDICT_FRAGMENTATION:
 		s = v->gap.kind == GAP_ARENAS ?
@@ -478,6 +488,12 @@ static void next_step(struct verdict *v, const struct observation *obs)
 		s = "nothing to do for the allocator";
 		break;
 	case VERDICT_INCONCLUSIVE:
+		if (obs->summary.corrupt) {
+			s = "the program has a memory bug (a write past a block, a double free, a "
+			    "use after free): run it under AddressSanitizer or valgrind; touch "
+			    "nothing of its allocator until then";
+			break;
+		}
 		if (v->outside.climbs) {
 			s = "find what maps the growing memory: the largest anonymous "
 			    "mappings in /proc/<pid>/smaps, then that allocator's own tools";

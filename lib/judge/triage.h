@@ -1,9 +1,10 @@
 /* The triage judge: an observation in, a verdict with its evidence out.
  *
  * Pure functions, no I/O: everything here reads a `struct observation`
- * (lib/observation.h) and writes plain structs, so every rule is tested on
- * recorded observations and an observation recorded on one machine can be
- * judged on another.  The four steps of DESIGN.md map to four functions:
+ * (model/observation.h) and writes plain structs, so every rule is tested
+ * on recorded observations and an observation recorded on one machine can
+ * be judged on another.  The four steps of DESIGN.md map to these functions,
+ * and judge_triage() runs them all:
  *
  *	judge_trend()		step 1: how a series moved over the window
  *	judge_gap()		steps 2 and 3: allocated vs resident, the RSS

@@ -60,6 +60,8 @@ struct alloc_summary {
 	uint64_t trimmable;	/* what a release call (malloc_trim(0), ...) would return */
 	unsigned narenas;
 	bool corrupt;		/* the walk found inconsistent state */
+	unsigned nfindings;	/* how many inconsistencies */
+	char corrupt_what[160];	/* the first: "chunk with impossible size ..." */
 
 	/* Where the free space sits, for step 3 of triage. */
 	uint64_t free_small_chunks, free_small_bytes;	/* free chunks under 1 KiB */

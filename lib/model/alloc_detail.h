@@ -11,8 +11,8 @@
 
 struct alloc_detail {
 	struct glibc_state *glibc;
-	struct jemalloc_stats *jemalloc;
-	struct tcmalloc_stats *tcmalloc;
+	struct jemalloc_state *jemalloc;
+	struct tcmalloc_state *tcmalloc;
 };
 
 /* Frees what d holds and empties it. */

@@ -35,7 +35,7 @@ struct jemalloc_opt {
 #define JEMALLOC_MAX_ARENAS 1024
 #define JEMALLOC_MAX_BINS 64
 
-struct jemalloc_stats {
+struct jemalloc_state {
 	char version[64];		/* "5.3.0-0-g54eaed1d..." */
 	char method[16];		/* "mallctl" */
 	uint64_t allocated, active, metadata, resident, mapped, retained;
@@ -43,7 +43,7 @@ struct jemalloc_stats {
 	uint64_t dirty, muzzy;		/* all arenas merged, bytes */
 	unsigned narenas;		/* arenas.narenas */
 	struct jemalloc_arena arenas[JEMALLOC_MAX_ARENAS];
-	size_t narena_rows;		/* initialised arenas, in arenas[] */
+	size_t narena_rows;		/* initialized arenas, in arenas[] */
 	struct jemalloc_bin bins[JEMALLOC_MAX_BINS];
 	size_t nbins;
 	double slab_utilisation;	/* live bytes in slabs / their capacity */

@@ -17,6 +17,7 @@ struct proc_status {
 	char state;		/* R S D Z T t X I, as in "State:" */
 	pid_t tgid, pid, ppid;
 	pid_t nstgid;		/* NStgid's last field: the pid inside its namespace */
+	pid_t tracer_pid;	/* TracerPid: who ptraces it; 0 when nobody */
 	uid_t uid;		/* real uid */
 	unsigned threads;
 	unsigned cpus_allowed;	/* CPUs in Cpus_allowed_list (the affinity mask) */

@@ -26,6 +26,23 @@ void profile_count(struct prof_counts *c, uint64_t size, uint64_t rate, int sign
 	c->raw_bytes += (uint64_t)((int64_t)sign * (int64_t)size);
 }
 
+void profile_set_counts(struct prof_counts *c, uint64_t n, uint64_t bytes, uint64_t rate)
+{
+	double objs, scaled;
+
+	c->raw_objects = n;
+	c->raw_bytes = bytes;
+	if (!n) {
+		c->objects = c->bytes = 0;
+		return;
+	}
+	/* The stack's mean size stands for each of its samples (jeprof's rule:
+	 * jemalloc does not keep the sizes one by one). */
+	profile_weight(bytes / n, rate, &objs, &scaled);
+	c->objects = n * objs;
+	c->bytes = bytes * (objs);
+}
+
 static uint64_t hash_stack(const uint64_t *pcs, size_t n)
 {
 	uint64_t h = 0xcbf29ce484222325ULL ^ n;

@@ -77,6 +77,14 @@ struct prof_cost {
 	int left;			/* enum prof_left */
 	char left_why[256];
 	char library[512];		/* the library's path in the target */
+	int source;			/* enum prof_source */
+	unsigned dumps;			/* PROF_SOURCE_JEMALLOC: prof.dump calls */
+};
+
+/* Where the samples came from. */
+enum prof_source {
+	PROF_SOURCE_AGENT = 0,		/* heapdoc's sampling library */
+	PROF_SOURCE_JEMALLOC,		/* jemalloc's own profiler (prof:true) */
 };
 
 struct profile {
@@ -111,6 +119,9 @@ long profile_site(struct profile *p, const uint64_t *pcs, size_t n);
 
 /* Adds (sign +1) or takes away (-1) one sample of size bytes. */
 void profile_count(struct prof_counts *c, uint64_t size, uint64_t rate, int sign);
+
+/* Sets c from n samples of bytes in all (another profiler's counts). */
+void profile_set_counts(struct prof_counts *c, uint64_t n, uint64_t bytes, uint64_t rate);
 
 /* Copies every site's live counts into mid (at the window's middle). */
 void profile_mark_mid(struct profile *p, double t);

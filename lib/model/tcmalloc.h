@@ -14,7 +14,7 @@ struct tcmalloc_property {
 	uint64_t value;		/* UNSET when the library does not know it */
 };
 
-struct tcmalloc_stats {
+struct tcmalloc_state {
 	char flavor[16];	/* "gperftools" or "google" */
 	struct tcmalloc_property props[TCMALLOC_MAX_PROPERTIES];
 	size_t nprops;

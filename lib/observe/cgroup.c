@@ -28,6 +28,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/file.h"
+#include "base/parse.h"
 #include "base/util.h"
 
 #define DIR_MAX sizeof(((struct cgroup_limits *)0)->dir)
@@ -93,57 +95,13 @@ static int file_error(const char *path, int code, struct error *err)
  * not mounted or not enabled here); negative: an error, set in err. */
 static int text_read(const char *path, struct text *t, struct error *err)
 {
-	size_t cap = 4096;
-	int fd, ret;
+	int ret = file_read(path, TEXT_MAX, &t->buf, &t->len, err);
 
-	t->buf = NULL;
-	t->len = 0;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		if (errno == ENOENT || errno == ENOTDIR)
-			return 0;
-		return file_error(path, -errno, err);
-	}
-	for (;;) {
-		ssize_t r;
-
-		if (!t->buf || t->len + 1 >= cap) {
-			char *grown;
-
-			if (t->buf)
-				cap *= 2;
-			if (cap > TEXT_MAX) {
-				ret = error_set(err, -EFBIG, "%s: larger than %u bytes",
-						path, TEXT_MAX);
-				goto out;
-			}
-			grown = realloc(t->buf, cap);
-			if (!grown) {
-				ret = error_set(err, -ENOMEM, "%s: out of memory", path);
-				goto out;
-			}
-			t->buf = grown;
-		}
-		r = read(fd, t->buf + t->len, cap - 1 - t->len);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			ret = file_error(path, -errno, err);
-			goto out;
-		}
-		if (r == 0)
-			break;
-		t->len += r;
-	}
-	t->buf[t->len] = '\0';
-	ret = 1;
-out:
-	close(fd);
-	if (ret < 0) {
-		free(t->buf);
-		t->buf = NULL;
-	}
-	return ret;
+	if (ret == -ENOENT || ret == -ENOTDIR)
+		return 0;
+	if (ret < 0 && ret != -ENOMEM && ret != -EFBIG)
+		return file_error(path, ret, err);
+	return ret < 0 ? ret : 1;
 }
 
 static int join(char *buf, size_t len, const char *a, const char *b, struct error *err)
@@ -173,24 +131,17 @@ static int malformed(const char *dir, const char *name, struct error *err)
 
 /* A decimal u64 from s, which must hold nothing else but trailing
  * whitespace.  "max" is UNSET when allow_max. */
-static bool parse_u64(const char *s, bool allow_max, uint64_t *v)
+static bool cgroup_number(const char *s, bool allow_max, uint64_t *v)
 {
-	char *end;
-
 	if (allow_max && !strncmp(s, "max", 3)) {
-		end = (char *)s + 3;
+		s += 3;
 		*v = UNSET;
-	} else {
-		if (*s < '0' || *s > '9')
-			return false;
-		errno = 0;
-		*v = strtoull(s, &end, 10);
-		if (errno)
-			return false;
+	} else if (!parse_u64(&s, 10, v)) {
+		return false;
 	}
-	while (*end == '\n' || *end == ' ')
-		end++;
-	return *end == '\0';
+	while (*s == '\n' || *s == ' ')
+		s++;
+	return *s == '\0';
 }
 
 /* A file holding one number ("max": UNSET).  1: read; 0: absent. */
@@ -201,7 +152,7 @@ static int read_number(const char *dir, const char *name, uint64_t *v, struct er
 
 	if (ret <= 0)
 		return ret;
-	if (!parse_u64(t.buf, true, v))
+	if (!cgroup_number(t.buf, true, v))
 		ret = malformed(dir, name, err);
 	free(t.buf);
 	return ret;
@@ -233,7 +184,7 @@ static int read_keys(const char *dir, const char *name, const struct key_value *
 		for (size_t i = 0; i < n; i++) {
 			if (strcmp(line, kv[i].key))
 				continue;
-			if (!parse_u64(sp + 1, false, kv[i].value)) {
+			if (!cgroup_number(sp + 1, false, kv[i].value)) {
 				ret = error_set(err, -EIO, "%s/%s: malformed %s", dir, name, line);
 				goto out;
 			}
@@ -692,7 +643,7 @@ static int quota_read(const char *dir, bool v1, uint64_t *quota, uint64_t *perio
 	if (v1) {
 		if (!strcmp(t.buf, "-1\n") || !strcmp(t.buf, "-1"))
 			ret = 0;
-		else if (!parse_u64(t.buf, false, quota))
+		else if (!cgroup_number(t.buf, false, quota))
 			ret = malformed(dir, name, err);
 		else if ((ret = read_number(dir, "cpu.cfs_period_us", period, err)) > 0 &&
 			 !IS_SET(*period))
@@ -701,7 +652,7 @@ static int quota_read(const char *dir, bool v1, uint64_t *quota, uint64_t *perio
 		sp = strchr(t.buf, ' ');
 		if (sp)
 			*sp = '\0';
-		if (!sp || !parse_u64(t.buf, true, quota) || !parse_u64(sp + 1, false, period))
+		if (!sp || !cgroup_number(t.buf, true, quota) || !cgroup_number(sp + 1, false, period))
 			ret = malformed(dir, name, err);
 		else if (!IS_SET(*quota))
 			ret = 0;

@@ -70,6 +70,30 @@ static int read_maps(struct inject_session *s, struct maps *maps, struct error *
 	return ret;
 }
 
+/* The middle of the widest gap between the target's mappings, below the
+ * top of user space: no mmap lands there unless it asks for that address,
+ * and the mappings around it are at least as far away as the gap is wide
+ * (map_page in inject_run.c relies on it staying free for a moment). */
+static uint64_t free_page_in(const struct maps *maps)
+{
+	const uint64_t lowest = 1ULL << 32, highest = 0x7ff000000000ULL;
+	uint64_t best = 0, best_len = 0, prev = lowest;
+
+	for (size_t i = 0; i <= maps->n; i++) {
+		uint64_t next = i < maps->n ? maps->v[i].start : highest;
+
+		if (next > highest)
+			next = highest;
+		if (next > prev && next - prev > best_len) {
+			best = prev;
+			best_len = next - prev;
+		}
+		if (i < maps->n && maps->v[i].end > prev)
+			prev = maps->v[i].end;
+	}
+	return best_len >= 2 * 4096 ? (best + best_len / 2) & ~4095ULL : 0;
+}
+
 /* Stops the target until a thread may be borrowed (inject_choose.c), and
  * lets it run a little between tries.  Leaves it stopped with s->tid set. */
 static int find_moment(struct inject_session *s, const struct inject_opts *o,
@@ -92,8 +116,10 @@ static int find_moment(struct inject_session *s, const struct inject_opts *o,
 		s->attempts++;
 		s->refusal[0] = '\0';
 		s->tid = inject_choose(s, o, &maps, err);
-		if (s->tid)
+		if (s->tid) {
+			s->page_at = free_page_in(&maps);
 			break;
+		}
 		if (now_ns() >= deadline) {
 			ret = error_set(err, -EAGAIN, "pid %d: no safe moment to call into %s "
 					"within %u ms (%u tries; last: %s)", s->t->pid,
@@ -188,9 +214,6 @@ int inject_begin(struct inject_session *s, struct target *t,
 		ret = find_moment(s, opts, err);
 	if (ret < 0)
 		goto fail;
-	/* From here on the others run: a lock a call needs is released by its
-	 * owner instead of deadlocking. */
-	target_release_others(t, s->tid);
 	s->phase = INJECT_SAVED;
 	s->stop = INJECT_STOP_TRAP;
 	ret = save_thread(s, err);

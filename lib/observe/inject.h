@@ -201,6 +201,7 @@ struct inject_session {
 	uint64_t scratch_lo, scratch_next, scratch_hi;
 	uint64_t call_top;		/* 16-byte aligned stack for the calls */
 	uint64_t page;			/* the trampoline's page; 0 if none */
+	uint64_t page_at;		/* where it is asked for (inject.c) */
 	unsigned wait_ms, call_limit_ms;
 	size_t stack_need;
 

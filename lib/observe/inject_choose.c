@@ -9,7 +9,7 @@
  * epoll_pwait(2) and io_pgetevents given a mask, keep the thread's real
  * mask aside and restore it on return, past the mask a session sets and
  * restores.  Among those, the main thread first (it has used the allocator
- * already, so no call initialises per-thread state), and a thread whose
+ * already, so no call initializes per-thread state), and a thread whose
  * call the kernel restarts through restart_syscall (relative sleeps) last:
  * only an exact restore keeps its sleep (inject.h, step 6).
  */
@@ -171,6 +171,13 @@ static bool stack_fits(const struct maps *maps, uint64_t rsp, size_t need, char 
 	return true;
 }
 
+static bool in_anonymous_code(const struct maps *maps, uint64_t pc)
+{
+	const struct mapping *m = maps_find(maps, pc);
+
+	return !m || (m->perms[2] == 'x' && !m->path[0]);
+}
+
 struct candidate {
 	pid_t tid;
 	bool restart_block;
@@ -221,6 +228,14 @@ static void consider(struct inject_session *s, const struct inject_opts *o,
 	}
 	if (in) {
 		s->refused_inside++;
+		return;
+	}
+	if (in_anonymous_code(maps, regs.rip)) {
+		/* A thread going back from a session whose heapdoc died waits
+		 * in its trampoline: a session in it would nest in that one and
+		 * keep it from going back. */
+		snprintf(s->refusal, sizeof(s->refusal), "thread %d runs code outside every "
+			 "file (a trampoline of an interrupted heapdoc, or JIT code)", th->tid);
 		return;
 	}
 	if (swaps_mask(&regs)) {

@@ -93,10 +93,11 @@ void inject_frame_plan(uint64_t rsp, size_t xlen, size_t need, struct inject_lay
 
 	l->xsave = align_down(top - xlen - sizeof(uint32_t), 64);
 	l->end = l->xsave + xlen + sizeof(uint32_t);
-	/* The restorer word sits at 8 mod 16, as a return address does at a
-	 * function's entry: the frame is entered by a `ret`. */
-	l->frame = align_down(l->xsave - sizeof(struct restore_frame), 16) - 8;
-	l->data = align_down(l->frame - TRAMP_DATA_SIZE, 64);
+	/* Below the restorer word, one more: the session's setup calls return
+	 * through it (inject_run.c), entered with the stack at 8 mod 16 as
+	 * after a call. */
+	l->frame = align_down(l->xsave - sizeof(struct restore_frame), 16);
+	l->data = align_down(l->frame - 8 - TRAMP_DATA_SIZE, 64);
 	l->scratch_hi = l->data;
 	l->scratch_lo = l->scratch_hi - INJECT_SCRATCH;
 	l->call_top = align_down(l->scratch_lo - 64, 16);

@@ -9,6 +9,7 @@
  *	frame + 8 ...		ucontext and siginfo of the restore frame
  *	frame			the restorer's address (rsp for rt_sigreturn
  *				is frame + 8, as after a `ret` into it)
+ *	frame - 8		munmap's address: where the setup calls return
  *	data			the trampoline's data block (inject_tramp.h)
  *	scratch			INJECT_SCRATCH bytes for inject_push
  *	call_top		the calls' stack, 16-byte aligned

@@ -481,49 +481,90 @@ static int put_trampoline(struct inject_session *s, struct error *err)
 	return ret;
 }
 
-int inject_run_boot(struct inject_session *s, struct error *err)
+/* A call of fn during the setup: it returns through munmap(page) into the
+ * restorer, so that if heapdoc stops while it runs (or right after), the
+ * page goes and the thread goes back as it was. */
+static int setup_call(struct inject_session *s, uint64_t fn, const uint64_t args[6], long nr,
+		      uint64_t *ret, struct error *err)
 {
-	struct user_regs_struct r = regs_for(s, s->libc.mmap, s->frame);
-	struct inject_fn first[2];
-	uint64_t all = ~0ULL, page = 0;
+	struct user_regs_struct r = regs_for(s, fn, s->frame - 8);
+	int rc;
+
+	r.rdi = args[0];
+	r.rsi = args[1];
+	r.rdx = args[2];
+	r.rcx = args[3];
+	r.r8 = args[4];
+	r.r9 = args[5];
+	rc = set_regs(s, &r, err);
+	return rc < 0 ? rc : syscall_through(s, nr, ret, err);
+}
+
+/* Step 3: the trampoline's page, mapped by the target's own mmap at an
+ * address known before the call (the middle of the widest gap in its
+ * address space, free since the maps were read: nothing maps there in
+ * milliseconds), so that munmap can follow mmap with the right argument
+ * even if heapdoc is gone by then.  madvise(MADV_DONTFORK) marks it before
+ * any other thread runs again: no child ever gets it. */
+static int map_page(struct inject_session *s, struct error *err)
+{
+	uint64_t all = ~0ULL, page = 0, advised = 0, munmap_fn = s->libc.munmap;
+	const uint64_t map_args[6] = { s->page_at, PAGE, PROT_READ | PROT_EXEC,
+				       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE,
+				       (uint64_t)-1, 0 };
+	uint64_t advise_args[6] = { 0, PAGE, MADV_DONTFORK };
 	int ret;
 
-	r.rdi = 0;
-	r.rsi = PAGE;
-	r.rdx = PROT_READ | PROT_EXEC;
-	r.rcx = MAP_PRIVATE | MAP_ANONYMOUS;
-	r.r8 = (uint64_t)-1;
-	r.r9 = 0;
 	if (ptrace(PTRACE_SETOPTIONS, s->tid, NULL, PTRACE_O_TRACESYSGOOD) < 0)
 		return error_set(err, -errno, "pid %d: thread %d: PTRACE_SETOPTIONS: %m",
 				 s->t->pid, s->tid);
-	ret = set_regs(s, &r, err);
+	ret = inject_write(s, s->frame - 8, &munmap_fn, sizeof(munmap_fn), err);
 	if (ret < 0)
 		return ret;
 	s->phase = INJECT_BOOT;
 	if (ptrace(PTRACE_SETSIGMASK, s->tid, sizeof(all), &all) < 0)
 		return error_set(err, -errno, "pid %d: thread %d: PTRACE_SETSIGMASK: %m",
 				 s->t->pid, s->tid);
-	ret = syscall_through(s, SYS_mmap, &page, err);
+	ret = setup_call(s, s->libc.mmap, map_args, SYS_mmap, &page, err);
 	if (ret < 0)
 		return ret;
-	if (page >= (uint64_t)-4095)
+	if (page >= (uint64_t)-4095) {
+		/* Not munmap(page_at) after all: back through the frame. */
+		struct user_regs_struct r = regs_for(s, s->libc.restorer, s->frame + 8);
+
+		set_regs(s, &r, NULL);
 		return error_set(err, -(int)-page, "pid %d: the target's mmap of a page for the "
-				 "call refused: %s (a seccomp filter, or a policy against "
+				 "calls refused: %s (a seccomp filter, or a policy against "
 				 "executable memory)", s->t->pid, strerror((int)-page));
+	}
 	s->page = page;
+	advise_args[0] = page;
+	ret = setup_call(s, s->libc.madvise, advise_args, SYS_madvise, &advised, err);
+	if (ret == 0 && advised)
+		ret = error_set(err, -EPERM, "pid %d: the target's madvise(MADV_DONTFORK) of "
+				"heapdoc's page failed: %s", s->t->pid, strerror((int)-advised));
+	return ret;
+}
+
+int inject_run_boot(struct inject_session *s, struct error *err)
+{
+	struct inject_fn first = { .fn = s->libc.errno_location };
+	int ret = map_page(s, err);
+
+	if (ret < 0)
+		return ret;
+	/* From here on the others run: a lock a call needs is released by its
+	 * owner instead of deadlocking. */
+	target_release_others(s->t, s->tid);
 	ret = put_trampoline(s, err);
 	if (ret < 0)
 		return ret;
-	/* The page stays out of children forked meanwhile; errno is kept. */
-	first[0] = (struct inject_fn){ .fn = s->libc.madvise, .args = { page, PAGE, MADV_DONTFORK } };
-	first[1] = (struct inject_fn){ .fn = s->libc.errno_location };
-	ret = run(s, first, s->libc.errno_location ? 2 : 1, err);
-	if (ret < 0)
+	/* errno is kept. */
+	if (s->libc.errno_location && (ret = run(s, &first, 1, err)) < 0)
 		return ret;
-	if (s->libc.errno_location && first[1].ret &&
-	    peek(s, first[1].ret, &s->saved_errno, sizeof(s->saved_errno), NULL) == 0)
-		s->errno_addr = first[1].ret;
+	if (s->libc.errno_location && first.ret &&
+	    peek(s, first.ret, &s->saved_errno, sizeof(s->saved_errno), NULL) == 0)
+		s->errno_addr = first.ret;
 	return s->phase == INJECT_HELD ? 0 : error_set(err, -EAGAIN, "pid %d: thread %d went "
 						       "back on its own", s->t->pid, s->tid);
 }

@@ -47,7 +47,7 @@ static bool parse_uint(const char *s, unsigned max, unsigned *out)
 {
 	uint64_t v;
 
-	if (!parse_u64(&s, 10, &v) || v > max || *skip_blanks(s))
+	if (!parse_u64(&s, 10, &v) || v > max || *parse_skip_blanks(s))
 		return false;
 	*out = (unsigned)v;
 	return true;
@@ -68,7 +68,7 @@ static bool count_cpu_list(const char *s, unsigned *count)
 {
 	unsigned n = 0;
 
-	s = skip_blanks(s);
+	s = parse_skip_blanks(s);
 	while (*s) {
 		uint64_t lo, hi;
 
@@ -86,7 +86,7 @@ static bool count_cpu_list(const char *s, unsigned *count)
 		n += (unsigned)(hi - lo + 1);
 		if (*s == ',')
 			s++;
-		else if (*skip_blanks(s))
+		else if (*parse_skip_blanks(s))
 			return false;
 		else
 			break;
@@ -118,7 +118,7 @@ static int status_line(struct proc_file *pf, struct proc_status *st, unsigned *s
 	if (!colon)
 		return proc_file_bad(pf, err, "no ':' in \"%.40s\"", pf->line);
 	*colon = '\0';
-	val = skip_blanks(colon + 1);
+	val = parse_skip_blanks(colon + 1);
 
 	for (size_t i = 0; i < ARRAY_SIZE(status_sizes); i++) {
 		if (strcmp(key, status_sizes[i].key))
@@ -148,6 +148,9 @@ static int status_line(struct proc_file *pf, struct proc_status *st, unsigned *s
 	} else if (!strcmp(key, "PPid")) {
 		if (!parse_pid(val, &st->ppid))
 			return proc_file_bad(pf, err, "bad PPid");
+	} else if (!strcmp(key, "TracerPid")) {
+		if (!parse_pid(val, &st->tracer_pid))
+			return proc_file_bad(pf, err, "bad TracerPid");
 	} else if (!strcmp(key, "NStgid")) {
 		if (!parse_pid(last_field(val), &st->nstgid))
 			return proc_file_bad(pf, err, "bad NStgid");
@@ -277,11 +280,20 @@ static int stat_parse(struct proc_file *pf, struct proc_stat *out, struct error 
 
 int proc_read_stat(const char *root, pid_t pid, struct proc_stat *out, struct error *err)
 {
+	return proc_read_task_stat(root, pid, 0, out, err);
+}
+
+int proc_read_task_stat(const char *root, pid_t pid, pid_t tid, struct proc_stat *out,
+			struct error *err)
+{
 	struct proc_file pf;
+	char name[32] = "stat";
 	int ret;
 
 	memset(out, 0, sizeof(*out));
-	ret = proc_file_open(&pf, root, pid, "stat", err);
+	if (tid)
+		snprintf(name, sizeof(name), "task/%d/stat", (int)tid);
+	ret = proc_file_open(&pf, root, pid, name, err);
 	if (ret < 0)
 		return ret;
 	ret = proc_file_next(&pf, err);

@@ -60,6 +60,10 @@ struct maps {
 
 int proc_read_status(const char *root, pid_t pid, struct proc_status *out, struct error *err);
 int proc_read_stat(const char *root, pid_t pid, struct proc_stat *out, struct error *err);
+/* The same for thread tid of pid (/proc/<pid>/task/<tid>/stat); tid 0 is
+ * pid's own. */
+int proc_read_task_stat(const char *root, pid_t pid, pid_t tid, struct proc_stat *out,
+			struct error *err);
 /* Both fill *out afresh (free it with maps_free, also after an error) and
  * classify every mapping (maps_classify). */
 int proc_read_maps(const char *root, pid_t pid, struct maps *out, struct error *err);
@@ -107,6 +111,10 @@ int proc_list_tasks(const char *root, pid_t pid, pid_t **tids, size_t *n, struct
  * -EOPNOTSUPP (kernel thread, zombie), -EACCES (not allowed; the message
  * says what is needed: root or CAP_SYS_PTRACE, ptrace_scope). */
 int proc_check_target(const char *root, pid_t pid, struct error *err);
+
+/* Yama's /proc/sys/kernel/yama/ptrace_scope: 0 to 3, or -1 when this kernel
+ * has no Yama (or the file cannot be read). */
+int proc_ptrace_scope(const char *root);
 
 /* -ESRCH "pid <pid> is a thread of process <tgid>; give the process id":
  * the one message for a thread id given where a process id belongs. */

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/file.h"
 #include "observe/proc.h"
 
 /* smaps of a large process is tens of megabytes: read it in big gulps
@@ -34,26 +35,21 @@ int proc_kthread_error(pid_t pid, const char *name, struct error *err)
 			 pid, name);
 }
 
-static int read_ptrace_scope(const char *root)
+int proc_ptrace_scope(const char *root)
 {
-	char path[4096], buf[16];
-	ssize_t n;
-	int fd, scope = -1;
+	char path[4096], *buf;
+	const char *p;
+	size_t len;
+	uint64_t v;
+	int scope = -1;
 
 	snprintf(path, sizeof(path), "%s/proc/sys/kernel/yama/ptrace_scope", root);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (file_read(path, 64, &buf, &len, NULL) < 0)
 		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n > 0) {
-		const char *p = buf;
-		uint64_t v;
-
-		buf[n] = '\0';
-		if (parse_u64(&p, 10, &v) && v <= 3)
-			scope = (int)v;
-	}
+	p = buf;
+	if (parse_u64(&p, 10, &v) && v <= 3)
+		scope = (int)v;
+	free(buf);
 	return scope;
 }
 
@@ -72,7 +68,7 @@ static const char *ptrace_scope_meaning(int scope)
 int proc_permission_error(const char *root, pid_t pid, const char *what,
 			  struct error *err)
 {
-	int scope = read_ptrace_scope(root);
+	int scope = proc_ptrace_scope(root);
 
 	if (scope > 0)
 		return error_set(err, -EACCES,
@@ -266,94 +262,15 @@ int proc_slurp(const char *root, pid_t pid, const char *name, size_t max,
 	       char **buf, size_t *len, struct error *err)
 {
 	char path[4096];
-	size_t n = 0, cap = 4096;
-	char *b = NULL;
-	int fd, ret = 0;
+	int fd, ret;
 
-	*buf = NULL;
-	*len = 0;
 	fd = proc_open(root, pid, name, O_RDONLY, path, sizeof(path), err);
 	if (fd < 0)
 		return fd;
-	for (;;) {
-		ssize_t r;
-
-		if (!b || cap - n < 2) {
-			char *nb;
-
-			if (b)
-				cap *= 2;
-			nb = realloc(b, cap);
-			if (!nb) {
-				ret = error_set(err, -ENOMEM, "%s: out of memory", path);
-				goto out;
-			}
-			b = nb;
-		}
-		r = read(fd, b + n, cap - 1 - n);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			ret = proc_failed(root, pid, name, path, errno, err);
-			goto out;
-		}
-		if (r == 0)
-			break;
-		n += r;
-		if (n > max) {
-			ret = error_set(err, -EIO, "%s: larger than %zu bytes", path, max);
-			goto out;
-		}
-	}
-	b[n] = '\0';
-	*buf = b;
-	*len = n;
-	b = NULL;
-out:
-	free(b);
+	ret = file_read_fd(fd, path, max, buf, len, err);
 	close(fd);
+	/* A read that fails after the open says what /proc means by it. */
+	if (ret < 0 && ret != -ENOMEM && ret != -EFBIG)
+		ret = proc_failed(root, pid, name, path, -ret, err);
 	return ret;
-}
-
-bool parse_u64(const char **p, int base, uint64_t *out)
-{
-	const char *s = *p;
-	uint64_t v = 0;
-
-	for (;; s++) {
-		unsigned d;
-
-		if (*s >= '0' && *s <= '9')
-			d = *s - '0';
-		else if (base == 16 && *s >= 'a' && *s <= 'f')
-			d = *s - 'a' + 10;
-		else if (base == 16 && *s >= 'A' && *s <= 'F')
-			d = *s - 'A' + 10;
-		else
-			break;
-		if (v > (UINT64_MAX - d) / base)
-			return false;
-		v = v * base + d;
-	}
-	if (s == *p)
-		return false;
-	*p = s;
-	*out = v;
-	return true;
-}
-
-bool parse_kb(const char *s, uint64_t *bytes)
-{
-	uint64_t kb;
-
-	s = skip_blanks(s);
-	if (!parse_u64(&s, 10, &kb) || kb > UINT64_MAX / 1024)
-		return false;
-	s = skip_blanks(s);
-	if (strncmp(s, "kB", 2))
-		return false;
-	if (*skip_blanks(s + 2))
-		return false;
-	*bytes = kb * 1024;
-	return true;
 }

@@ -17,6 +17,7 @@
 #include <sys/types.h>
 
 #include "base/error.h"
+#include "base/parse.h"
 
 /* The longest line accepted.  The kernel's lines are far shorter (a mapping's
  * path is at most PATH_MAX, ×4 when escaped); a longer one is not /proc. */
@@ -54,7 +55,7 @@ int proc_opendir(const char *root, pid_t pid, const char *name, DIR **dir, char 
 		 size_t pathlen, struct error *err);
 
 /* Reads a whole (binary) file into a malloc'd buffer with one NUL byte
- * after its len bytes; more than max bytes is -EIO. */
+ * after its len bytes (base/file.h); more than max bytes is -EFBIG. */
 int proc_slurp(const char *root, pid_t pid, const char *name, size_t max,
 	       char **buf, size_t *len, struct error *err);
 
@@ -70,18 +71,5 @@ int proc_explain_no_memory(const char *root, pid_t pid, struct error *err);
 
 int proc_zombie_error(pid_t pid, struct error *err);
 int proc_kthread_error(pid_t pid, const char *name, struct error *err);
-
-/* Strict number parsing: at least one digit of base (10 or 16), no sign,
- * no overflow.  Advances *p past the digits. */
-bool parse_u64(const char **p, int base, uint64_t *out);
-/* "   1024 kB" (any blanks around) → 1048576 bytes. */
-bool parse_kb(const char *s, uint64_t *bytes);
-
-static inline const char *skip_blanks(const char *s)
-{
-	while (*s == ' ' || *s == '\t')
-		s++;
-	return s;
-}
 
 #endif

@@ -65,7 +65,7 @@ static bool parse_mapping(const char *line, struct mapping *m)
 		return false;
 	/* A path longer than the field is cut; the kernel's are below 4 KiB
 	 * and what heapdoc matches on (prefixes) stays intact. */
-	snprintf(m->path, sizeof(m->path), "%s", skip_blanks(p));
+	snprintf(m->path, sizeof(m->path), "%s", parse_skip_blanks(p));
 	return true;
 }
 

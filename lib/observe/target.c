@@ -16,11 +16,7 @@
  *    PTRACE_O_TRACECLONE, stops and waits for its tracer.  heapdoc spends
  *    time between stops (symbols, walking a snapshot); a free thread is never
  *    parked behind that work;
- *  - PTRACE_CONT ignores its signal argument in a PTRACE_EVENT_STOP, so a
- *    signal that arrived while the thread was held could only be handed
- *    back exactly from its own signal-delivery-stop; PTRACE_DETACH from that
- *    stop delivers it, siginfo and all, and clears the interrupt we left
- *    pending on it;
+ *  - a detach clears the interrupt we left pending on a thread;
  *  - after a detach the kernel puts a thread back into a group-stop that is
  *    in effect, so a SIGSTOP someone sent while we held the process wins.
  *
@@ -179,7 +175,7 @@ void target_thread_drop(struct target *t, struct target_thread *th)
 static int check_process(pid_t pid, struct error *err)
 {
 	unsigned long flags = 0;
-	long long tgid;
+	struct proc_status st;
 	char state;
 
 	if (pid <= 0)
@@ -193,10 +189,11 @@ static int check_process(pid_t pid, struct error *err)
 	if (flags & PF_KTHREAD)
 		return error_set(err, -EOPNOTSUPP, "pid %d is a kernel thread: it has no "
 				 "user memory", pid);
-	tgid = target_status_field(pid, "Tgid");
-	if (tgid > 0 && tgid != pid)
-		return proc_thread_error(pid, (pid_t)tgid, err);
-	if ((state == 'Z' || state == 'X') && target_status_field(pid, "Threads") <= 1)
+	if (proc_read_status("", pid, &st, NULL) < 0)
+		return error_set(err, -ESRCH, "pid %d: no such process", pid);
+	if (st.tgid > 0 && st.tgid != pid)
+		return proc_thread_error(pid, st.tgid, err);
+	if ((state == 'Z' || state == 'X') && st.threads <= 1)
 		return error_set(err, -ESRCH, "pid %d: exited (zombie)", pid);
 	return 0;
 }
@@ -241,7 +238,8 @@ fail:
  * zombie leader of a live process still counts, and holds nothing. */
 static long long threads_unaccounted(struct target *t)
 {
-	long long n = target_status_field(t->pid, "Threads");
+	struct proc_status st;
+	long long n = proc_read_status("", t->pid, &st, NULL) == 0 ? (long long)st.threads : -1;
 	struct target_thread *leader = target_thread_find(t, t->pid);
 
 	if (n < 0)

@@ -9,11 +9,15 @@
  *  - target_resume() detaches the threads rather than PTRACE_CONTing them:
  *    between stops the target is not traced at all, so a signal or a
  *    clone() never waits for heapdoc while it works on a snapshot, and the
- *    next target_stop() seizes again (lib/target.c says why in full).
- *  - A signal that arrives for a thread while it is held is handed back to
- *    the kernel when it is released (from its own signal-delivery-stop, so
- *    with its siginfo); group-stops (SIGSTOP, SIGTSTP... sent by someone
- *    else) are honoured: the process stays stopped after we let go.
+ *    next target_stop() seizes again (lib/observe/target.c says why in full).
+ *  - A signal a thread dequeued just before our interrupt stopped it (a
+ *    signal-delivery-stop) is delivered at once, siginfo and all: the
+ *    kernel sets its handler up and our pending interrupt stops the thread
+ *    before the handler runs.  Signals sent while a thread is held stay
+ *    queued in the kernel.  Either way none is lost if heapdoc dies, which
+ *    a signal held in a signal-delivery-stop would be; group-stops
+ *    (SIGSTOP, SIGTSTP... sent by someone else) are honoured: the process
+ *    stays stopped after we let go.
  *  - target_detach() works from any state and on every path: errors, and
  *    SIGINT/SIGTERM/SIGHUP to heapdoc (the guard turns those into -EINTR
  *    returns so the caller's cleanup path runs, then heapdoc exits).
@@ -49,7 +53,7 @@ enum target_stop_kind {
 struct target_thread {
 	pid_t tid;
 	bool stopped;		/* in a ptrace stop that heapdoc caused */
-	int pending_signal;	/* arrived while held; re-delivered on resume */
+	int pending_signal;	/* held in its signal-delivery-stop; handed over on release */
 	bool traced;		/* seized by heapdoc (held, or running traced) */
 	enum target_stop_kind stop_kind;
 };

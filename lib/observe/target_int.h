@@ -20,7 +20,6 @@ void target_thread_release(struct target_thread *th);
  * if absent (target_seize.c). */
 char target_task_state(pid_t pid, pid_t tid, unsigned long *flags);
 bool target_task_is_dead(pid_t pid, pid_t tid);
-long long target_status_field(pid_t pid, const char *key);
 
 /* Seizing (target_seize.c): 0 seized, 1 gone, <0 refused (the message
  * says why and what would fix it). */

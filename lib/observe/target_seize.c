@@ -24,31 +24,13 @@
 /* State letter and flags of /proc/<pid>/task/<tid>/stat; 0 if it is gone. */
 char target_task_state(pid_t pid, pid_t tid, unsigned long *flags)
 {
-	char path[64], buf[1024], state = 0;
-	const char *p;
-	ssize_t n;
-	int fd;
+	struct proc_stat st;
 
-	snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", pid, tid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	/* comm may hold anything, ")" included: the fields start after the last */
-	p = strrchr(buf, ')');
-	if (!p)
+	if (proc_read_task_stat("", pid, tid, &st, NULL) < 0)
 		return 0;
 	if (flags)
-		*flags = 0;
-	if (flags)
-		sscanf(p + 1, " %c %*d %*d %*d %*d %*d %lu", &state, flags);
-	else
-		sscanf(p + 1, " %c", &state);
-	return state;
+		*flags = (unsigned long)st.flags;
+	return st.state;
 }
 
 bool target_task_is_dead(pid_t pid, pid_t tid)
@@ -59,27 +41,6 @@ bool target_task_is_dead(pid_t pid, pid_t tid)
 }
 
 /* One "Key:\t<number>" line of /proc/<pid>/status; -1 if absent. */
-long long target_status_field(pid_t pid, const char *key)
-{
-	char path[64], line[256];
-	size_t klen = strlen(key);
-	long long v = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", pid);
-	f = fopen(path, "re");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f)) {
-		if (!strncmp(line, key, klen) && line[klen] == ':') {
-			v = strtoll(line + klen + 1, NULL, 0);
-			break;
-		}
-	}
-	fclose(f);
-	return v;
-}
-
 static bool have_cap_sys_ptrace(void)
 {
 	char line[256];
@@ -96,19 +57,6 @@ static bool have_cap_sys_ptrace(void)
 	}
 	fclose(f);
 	return yes;
-}
-
-static int read_int_file(const char *path)
-{
-	char buf[32] = "";
-	int fd = open(path, O_RDONLY | O_CLOEXEC), v = -1;
-
-	if (fd < 0)
-		return -1;
-	if (read(fd, buf, sizeof(buf) - 1) > 0)
-		v = atoi(buf);
-	close(fd);
-	return v;
 }
 
 /* ---- threads we could not let go ------------------------------------------
@@ -177,8 +125,9 @@ void target_orphans_release(void)
 /* Says why the kernel refused PTRACE_SEIZE, with what would fix it. */
 static int explain_eperm(pid_t pid, struct error *err)
 {
-	long long tracer = target_status_field(pid, "TracerPid");
-	int scope = read_int_file("/proc/sys/kernel/yama/ptrace_scope");
+	struct proc_status st;
+	long long tracer = proc_read_status("", pid, &st, NULL) == 0 ? st.tracer_pid : -1;
+	int scope = proc_ptrace_scope("");
 	char comm[64] = "", path[64];
 	int fd;
 

@@ -68,10 +68,19 @@ static bool note_status(struct target *t, struct target_thread *th, int status)
 	} else if (event) {
 		th->stop_kind = TARGET_STOP_EVENT;
 	} else {
-		/* The thread had dequeued sig and waits for us to say what to do
-		 * with it: hold it here and deliver it on detach.  (Our interrupt
-		 * is still pending on it; the detach clears that too.) */
-		th->stop_kind = TARGET_STOP_SIGNAL;
+		/* The thread had dequeued sig before our interrupt and waits for
+		 * us to say what to do with it.  It is delivered now, siginfo and
+		 * all: the kernel sets the handler up, then our interrupt, still
+		 * pending, stops the thread before the handler runs.  Holding it
+		 * here until the release instead would lose it if heapdoc died
+		 * meanwhile (SIGKILL, the OOM killer): the kernel drops a signal
+		 * held in a signal-delivery-stop when the tracer exits. */
+		if (ptrace(PTRACE_CONT, th->tid, NULL, (void *)(long)sig) == 0) {
+			th->stopped = false;
+			th->stop_kind = TARGET_RUNNING;
+			return true;
+		}
+		th->stop_kind = TARGET_STOP_SIGNAL;	/* hand it over on release */
 		th->pending_signal = sig;
 	}
 	return true;

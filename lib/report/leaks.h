@@ -17,6 +17,13 @@ void leaks_print_text(FILE *out, const struct profile *p, const struct leak_rank
 		      const struct style *s, size_t top);
 void leaks_print_json(FILE *out, const struct profile *p, const struct leak_ranking *r);
 
+struct json;
+
+/* One site as an object of leaks --json (g: its growth, or NULL); key NULL
+ * inside an array. */
+void leaks_site_json(struct json *j, const char *key, const struct profile *p, size_t site,
+		     const struct leak_site *g);
+
 /* One line per frame of a site's stack, for the text report and tests:
  * "function (file:line) module". */
 void leaks_describe_frame(const struct profile *p, uint32_t frame, char *buf, size_t len);

@@ -1,8 +1,16 @@
 /* heapdoc leaks --json. */
+#include <math.h>
 #include <stdio.h>
 
 #include "base/json.h"
 #include "report/leaks.h"
+
+/* Estimates are sums of weights: bytes and counts go out as integers, as
+ * every byte figure in heapdoc's JSON does. */
+static void estimate(struct json *j, const char *key, double v)
+{
+	json_uint(j, key, v > 0 ? (uint64_t)llround(v) : 0);
+}
 
 static void frame_json(struct json *j, const struct profile *p, uint32_t frame)
 {
@@ -20,20 +28,20 @@ static void frame_json(struct json *j, const struct profile *p, uint32_t frame)
 	json_object_end(j);
 }
 
-static void site_json(struct json *j, const struct profile *p, size_t site,
-		      const struct leak_site *g)
+void leaks_site_json(struct json *j, const char *key, const struct profile *p, size_t site,
+		     const struct leak_site *g)
 {
 	const struct prof_site *s = &p->sites[site];
 
-	json_object_begin(j, NULL);
-	json_double(j, "growth_bytes", g ? g->growth_bytes : 0);
+	json_object_begin(j, key);
+	estimate(j, "growth_bytes", g ? g->growth_bytes : 0);
 	json_double(j, "growth_bytes_per_s", g ? g->bytes_per_s : 0);
 	json_double(j, "growth_objects_per_s", g ? g->objects_per_s : 0);
 	json_double(j, "growth_share", g ? g->share : 0);
-	json_double(j, "live_bytes", s->live.bytes);
-	json_double(j, "live_objects", s->live.objects);
-	json_double(j, "alloc_bytes", s->alloc.bytes);
-	json_double(j, "alloc_objects", s->alloc.objects);
+	estimate(j, "live_bytes", s->live.bytes);
+	estimate(j, "live_objects", s->live.objects);
+	estimate(j, "alloc_bytes", s->alloc.bytes);
+	estimate(j, "alloc_objects", s->alloc.objects);
 	json_uint(j, "samples", s->alloc.raw_objects);
 	json_uint(j, "live_samples", s->live.raw_objects);
 	json_bool(j, "stack_truncated", s->truncated);
@@ -67,6 +75,8 @@ static void cost_json(struct json *j, const struct profile *p)
 	static const char *const left[] = { "nothing", "inert", "unknown" };
 
 	json_object_begin(j, "cost");
+	json_string(j, "source", c->source == PROF_SOURCE_JEMALLOC ? "jemalloc" : "agent");
+	json_uint(j, "dumps", c->dumps);
 	json_uint(j, "samples", c->samples);
 	json_uint(j, "dropped", c->dropped);
 	json_uint(j, "untracked", c->untracked);
@@ -101,15 +111,15 @@ void leaks_print_json(FILE *out, const struct profile *p, const struct leak_rank
 	json_double(&j, "middle_s", p->mid_s);
 	json_bool(&j, "exited", p->exited);
 	json_object_end(&j);
-	json_double(&j, "alloc_bytes", r->alloc_bytes);
-	json_double(&j, "alloc_objects", r->alloc_objects);
-	json_double(&j, "live_bytes", r->live_bytes);
-	json_double(&j, "growth_bytes", r->growth_bytes);
+	estimate(&j, "alloc_bytes", r->alloc_bytes);
+	estimate(&j, "alloc_objects", r->alloc_objects);
+	estimate(&j, "live_bytes", r->live_bytes);
+	estimate(&j, "growth_bytes", r->growth_bytes);
 	json_uint(&j, "rss_start", p->rss_start);
 	json_uint(&j, "rss_end", p->rss_end);
 	json_array_begin(&j, "sites");
 	for (size_t i = 0; i < r->ngrowing; i++)
-		site_json(&j, p, r->growing[i].site, &r->growing[i]);
+		leaks_site_json(&j, NULL, p, r->growing[i].site, &r->growing[i]);
 	json_array_end(&j);
 	json_array_begin(&j, "holding");
 	for (size_t i = 0; i < r->nholding; i++) {
@@ -118,7 +128,7 @@ void leaks_print_json(FILE *out, const struct profile *p, const struct leak_rank
 		for (size_t k = 0; k < r->ngrowing && !g; k++)
 			if (r->growing[k].site == r->holding[i])
 				g = &r->growing[k];
-		site_json(&j, p, r->holding[i], g);
+		leaks_site_json(&j, NULL, p, r->holding[i], g);
 	}
 	json_array_end(&j);
 	holes_json(&j, p);

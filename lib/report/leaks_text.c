@@ -88,6 +88,11 @@ static void print_holes(FILE *out, const struct profile *p)
 {
 	const struct prof_cost *c = &p->cost;
 
+	if (c->source == PROF_SOURCE_JEMALLOC) {
+		fprintf(out, "  • nothing: jemalloc samples every allocation it makes, since "
+			"the process started with its profiler on\n");
+		return;
+	}
 	if (c->holes & PROF_HOLE_PTR_SAVED)
 		fprintf(out, "  • some code stored malloc's address in its data when it was "
 			"loaded; calls through such pointers are not seen\n");
@@ -115,6 +120,12 @@ static void print_cost(FILE *out, const struct profile *p)
 	const struct prof_cost *c = &p->cost;
 	char a[32], b[32], d[32];
 
+	if (c->source == PROF_SOURCE_JEMALLOC) {
+		fprintf(out, "\nread from jemalloc's own profiler (prof:true): %u dumps through "
+			"mallctl(\"prof.dump\"), longest stop %s; nothing was loaded into the "
+			"process\n", c->dumps, human_us(a, sizeof(a), c->load_stop_us));
+		return;
+	}
 	fprintf(out, "\nheapdoc redirected %" PRIu64 " relocation slots in %" PRIu64
 		" modules (%" PRIu64 " through GOT slots) and put %" PRIu64 " back; longest stops: "
 		"load %s, stop %s, unload %s\n", c->slots_patched + c->got_slots_patched,
@@ -140,10 +151,16 @@ void leaks_print_text(FILE *out, const struct profile *p, const struct leak_rank
 {
 	char rate[32], alloc[32];
 
-	fprintf(out, "heapdoc leaks: pid %d (%s), sampled %.1f s, one sample per %s allocated "
-		"on average (%" PRIu64 " samples, %s allocated)\n", (int)p->pid, p->comm,
-		p->window_s, human_bytes(rate, sizeof(rate), p->rate), p->cost.samples,
-		human_bytes(alloc, sizeof(alloc), (uint64_t)r->alloc_bytes));
+	if (p->cost.source == PROF_SOURCE_JEMALLOC)
+		fprintf(out, "heapdoc leaks: pid %d (%s), watched %.1f s through jemalloc's own "
+			"profiler, one sample per %s allocated on average (%s live)\n",
+			(int)p->pid, p->comm, p->window_s, human_bytes(rate, sizeof(rate), p->rate),
+			human_bytes(alloc, sizeof(alloc), (uint64_t)r->live_bytes));
+	else
+		fprintf(out, "heapdoc leaks: pid %d (%s), sampled %.1f s, one sample per %s "
+			"allocated on average (%" PRIu64 " samples, %s allocated)\n", (int)p->pid,
+			p->comm, p->window_s, human_bytes(rate, sizeof(rate), p->rate),
+			p->cost.samples, human_bytes(alloc, sizeof(alloc), (uint64_t)r->alloc_bytes));
 	if (p->exited)
 		fprintf(out, "the process exited during the window: this is what was seen until "
 			"then\n");

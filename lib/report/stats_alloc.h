@@ -22,12 +22,12 @@
  * nregs, curregs, curslabs, nonfull_slabs, utilisation}], opt {narenas,
  * dirty_decay_ms, muzzy_decay_ms, background_thread, tcache, prof, retain},
  * thread, calls, calls_us. */
-void stats_jemalloc_json(struct json *j, const struct jemalloc_stats *st);
-void stats_jemalloc_text(FILE *out, const struct jemalloc_stats *st);
+void stats_jemalloc_json(struct json *j, const struct jemalloc_state *st);
+void stats_jemalloc_text(FILE *out, const struct jemalloc_state *st);
 
 /* "tcmalloc": flavor, properties {name: bytes}, thread, calls, calls_us. */
-void stats_tcmalloc_json(struct json *j, const struct tcmalloc_stats *st);
-void stats_tcmalloc_text(FILE *out, const struct tcmalloc_stats *st);
+void stats_tcmalloc_json(struct json *j, const struct tcmalloc_state *st);
+void stats_tcmalloc_text(FILE *out, const struct tcmalloc_state *st);
 
 /* The figures both renderers print, from an observation and its detail. */
 struct stats_view {
@@ -39,8 +39,8 @@ struct stats_view {
 					 * "proc" (no allocator view) */
 	const char *why_invalid;	/* when there is no allocator view: why */
 	const struct glibc_state *glibc;	/* at most one of these */
-	const struct jemalloc_stats *jemalloc;
-	const struct tcmalloc_stats *tcmalloc;
+	const struct jemalloc_state *jemalloc;
+	const struct tcmalloc_state *tcmalloc;
 	uint64_t allocated, resident, rss;	/* UNSET when unknown */
 	uint64_t pause_us;		/* the longest stop */
 	uint64_t pause_total_us;

@@ -30,7 +30,7 @@ static double bin_utilisation(const struct jemalloc_bin *b)
 	return (double)b->curregs / ((double)b->nregs * b->curslabs);
 }
 
-void stats_jemalloc_json(struct json *j, const struct jemalloc_stats *st)
+void stats_jemalloc_json(struct json *j, const struct jemalloc_state *st)
 {
 	json_object_begin(j, "jemalloc");
 	json_string(j, "version", st->version);
@@ -108,7 +108,7 @@ static const char *yes_no(int v)
 	return v < 0 ? "?" : v ? "on" : "off";
 }
 
-void stats_jemalloc_text(FILE *out, const struct jemalloc_stats *st)
+void stats_jemalloc_text(FILE *out, const struct jemalloc_state *st)
 {
 	char a[32], b[32], c[32], d[32];
 	unsigned shown = 0;

@@ -6,7 +6,7 @@
 #include "report/stats_alloc.h"
 #include "base/util.h"
 
-void stats_tcmalloc_json(struct json *j, const struct tcmalloc_stats *st)
+void stats_tcmalloc_json(struct json *j, const struct tcmalloc_state *st)
 {
 	json_object_begin(j, "tcmalloc");
 	json_string(j, "flavor", st->flavor);
@@ -26,7 +26,7 @@ static bool is_bytes(const char *name)
 	return !strstr(name, "decommit") && !strstr(name, "count") && !strstr(name, "active");
 }
 
-void stats_tcmalloc_text(FILE *out, const struct tcmalloc_stats *st)
+void stats_tcmalloc_text(FILE *out, const struct tcmalloc_state *st)
 {
 	char a[32];
 

@@ -7,6 +7,7 @@
 #include <stdio.h>
 
 #include "judge/knobs.h"
+#include "judge/leaks.h"
 #include "judge/triage.h"
 #include "model/observation.h"
 #include "report/style.h"
@@ -15,6 +16,11 @@ struct triage_report {
 	const struct observation *obs;
 	const struct verdict *verdict;
 	const struct knobs *knobs;
+	/* triage --sites: allocation stacks sampled over the window. */
+	bool sites_asked;
+	const struct profile *profile;		/* NULL when none could be sampled */
+	const struct leak_ranking *sites;	/* ranked (judge/leaks.h) */
+	const char *sites_why;			/* why none, when asked for */
 };
 
 void triage_print_text(FILE *out, const struct triage_report *r, const struct style *s);

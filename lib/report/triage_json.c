@@ -6,6 +6,7 @@
 #include <math.h>
 
 #include "report/knobs.h"
+#include "report/leaks.h"
 #include "base/util.h"
 
 static void trend_json(struct json *j, const char *key, const struct trend *t)
@@ -104,6 +105,27 @@ static void samples_json(struct json *j, const struct observation *obs)
 	json_array_end(j);
 }
 
+#define TRIAGE_SITES 5		/* growing sites listed with --sites */
+
+/* --sites: the growing sites, and with a leak verdict the top one. */
+static void sites_json(struct json *j, const struct triage_report *r)
+{
+	const struct leak_ranking *s = r->sites;
+
+	if (!r->sites_asked)
+		return;
+	json_array_begin(j, "sites");
+	for (size_t i = 0; s && i < s->ngrowing && i < TRIAGE_SITES; i++)
+		leaks_site_json(j, NULL, r->profile, s->growing[i].site, &s->growing[i]);
+	json_array_end(j);
+	if (s && s->ngrowing && r->verdict->kind == VERDICT_LEAK)
+		leaks_site_json(j, "top_leak_site", r->profile, s->growing[0].site,
+				&s->growing[0]);
+	else
+		json_null(j, "top_leak_site");
+	json_string(j, "sites_why", s ? NULL : r->sites_why);
+}
+
 void triage_print_json(FILE *out, const struct triage_report *r)
 {
 	const struct observation *obs = r->obs;
@@ -155,6 +177,8 @@ void triage_print_json(FILE *out, const struct triage_report *r)
 	pressure_json_object(&j, "memory_limit", &v->pressure);
 	cgroup_json_object(&j, "cgroup", &obs->cgroup);
 	latency_json(&j, obs, &v->slow);
+
+	sites_json(&j, r);
 
 	json_object_begin(&j, "target");
 	json_uint(&j, "pause_us", obs->pause_us);

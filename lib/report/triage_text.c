@@ -1,5 +1,6 @@
 /* `heapdoc triage` for people: the verdict first, then why, then what to
  * turn.  Colours only on a terminal (struct style). */
+#include "report/leaks.h"
 #include "report/triage.h"
 
 #include <math.h>
@@ -109,6 +110,38 @@ static void print_gap(FILE *out, const struct verdict *v, const struct style *s)
 			human_bytes(b1, sizeof(b1), g->trimmable));
 }
 
+/* --sites: where a leak grows, named by its allocation stack. */
+static void print_sites(FILE *out, const struct triage_report *r, const struct style *s)
+{
+	const struct leak_ranking *k = r->sites;
+	char rate[32], frame[600];
+
+	if (!r->sites_asked || (k && r->verdict->kind != VERDICT_LEAK))
+		return;
+	fprintf(out, "\n%sWhere it grows%s (allocation stacks sampled over the window)\n",
+		style_bold(s), style_reset(s));
+	if (!k) {
+		fprintf(out, "  not sampled: %s\n", r->sites_why);
+		return;
+	}
+	if (!k->ngrowing)
+		fprintf(out, "  no allocation site grew: the growth is outside what malloc "
+			"returned in the window\n");
+	for (size_t i = 0; i < k->ngrowing && i < 3; i++) {
+		const struct prof_site *site = &r->profile->sites[k->growing[i].site];
+
+		leaks_describe_frame(r->profile, site->frames[leak_site_frame(r->profile, site)],
+				     frame, sizeof(frame));
+		fprintf(out, "  %s %s%s/s%s, %.0f%% of the sampled growth: %s\n",
+			i ? "then" : "top leak site", style_bold(s),
+			human_bytes(rate, sizeof(rate), (uint64_t)k->growing[i].bytes_per_s),
+			style_reset(s), 100 * k->growing[i].share, frame);
+	}
+	if (k->ngrowing)
+		fprintf(out, "  (heapdoc leaks %d gives the stacks and pprof/jeprof files)\n",
+			(int)r->profile->pid);
+}
+
 void triage_print_text(FILE *out, const struct triage_report *r, const struct style *s)
 {
 	char buf[96];
@@ -116,6 +149,7 @@ void triage_print_text(FILE *out, const struct triage_report *r, const struct st
 	print_header(out, r, s);
 	print_verdict(out, r->verdict, s);
 	print_evidence(out, r->verdict, s);
+	print_sites(out, r, s);
 	print_trend(out, r, s);
 	print_gap(out, r->verdict, s);
 	fprintf(out, "\n%sKnobs%s\n", style_bold(s), style_reset(s));

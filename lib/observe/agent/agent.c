@@ -126,16 +126,51 @@ int agent_poll(struct agent *a, void (*fn)(const struct agent_sample *s, void *a
 	return ret;
 }
 
-int agent_read_live(struct agent *a, struct error *err)
+#define BUCKET_BYTES (AGENT_WAYS * sizeof(struct agent_slot))
+#define IOV_BATCH 1024			/* IOV_MAX */
+
+/* The wanted buckets, IOV_BATCH at a time, each to its place in a->table. */
+static int read_buckets(struct agent *a, const uint8_t *want, struct error *err)
 {
-	size_t len = (size_t)AGENT_BUCKETS * AGENT_WAYS * sizeof(struct agent_slot);
+	struct iovec local[IOV_BATCH], remote[IOV_BATCH];
+	size_t n = 0, bytes = 0;
+
+	for (uint32_t b = 0; b <= AGENT_BUCKETS; b++) {
+		if (b < AGENT_BUCKETS && want[b] && agent_bucket_used(a, b)) {
+			local[n] = (struct iovec){ a->table + (size_t)b * AGENT_WAYS, BUCKET_BYTES };
+			remote[n] = (struct iovec){ (void *)(uintptr_t)(a->ctl.table_addr +
+								   b * BUCKET_BYTES), BUCKET_BYTES };
+			bytes += BUCKET_BYTES;
+			if (++n < IOV_BATCH)
+				continue;
+		}
+		if (!n)
+			continue;
+		if (process_vm_readv(a->pid, local, n, remote, n, 0) != (ssize_t)bytes)
+			return error_set(err, errno == ESRCH ? -ESRCH : -EIO, "pid %d: read its "
+					 "live samples: %s", a->pid, errno == ESRCH ?
+					 "the process exited" : "short read");
+		n = bytes = 0;
+	}
+	return 0;
+}
+
+int agent_read_live(struct agent *a, const uint8_t *want, struct error *err)
+{
+	size_t len = (size_t)AGENT_BUCKETS * BUCKET_BYTES;
+	int ret;
 
 	if (!a->table) {
-		a->table = malloc(len);
+		a->table = calloc(1, len);
 		if (!a->table)
 			return error_set(err, -ENOMEM, "out of memory");
 	}
-	return agent_mem_read(a->pid, a->ctl.table_addr, a->table, len, err);
+	ret = agent_mem_read(a->pid, a->ctl.bits_addr, a->bits, sizeof(a->bits), err);
+	if (ret == 0 && !want)
+		ret = agent_mem_read(a->pid, a->ctl.table_addr, a->table, len, err);
+	else if (ret == 0)
+		ret = read_buckets(a, want, err);
+	return ret;
 }
 
 void agent_free(struct agent *a)

@@ -8,6 +8,9 @@
  *	uint8_t occ[AGENT_BUCKETS]	live sampled pointers per bucket
  *	struct agent_slot[AGENT_BUCKETS][AGENT_WAYS]	the live table
  *
+ * One bit per bucket (occ > 0) lives in the library's own data, for the
+ * free fast path (bits_addr).
+ *
  * The region is MADV_WIPEONFORK: a child forked during sampling sees it
  * zeroed (magic 0), which is how the library in the child knows to put its
  * slots back at once and stay out of the way.
@@ -27,7 +30,7 @@
 #include <stdint.h>
 
 #define AGENT_MAGIC		0x3130746761646868ULL	/* "hhdagt01" */
-#define AGENT_ABI		1
+#define AGENT_ABI		2
 #define AGENT_MAX_FRAMES	48
 #define AGENT_BUCKETS		(1u << 14)
 #define AGENT_WAYS		8
@@ -75,10 +78,15 @@ struct agent_sample {
 	uint64_t pcs[AGENT_MAX_FRAMES];	/* return addresses, innermost first */
 };
 
-/* The bucket of the live table a pointer goes to (both sides use it). */
+/* The bucket of the live table a pointer goes to (both sides use it).
+ * Every free computes it, so it is two shifts and an xor: malloc's
+ * pointers are 16-byte aligned, and the high bits spread the page-aligned
+ * pointers of large (mmapped) blocks. */
 static inline uint32_t agent_bucket(const void *p)
 {
-	return (uint32_t)((((uint64_t)(uintptr_t)p >> 4) * 0x9E3779B97F4A7C15ULL) >> 50);
+	uint64_t v = (uint64_t)(uintptr_t)p;
+
+	return (uint32_t)(((v >> 4) ^ (v >> 18)) & (AGENT_BUCKETS - 1));
 }
 
 struct agent_slot {
@@ -100,7 +108,7 @@ struct agent_ctl {
 
 	/* Where things are (absolute addresses in the target). */
 	uint64_t ring_addr, ring_cap;
-	uint64_t occ_addr, table_addr;
+	uint64_t occ_addr, bits_addr, table_addr;
 	uint64_t lib_lo, lib_hi;	/* the library's own text */
 	uint64_t stub_addr, stub_len;	/* the forwarding pages, if any */
 

@@ -86,15 +86,30 @@ static void take_sample(const struct agent_sample *s, void *arg)
 	profile_count(&p->sites[site].live, s->size, p->rate, +1);
 }
 
-static bool in_table(const struct agent_slot *table, const struct agent_live *l)
+static uint32_t bucket_of(const struct agent_live *l)
 {
-	const struct agent_slot *b = table +
-		(size_t)agent_bucket((const void *)(uintptr_t)l->ptr) * AGENT_WAYS;
+	return agent_bucket((const void *)(uintptr_t)l->ptr);
+}
 
+static bool in_table(const struct agent *a, const struct agent_live *l)
+{
+	uint32_t b = bucket_of(l);
+	const struct agent_slot *slot = a->table + (size_t)b * AGENT_WAYS;
+
+	if (!agent_bucket_used(a, b))
+		return false;
 	for (unsigned i = 0; i < AGENT_WAYS; i++)
-		if (b[i].ptr == l->ptr && b[i].id == l->id)
+		if (slot[i].ptr == l->ptr && slot[i].id == l->id)
 			return true;
 	return false;
+}
+
+/* Reads the buckets the live samples are in (and the bitmap). */
+static int read_live(struct agent_profile *ap, struct error *err)
+{
+	for (size_t i = 0; i < ap->nlive; i++)
+		ap->want[bucket_of(&ap->live[i])] = 1;
+	return agent_read_live(&ap->agent, ap->want, err);
 }
 
 /* A sample the live table no longer holds was freed. */
@@ -105,7 +120,8 @@ static void sweep_freed(struct agent_profile *ap)
 	for (size_t i = 0; i < ap->nlive;) {
 		struct agent_live *l = &ap->live[i];
 
-		if (in_table(ap->agent.table, l)) {
+		ap->want[bucket_of(l)] = 0;
+		if (in_table(&ap->agent, l)) {
 			i++;
 			continue;
 		}
@@ -143,7 +159,7 @@ int agent_profile_poll(struct agent_profile *ap, struct error *err)
 	if (ret == 0)
 		ret = agent_poll(&ap->agent, take_sample, ap, err);
 	if (ret == 0)
-		ret = agent_read_live(&ap->agent, err);
+		ret = read_live(ap, err);
 	if (ret < 0) {
 		if (ret == -ESRCH)
 			ap->prof->exited = true;

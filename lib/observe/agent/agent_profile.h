@@ -30,6 +30,7 @@ struct agent_profile {
 	struct agent_live *live;	/* samples not freed yet */
 	size_t nlive, live_cap;
 	uint64_t samples;		/* read from the ring */
+	uint8_t want[AGENT_BUCKETS];	/* buckets to read this poll */
 	uint64_t start_ns;
 	double window_s;		/* 0: open-ended (mid taken as it doubles) */
 	double next_mid_s;

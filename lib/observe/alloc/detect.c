@@ -21,8 +21,12 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-#include "observe/elf_file.h"
+#include "base/file.h"
 #include "base/util.h"
+#include "observe/elf_file.h"
+
+/* /etc/ld.so.preload lists a few libraries; a longer one is not read. */
+#define PRELOAD_FILE_MAX (64u << 10)
 
 /* ---- the symbols that name an allocator -------------------------------- */
 
@@ -330,18 +334,14 @@ static void place_preloads(struct detect *d, const char *list, enum origin origi
 
 static void place_preload_file(struct detect *d)
 {
-	char path[4096], buf[4096];
-	FILE *f;
-	size_t n;
+	char path[4096], *buf;
+	size_t len;
 
 	snprintf(path, sizeof(path), "%s/proc/%d/root/etc/ld.so.preload", d->root, (int)d->pid);
-	f = fopen(path, "re");
-	if (!f)
+	if (file_read(path, PRELOAD_FILE_MAX, &buf, &len, NULL) < 0)
 		return;
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
 	place_preloads(d, buf, ORIGIN_PRELOAD_FILE);
+	free(buf);
 }
 
 /* Builds d->order: the executable, the preloads, everything they need

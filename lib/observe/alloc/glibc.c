@@ -74,7 +74,7 @@ const char *glibc_version(const struct glibc_reader *r)
 }
 
 /* The free space held below the tops, and the chunk that holds the most. */
-static void summarize_top_held(const struct glibc_state *st, struct alloc_summary *sum)
+static void summarise_top_held(const struct glibc_state *st, struct alloc_summary *sum)
 {
 	const struct glibc_arena *most = NULL;
 
@@ -91,7 +91,7 @@ static void summarize_top_held(const struct glibc_state *st, struct alloc_summar
 	sum->top_held_by_cached = most && most->below_top_cached;
 }
 
-void glibc_summarize(const struct glibc_state *st, struct alloc_summary *sum,
+void glibc_summarise(const struct glibc_state *st, struct alloc_summary *sum,
 		     struct alloc_params *p)
 {
 	const struct glibc_mallinfo2 *mi = &st->mi;
@@ -113,6 +113,9 @@ void glibc_summarize(const struct glibc_state *st, struct alloc_summary *sum,
 	sum->trimmable = IS_SET(st->trimmable_resident) ? st->trimmable_resident : st->trimmable;
 	sum->narenas = (unsigned)st->narenas;
 	sum->corrupt = st->corrupt;
+	sum->nfindings = st->nfindings;
+	if (st->corrupt && st->nfindings)
+		snprintf(sum->corrupt_what, sizeof(sum->corrupt_what), "%s", st->findings[0].what);
 	sum->free_small_chunks = st->free_small_chunks;
 	sum->free_small_bytes = st->free_small_bytes;
 	sum->free_large_chunks = st->free_large_chunks;
@@ -120,7 +123,7 @@ void glibc_summarize(const struct glibc_state *st, struct alloc_summary *sum,
 	sum->largest_free = st->largest_free;
 	sum->pinned_bytes = st->pinned;
 	sum->top_size = st->top_total;
-	summarize_top_held(st, sum);
+	summarise_top_held(st, sum);
 	sum->slab_utilisation = NAN;
 	if (!p)
 		return;

@@ -92,7 +92,7 @@ int glibc_trend_read(struct glibc_reader *r, struct target *t, struct glibc_tren
 
 /* The shared figures for the judge.  resident is not set here (it comes
  * from smaps: glibc_resident). */
-void glibc_summarize(const struct glibc_state *st, struct alloc_summary *sum,
+void glibc_summarise(const struct glibc_state *st, struct alloc_summary *sum,
 		     struct alloc_params *params);
 
 /* RSS of the allocator's own mappings: the brk heap, the arena heaps, and

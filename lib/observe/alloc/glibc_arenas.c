@@ -269,6 +269,25 @@ static int top_size(struct snap *s, size_t i, uint64_t *size)
 	return 0;
 }
 
+/* The top chunk ends where its heap does: within [base, base + len), the
+ * main arena's sbrk'd bytes (system_mem, plus the page of alignment sysmalloc
+ * may add) or a non-main heap.  A top that runs past is corrupt, and is cut
+ * to its heap so that nothing sized from it (the walk's end, the pages a
+ * trim would release) reaches past the memory the arena has. */
+static void top_within(struct snap *s, struct glibc_arena *ar, uint64_t base, uint64_t len)
+{
+	uint64_t slack = ar->main ? s->r->pagesize : 0, end;
+
+	if (ar->top >= base && !__builtin_add_overflow(ar->top, ar->top_size, &end) &&
+	    end - base <= len + slack)
+		return;
+	snap_finding(s, ar->top, "arena %#llx: top chunk of %llu bytes runs past its heap "
+		     "(%#llx, %llu bytes)", (unsigned long long)ar->addr,
+		     (unsigned long long)ar->top_size, (unsigned long long)base,
+		     (unsigned long long)len);
+	ar->top_size = ar->top >= base && ar->top - base < len ? base + len - ar->top : 0;
+}
+
 /* The first chunk after a header of hdr_size bytes at base: chunk2mem
  * aligned to MALLOC_ALIGNMENT, as sysmalloc and _int_new_arena place it. */
 static uint64_t first_chunk_after(uint64_t base, uint64_t hdr_size)
@@ -317,6 +336,7 @@ int snap_find_regions(struct snap *s, size_t i)
 			snap_finding(s, start, "main arena: sbrk_base is not below the top chunk");
 			return 0;
 		}
+		top_within(s, ar, start, ar->system_mem);
 		return add_region(s, first_chunk_after(start, 0), ar->top + ar->top_size, i);
 	}
 	h = ar->top & ~(s->heap_max - 1);
@@ -347,6 +367,8 @@ int snap_find_regions(struct snap *s, size_t i)
 		start = first_chunk_after(h, L->heap_info_size);
 		if (ar->addr >= h && ar->addr < h + size)	/* the arena's first heap */
 			start = first_chunk_after(ar->addr, L->state_size);
+		if (!n)		/* the heap of the top */
+			top_within(s, ar, h, size);
 		rc = add_region(s, start, h + size, i);
 		if (rc < 0)
 			return rc;

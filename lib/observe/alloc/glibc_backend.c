@@ -93,7 +93,7 @@ static int read_glibc(struct alloc_reader *r, struct target *t, const struct all
 	rc = how && how->hold ? glibc_snapshot(b->g, t, st, err) :
 				glibc_snapshot_brief(b->g, t, st, err);
 	if (rc == 0) {
-		glibc_summarize(st, sum, params);
+		glibc_summarise(st, sum, params);
 		rc = glibc_resident(b->pid, t, &sum->resident, err);
 	}
 	if (rc == 0 && how && how->detail) {

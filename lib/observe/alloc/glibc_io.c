@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "base/util.h"
+#include "observe/target.h"
 
 /* ---- scattered reads: a small direct-mapped page cache ------------------ */
 
@@ -283,7 +284,13 @@ int pagemap_resident(pid_t pid, const struct span *spans, size_t n, uint64_t pag
 
 		while (left) {
 			size_t want = MIN(left, ARRAY_SIZE(ent));
-			ssize_t got = pread(fd, ent, want * 8, (off_t)(first * 8));
+			ssize_t got;
+
+			if (target_interrupted()) {
+				rc = -EINTR;
+				break;
+			}
+			got = pread(fd, ent, want * 8, (off_t)(first * 8));
 
 			if (got <= 0) {
 				rc = got < 0 ? -errno : -EIO;

@@ -25,7 +25,7 @@ void snap_mallinfo2(struct glibc_state *st)
 
 	memset(mi, 0, sizeof(*mi));
 	if (!st->initialized) {
-		mi->ordblks = 1;	/* mallinfo2 initialises malloc: an empty top */
+		mi->ordblks = 1;	/* mallinfo2 initializes malloc: an empty top */
 		return;
 	}
 	for (size_t i = 0; i < st->narenas; i++) {

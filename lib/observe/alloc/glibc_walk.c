@@ -319,6 +319,29 @@ void snap_top_accounting(struct snap *s, struct glibc_arena *ar, uint64_t run_in
 		ar->releasable = ((uint64_t)top_area - mp->top_pad) / page * page;
 }
 
+/* Cuts the spans to the target's mappings: a span sized from a corrupt
+ * chunk must not send pagemap through terabytes of address space. */
+static void clip_spans(struct snap *s)
+{
+	struct maps maps = { 0 };
+	size_t out = 0;
+
+	if (proc_read_maps("", s->r->pid, &maps, NULL) < 0)
+		return;
+	for (size_t i = 0; i < s->ntrim_spans; i++) {
+		struct span sp = s->trim_spans[i];
+		const struct mapping *m = maps_find(&maps, sp.start);
+
+		if (!m)
+			continue;
+		if (sp.len > m->end - sp.start)
+			sp.len = m->end - sp.start;
+		s->trim_spans[out++] = sp;
+	}
+	s->ntrim_spans = out;
+	maps_free(&maps);
+}
+
 /* How much of what malloc_trim(0) would release is in RAM now, read after
  * the target resumed: an estimate of the RSS the trim would save. */
 void snap_count_resident(struct snap *s)
@@ -327,6 +350,7 @@ void snap_count_resident(struct snap *s)
 
 	if (!IS_SET(s->st->trimmable_resident))
 		return;
+	clip_spans(s);
 	if (pagemap_resident(s->r->pid, s->trim_spans, s->ntrim_spans, s->r->pagesize,
 			     &bytes) < 0)
 		s->st->trimmable_resident = UNSET;

@@ -228,7 +228,7 @@ int jemalloc_ctl_end(struct jemalloc_ctl *c, int rc)
 
 /* ---- the reads -------------------------------------------------------------- */
 
-static int read_version(struct jemalloc_ctl *c, struct jemalloc_stats *st)
+static int read_version(struct jemalloc_ctl *c, struct jemalloc_state *st)
 {
 	uint64_t ptr;
 	int rc = get_u(c, "version", sizeof(ptr), &ptr);
@@ -241,7 +241,7 @@ static int read_version(struct jemalloc_ctl *c, struct jemalloc_stats *st)
 	return 0;
 }
 
-static int read_totals(struct jemalloc_ctl *c, struct jemalloc_stats *st)
+static int read_totals(struct jemalloc_ctl *c, struct jemalloc_state *st)
 {
 	const struct {
 		const char *name;
@@ -276,7 +276,7 @@ static uint64_t pages(uint64_t n, uint64_t page)
 	return n == UNSET || page == UNSET ? UNSET : n * page;
 }
 
-static int read_arenas(struct jemalloc_ctl *c, struct jemalloc_stats *st)
+static int read_arenas(struct jemalloc_ctl *c, struct jemalloc_state *st)
 {
 	for (unsigned i = 0; i < st->narenas && st->narena_rows < JEMALLOC_MAX_ARENAS; i++) {
 		struct jemalloc_arena *a = &st->arenas[st->narena_rows];
@@ -287,7 +287,7 @@ static int read_arenas(struct jemalloc_ctl *c, struct jemalloc_stats *st)
 		if (rc)
 			return rc;
 		if (pactive == UNSET)
-			continue;	/* not initialised: no thread ever used it */
+			continue;	/* not initialized: no thread ever used it */
 		rc = get_fmt(c, sizeof(size_t), &pdirty, "stats.arenas.%u.pdirty", i);
 		if (!rc)
 			rc = get_fmt(c, sizeof(size_t), &pmuzzy, "stats.arenas.%u.pmuzzy", i);
@@ -304,7 +304,7 @@ static int read_arenas(struct jemalloc_ctl *c, struct jemalloc_stats *st)
 	return 0;
 }
 
-static int read_bins(struct jemalloc_ctl *c, struct jemalloc_stats *st)
+static int read_bins(struct jemalloc_ctl *c, struct jemalloc_state *st)
 {
 	double live = 0, capacity = 0;
 	uint64_t nbins;
@@ -341,7 +341,7 @@ static int read_bins(struct jemalloc_ctl *c, struct jemalloc_stats *st)
 	return 0;
 }
 
-static int read_opts(struct jemalloc_ctl *c, struct jemalloc_stats *st)
+static int read_opts(struct jemalloc_ctl *c, struct jemalloc_state *st)
 {
 	uint64_t narenas, bg, tcache, prof, retain;
 	int64_t dirty, muzzy;
@@ -372,7 +372,7 @@ static int read_opts(struct jemalloc_ctl *c, struct jemalloc_stats *st)
 }
 
 int jemalloc_read(struct jemalloc_reader *r, struct target *t, unsigned timeout_ms,
-		  struct jemalloc_stats *st, struct error *err)
+		  struct jemalloc_state *st, struct error *err)
 {
 	struct jemalloc_ctl c;
 	int rc;
@@ -432,7 +432,7 @@ static uint64_t add_or_unset(uint64_t a, uint64_t b)
 	return IS_SET(a) && IS_SET(b) ? a + b : UNSET;
 }
 
-void jemalloc_summarise(const struct jemalloc_stats *st, struct alloc_summary *sum,
+void jemalloc_summarise(const struct jemalloc_state *st, struct alloc_summary *sum,
 			struct alloc_params *params)
 {
 	*sum = (struct alloc_summary){

@@ -36,7 +36,7 @@ int jemalloc_open(struct jemalloc_reader **r, pid_t pid, const struct alloc_id *
 /* Everything above, in one borrowed-thread session.  timeout_ms bounds the
  * search for a safe moment (0: 1 s); -EAGAIN when none came. */
 int jemalloc_read(struct jemalloc_reader *r, struct target *t, unsigned timeout_ms,
-		  struct jemalloc_stats *out, struct error *err);
+		  struct jemalloc_state *out, struct error *err);
 
 /* The cheap read for a trend sample: epoch, stats.allocated, stats.resident. */
 int jemalloc_sample(struct jemalloc_reader *r, struct target *t, uint64_t *allocated,
@@ -44,7 +44,7 @@ int jemalloc_sample(struct jemalloc_reader *r, struct target *t, uint64_t *alloc
 
 /* The shared summary and settings, from a read. */
 /* params may be NULL. */
-void jemalloc_summarise(const struct jemalloc_stats *st, struct alloc_summary *sum,
+void jemalloc_summarise(const struct jemalloc_state *st, struct alloc_summary *sum,
 			struct alloc_params *params);
 
 void jemalloc_close(struct jemalloc_reader *r);

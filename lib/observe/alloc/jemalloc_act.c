@@ -126,7 +126,7 @@ static int write_decay(struct jemalloc_ctl *c, struct act_change *ch)
 		snprintf(name, sizeof(name), "arena.%u.%s", i, decay_name(ch->what));
 		rc = jemalloc_mallctl(c, name, NULL, 0, &ms, sizeof(ms));
 		if (rc == EFAULT)
-			continue;	/* never initialised: it takes arenas.* */
+			continue;	/* never initialized: it takes arenas.* */
 		if (rc)
 			return mallctl_error(c, rc, name);
 		ch->arenas++;

@@ -41,7 +41,7 @@ static int read_jemalloc(struct alloc_reader *r, struct target *t, const struct 
 			 struct alloc_summary *sum, struct alloc_params *params,
 			 struct error *err)
 {
-	struct jemalloc_stats *st = malloc(sizeof(*st));
+	struct jemalloc_state *st = malloc(sizeof(*st));
 	struct error why = { 0 };
 	int rc;
 

@@ -67,7 +67,7 @@ struct tcmalloc_reader {
 	struct inject_libc libc;	/* what a call needs of libc (inject.h) */
 };
 
-uint64_t tcmalloc_property(const struct tcmalloc_stats *st, const char *name)
+uint64_t tcmalloc_property(const struct tcmalloc_state *st, const char *name)
 {
 	for (size_t i = 0; i < st->nprops; i++)
 		if (!strcmp(st->props[i].name, name))
@@ -260,7 +260,7 @@ uint64_t tcmalloc_release_rate_addr(const struct tcmalloc_reader *r)
 }
 
 int tcmalloc_read(struct tcmalloc_reader *r, struct target *t, unsigned timeout_ms,
-		  struct tcmalloc_stats *st, struct error *err)
+		  struct tcmalloc_state *st, struct error *err)
 {
 	const char *const *names = r->google ? google_properties : gperftools_properties;
 	size_t n = r->google ? ARRAY_SIZE(google_properties) : ARRAY_SIZE(gperftools_properties);
@@ -324,7 +324,7 @@ int tcmalloc_sample(struct tcmalloc_reader *r, struct target *t, uint64_t *alloc
 /* ---- in the terms every allocator shares ------------------------------------ */
 
 /* Σ of the properties that are set; UNSET if none is. */
-static uint64_t sum_of(const struct tcmalloc_stats *st, const char *const *names, size_t n)
+static uint64_t sum_of(const struct tcmalloc_state *st, const char *const *names, size_t n)
 {
 	uint64_t total = UNSET;
 
@@ -337,7 +337,7 @@ static uint64_t sum_of(const struct tcmalloc_stats *st, const char *const *names
 	return total;
 }
 
-void tcmalloc_summarise(const struct tcmalloc_stats *st, struct alloc_summary *sum,
+void tcmalloc_summarise(const struct tcmalloc_state *st, struct alloc_summary *sum,
 			struct alloc_params *params)
 {
 	/* Free objects waiting in caches, between live ones: they only

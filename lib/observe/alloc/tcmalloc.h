@@ -20,7 +20,7 @@
 
 
 /* The value of a property by name, UNSET if absent or unknown. */
-uint64_t tcmalloc_property(const struct tcmalloc_stats *st, const char *name);
+uint64_t tcmalloc_property(const struct tcmalloc_state *st, const char *name);
 
 struct tcmalloc_reader;
 
@@ -32,7 +32,7 @@ int tcmalloc_open(struct tcmalloc_reader **r, pid_t pid, const struct alloc_id *
 /* Every property of its flavor.  timeout_ms bounds the search for a safe
  * moment (0: 1 s); -EAGAIN when none came. */
 int tcmalloc_read(struct tcmalloc_reader *r, struct target *t, unsigned timeout_ms,
-		  struct tcmalloc_stats *out, struct error *err);
+		  struct tcmalloc_state *out, struct error *err);
 
 /* The cheap read for a trend sample: allocated bytes and the resident
  * estimate (heap minus unmapped). */
@@ -40,7 +40,7 @@ int tcmalloc_sample(struct tcmalloc_reader *r, struct target *t, uint64_t *alloc
 		    uint64_t *resident, struct error *err);
 
 /* params may be NULL. */
-void tcmalloc_summarise(const struct tcmalloc_stats *st, struct alloc_summary *sum,
+void tcmalloc_summarise(const struct tcmalloc_state *st, struct alloc_summary *sum,
 			struct alloc_params *params);
 
 void tcmalloc_close(struct tcmalloc_reader *r);

@@ -32,7 +32,7 @@ static int read_tcmalloc(struct alloc_reader *r, struct target *t, const struct 
 			 struct alloc_summary *sum, struct alloc_params *params,
 			 struct error *err)
 {
-	struct tcmalloc_stats *st = malloc(sizeof(*st));
+	struct tcmalloc_state *st = malloc(sizeof(*st));
 	struct error why = { 0 };
 	int rc;
 

@@ -1,9 +1,8 @@
 /* The redirected allocation functions: the fast path.
  *
  * An unsampled allocation costs a thread-local subtraction, a compare and a
- * tail call to the real function; a free costs one byte load from the
- * occupancy map (is any live sample in this pointer's bucket?) and a tail
- * call.  Everything else is in sample.c, reached by a tail call too, so that
+ * tail call to the real function; a free costs one load from a bitmap
+ * (is any live sample in this pointer's bucket?) and a tail call.  Everything else is in sample.c, reached by a tail call too, so that
  * its return address is the caller's: the unwind starts there.
  *
  * This file is compiled without frame pointers (the fast paths must not
@@ -28,7 +27,7 @@ static void *hook_malloc(size_t n)
 
 static void hook_free(void *p)
 {
-	if (LIKELY(!agent_occ[agent_bucket(p)]))
+	if (LIKELY(!agent_maybe_live(p)))
 		return agent_real.free(p);
 	agent_free_slow(p);
 }
@@ -49,7 +48,7 @@ static void *hook_realloc(void *p, size_t n)
 {
 	uint64_t left = agent_left;
 
-	if (LIKELY(!agent_occ[agent_bucket(p)] && n < left)) {
+	if (LIKELY(!agent_maybe_live(p) && n < left)) {
 		agent_left = left - n;
 		return agent_real.realloc(p, n);
 	}
@@ -61,7 +60,7 @@ static void *hook_reallocarray(void *p, size_t n, size_t m)
 	uint64_t left = agent_left;
 	size_t total;
 
-	if (LIKELY(!agent_occ[agent_bucket(p)] && !__builtin_mul_overflow(n, m, &total) &&
+	if (LIKELY(!agent_maybe_live(p) && !__builtin_mul_overflow(n, m, &total) &&
 		   total < left)) {
 		agent_left = left - total;
 		return agent_real.reallocarray(p, n, m);

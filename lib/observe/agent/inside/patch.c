@@ -47,6 +47,11 @@ struct agent_ctl *agent_ctl;
 volatile int agent_state;
 static uint8_t no_occ[AGENT_BUCKETS];		/* before start: nothing live */
 uint8_t *agent_occ = no_occ;
+/* In the library's own data, not the region: the free fast path then
+ * reaches it with one load, not two (a forked child keeps a copy of it,
+ * but its table is wiped, so its frees just take the slow path to find
+ * nothing). */
+uint64_t agent_bits[AGENT_BUCKETS / 64] __attribute__((aligned(64)));
 
 struct patched {
 	uint64_t *slot;
@@ -397,30 +402,41 @@ static int count_adds(struct dl_phdr_info *info, size_t size, void *arg)
 	return 1;
 }
 
+static struct scan scanned;		/* large: not on a hooked caller's stack */
+
+/* Walks the loaded modules (patching new ones if patch) and forgets the
+ * slots of those gone.  The lock is held. */
+static struct scan *collect_locked(int patch)
+{
+	struct scan *s = &scanned;
+	unsigned long long counts[2] = { 0, 0 };
+
+	memset(s, 0, sizeof(*s));
+	s->patch = patch;
+	dl_iterate_phdr(count_adds, counts);
+	dl_iterate_phdr(scan_one, s);
+	seen_adds = counts[0];
+	seen_subs = counts[1];
+	forget_unloaded(s);
+	return s;
+}
+
 /* The lock is held. */
 static void scan_locked(int patch)
 {
-	static struct scan s;		/* large: not on a hooked caller's stack */
-	unsigned long long counts[2] = { 0, 0 };
+	struct scan *s = collect_locked(patch);
 
-	memset(&s, 0, sizeof(s));
-	s.patch = patch;
-	dl_iterate_phdr(count_adds, counts);
-	dl_iterate_phdr(scan_one, &s);
-	seen_adds = counts[0];
-	seen_subs = counts[1];
-	forget_unloaded(&s);
 	/* Insertion sort: a few hundred modules at most. */
-	for (unsigned i = 1; i < s.n; i++) {
-		struct agent_module v = s.mods[i];
+	for (unsigned i = 1; i < s->n; i++) {
+		struct agent_module v = s->mods[i];
 		unsigned j = i;
 
-		for (; j && mod_cmp_less(&v, &s.mods[j - 1]); j--)
-			s.mods[j] = s.mods[j - 1];
-		s.mods[j] = v;
+		for (; j && mod_cmp_less(&v, &s->mods[j - 1]); j--)
+			s->mods[j] = s->mods[j - 1];
+		s->mods[j] = v;
 	}
 	agent_modules_busy_begin();
-	agent_unwind_set_modules(s.mods, s.n);
+	agent_unwind_set_modules(s->mods, s->n);
 	agent_modules_busy_end();
 	agent_ctl->rescans++;
 }
@@ -437,12 +453,17 @@ void agent_rescan(void)
 
 /* ---- putting back ----------------------------------------------------------- */
 
-/* The lock is held.  Returns how many slots were put back. */
-static long restore_locked(void)
+/* The lock is held.  Returns how many slots were put back.  In a forked
+ * child the unwinder's module list is left alone: a thread that was in an
+ * unwind at the fork is gone, and its reader count with it. */
+static long restore_locked(int child)
 {
 	long n = 0;
 
-	scan_locked(0);			/* forget modules that went away */
+	if (child)
+		collect_locked(0);	/* forget modules that went away */
+	else
+		scan_locked(0);
 	for (unsigned i = nslots; i-- > 0;) {
 		struct patched *p = &slots[i];
 
@@ -463,15 +484,23 @@ static long restore_locked(void)
 	return n;
 }
 
-static void go_inert(void)
+/* Heartbeat lost, or a forked child: the slots go back from inside.  A
+ * child may have been forked while another thread held the lock (it is
+ * then held for good): it tries a while, and otherwise leaves its slots on
+ * the hooks, which only forward from now on (sampling is off). */
+static void go_inert(int child)
 {
-	int expected = AGENT_ON;
+	int expected = AGENT_ON, locked = 0;
 
 	if (!__atomic_compare_exchange_n(&agent_state, &expected, AGENT_INERT, 0,
 					 __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
 		return;
-	take_lock();
-	restore_locked();
+	for (int i = 0; !locked && (!child || i < 1000); i++)
+		if (!(locked = trylock()))
+			sched_yield();
+	if (!locked)
+		return;
+	restore_locked(child);
 	drop_lock();
 	if (agent_ctl->magic == AGENT_MAGIC) {
 		agent_ctl->state = AGENT_INERT;
@@ -488,7 +517,7 @@ void agent_check_health(uint64_t now)
 		return;
 	/* A forked child sees the region wiped (MADV_WIPEONFORK). */
 	if (c->magic != AGENT_MAGIC) {
-		go_inert();
+		go_inert(1);
 		return;
 	}
 	if (now - __atomic_load_n(&last_check_ns, __ATOMIC_RELAXED) < CHECK_NS)
@@ -502,8 +531,10 @@ void agent_check_health(uint64_t now)
 		seen_beat = c->heartbeat;
 		beat_ns = now;
 	} else if (now - beat_ns > c->heartbeat_timeout_ns || c->pid != getpid()) {
+		int child = c->pid != getpid();
+
 		drop_lock();
-		go_inert();
+		go_inert(child);
 		return;
 	}
 	dl_iterate_phdr(count_adds, counts);
@@ -546,6 +577,7 @@ static long map_region(uint64_t ring_cap)
 	agent_ctl->ring_addr = (uint64_t)(uintptr_t)(p + AGENT_CTL_SIZE);
 	agent_ctl->ring_cap = ring_cap;
 	agent_ctl->occ_addr = agent_ctl->ring_addr + ring;
+	agent_ctl->bits_addr = (uint64_t)(uintptr_t)agent_bits;
 	agent_ctl->table_addr = agent_ctl->occ_addr + AGENT_BUCKETS;
 	return 0;
 }
@@ -565,6 +597,7 @@ long heapdoc_agent_start(uint64_t rate, uint64_t heartbeat_timeout_ms, uint64_t 
 	 * finishing a sample in the old one, which is left as it is. */
 	agent_ctl = NULL;
 	agent_occ = no_occ;
+	memset(agent_bits, 0, sizeof(agent_bits));
 	ret = map_region(ring_cap);
 	if (ret < 0)
 		return ret;
@@ -601,7 +634,7 @@ long heapdoc_agent_stop(void)
 		return -ENOENT;
 	agent_state = AGENT_STOPPED;
 	take_lock();
-	n = restore_locked();
+	n = restore_locked(0);
 	drop_lock();
 	agent_ctl->state = AGENT_STOPPED;
 	return n;

@@ -119,11 +119,22 @@ static int table_insert(void *p, uint64_t id)
 		if (__atomic_compare_exchange_n(&s[i].ptr, &empty, (uint64_t)(uintptr_t)p, 0,
 						__ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
 			__atomic_store_n(&s[i].id, id, __ATOMIC_RELEASE);
-			__atomic_add_fetch(&agent_occ[b], 1, __ATOMIC_RELEASE);
+			__atomic_add_fetch(&agent_occ[b], 1, __ATOMIC_SEQ_CST);
+			__atomic_or_fetch(&agent_bits[b >> 6], 1ULL << (b & 63), __ATOMIC_SEQ_CST);
 			return 1;
 		}
 	}
 	return 0;
+}
+
+/* The bucket emptied: clear its bit, unless a sample went in meanwhile
+ * (an insert raises the count before it sets the bit, so whichever of the
+ * two comes last leaves the bit right). */
+static void clear_bit(uint32_t b)
+{
+	__atomic_and_fetch(&agent_bits[b >> 6], ~(1ULL << (b & 63)), __ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&agent_occ[b], __ATOMIC_SEQ_CST))
+		__atomic_or_fetch(&agent_bits[b >> 6], 1ULL << (b & 63), __ATOMIC_SEQ_CST);
 }
 
 /* Returns the id p was sampled under, or 0 if it is not a live sample. */
@@ -143,7 +154,8 @@ static uint64_t table_remove(void *p)
 			continue;
 		if (__atomic_compare_exchange_n(&s[i].ptr, &want, 0, 0, __ATOMIC_ACQ_REL,
 						__ATOMIC_RELAXED)) {
-			__atomic_sub_fetch(&agent_occ[b], 1, __ATOMIC_RELEASE);
+			if (!__atomic_sub_fetch(&agent_occ[b], 1, __ATOMIC_SEQ_CST))
+				clear_bit(b);
 			return id;
 		}
 	}
