@@ -41,7 +41,7 @@ static void check_state(const struct glibc_state *st)
 			   (unsigned long long)(a->top_size + a->fastbin_bytes + a->bin_bytes),
 			   (unsigned long long)a->system_mem);
 	}
-	glibc_summarize(st, &sum, &params);
+	glibc_summarise(st, &sum, &params);
 	FUZZ_CHECK(sum.corrupt == st->corrupt, "summary corrupt %d, state %d", sum.corrupt,
 		   st->corrupt);
 }

@@ -58,7 +58,7 @@ record_fixture() {
 	rec_pid=$!
 	exec 9> $rec_tmp/in	# its stdin: open until the recording is done
 	n=0
-	until grep -q '^ready' $rec_tmp/out; do
+	until grep -q '^ready' $rec_tmp/out 2>/dev/null; do
 		n=$((n + 1))
 		[ $n -lt 100 ] || { echo "seed.sh: $* never got ready" >&2; break; }
 		sleep 0.1
@@ -81,7 +81,7 @@ seed_glibc_heap() {
 	done
 	record_fixture $out/seed-glibc_heap-static $build/fixtures/glibc_heap-static caches
 	if [ -x $build/fixtures/hostile_heap ]; then
-		for seed in 1 2 3 4 5 6 7 8 9 10 11 12; do
+		for seed in 1 2 3 4 5 6; do
 			record_fixture $out/seed-hostile_heap-$seed $build/fixtures/hostile_heap $seed
 		done
 	fi
