@@ -47,11 +47,12 @@ seed_elf() {
 	rm -rf $tmp
 }
 
-# record_fixture OUT PROGRAM ARG...: starts a fixture, waits for its
-# "ready", records its heap, ends it (by pid).
+# record_fixture OUT "RECORD-ARGS" PROGRAM ARG...: starts a fixture, waits
+# for its "ready", records its heap (fuzz/record PID OUT RECORD-ARGS), ends
+# it (by pid).
 record_fixture() {
-	rec_out=$1
-	shift
+	rec_out=$1 rec_args=$2
+	shift 2
 	rec_tmp=$(mktemp -d)
 	mkfifo $rec_tmp/in
 	"$@" < $rec_tmp/in > $rec_tmp/out &
@@ -63,7 +64,7 @@ record_fixture() {
 		[ $n -lt 100 ] || { echo "seed.sh: $* never got ready" >&2; break; }
 		sleep 0.1
 	done
-	$build/fuzz/record $rec_pid $rec_out || true
+	$build/fuzz/record $rec_pid $rec_out $rec_args || true
 	exec 9>&-
 	kill $rec_pid 2>/dev/null || true
 	wait $rec_pid 2>/dev/null || true
@@ -77,14 +78,15 @@ seed_glibc_heap() {
 	mkdir -p $out
 	rm -f $out/seed-*
 	for scenario in fresh single caches threads mmapped corrupt; do
-		record_fixture $out/seed-glibc_heap-$scenario $build/fixtures/glibc_heap $scenario
+		record_fixture $out/seed-glibc_heap-$scenario "" $build/fixtures/glibc_heap $scenario
 	done
-	record_fixture $out/seed-glibc_heap-static $build/fixtures/glibc_heap-static caches
-	if [ -x $build/fixtures/hostile_heap ]; then
-		for seed in 1 2 3 4 5 6; do
-			record_fixture $out/seed-hostile_heap-$seed $build/fixtures/hostile_heap $seed
-		done
-	fi
+	record_fixture $out/seed-glibc_heap-static "" $build/fixtures/glibc_heap-static caches
+	# A heap that moves between looks: two epochs 20 ms apart, four 2 ms apart.
+	record_fixture $out/seed-glibc_heap-moving-2 "20 2" $build/fixtures/glibc_heap moving
+	record_fixture $out/seed-glibc_heap-moving-4 "2 4" $build/fixtures/glibc_heap moving
+	for seed in 1 2 3 4 5 6; do
+		record_fixture $out/seed-hostile_heap-$seed "" $build/fixtures/hostile_heap $seed
+	done
 }
 
 case $what in

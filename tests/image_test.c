@@ -113,6 +113,61 @@ START_TEST(image_threads_hold_without_a_process)
 }
 END_TEST
 
+/* A process runs between two stops: epoch 0 until the second stop, then
+ * epoch 1's bytes over epoch 0's. */
+START_TEST(image_epochs_move_at_each_stop)
+{
+	struct target_image *img = new_image();
+	unsigned char a[256], b[64], got[256];
+	struct target t;
+	struct error e = { 0 };
+	unsigned char *buf;
+	size_t len, len_one;
+
+	for (size_t i = 0; i < sizeof(a); i++)
+		a[i] = (unsigned char)(i * 7);
+	memset(b, 0xbb, sizeof(b));
+	ck_assert_int_eq(target_image_add(img, 0x1000, a, sizeof(a)), 0);
+	ck_assert_msg(target_image_save(img, &buf, &len_one, &e) == 0, "%s", e.msg);
+	free(buf);
+	ck_assert_int_eq(target_image_next_epoch(img), 0);
+	/* Epoch 1 reads the whole range again; only 64 bytes changed. */
+	memcpy(got, a, sizeof(a));
+	memcpy(got + 64, b, sizeof(b));
+	ck_assert_int_eq(target_image_add(img, 0x1000, got, sizeof(got)), 0);
+	ck_assert_int_eq(target_image_add(img, 0x3000, b, sizeof(b)), 0);
+	ck_assert_msg(target_image_save(img, &buf, &len, &e) == 0, "%s", e.msg);
+	free(buf);
+	/* Saved: what did not change is not written twice. */
+	ck_assert_uint_lt(len - len_one, 2 * sizeof(b) + 64);
+	img = round_trip(img);
+	ck_assert_uint_eq(target_image_epochs(img), 2);
+
+	ck_assert_msg(target_open_image(&t, img, &e) == 0, "%s", e.msg);
+	ck_assert_int_eq(target_stop(&t, &e), 0);		/* the first stop: epoch 0 */
+	ck_assert_int_eq(target_read(&t, 0x1000, got, sizeof(got), &e), sizeof(got));
+	ck_assert(!memcmp(got, a, sizeof(a)));
+	ck_assert_int_eq(target_read(&t, 0x3000, got, 8, &e), -EFAULT);
+	ck_assert_int_eq(target_resume(&t, &e), 0);
+	ck_assert_int_eq(target_read(&t, 0x1040, got, 8, &e), 8);	/* running: still 0 */
+	ck_assert_int_eq(got[0], a[0x40]);
+	ck_assert_int_eq(target_stop(&t, &e), 0);		/* the second: epoch 1 */
+	ck_assert_int_eq(target_read(&t, 0x1000, got, sizeof(got), &e), sizeof(got));
+	ck_assert(!memcmp(got, a, 64) && !memcmp(got + 64, b, 64) && !memcmp(got + 128, a + 128, 128));
+	ck_assert_int_eq(target_read(&t, 0x3000, got, 64, &e), 64);
+	ck_assert_int_eq(got[63], 0xbb);
+	ck_assert_int_eq(target_resume(&t, &e), 0);
+	ck_assert_int_eq(target_stop(&t, &e), 0);		/* no third: stays at 1 */
+	ck_assert_int_eq(target_read(&t, 0x3000, got, 1, &e), 1);
+	target_detach(&t);
+	/* Opened again, it starts over. */
+	ck_assert_msg(target_open_image(&t, img, &e) == 0, "%s", e.msg);
+	ck_assert_int_eq(target_read(&t, 0x3000, got, 1, &e), -EFAULT);
+	target_detach(&t);
+	target_image_free(img);
+}
+END_TEST
+
 /* Any bytes after the magic load as some image: what a fuzzer writes. */
 START_TEST(image_load_takes_any_bytes)
 {
@@ -221,6 +276,7 @@ Suite *image_suite(void)
 
 	tcase_add_test(unit, image_reads_like_a_process);
 	tcase_add_test(unit, image_threads_hold_without_a_process);
+	tcase_add_test(unit, image_epochs_move_at_each_stop);
 	tcase_add_test(unit, image_load_takes_any_bytes);
 	suite_add_tcase(s, unit);
 	tcase_set_timeout(live, 60);

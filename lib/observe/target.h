@@ -84,7 +84,7 @@ struct target {
 					 * after target_attach */
 	/* Reads served from an image instead of a process, or every read
 	 * also kept in one (lib/observe/target_image.h). */
-	const struct target_image *replay;
+	struct target_image *replay;
 	struct target_image *record;
 };
 

@@ -1,6 +1,7 @@
-/* Images of a target's memory: recorded from reads, saved, loaded, and
- * served to target_read and friends in place of a process (target_image.h). */
-#include "observe/target_image.h"
+/* Images of a target's memory: built from reads, and served to target_read
+ * and friends in place of a process (target_image.h).  The saved form is in
+ * target_image_file.c. */
+#include "observe/target_image_int.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -10,52 +11,32 @@
 #include "base/util.h"
 #include "observe/target_int.h"
 
-#define MAGIC		"HDIMAGE1"
-#define MAGIC_LEN	8
-#define NOTE_NAME_MAX	63
-#define FILL_RUN	64		/* equal bytes worth an 'F' record when saving */
-
-struct segment {
-	uint64_t addr, len;
-	unsigned char *bytes;		/* NULL: len bytes of fill */
-	unsigned char fill;
-};
-
-struct image_thread {
-	pid_t tid;
-	uint64_t fs_base;
-};
-
-struct note {
-	char name[NOTE_NAME_MAX + 1];
-	uint64_t value;
-};
-
-struct target_image {
-	struct segment *seg;
-	size_t nseg, segcap;
-	bool ordered;			/* sorted by address, no overlap */
-	struct image_thread *thr;
-	size_t nthr, thrcap;
-	struct note notes[TARGET_IMAGE_MAX_NOTES];
-	size_t nnotes;
-};
-
 int target_image_new(struct target_image **img, struct error *err)
 {
 	*img = calloc(1, sizeof(**img));
 	if (!*img)
 		return error_set(err, -ENOMEM, "out of memory");
-	(*img)->ordered = true;
+	(*img)->epochs = 1;
 	return 0;
+}
+
+static void views_free(struct target_image *img)
+{
+	for (unsigned e = 0; e < TARGET_IMAGE_MAX_EPOCHS; e++) {
+		free(img->own[e].seg);
+		free(img->view[e].seg);
+		img->own[e] = img->view[e] = (struct image_view){ 0 };
+	}
+	img->viewed = false;
 }
 
 void target_image_free(struct target_image *img)
 {
 	if (!img)
 		return;
+	views_free(img);
 	for (size_t i = 0; i < img->nseg; i++)
-		free(img->seg[i].bytes);
+		free((void *)img->seg[i].bytes);
 	free(img->seg);
 	free(img->thr);
 	free(img);
@@ -79,16 +60,17 @@ static bool room(void **v, size_t n, size_t *cap, size_t size)
 	return true;
 }
 
-static int push_segment(struct target_image *img, uint64_t addr, uint64_t len,
-			unsigned char *bytes, unsigned char fill)
+/* A segment of the current epoch; bytes (owned from now on) or a fill. */
+int image_push(struct target_image *img, uint64_t addr, uint64_t len, unsigned char *bytes,
+	       unsigned char fill)
 {
 	if (!room((void **)&img->seg, img->nseg, &img->segcap, sizeof(*img->seg)))
 		return -ENOMEM;
 	/* The last byte of the address space stays out: end never wraps. */
 	len = MIN(len, UINT64_MAX - addr);
-	img->seg[img->nseg++] = (struct segment){ addr, len, bytes, fill };
-	if (img->nseg > 1 && addr < img->seg[img->nseg - 2].addr + img->seg[img->nseg - 2].len)
-		img->ordered = false;
+	img->seg[img->nseg++] = (struct image_segment){ addr, len, bytes, fill,
+							img->epochs - 1 };
+	views_free(img);
 	return 0;
 }
 
@@ -103,10 +85,19 @@ int target_image_add(struct target_image *img, uint64_t addr, const void *buf, s
 	if (!copy)
 		return -ENOMEM;
 	memcpy(copy, buf, len);
-	rc = push_segment(img, addr, len, copy, 0);
+	rc = image_push(img, addr, len, copy, 0);
 	if (rc < 0)
 		free(copy);
 	return rc;
+}
+
+int target_image_next_epoch(struct target_image *img)
+{
+	if (img->epochs == TARGET_IMAGE_MAX_EPOCHS)
+		return -E2BIG;
+	img->epochs++;
+	views_free(img);
+	return 0;
 }
 
 int target_image_add_thread(struct target_image *img, pid_t tid, uint64_t fs_base)
@@ -128,14 +119,14 @@ int target_image_set_note(struct target_image *img, const char *name, uint64_t v
 {
 	size_t i;
 
-	if (strlen(name) > NOTE_NAME_MAX)
+	if (strlen(name) > IMAGE_NOTE_NAME_MAX)
 		return -EINVAL;
 	for (i = 0; i < img->nnotes && strcmp(img->notes[i].name, name); i++)
 		;
 	if (i == TARGET_IMAGE_MAX_NOTES)
 		return -E2BIG;
 	if (i == img->nnotes)
-		snprintf(img->notes[img->nnotes++].name, NOTE_NAME_MAX + 1, "%s", name);
+		snprintf(img->notes[img->nnotes++].name, sizeof(img->notes[0].name), "%s", name);
 	img->notes[i].value = value;
 	return 0;
 }
@@ -150,11 +141,16 @@ bool target_image_note(const struct target_image *img, const char *name, uint64_
 	return false;
 }
 
-/* ---- ordering: sorted segments, an overlap kept by the lower start ------ */
+unsigned target_image_epochs(const struct target_image *img)
+{
+	return img->epochs;
+}
+
+/* ---- views: each epoch's own segments, and what reads in an epoch see ---- */
 
 static int seg_cmp(const void *a, const void *b)
 {
-	const struct segment *x = a, *y = b;
+	const struct image_segment *x = a, *y = b;
 
 	if (x->addr != y->addr)
 		return x->addr < y->addr ? -1 : 1;
@@ -162,47 +158,112 @@ static int seg_cmp(const void *a, const void *b)
 	return (x->len < y->len) - (x->len > y->len);
 }
 
-static void order(struct target_image *img)
+static int view_add(struct image_view *v, size_t *cap, const struct image_segment *s)
 {
-	size_t out = 0;
+	if (!room((void **)&v->seg, v->n, cap, sizeof(*v->seg)))
+		return -ENOMEM;
+	v->seg[v->n++] = *s;
+	return 0;
+}
+
+/* The piece [from, to) of s, added to v. */
+static int view_add_piece(struct image_view *v, size_t *cap, const struct image_segment *s,
+			  uint64_t from, uint64_t to)
+{
+	struct image_segment p = *s;
+
+	p.addr = from;
+	p.len = to - from;
+	if (p.bytes)
+		p.bytes += from - s->addr;
+	return view_add(v, cap, &p);
+}
+
+/* Epoch e's own segments, sorted; where two overlap, the lower start (or,
+ * from one start, the longer) keeps its bytes. */
+static int build_own(struct target_image *img, unsigned e, struct image_view *v)
+{
+	struct image_view sorted = { 0 };
+	size_t cap = 0, scap = 0;
 	uint64_t end = 0;
+	int rc = 0;
 
-	if (img->ordered)
-		return;
-	qsort(img->seg, img->nseg, sizeof(*img->seg), seg_cmp);
-	for (size_t i = 0; i < img->nseg; i++) {
-		struct segment s = img->seg[i];
+	for (size_t i = 0; i < img->nseg && rc == 0; i++)
+		if (img->seg[i].epoch == e)
+			rc = view_add(&sorted, &scap, &img->seg[i]);
+	if (rc == 0 && sorted.n)
+		qsort(sorted.seg, sorted.n, sizeof(*sorted.seg), seg_cmp);
+	for (size_t i = 0; i < sorted.n && rc == 0; i++) {
+		const struct image_segment *s = &sorted.seg[i];
+		uint64_t to = s->addr + s->len, from = v->n ? MAX(end, s->addr) : s->addr;
 
-		if (out && s.addr < end) {
-			uint64_t cut = MIN(end - s.addr, s.len);
-
-			s.addr += cut;
-			s.len -= cut;
-			if (s.bytes && s.len)
-				memmove(s.bytes, s.bytes + cut, s.len);
+		if (from < to) {
+			rc = view_add_piece(v, &cap, s, from, to);
+			end = to;
 		}
-		if (!s.len) {
-			free(s.bytes);
-			continue;
-		}
-		img->seg[out++] = s;
-		end = s.addr + s.len;
 	}
-	img->nseg = out;
-	img->ordered = true;
+	free(sorted.seg);
+	return rc;
+}
+
+/* What reads in epoch e see: its own segments over what earlier epochs
+ * held (prev), prev's bytes kept where e has none. */
+static int build_view(const struct image_view *prev, const struct image_view *own,
+		      struct image_view *v)
+{
+	size_t cap = 0, k = 0;
+	int rc = 0;
+
+	for (size_t i = 0; i < own->n && rc == 0; i++)
+		rc = view_add(v, &cap, &own->seg[i]);
+	for (size_t i = 0; i < prev->n && rc == 0; i++) {
+		const struct image_segment *o = &prev->seg[i];
+		uint64_t cur = o->addr, end = o->addr + o->len;
+
+		while (k < own->n && own->seg[k].addr + own->seg[k].len <= cur)
+			k++;
+		for (size_t j = k; j < own->n && own->seg[j].addr < end && rc == 0; j++) {
+			if (own->seg[j].addr > cur)
+				rc = view_add_piece(v, &cap, o, cur, own->seg[j].addr);
+			cur = MAX(cur, own->seg[j].addr + own->seg[j].len);
+		}
+		if (rc == 0 && cur < end)
+			rc = view_add_piece(v, &cap, o, cur, end);
+	}
+	if (rc == 0 && v->n)
+		qsort(v->seg, v->n, sizeof(*v->seg), seg_cmp);
+	return rc;
+}
+
+int image_views(struct target_image *img)
+{
+	int rc = 0;
+
+	if (img->viewed)
+		return 0;
+	for (unsigned e = 0; e < img->epochs && rc == 0; e++) {
+		rc = build_own(img, e, &img->own[e]);
+		if (rc == 0)
+			rc = e ? build_view(&img->view[e - 1], &img->own[e], &img->view[e]) :
+				 build_view(&(struct image_view){ 0 }, &img->own[0], &img->view[0]);
+	}
+	if (rc < 0)
+		views_free(img);
+	img->viewed = rc == 0;
+	return rc;
 }
 
 /* ---- reading ------------------------------------------------------------- */
 
 /* The segment holding addr, or the index of the first segment past it. */
-static size_t seg_find(const struct target_image *img, uint64_t addr)
+static size_t seg_find(const struct image_view *v, uint64_t addr)
 {
-	size_t lo = 0, hi = img->nseg;
+	size_t lo = 0, hi = v->n;
 
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 
-		if (img->seg[mid].addr + img->seg[mid].len <= addr)
+		if (v->seg[mid].addr + v->seg[mid].len <= addr)
 			lo = mid + 1;
 		else
 			hi = mid;
@@ -210,13 +271,22 @@ static size_t seg_find(const struct target_image *img, uint64_t addr)
 	return lo;
 }
 
-ssize_t target_image_read(const struct target_image *img, uint64_t addr, void *buf,
-			  size_t len)
+ssize_t target_image_read(struct target_image *img, uint64_t addr, void *buf, size_t len)
 {
+	return image_read_epoch(img, img->cursor, addr, buf, len);
+}
+
+ssize_t image_read_epoch(struct target_image *img, unsigned epoch, uint64_t addr, void *buf,
+			 size_t len)
+{
+	const struct image_view *v;
 	size_t done = 0;
 
-	for (size_t i = seg_find(img, addr); i < img->nseg && done < len; i++) {
-		const struct segment *s = &img->seg[i];
+	if (image_views(img) < 0)
+		return 0;
+	v = &img->view[epoch];
+	for (size_t i = seg_find(v, addr); i < v->n && done < len; i++) {
+		const struct image_segment *s = &v->seg[i];
 		uint64_t at = addr + done, n;
 
 		if (at < s->addr)
@@ -241,195 +311,6 @@ int target_image_fs_base(const struct target_image *img, pid_t tid, uint64_t *fs
 	return -ESRCH;
 }
 
-/* ---- the saved form ------------------------------------------------------ */
-
-struct out {
-	unsigned char *p;
-	size_t len, cap;
-	bool failed;
-};
-
-static void put(struct out *o, const void *v, size_t n)
-{
-	if (o->failed)
-		return;
-	if (o->cap - o->len < n) {
-		size_t cap = MAX(2 * o->cap, o->len + n + 4096);
-		unsigned char *p = realloc(o->p, cap);
-
-		if (!p) {
-			o->failed = true;
-			return;
-		}
-		o->p = p;
-		o->cap = cap;
-	}
-	memcpy(o->p + o->len, v, n);
-	o->len += n;
-}
-
-static void put_u8(struct out *o, uint8_t v) { put(o, &v, 1); }
-static void put_u32(struct out *o, uint32_t v) { put(o, &v, 4); }	/* x86-64: LE */
-static void put_u64(struct out *o, uint64_t v) { put(o, &v, 8); }
-
-/* How many bytes from p on equal p[0]. */
-static size_t same_run(const unsigned char *p, size_t n)
-{
-	size_t k = 1;
-
-	while (k < n && p[k] == p[0])
-		k++;
-	return k;
-}
-
-static void put_fill(struct out *o, uint64_t addr, uint64_t len, unsigned char fill)
-{
-	while (len) {
-		uint64_t n = MIN(len, TARGET_IMAGE_MAX_FILL);
-
-		put_u8(o, 'F');
-		put_u64(o, addr);
-		put_u32(o, (uint32_t)n);
-		put_u8(o, fill);
-		addr += n;
-		len -= n;
-	}
-}
-
-/* One segment as 'M' and 'F' records: runs of FILL_RUN equal bytes or
- * more (zeros, a memset buffer) are not written out byte by byte. */
-static void put_segment(struct out *o, const struct segment *s)
-{
-	uint64_t off = 0;
-
-	if (!s->bytes) {
-		put_fill(o, s->addr, s->len, s->fill);
-		return;
-	}
-	while (off < s->len) {
-		uint64_t n = MIN(s->len - off, (uint64_t)UINT32_MAX), run, m;
-
-		run = same_run(s->bytes + off, n);
-		if (run >= FILL_RUN) {
-			put_fill(o, s->addr + off, run, s->bytes[off]);
-			off += run;
-			continue;
-		}
-		/* Bytes up to the next long run. */
-		for (m = run; m < n; m += run) {
-			run = same_run(s->bytes + off + m, n - m);
-			if (run >= FILL_RUN)
-				break;
-		}
-		put_u8(o, 'M');
-		put_u64(o, s->addr + off);
-		put_u32(o, (uint32_t)m);
-		put(o, s->bytes + off, m);
-		off += m;
-	}
-}
-
-int target_image_save(struct target_image *img, unsigned char **buf, size_t *len,
-		      struct error *err)
-{
-	struct out o = { 0 };
-
-	order(img);
-	put(&o, MAGIC, MAGIC_LEN);
-	for (size_t i = 0; i < img->nnotes; i++) {
-		put_u8(&o, 'N');
-		put_u8(&o, (uint8_t)strlen(img->notes[i].name));
-		put(&o, img->notes[i].name, strlen(img->notes[i].name));
-		put_u64(&o, img->notes[i].value);
-	}
-	for (size_t i = 0; i < img->nthr; i++) {
-		put_u8(&o, 'T');
-		put_u32(&o, (uint32_t)img->thr[i].tid);
-		put_u64(&o, img->thr[i].fs_base);
-	}
-	for (size_t i = 0; i < img->nseg; i++)
-		put_segment(&o, &img->seg[i]);
-	if (o.failed) {
-		free(o.p);
-		return error_set(err, -ENOMEM, "out of memory");
-	}
-	*buf = o.p;
-	*len = o.len;
-	return 0;
-}
-
-struct in {
-	const unsigned char *p;
-	size_t left;
-};
-
-static bool take(struct in *in, void *v, size_t n)
-{
-	if (in->left < n)
-		return false;
-	memcpy(v, in->p, n);
-	in->p += n;
-	in->left -= n;
-	return true;
-}
-
-/* One record; false at the end of what can be read. */
-static bool load_record(struct target_image *img, struct in *in)
-{
-	uint8_t type, n;
-	uint32_t len, tid;
-	uint64_t addr, value;
-	char name[256];
-
-	if (!take(in, &type, 1))
-		return false;
-	switch (type) {
-	case 'M':
-		if (!take(in, &addr, 8) || !take(in, &len, 4) || len > in->left)
-			return false;
-		if (target_image_add(img, addr, in->p, len) < 0)
-			return false;
-		in->p += len;
-		in->left -= len;
-		return true;
-	case 'F':
-		if (!take(in, &addr, 8) || !take(in, &len, 4) || !take(in, &n, 1) ||
-		    len > TARGET_IMAGE_MAX_FILL)
-			return false;
-		return !len || push_segment(img, addr, len, NULL, n) == 0;
-	case 'T':
-		if (!take(in, &tid, 4) || !take(in, &value, 8) || !tid || tid > INT32_MAX)
-			return false;
-		return target_image_add_thread(img, (pid_t)tid, value) == 0;
-	case 'N':
-		if (!take(in, &n, 1) || !take(in, name, n) || !take(in, &value, 8))
-			return false;
-		name[n] = '\0';
-		return target_image_set_note(img, name, value) == 0;
-	}
-	return false;
-}
-
-int target_image_load(struct target_image **out, const void *buf, size_t len,
-		      struct error *err)
-{
-	struct in in = { (const unsigned char *)buf + MAGIC_LEN, len - MAGIC_LEN };
-	struct target_image *img;
-	int rc;
-
-	*out = NULL;
-	if (len < MAGIC_LEN || memcmp(buf, MAGIC, MAGIC_LEN))
-		return error_set(err, -EINVAL, "not a heapdoc memory image");
-	rc = target_image_new(&img, err);
-	if (rc < 0)
-		return rc;
-	while (load_record(img, &in))
-		;
-	order(img);
-	*out = img;
-	return 0;
-}
-
 /* ---- a target that records, a target that replays ------------------------ */
 
 void target_record(struct target *t, struct target_image *img)
@@ -446,7 +327,9 @@ int target_open_image(struct target *t, struct target_image *img, struct error *
 {
 	memset(t, 0, sizeof(*t));
 	t->mem_fd = -1;
-	order(img);
+	if (image_views(img) < 0)
+		return error_set(err, -ENOMEM, "out of memory");
+	img->cursor = 0;
 	t->replay = img;
 	t->attached = true;
 	for (size_t i = 0; i < img->nthr; i++)
@@ -457,15 +340,19 @@ int target_open_image(struct target *t, struct target_image *img, struct error *
 	return 0;
 }
 
+/* Every stop after the first moves the image on to its next epoch: what the
+ * process had become meanwhile. */
 void target_image_hold(struct target *t, bool held)
 {
+	struct target_image *img = t->replay;
+
 	for (size_t i = 0; i < t->nthreads; i++) {
 		t->threads[i].stopped = held;
 		t->threads[i].traced = held;
 		t->threads[i].stop_kind = held ? TARGET_STOP_INTERRUPT : TARGET_RUNNING;
 	}
-	if (held && !t->stopped)
-		t->stops++;
+	if (held && !t->stopped && t->stops++ && img->cursor + 1 < img->epochs)
+		img->cursor++;
 	t->stopped = held;
 	t->pause_us_last = 0;
 }

@@ -18,12 +18,20 @@
  *    reads a process, and target_direct_pid() says so to helpers that
  *    would.
  *
+ * A process runs between two stops.  An image may hold up to
+ * TARGET_IMAGE_MAX_EPOCHS epochs, what was read at successive moments (two
+ * recordings, target_image_next_epoch between them): a replay reads epoch
+ * 0 until its second stop, epoch 1 from there on, and so on, each epoch's
+ * bytes over what the earlier ones held.  That is how the brief snapshot's
+ * second look and the trend read's rounds see a heap that moved.
+ *
  * The saved form is small and forgiving, since a fuzzer writes it:
  *
  *	"HDIMAGE1"				magic, 8 bytes
  *	then records, each a type byte and its fields (little-endian):
  *	'M' addr:u64 len:u32 bytes[len]		memory
  *	'F' addr:u64 len:u32 byte:u8		len times byte (zeros, memset)
+ *	'E'					the next epoch starts
  *	'T' tid:u32 fs_base:u64			a thread
  *	'N' namelen:u8 name value:u64		a named number
  *
@@ -49,6 +57,7 @@ struct target_image;
 /* Limits on what an image may describe (a record past them ends a load). */
 #define TARGET_IMAGE_MAX_FILL		(64ULL << 20)	/* per 'F' record */
 #define TARGET_IMAGE_MAX_THREADS	4096
+#define TARGET_IMAGE_MAX_EPOCHS		4
 #define TARGET_IMAGE_MAX_NOTES		64
 
 int target_image_new(struct target_image **img, struct error *err);
@@ -58,6 +67,9 @@ void target_image_free(struct target_image *img);
 int target_image_add(struct target_image *img, uint64_t addr, const void *buf, size_t len);
 int target_image_add_thread(struct target_image *img, pid_t tid, uint64_t fs_base);
 int target_image_set_note(struct target_image *img, const char *name, uint64_t value);
+/* What is added from now on was read later: -E2BIG past the last epoch. */
+int target_image_next_epoch(struct target_image *img);
+unsigned target_image_epochs(const struct target_image *img);
 
 /* A named number; false when the image has none by that name. */
 bool target_image_note(const struct target_image *img, const char *name, uint64_t *value);
@@ -72,8 +84,9 @@ int target_image_load(struct target_image **img, const void *buf, size_t len,
 /* Every later read of t (attached) also goes into img, until target_detach. */
 void target_record(struct target *t, struct target_image *img);
 
-/* Makes t (zeroed or detached) read img, which must outlive it; free it
- * with target_detach.  -ENOMEM. */
+/* Makes t (zeroed or detached) read img from its first epoch on; img must
+ * outlive t, and serve one target at a time.  Free t with target_detach.
+ * -ENOMEM. */
 int target_open_image(struct target *t, struct target_image *img, struct error *err);
 
 #endif
