@@ -290,6 +290,16 @@ START_TEST(heap_top_at_the_end_of_memory)
 }
 END_TEST
 
+/* The main arena's top of 2^63 bytes: the trim arithmetic, signed as
+ * glibc's, overflowed (UBSan: -2^63 - 32); make asan runs this test under
+ * UBSan. */
+START_TEST(heap_top_of_2_63_bytes)
+{
+	check_corrupt(CORPUS("glibc_heap", "regress-top-size-2-63"),
+		      "sbrk_base is not below the top chunk");
+}
+END_TEST
+
 Suite *fuzz_suite(void)
 {
 	Suite *s = suite_create("fuzz");
@@ -306,6 +316,7 @@ Suite *fuzz_suite(void)
 	tcase_add_test(tc, heap_list_that_skips_a_free_chunk);
 	tcase_add_test(tc, heap_empty_bin_that_points_astray);
 	tcase_add_test(tc, heap_top_at_the_end_of_memory);
+	tcase_add_test(tc, heap_top_of_2_63_bytes);
 	suite_add_tcase(s, tc);
 	return s;
 }

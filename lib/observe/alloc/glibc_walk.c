@@ -299,24 +299,22 @@ bad_read:
 void snap_top_accounting(struct snap *s, struct glibc_arena *ar, uint64_t run_into_top)
 {
 	const struct glibc_mp *mp = &s->st->mp;
-	uint64_t page = s->r->pagesize;
-	int64_t top_area = (int64_t)ar->top_size - MINSIZE - 1;
+	uint64_t page = s->r->pagesize, sum;
 
-	if (ar->main) {
-		int64_t area = top_area + (int64_t)run_into_top;
+	/* glibc's own arithmetic is signed; unsigned with checks here, so that
+	 * a corrupt size near 2^64 releases nothing instead of overflowing. */
+	if (ar->main && !__builtin_add_overflow(ar->top_size, run_into_top, &sum) &&
+	    sum > MINSIZE + 1) {
 		uint64_t unit = mp->thp_pagesize ? mp->thp_pagesize : page;
+		uint64_t extra = (sum - MINSIZE - 1) / unit * unit;
 
-		if (area > 0) {
-			uint64_t extra = (uint64_t)area / unit * unit;
-
-			/* systrim: the brk moves down by extra. */
-			ar->trimmable += extra;
-			if (extra)
-				trim_span(s, ar->top + ar->top_size - extra, extra);
-		}
+		/* systrim: the brk moves down by extra. */
+		ar->trimmable += extra;
+		if (extra)
+			trim_span(s, ar->top + ar->top_size - extra, extra);
 	}
-	if (top_area > (int64_t)mp->top_pad)
-		ar->releasable = ((uint64_t)top_area - mp->top_pad) / page * page;
+	if (ar->top_size > MINSIZE + 1 && ar->top_size - MINSIZE - 1 > mp->top_pad)
+		ar->releasable = (ar->top_size - MINSIZE - 1 - mp->top_pad) / page * page;
 }
 
 /* Cuts the spans to the target's mappings: a span sized from a corrupt
