@@ -300,6 +300,16 @@ START_TEST(heap_top_of_2_63_bytes)
 }
 END_TEST
 
+/* make check fuzzes only where clang's libFuzzer is: without it, its fuzz
+ * step says so and goes on, and this skip of what make deps installs fails
+ * the run (fuzz/libfuzzer.sh, shared with make fuzz). */
+START_TEST(libfuzzer_is_installed)
+{
+	if (system("sh " HEAPDOC_ROOT "/fuzz/libfuzzer.sh >/dev/null 2>&1") != 0)
+		SKIP_MISSING("clang's libFuzzer (libclang-rt-14-dev): make check did not fuzz");
+}
+END_TEST
+
 Suite *fuzz_suite(void)
 {
 	Suite *s = suite_create("fuzz");
@@ -317,6 +327,7 @@ Suite *fuzz_suite(void)
 	tcase_add_test(tc, heap_empty_bin_that_points_astray);
 	tcase_add_test(tc, heap_top_at_the_end_of_memory);
 	tcase_add_test(tc, heap_top_of_2_63_bytes);
+	tcase_add_test(tc, libfuzzer_is_installed);
 	suite_add_tcase(s, tc);
 	return s;
 }
