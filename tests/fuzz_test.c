@@ -270,6 +270,24 @@ START_TEST(heap_list_that_skips_a_free_chunk)
 }
 END_TEST
 
+/* The list that skips a chunk (above) with one byte of a tcache link
+ * changed besides: the thread cache's list and its count disagree, so the
+ * snapshot is not consistent, and the links check, which waited for a
+ * consistent snapshot, was skipped: stats said the heap was sound (the
+ * fuzzer's held-against-trend check found it).  An arena's mutex alone
+ * guards its bins. */
+START_TEST(heap_tcache_link_does_not_hide_a_skipped_chunk)
+{
+	const char *file = CORPUS("glibc_heap", "regress-tcache-link-hides-skipped-chunk");
+	struct glibc_state st;
+
+	replay(file, &st);
+	ck_assert_msg(!st.consistent, "the tcache list and its count agree");
+	glibc_state_free(&st);
+	check_corrupt(file, "the fd and bk links of its free lists disagree");
+}
+END_TEST
+
 /* An empty bin whose bk leads into the arena: no chunk links to it, the
  * walk saw nothing wrong, the list read followed it into garbage. */
 START_TEST(heap_empty_bin_that_points_astray)
@@ -324,6 +342,7 @@ Suite *fuzz_suite(void)
 	tcase_add_test(tc, heap_seeds_are_clean);
 	tcase_add_test(tc, heap_bin_that_lets_go_of_its_chunk);
 	tcase_add_test(tc, heap_list_that_skips_a_free_chunk);
+	tcase_add_test(tc, heap_tcache_link_does_not_hide_a_skipped_chunk);
 	tcase_add_test(tc, heap_empty_bin_that_points_astray);
 	tcase_add_test(tc, heap_top_at_the_end_of_memory);
 	tcase_add_test(tc, heap_top_of_2_63_bytes);
