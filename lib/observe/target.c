@@ -92,6 +92,16 @@ static void guard_remove(void)
 		sigaction(guard_signals[i], &guard_saved[i], NULL);
 }
 
+void target_guard_enter(void)
+{
+	guard_install();
+}
+
+void target_guard_leave(void)
+{
+	guard_remove();
+}
+
 bool target_interrupted(void)
 {
 	return guard_caught != 0;

@@ -38,7 +38,9 @@ struct alloc_backend {
 	enum alloc_kind kind;
 	int (*open)(struct alloc_reader **r, pid_t pid, const struct alloc_id *id,
 		    struct error *err);
-	/* A cheap read for one trend sample: allocated and resident bytes. */
+	/* A cheap read for one trend sample: allocated and resident bytes.
+	 * 1 when allocated is an estimate (glibc: an arena that kept moving
+	 * through its walk), 0 when exact. */
 	int (*sample)(struct alloc_reader *r, struct target *t, uint64_t *allocated,
 		      uint64_t *resident, struct error *err);
 	/* A full read: the shared summary and the settings in force.  When

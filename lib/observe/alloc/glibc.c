@@ -112,6 +112,7 @@ void glibc_summarise(const struct glibc_state *st, struct alloc_summary *sum,
 	/* What the release call saves in RSS: its pages that are resident. */
 	sum->trimmable = IS_SET(st->trimmable_resident) ? st->trimmable_resident : st->trimmable;
 	sum->narenas = (unsigned)st->narenas;
+	sum->estimated_arenas = st->estimated;
 	sum->corrupt = st->corrupt;
 	sum->nfindings = st->nfindings;
 	if (st->corrupt && st->nfindings)

@@ -81,11 +81,14 @@ int glibc_snapshot_brief(struct glibc_reader *r, struct target *t, struct glibc_
  * since the last sample and a few when they did; free lists are walked
  * while the process runs and kept only if the arena's header is the same
  * at the next hold (glibc_trend.c says how).  -EAGAIN when an arena kept
- * changing (the sample has no allocated; the next few skip the read). */
+ * changing and could not be read at all (the sample has no allocated; the
+ * next few skip the read). */
 struct glibc_trend {
 	uint64_t allocated;
 	unsigned holds;			/* stops this sample took */
 	unsigned arenas;
+	unsigned estimated;		/* arenas that kept moving: their figures are
+					 * from a walk made while the process ran */
 };
 int glibc_trend_read(struct glibc_reader *r, struct target *t, struct glibc_trend *out,
 		     struct error *err);

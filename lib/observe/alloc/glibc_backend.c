@@ -70,7 +70,8 @@ static int sample_glibc(struct alloc_reader *r, struct target *t, uint64_t *allo
 			return rc;
 		*allocated = tr.allocated;
 	}
-	return glibc_resident(b->pid, t, resident, err);
+	rc = glibc_resident(b->pid, t, resident, err);
+	return rc < 0 ? rc : b->g && tr.estimated ? 1 : 0;
 }
 
 static int read_glibc(struct alloc_reader *r, struct target *t, const struct alloc_read *how,

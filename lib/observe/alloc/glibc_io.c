@@ -3,6 +3,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
+#include <sys/syscall.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -133,11 +135,42 @@ enum mark addrset_get(const struct addrset *s, uint64_t k)
  * follows the one being walked; the walker takes it when its next address
  * falls inside, and reads for itself otherwise (a jump over a big chunk).
  */
+static void set_policy(pid_t tid, bool idle)
+{
+	struct sched_param sp = { .sched_priority = 0 };
+
+	sched_setscheduler(tid, idle ? SCHED_IDLE : SCHED_OTHER, &sp);
+}
+
+void glibc_polite(struct readahead *ra, bool on)
+{
+	static int allowed = -1;
+
+	if (allowed < 0)
+		allowed = geteuid() == 0;
+	if (!allowed)
+		return;
+	set_policy(0, on);
+	/* The helper at once, a copy in flight included: a hold must never
+	 * wait for a copy the machine's other work starves. */
+	if (ra && ra->started) {
+		pid_t tid;
+
+		pthread_mutex_lock(&ra->lock);
+		tid = ra->tid;
+		pthread_mutex_unlock(&ra->lock);
+		if (tid)
+			set_policy(tid, on);
+	}
+}
+
 static void *readahead_main(void *arg)
 {
 	struct readahead *ra = arg;
 
 	pthread_mutex_lock(&ra->lock);
+	ra->tid = (pid_t)syscall(SYS_gettid);
+	pthread_cond_broadcast(&ra->cond);
 	for (;;) {
 		while (ra->state != RA_BUSY && ra->state != RA_QUIT)
 			pthread_cond_wait(&ra->cond, &ra->lock);
