@@ -39,6 +39,7 @@
  *     option --help shows is in the man page).
  *
  * Options of one nonzero .group exclude each other (--json, --prometheus);
+ * a .repeat option may be given again (--pid 1 --pid 2: cmd_values());
  * CMD_DURATION values ("10", "10s", "500ms", "2m", "6h") arrive in seconds in
  * a->seconds[], CMD_CHOICE values as an index into .choices in a->choice[].
  * --help/-h is added to every command.
@@ -86,6 +87,7 @@ struct cmd_option {
 	const char *help;	/* one paragraph, wrapped when printed */
 	const char *const *choices;	/* CMD_CHOICE: NULL-terminated */
 	unsigned group;		/* options of one nonzero group exclude each other */
+	bool repeat;		/* may be given again: every value in a->repeated */
 };
 
 struct cmd_example {
@@ -95,6 +97,7 @@ struct cmd_example {
 
 #define CMD_MAX_OPTIONS 16
 #define CMD_MAX_EXAMPLES 8
+#define CMD_MAX_REPEATED 256	/* values of repeated options on one command line */
 
 struct cmd_args;
 
@@ -119,7 +122,15 @@ struct cmd_args {
 	unsigned choice[CMD_MAX_OPTIONS];	/* CMD_CHOICE */
 	int argc;			/* positional arguments */
 	char **argv;
+	/* The values of .repeat options, in the order given (value[] holds
+	 * the last of each): cmd_values() picks one option's. */
+	struct { unsigned option; const char *value; } repeated[CMD_MAX_REPEATED];
+	unsigned nrepeated;
 };
+
+/* The values given for a .repeat option, in order: up to max into out;
+ * returns how many there are. */
+size_t cmd_values(const struct cmd_args *a, unsigned option, const char **out, size_t max);
 
 extern const struct cmd_entry cmd_triage_entry;
 extern const struct cmd_entry cmd_knobs_entry;
@@ -128,6 +139,7 @@ extern const struct cmd_entry cmd_audit_entry;
 extern const struct cmd_entry cmd_leaks_entry;
 extern const struct cmd_entry cmd_release_entry;
 extern const struct cmd_entry cmd_set_entry;
+extern const struct cmd_entry cmd_exporter_entry;
 extern const struct cmd_entry cmd_record_entry;
 extern const struct cmd_entry cmd_compare_entry;
 extern const struct cmd_entry cmd_plot_entry;

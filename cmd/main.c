@@ -15,6 +15,7 @@ static const struct cmd_entry *const commands[] = {
 	&cmd_record_entry,
 	&cmd_compare_entry,
 	&cmd_plot_entry,
+	&cmd_exporter_entry,
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))

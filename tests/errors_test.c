@@ -19,7 +19,7 @@ static const char *const pid_commands[] = { "triage", "stats", "knobs", "release
 /* Every command whose help and man page are checked (record, compare and
  * plot take files: their pid errors are record_test's). */
 static const char *const help_commands[] = { "triage", "stats", "knobs", "release", "record",
-					     "compare", "plot" };
+					     "compare", "plot", "exporter" };
 
 static char out[65536], err[8192];
 

@@ -374,3 +374,21 @@ void observe_end(struct observer *o)
 	o->reader = NULL;
 	target_detach(&o->target);
 }
+
+void observe_let_go(struct observer *o)
+{
+	target_detach(&o->target);
+}
+
+void observe_lighten(struct observer *o)
+{
+	if (o->reader && o->backend->lighten)
+		o->backend->lighten(o->reader);
+}
+
+int observe_take_back(struct observer *o, struct error *err)
+{
+	if (!o->reader || o->target.attached)
+		return 0;
+	return target_attach(&o->target, o->obs->pid, err);
+}

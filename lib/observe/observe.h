@@ -67,4 +67,16 @@ int observe_latency(struct observer *o, unsigned rounds, struct error *err);
 void observe_stops(struct observer *o);
 void observe_end(struct observer *o);
 
+/* Between the rounds of a long watch (`heapdoc exporter`): observe_let_go
+ * detaches entirely, keeping what observe_begin loaded (the allocator
+ * reader, its symbols and debug info); observe_take_back attaches again
+ * for the next round when there is an allocator to read.  Errors as
+ * target_attach: -ESRCH gone, -EPERM refused (another tracer included). */
+void observe_let_go(struct observer *o);
+int observe_take_back(struct observer *o, struct error *err);
+/* For such a watch, between rounds: the reader lets go of what only
+ * opening needed and of the buffers a read allocates again (backend.h,
+ * lighten). */
+void observe_lighten(struct observer *o);
+
 #endif

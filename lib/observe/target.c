@@ -381,6 +381,8 @@ static void note_pause(struct target *t)
 	t->pause_us_max = MAX(t->pause_us_max, us);
 	t->pause_us_total += us;
 	t->stops++;
+	if (t->on_pause)
+		t->on_pause(t->on_pause_arg, us);
 }
 
 void target_release_others(struct target *t, pid_t keep)

@@ -86,6 +86,10 @@ struct target {
 	 * also kept in one (lib/observe/target_image.h). */
 	struct target_image *replay;
 	struct target_image *record;
+	/* Called with every stop's length as it ends (the exporter's pause
+	 * histogram); NULL: none.  Set it after target_attach, which clears it. */
+	void (*on_pause)(void *arg, uint64_t us);
+	void *on_pause_arg;
 };
 
 #define TARGET_STOP_TIMEOUT_MS 2000

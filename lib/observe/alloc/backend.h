@@ -51,6 +51,12 @@ struct alloc_backend {
 		    struct alloc_summary *sum, struct alloc_params *params,
 		    struct error *err);
 	void (*close)(struct alloc_reader *r);
+	/* Optional: lets go of what only open() needed (glibc: the symbols
+	 * and debug info, some 15 MB) and of buffers the next read allocates
+	 * again (glibc's 4 MiB window), for a reader kept open for hours
+	 * between reads (`heapdoc exporter`, after each round); sample() and
+	 * read() work as before.  NULL: nothing to let go. */
+	void (*lighten)(struct alloc_reader *r);
 };
 
 /* The backend for kind, or NULL when heapdoc cannot read its internals. */

@@ -63,6 +63,14 @@ void glibc_close(struct glibc_reader *r)
 	free(r);
 }
 
+void glibc_lighten(struct glibc_reader *r)
+{
+	symbols_close(r->syms);
+	r->syms = NULL;
+	free(r->buf);
+	r->buf = NULL;
+}
+
 const char *glibc_layout_source(const struct glibc_reader *r)
 {
 	return r->L.source;

@@ -40,6 +40,11 @@ struct glibc_reader;
 int glibc_open(struct glibc_reader **r, pid_t pid, const struct alloc_id *id,
 	       struct error *err);
 void glibc_close(struct glibc_reader *r);
+/* Closes the symbols and debug info that glibc_open loaded (the trend
+ * read and the snapshots need only the layout they gave; the act and
+ * audit entry points need them: not after this), and frees the walk's
+ * window until the next walk. */
+void glibc_lighten(struct glibc_reader *r);
 
 /* A reader of an image instead of a process (glibc_image.c, target_image.h):
  * the symbol addresses from the image's notes, the layout of glibc 2.36.

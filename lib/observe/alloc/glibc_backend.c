@@ -116,10 +116,19 @@ static void close_glibc(struct alloc_reader *r)
 	free(b);
 }
 
+static void lighten_glibc(struct alloc_reader *r)
+{
+	struct glibc_backend_reader *b = (struct glibc_backend_reader *)r;
+
+	if (b->g)
+		glibc_lighten(b->g);
+}
+
 const struct alloc_backend glibc_backend = {
 	.kind = ALLOC_GLIBC,
 	.open = open_glibc,
 	.sample = sample_glibc,
 	.read = read_glibc,
 	.close = close_glibc,
+	.lighten = lighten_glibc,
 };

@@ -89,8 +89,8 @@ void readahead_forget(struct readahead *ra);
  * calling thread (and the read-ahead's, at its next copy) run at
  * SCHED_IDLE, so a thread of the target that wakes up never waits for a
  * walk; back to SCHED_OTHER for the holds, where the target waits for
- * heapdoc instead.  Only with the privilege to come back (root): an
- * unprivileged heapdoc stays as it is. */
+ * heapdoc instead.  Only when heapdoc may come back (CAP_SYS_NICE, or an
+ * RLIMIT_NICE that allows its nice value): otherwise it stays as it is. */
 void glibc_polite(struct readahead *ra, bool on);
 
 struct span {
