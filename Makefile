@@ -6,6 +6,7 @@
 #   make observations           re-record fixtures/observations/ from live runs
 #   make observations-expected  render their expected outputs again
 #   make asan     the whole suite under AddressSanitizer + UBSan
+#   make fuzz     every fuzzer for FUZZ_SECONDS (default 180) each (fuzz/README)
 #   make clang    compile everything with clang (make check does this too)
 #   make install  PREFIX=/usr/local DESTDIR=
 #
@@ -38,7 +39,7 @@ LIB_SRC := $(sort $(filter-out lib/observe/agent/inside/%,$(shell find lib -name
 CMD_SRC := $(sort $(wildcard cmd/*.c))
 LIB_OBJ := $(patsubst %.S,$(BUILD)/%.o,$(LIB_SRC:%.c=$(BUILD)/%.o))
 CMD_OBJ := $(CMD_SRC:%.c=$(BUILD)/%.o)
-DEPFILES = $(LIB_OBJ:.o=.d) $(CMD_OBJ:.o=.d) $(TEST_OBJ:.o=.d)
+DEPFILES = $(LIB_OBJ:.o=.d) $(CMD_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(FUZZ_TEST_OBJ:.o=.d)
 
 all: $(BIN) $(AGENT_SO)
 
@@ -108,7 +109,7 @@ TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
 CHECK_CFLAGS = $(shell pkg-config --cflags check 2>/dev/null)
 CHECK_LIBS   = $(shell pkg-config --libs check 2>/dev/null)
 TEST_DEFS = -DHEAPDOC_ROOT='"$(CURDIR)"' -DHEAPDOC_BIN='"$(CURDIR)/$(BIN)"' \
-	    -DFIXTURE_BIN='"$(CURDIR)/$(BUILD)/fixtures"' -I$(BUILD)/tests -Itests -Icmd
+	    -DFIXTURE_BIN='"$(CURDIR)/$(BUILD)/fixtures"' -I$(BUILD)/tests -Itests -Icmd -Ifuzz
 
 $(BUILD)/tests/suites.h: $(TEST_SRC)
 	@mkdir -p $(dir $@)
@@ -119,12 +120,14 @@ $(BUILD)/tests/%.o: tests/%.c $(BUILD)/tests/suites.h
 	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) $(TEST_DEFS) -MMD -MP -c -o $@ $<
 
 # The runner also links cmd/ (all but main): the option parser and the exit
-# codes are tested as functions too.
+# codes are tested as functions too; and the fuzzers' tree builder, which
+# tests/fuzz_test.c reads their committed inputs with.
 CMD_TEST_OBJ = $(filter-out $(BUILD)/cmd/main.o,$(CMD_OBJ))
+FUZZ_TEST_OBJ = $(BUILD)/fuzz/fuzz.o $(BUILD)/fuzz/tree.o
 
-$(BUILD)/tests/run: $(TEST_OBJ) $(CMD_TEST_OBJ) $(BUILD)/libheapdoc.a
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(TEST_OBJ) $(CMD_TEST_OBJ) $(BUILD)/libheapdoc.a \
-	  $(LIBS) $(CHECK_LIBS)
+$(BUILD)/tests/run: $(TEST_OBJ) $(CMD_TEST_OBJ) $(FUZZ_TEST_OBJ) $(BUILD)/libheapdoc.a
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(TEST_OBJ) $(CMD_TEST_OBJ) $(FUZZ_TEST_OBJ) \
+	  $(BUILD)/libheapdoc.a $(LIBS) $(CHECK_LIBS)
 
 tests: $(BUILD)/tests/run $(BIN) $(AGENT_SO) fixtures
 
@@ -139,6 +142,9 @@ deps:
 check: deps
 	@sh scripts/check-stages.sh
 	@$(MAKE) --no-print-directory clang
+	@if sh fuzz/libfuzzer.sh >/dev/null; then \
+	  FUZZ_SEED=1 $(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(FUZZ_CHECK_SECONDS); \
+	else echo "fuzz: not run; the fuzz suite fails on it"; fi
 	@$(MAKE) --no-print-directory run-tests
 
 clang:
@@ -152,6 +158,44 @@ asan: deps
 	@$(MAKE) --no-print-directory BUILD=build-asan \
 	  CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all" \
 	  LDFLAGS="-fsanitize=address,undefined" run-tests
+
+# ---- fuzzers: one libFuzzer harness per reader of untrusted input ---------
+# fuzz/NAME.c, built with clang's libFuzzer, ASan and UBSan against a
+# library built for them in build-fuzz/ (coverage-instrumented).  Each runs
+# FUZZ_SECONDS on its committed corpus (fuzz/corpus/NAME: seeds and the
+# inputs of past findings) and on what earlier runs added
+# (build-fuzz/corpus/NAME); make check runs each briefly.  fuzz/README.
+# Without clang's libFuzzer (fuzz/libfuzzer.sh) make fuzz stops; make check
+# runs the tests, and the fuzz suite fails the run on it (SKIP_MISSING).
+FUZZ_SECONDS ?= 180
+FUZZ_CHECK_SECONDS ?= 10
+FUZZ_NAMES := proc cgroup elf glibc_heap
+FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all
+FUZZ_CFLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link $(FUZZ_SAN)
+
+# Built inside the BUILD=build-fuzz CC=clang sub-make (see fuzz:).
+FUZZ_COMMON := fuzz/fuzz.c fuzz/tree.c
+$(BUILD)/fuzz/%: fuzz/%.c $(FUZZ_COMMON) fuzz/fuzz.h fuzz/tree.h $(BUILD)/libheapdoc.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Ifuzz -fsanitize=fuzzer $(FUZZ_SAN) -o $@ fuzz/$*.c $(FUZZ_COMMON) \
+	  $(BUILD)/libheapdoc.a $(LIBS)
+
+fuzz-bin: $(FUZZ_NAMES:%=$(BUILD)/fuzz/%)
+
+# The seeds of fuzz/corpus/ (committed): fake trees packed, the seed ELF
+# files built, heap images recorded from fixtures by fuzz/record.
+$(BUILD)/fuzz/record: fuzz/record.c $(BUILD)/libheapdoc.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/libheapdoc.a $(LIBS)
+
+fuzz-seeds: deps
+	@$(MAKE) --no-print-directory fixtures $(BUILD)/fuzz/record
+	@sh fuzz/seed.sh all $(BUILD)
+
+fuzz: deps
+	@sh fuzz/libfuzzer.sh >/dev/null
+	@$(MAKE) --no-print-directory BUILD=build-fuzz CC=clang CFLAGS="$(FUZZ_CFLAGS)" fuzz-bin
+	@sh fuzz/run.sh build-fuzz $(FUZZ_SECONDS) $(FUZZ_NAMES)
 
 demo: deps
 	@$(MAKE) --no-print-directory $(BIN) fixtures
@@ -191,9 +235,9 @@ install: $(BIN) $(AGENT_SO)
 	install -m 644 man/heapdoc.1 $(DESTDIR)$(PREFIX)/share/man/man1/heapdoc.1
 
 clean:
-	rm -rf build build-asan build-clang heapdoc
+	rm -rf build build-asan build-clang build-fuzz heapdoc
 
 .PHONY: all fixtures tests deps check clang run-tests asan demo soak bench install clean \
-	observations observations-expected
+	observations observations-expected fuzz fuzz-bin fuzz-seeds
 
 -include $(DEPFILES)

@@ -26,7 +26,7 @@ need golang-go               command -v go            # go tool pprof reads heap
 need prometheus              command -v promtool      # promtool checks metrics and rules
 need python3-yaml            python3 -c 'import yaml' # deploy/'s YAML (scripts/check-deploy.py)
 need libmimalloc2.0          have_deb libmimalloc2.0  # the mimalloc fixtures
-need libclang-rt-14-dev      have_deb libclang-rt-14-dev  # scudo standalone (audit)
+need libclang-rt-14-dev      have_deb libclang-rt-14-dev  # scudo standalone (audit), libFuzzer (make fuzz)
 need libxml2-utils           command -v xmllint       # plot: the SVG is well-formed XML
 need librsvg2-bin            command -v rsvg-convert  # plot: the SVG renders (tests)
 

@@ -42,7 +42,8 @@ struct cgroup_limits {
 	unsigned cpuset_cpus;	/* CPUs in the cpuset (v2 cpuset.cpus.effective, v1 cpuset.cpus); 0: unknown */
 	/* min(affinity_cpus, cpuset_cpus, ceil(quota/period)) over the figures
 	 * that are known; at least 1 when any is, 0 when none is (the caller
-	 * then falls back to the host's online CPUs). */
+	 * then falls back to the host's online CPUs).  A quota of more than
+	 * UINT_MAX CPUs bounds nothing. */
 	unsigned effective_cpus;
 };
 

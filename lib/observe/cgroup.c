@@ -20,6 +20,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -359,9 +360,12 @@ static unsigned effective_cpus(unsigned affinity, const struct cgroup_limits *cg
 	if (cg->cpuset_cpus && (!n || cg->cpuset_cpus < n))
 		n = cg->cpuset_cpus;
 	if (IS_SET(cg->cpu_quota_us)) {
-		uint64_t cores = (cg->cpu_quota_us + cg->cpu_period_us - 1) / cg->cpu_period_us;
+		/* ceil(quota / period), without overflow; a quota of more
+		 * CPUs than an unsigned counts bounds nothing. */
+		uint64_t cores = cg->cpu_quota_us / cg->cpu_period_us +
+				 (cg->cpu_quota_us % cg->cpu_period_us != 0);
 
-		if (!n || cores < n)
+		if (cores <= UINT_MAX && (!n || cores < n))
 			n = (unsigned)MAX(cores, 1);
 	}
 	return n;
@@ -428,16 +432,17 @@ int cgroup_limits_for(const char *root, pid_t pid, unsigned affinity_cpus,
 		return ret;
 	snprintf(file, sizeof(file), "%s/proc/%d/cgroup", root, (int)pid);
 	ret = cgroup_text_read(file, &t, err);
-	if (ret == 0)		/* a kernel without cgroups, or the process just left */
-		return process_check(root, pid, err);
-	if (ret < 0)
-		return ret;
-	ret = cgroup_membership_parse(t.buf, file, h, err);
-	free(t.buf);
-	if (!ret)
-		ret = cgroup_hiers_resolve(root, pid, h, err);
-	if (!ret)
-		ret = limits_fill(h, out, err);
+	if (ret == 0) {		/* a kernel without cgroups, or the process just left */
+		ret = process_check(root, pid, err);
+	} else if (ret > 0) {
+		ret = cgroup_membership_parse(t.buf, file, h, err);
+		free(t.buf);
+		if (!ret)
+			ret = cgroup_hiers_resolve(root, pid, h, err);
+		if (!ret)
+			ret = limits_fill(h, out, err);
+	}
+	/* Without a cgroup the process's own CPU mask still bounds it. */
 	if (!ret)
 		out->effective_cpus = effective_cpus(affinity_cpus, out);
 	return ret;

@@ -90,10 +90,16 @@ static int pass_function(void *arg, const char *name, const GElf_Sym *sym, bool 
 {
 	struct each_fn *e = arg;
 
+	uint64_t lo, hi;
+
 	(void)dynamic;
-	if (GELF_ST_TYPE(sym->st_info) == STT_FUNC && sym->st_value && sym->st_size)
-		e->fn(name, sym->st_value + e->s->bias,
-		      sym->st_value + e->s->bias + sym->st_size, e->arg);
+	if (GELF_ST_TYPE(sym->st_info) != STT_FUNC || !sym->st_value || !sym->st_size)
+		return 0;
+	/* The bias may wrap (a file linked above where it is mapped); a size
+	 * that runs past the end of the address space is a corrupt symbol. */
+	lo = sym->st_value + e->s->bias;
+	if (!__builtin_add_overflow(lo, sym->st_size, &hi))
+		e->fn(name, lo, hi, e->arg);
 	return 0;
 }
 

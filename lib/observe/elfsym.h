@@ -35,7 +35,9 @@ int elfsym_open(struct elfsym *s, pid_t pid, const char *path, uint64_t load_bas
 int elfsym_lookup(const struct elfsym *s, const char *name, uint64_t *addr,
 		  uint64_t *size);
 
-/* Calls fn for every defined function symbol with its run-time range. */
+/* Calls fn for every defined function symbol with its run-time range
+ * [lo, hi), lo < hi; a symbol whose size runs past the end of the address
+ * space (a corrupt file) is skipped. */
 void elfsym_each_function(const struct elfsym *s,
 			  void (*fn)(const char *name, uint64_t lo, uint64_t hi, void *arg),
 			  void *arg);

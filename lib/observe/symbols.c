@@ -140,6 +140,23 @@ static int attach_userdata(Dwfl_Module *mod, void **userdata, const char *name,
 	return DWARF_CB_OK;
 }
 
+/* A session whose find_elf (and section_address) the caller has set:
+ * debug info found by the caller's find_debuginfo, or else libdwfl's
+ * standard search (symbols.h), reporting begun. */
+static int session_begin(struct symbols *s, struct error *err)
+{
+	if (!s->callbacks.find_debuginfo)
+		s->callbacks.find_debuginfo = dwfl_standard_find_debuginfo;
+	/* NULL: libdwfl's default, ":.debug:/usr/lib/debug". */
+	s->debuginfo_path = getenv("HEAPDOC_DEBUG_PATH");
+	s->callbacks.debuginfo_path = &s->debuginfo_path;
+	s->dwfl = dwfl_begin(&s->callbacks);
+	if (!s->dwfl)
+		return error_set(err, -ENOMEM, "libdwfl: %s", dwfl_errmsg(-1));
+	dwfl_report_begin(s->dwfl);
+	return 0;
+}
+
 int symbols_open(struct symbols **out, pid_t pid, struct error *err)
 {
 	struct symbols *s;
@@ -168,15 +185,9 @@ int symbols_open(struct symbols **out, pid_t pid, struct error *err)
 	s->exe[r > 0 ? r : 0] = '\0';
 	s->callbacks.find_elf = find_elf_in_root;
 	s->callbacks.find_debuginfo = find_debuginfo_rooted;
-	/* NULL: libdwfl's default, ":.debug:/usr/lib/debug". */
-	s->debuginfo_path = getenv("HEAPDOC_DEBUG_PATH");
-	s->callbacks.debuginfo_path = &s->debuginfo_path;
-	s->dwfl = dwfl_begin(&s->callbacks);
-	if (!s->dwfl) {
-		rc = error_set(err, -ENOMEM, "libdwfl: %s", dwfl_errmsg(-1));
+	rc = session_begin(s, err);
+	if (rc < 0)
 		goto out;
-	}
-	dwfl_report_begin(s->dwfl);
 	r = dwfl_linux_proc_report(s->dwfl, pid);
 	if (r != 0) {
 		int e = r > 0 ? r : EIO;
@@ -192,6 +203,37 @@ int symbols_open(struct symbols **out, pid_t pid, struct error *err)
 		goto out;
 	}
 	dwfl_getmodules(s->dwfl, attach_userdata, s, 0);
+	*out = s;
+out:
+	if (rc < 0)
+		symbols_close(s);
+	return rc;
+}
+
+int symbols_open_file(struct symbols **out, const char *path, struct error *err)
+{
+	const char *base = strrchr(path, '/');
+	struct symbols *s;
+	int rc = 0;
+
+	*out = NULL;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return error_set(err, -ENOMEM, "out of memory");
+	s->callbacks.find_elf = dwfl_build_id_find_elf;
+	s->callbacks.section_address = dwfl_offline_section_address;
+	rc = session_begin(s, err);
+	if (rc < 0)
+		goto out;
+	if (!dwfl_report_offline(s->dwfl, base ? base + 1 : path, path, -1)) {
+		rc = error_set(err, access(path, R_OK) < 0 ? -errno : -ENOEXEC, "%s: %s", path,
+			       dwfl_errmsg(-1));
+		goto out;
+	}
+	if (dwfl_report_end(s->dwfl, NULL, NULL) != 0) {
+		rc = error_set(err, -EIO, "%s: libdwfl: %s", path, dwfl_errmsg(-1));
+		goto out;
+	}
 	*out = s;
 out:
 	if (rc < 0)
@@ -434,23 +476,28 @@ static bool member_type(Dwarf_Die *member, Dwarf_Die *type)
 	       dwarf_formref_die(&attr, type);
 }
 
-static void fill_member(Dwarf_Die *die, struct sym_member *m)
+/* One member's place and size; false when the debug info contradicts
+ * itself (an array whose elements do not fit it whole). */
+static bool fill_member(Dwarf_Die *die, struct sym_member *m)
 {
 	Dwarf_Attribute attr;
-	Dwarf_Word off = 0, size = 0;
+	Dwarf_Word off = 0, size = 0, elem_size;
 	Dwarf_Die type, peeled, elem;
 
 	if (dwarf_attr_integrate(die, DW_AT_data_member_location, &attr) &&
 	    dwarf_formudata(&attr, &off) != 0)
-		return;		/* a location expression: not in these structs */
+		return true;	/* a location expression: not in these structs */
 	if (!member_type(die, &type) || dwarf_aggregate_size(&type, &size) != 0)
-		return;
+		return true;
+	elem_size = size;
+	if (peel_type(&type, &peeled) && dwarf_tag(&peeled) == DW_TAG_array_type &&
+	    member_type(&peeled, &elem) && dwarf_aggregate_size(&elem, &elem_size) == 0 &&
+	    (!elem_size || elem_size > size || size % elem_size))
+		return false;
 	m->offset = (int64_t)off;
 	m->size = size;
-	m->elem_size = size;
-	if (peel_type(&type, &peeled) && dwarf_tag(&peeled) == DW_TAG_array_type &&
-	    member_type(&peeled, &elem))
-		dwarf_aggregate_size(&elem, &m->elem_size);
+	m->elem_size = elem_size;
+	return true;
 }
 
 /* The definition of struct `name` (or of a typedef `name` of a struct)
@@ -537,8 +584,10 @@ int symbols_struct(struct sym_module *m, const char *cu_hint, const char *name,
 		if (dwarf_tag(&child) != DW_TAG_member || !mname)
 			continue;
 		for (size_t i = 0; i < n; i++)
-			if (!strcmp(members[i].name, mname))
-				fill_member(&child, &members[i]);
+			if (!strcmp(members[i].name, mname) && !fill_member(&child, &members[i]))
+				return error_set(err, -EIO, "struct %s: member %s: an array of "
+						 "elements that do not fit it: corrupt debug info",
+						 name, mname);
 	} while (dwarf_siblingof(&child, &child) == 0);
 	return 0;
 }

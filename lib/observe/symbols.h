@@ -44,6 +44,12 @@ struct sym_module_info {
 
 /* Reports every file-backed module of pid.  -ESRCH, -EACCES. */
 int symbols_open(struct symbols **out, pid_t pid, struct error *err);
+/* One ELF file on its own, at its link-time addresses, with its debug
+ * info found as symbols_open finds it: for reading a file's symbols and
+ * types without a process (tests, fuzz/elf.c).  What needs the process
+ * (symbols_read_string, a shared library's TLS offsets) then fails.
+ * -ENOENT/-EACCES, -ENOEXEC when libdwfl cannot read it. */
+int symbols_open_file(struct symbols **out, const char *path, struct error *err);
 void symbols_close(struct symbols *s);
 
 /* Finds symbol name (local symbols included).  Modules whose file name
@@ -100,7 +106,8 @@ struct sym_member {
 /* Looks for `struct name` (or a typedef of that name) first in the
  * compilation units whose name ends with cu_hint ("malloc.c"; NULL: none),
  * then in every CU.  -ENODATA when the module has no DWARF,
- * -ENOENT when no such struct exists. */
+ * -ENOENT when no such struct exists, -EIO when its debug info contradicts
+ * itself (a member array whose elements do not fit it whole). */
 int symbols_struct(struct sym_module *m, const char *cu_hint, const char *name,
 		   uint64_t *size, struct sym_member *members, size_t n,
 		   struct error *err);

@@ -286,6 +286,10 @@ int target_stop(struct target *t, struct error *err)
 		return error_set(err, -EINVAL, "target_stop: not attached");
 	if (t->stopped)
 		return 0;
+	if (t->replay) {	/* an image: nothing runs, nothing to stop */
+		target_image_hold(t, true);
+		return 0;
+	}
 	if (target_interrupted())
 		return error_set(err, -EINTR, "pid %d: interrupted by signal %d",
 				 t->pid, target_interrupt_signal());
@@ -396,6 +400,10 @@ int target_resume(struct target *t, struct error *err)
 		return error_set(err, -EINVAL, "target_resume: not attached");
 	if (!t->stopped)
 		return 0;
+	if (t->replay) {
+		target_image_hold(t, false);
+		return 0;
+	}
 	target_release_others(t, 0);	/* 0: no thread is kept */
 	t->stopped = false;
 	note_pause(t);
@@ -409,7 +417,7 @@ void target_detach(struct target *t)
 
 	if (!t)
 		return;
-	if (!t->attached)
+	if (!t->attached || t->replay)
 		goto out;
 	if (t->stopped)
 		note_pause(t);

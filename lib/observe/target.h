@@ -64,6 +64,8 @@ struct target_index {
 	uint32_t slot;
 };
 
+struct target_image;
+
 struct target {
 	pid_t pid;
 	struct target_thread *threads;
@@ -80,6 +82,10 @@ struct target {
 	bool attached;		/* target_attach succeeded, not yet detached */
 	unsigned stop_timeout_ms;	/* 0: TARGET_STOP_TIMEOUT_MS; set it
 					 * after target_attach */
+	/* Reads served from an image instead of a process, or every read
+	 * also kept in one (lib/observe/target_image.h). */
+	struct target_image *replay;
+	struct target_image *record;
 	/* Called with every stop's length as it ends (the exporter's pause
 	 * histogram); NULL: none.  Set it after target_attach, which clears it. */
 	void (*on_pause)(void *arg, uint64_t us);
@@ -121,6 +127,11 @@ void target_release_others(struct target *t, pid_t keep);
  * the kernel when heapdoc exits), and adopted by a later attach to the same
  * process. */
 void target_detach(struct target *t);
+
+/* The process a helper thread may read on its own (process_vm_readv), or
+ * 0 when every read must go through target_read: t replays an image or
+ * records one. */
+pid_t target_direct_pid(const struct target *t);
 
 /* Reads len bytes at addr.  Returns the bytes read (short at an unmapped
  * page) or a negative errno.  -ESRCH if the process is gone. */

@@ -36,4 +36,12 @@ void target_orphans_release(void);
 int target_wait_stopped(struct target *t, uint64_t deadline, bool guarded, bool release,
 			struct error *err);
 
+/* A target that replays an image (target_image.c): its bytes in the
+ * current epoch (short at a gap), a thread's fs_base (-ESRCH for none), and
+ * a "stop" that only marks the threads held or running, and after the
+ * first stop moves on to the next epoch. */
+ssize_t target_image_read(struct target_image *img, uint64_t addr, void *buf, size_t len);
+int target_image_fs_base(const struct target_image *img, pid_t tid, uint64_t *fs_base);
+void target_image_hold(struct target *t, bool held);
+
 #endif

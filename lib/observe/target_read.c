@@ -14,6 +14,7 @@
 
 #include "base/util.h"
 #include "observe/proc.h"
+#include "observe/target_image.h"
 #include "observe/target_int.h"
 
 /* ---- reading memory ------------------------------------------------------------ */
@@ -79,6 +80,18 @@ static ssize_t read_chunk(struct target *t, uint64_t addr, void *buf, size_t len
 	return n;
 }
 
+/* Reads of an image (target_image.h): what it holds, short at a gap. */
+static ssize_t image_read(struct target *t, uint64_t addr, void *buf, size_t len,
+			  struct error *err)
+{
+	ssize_t n = target_image_read(t->replay, addr, buf, len);
+
+	if (!n && len)
+		return error_set(err, -EFAULT, "image: nothing at 0x%llx",
+				 (unsigned long long)addr);
+	return n;
+}
+
 ssize_t target_read(struct target *t, uint64_t addr, void *buf, size_t len,
 		    struct error *err)
 {
@@ -87,6 +100,8 @@ ssize_t target_read(struct target *t, uint64_t addr, void *buf, size_t len,
 	if (addr + len < addr)
 		return error_set(err, -EFAULT, "pid %d: read of %zu bytes at 0x%llx "
 				 "wraps around", t->pid, len, (unsigned long long)addr);
+	if (t->replay)
+		return image_read(t, addr, buf, len, err);
 	while (done < len) {
 		size_t want = MIN(len - done, READ_CHUNK);
 		ssize_t n;
@@ -115,6 +130,8 @@ ssize_t target_read(struct target *t, uint64_t addr, void *buf, size_t len,
 	if (!done && len)
 		return error_set(err, -EFAULT, "pid %d: nothing mapped at 0x%llx",
 				 t->pid, (unsigned long long)addr);
+	if (t->record)
+		target_image_add(t->record, addr, buf, done);
 	return (ssize_t)done;
 }
 
@@ -163,7 +180,10 @@ static int read_pieces_once(struct target *t, const struct target_piece *v, size
 int target_read_pieces(struct target *t, const struct target_piece *v, size_t n,
 		       struct error *err)
 {
-	for (size_t done = 0; done < n;) {
+	for (size_t i = 0; t->replay && i < n; i++)
+		if ((size_t)target_image_read(t->replay, v[i].addr, v[i].buf, v[i].len) != v[i].len)
+			return error_set(err, -EFAULT, "image: a scattered read came back short");
+	for (size_t done = 0; done < n && !t->replay;) {
 		size_t k = MIN(n - done, (size_t)IOV_MAX);
 		int r;
 
@@ -175,6 +195,8 @@ int target_read_pieces(struct target *t, const struct target_piece *v, size_t n,
 			return r;
 		done += k;
 	}
+	for (size_t i = 0; t->record && i < n; i++)
+		target_image_add(t->record, v[i].addr, v[i].buf, v[i].len);
 	return 0;
 }
 
@@ -196,12 +218,22 @@ int target_get_regs(struct target *t, pid_t tid, struct user_regs_struct *regs,
 		    struct error *err)
 {
 	int r = held_thread(t, tid, err);
+	uint64_t fs_base;
 
 	if (r < 0)
 		return r;
+	if (t->replay) {	/* an image keeps the thread pointer only */
+		memset(regs, 0, sizeof(*regs));
+		if (target_image_fs_base(t->replay, tid, &fs_base) < 0)
+			return error_set(err, -ESRCH, "image: no thread %d", tid);
+		regs->fs_base = fs_base;
+		return 0;
+	}
 	if (ptrace(PTRACE_GETREGS, tid, NULL, regs) < 0)
 		return error_set(err, -errno, "pid %d: PTRACE_GETREGS thread %d: %m",
 				 t->pid, tid);
+	if (t->record)
+		target_image_add_thread(t->record, tid, regs->fs_base);
 	return 0;
 }
 

@@ -46,6 +46,18 @@ void glibc_close(struct glibc_reader *r);
  * window until the next walk. */
 void glibc_lighten(struct glibc_reader *r);
 
+/* A reader of an image instead of a process (glibc_image.c, target_image.h):
+ * the symbol addresses from the image's notes, the layout of glibc 2.36.
+ * Walk it with a target opened on the same image (target_open_image).
+ * -ENODATA when the image holds no glibc symbols. */
+struct target_image;
+int glibc_open_image(struct glibc_reader **r, const struct target_image *img,
+		     struct error *err);
+/* Keeps what r knows of the process in img, for glibc_open_image; a
+ * layout other than glibc 2.36's is -EOPNOTSUPP. */
+int glibc_image_notes(const struct glibc_reader *r, struct target_image *img,
+		      struct error *err);
+
 /* Where the symbols came from: "dwarf" or "symtab". */
 const char *glibc_layout_source(const struct glibc_reader *r);
 const char *glibc_version(const struct glibc_reader *r);

@@ -108,6 +108,7 @@ int snap_walk_arena(struct snap *s, size_t i)
 	struct glibc_arena *ar = &st->arenas[i];
 	struct arena_part before, *p = &s->parts[i];
 	uint64_t into_top = 0;
+	unsigned findings = st->nfindings;
 	int rc = 0;
 
 	s->arena_has_fastbins[i] = arena_has_fastbins(s, i);
@@ -115,6 +116,7 @@ int snap_walk_arena(struct snap *s, size_t i)
 	part_read(st, s->ntrim_spans, &before);
 	if (ar->main && (snap_ms(s, i, MS_FLAGS) & NONCONTIGUOUS))
 		rc = snap_walk_bins(s, i);	/* no single region to walk */
+	snap_links_begin(s, i);
 	for (size_t k = 0; k < s->nregions && rc == 0; k++) {
 		uint64_t run = 0;
 
@@ -123,6 +125,11 @@ int snap_walk_arena(struct snap *s, size_t i)
 		rc = snap_walk_region(s, &s->regions[k], &run);
 		into_top += run;
 	}
+	/* The links only when the walk itself found nothing: one finding
+	 * per corruption. */
+	if (rc == 0 && st->nfindings == findings)
+		snap_links_check(s, i);
+	s->links.on = false;
 	if (rc == 0)
 		rc = snap_walk_fastbins(s, i, true);
 	if (rc == 0)

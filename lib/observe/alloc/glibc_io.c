@@ -216,6 +216,8 @@ static void *readahead_main(void *arg)
 int readahead_start(struct readahead *ra, pid_t pid, size_t window)
 {
 	memset(ra, 0, sizeof(*ra));
+	if (pid <= 0)		/* no process to read on its own (target_direct_pid) */
+		return -EINVAL;
 	ra->pid = pid;
 	ra->buf = malloc(window);
 	if (!ra->buf)

@@ -73,7 +73,8 @@ int addrset_put(struct addrset *s, uint64_t k, unsigned char v);
 ssize_t addrset_find(const struct addrset *s, uint64_t k);	/* the slot, or -1 */
 enum mark addrset_get(const struct addrset *s, uint64_t k);
 
-/* The helper thread; without it (start failed) reads are synchronous. */
+/* The helper thread; without it (start failed, or pid 0: reads must go
+ * through target_read) reads are synchronous. */
 int readahead_start(struct readahead *ra, pid_t pid, size_t window);
 void readahead_stop(struct readahead *ra);	/* waits for a read in flight */
 /* Waits for the read in flight; if it holds [addr, addr+want), swaps its

@@ -160,6 +160,47 @@ static int check_required(const struct glibc_layout *L, struct error *err)
 	return 0;
 }
 
+/* Every member the walk reads lies inside the struct it copies: the debug
+ * info of the target's libc is input like any other (a container ships its
+ * own), and a member placed past its struct's size would send the walk
+ * past the end of its copy. */
+static int check_inside(const char *what, const char *const *names,
+			const struct glibc_field *f, size_t n, uint64_t size, struct error *err)
+{
+	for (size_t i = 0; i < n; i++) {
+		uint64_t end = (uint64_t)f[i].size * f[i].count;
+
+		if (f[i].off < 0)
+			continue;
+		/* glibc_get reads words of 1, 2, 4 or 8 bytes. */
+		if (!f[i].count || (f[i].size != 1 && f[i].size != 2 && f[i].size != 4 &&
+				    f[i].size != 8))
+			return error_set(err, -EIO, "the debug info gives %s.%s %u elements of "
+					 "%u bytes: corrupt debug info", what, names[i],
+					 f[i].count, f[i].size);
+		if ((uint64_t)f[i].off > size || end > size - (uint64_t)f[i].off)
+			return error_set(err, -EIO, "the debug info puts %s.%s (%llu bytes at "
+					 "%lld) outside the struct's %llu bytes: corrupt debug "
+					 "info", what, names[i], (unsigned long long)end,
+					 (long long)f[i].off, (unsigned long long)size);
+	}
+	return 0;
+}
+
+static int check_layout(const struct glibc_layout *L, struct error *err)
+{
+	int rc = check_inside("malloc_state", ms_names, L->ms, MS_N, L->state_size, err);
+
+	if (rc == 0)
+		rc = check_inside("malloc_par", mp_names, L->mp, MP_N, L->par_size, err);
+	if (rc == 0)
+		rc = check_inside("heap_info", hi_names, L->hi, HI_N, L->heap_info_size, err);
+	if (rc == 0)
+		rc = check_inside("tcache_perthread_struct", tc_names, L->tc, TC_N,
+				  L->tcache_size, err);
+	return rc < 0 ? rc : check_required(L, err);
+}
+
 static int layout_from_dwarf(struct sym_module *m, struct glibc_layout *L, struct error *err)
 {
 	int rc;
@@ -174,13 +215,19 @@ static int layout_from_dwarf(struct sym_module *m, struct glibc_layout *L, struc
 	if (rc < 0)
 		return rc;
 	/* Before 2.26 there is no tcache: leave its layout empty. */
-	if (dwarf_struct(m, "tcache_perthread_struct", tc_names, L->tc, TC_N,
-			 &L->tcache_size, NULL) < 0)
+	rc = dwarf_struct(m, "tcache_perthread_struct", tc_names, L->tc, TC_N, &L->tcache_size,
+			  err);
+	if (rc == -EIO)
+		return rc;
+	if (rc < 0) {
 		L->tcache_size = 0;
+		for (size_t k = 0; k < TC_N; k++)
+			L->tc[k] = (struct glibc_field){ .off = -1 };
+	}
 	L->nfastbins = L->ms[MS_FASTBINS].count;
 	L->nbins = L->ms[MS_BINS].count / 2 + 1;
 	L->tcache_bins = L->tc[TC_ENTRIES].count;
-	return check_required(L, err);
+	return check_layout(L, err);
 }
 
 static void module_facts(struct sym_module *m, struct glibc_symbols *gs,
@@ -300,6 +347,8 @@ int glibc_layout_load(struct symbols *syms, const char *version_hint,
 	 * usually none for the libc.a objects: then the table. */
 	if (mi.has_dwarf) {
 		rc = layout_from_dwarf(si.mod, L, err);
+		if (rc == -EIO)
+			return error_wrap(err, rc, "%s: ", gs->module);
 		if (rc != -ENOENT)
 			return rc;
 	}

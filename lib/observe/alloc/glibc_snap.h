@@ -104,6 +104,11 @@ struct snap {
 	int finding_by;
 	int finding_owner[GLIBC_MAX_FINDINGS];	/* of each finding kept */
 	unsigned tcache_findings;
+	/* The free lists' links, while one arena is walked (glibc_links.c). */
+	struct {
+		uint64_t forward, back;
+		bool on;
+	} links;
 	/* the window of the heap walk */
 	struct readahead *ra;
 	struct readahead ra_own;	/* started when a walk needs one (trend) */
@@ -216,6 +221,15 @@ int snap_walk_tcaches(struct snap *s);
  * again, the marks replaced and the census of the arenas not in skip
  * moved along.  *same: nothing changed. */
 int snap_tcaches_again(struct snap *s, const bool *skip, bool *same);
+
+/* ---- glibc_links.c ---- */
+
+/* Around the walk of arena's heaps (all of them, in a consistent
+ * snapshot): each free chunk's links noted, then checked against each
+ * other and the bin heads' (a finding if they disagree). */
+void snap_links_begin(struct snap *s, size_t arena);
+void snap_links_note(struct snap *s, uint64_t p, uint64_t fd, uint64_t bk);
+void snap_links_check(struct snap *s, size_t arena);
 
 /* ---- glibc_walk.c ---- */
 

@@ -89,7 +89,8 @@ int snap_stop_quiet(struct snap *s, unsigned max_tries, enum snap_tcaches tc)
 		if (rc < 0)
 			return rc;
 		st->consistent = !held && !s->tcache_unsettled;
-		if (st->consistent || st->tries >= max_tries)
+		/* An image never changes: another try would read the same. */
+		if (st->consistent || st->tries >= max_tries || s->t->replay)
 			return 0;
 		rc = target_resume(s->t, s->err);
 		if (rc < 0)
@@ -165,7 +166,7 @@ static int snapshot(struct glibc_reader *r, struct target *t, struct glibc_state
 	if (rc < 0)
 		goto out;
 	/* Started before the stop: creating a thread is not free. */
-	if (readahead_start(&ra, r->pid, r->window) == 0)
+	if (readahead_start(&ra, target_direct_pid(t), r->window) == 0)
 		s.ra = &ra;
 	tc = brief ? SNAP_TC_READ : SNAP_TC_WALK;
 	rc = snap_stop_quiet(&s, MAX_TRIES, tc);

@@ -214,7 +214,7 @@ static int walk_arena(struct snap *s, size_t i, bool held)
 	if (rc != -E2BIG || held || !regions)
 		return rc;
 	/* Long lists: the boundary tags of a copied heap say the same. */
-	if (!s->ra && readahead_start(&s->ra_own, s->r->pid, s->r->window) == 0)
+	if (!s->ra && readahead_start(&s->ra_own, target_direct_pid(s->t), s->r->window) == 0)
 		s->ra = &s->ra_own;
 	return walk_arena_heaps(s, i);
 }

@@ -110,6 +110,19 @@ static void run_close(struct snap *s, struct glibc_arena *ar, struct run *run)
 	run->len = 0;
 }
 
+/* The bin head a free chunk links to links back to it: a chunk whose fd
+ * is the head is the bin's last (head->bk), one whose bk is the head its
+ * first (head->fd).  Read from the copy of the arena's header, so a chunk
+ * the boundary tags call free but its bin has let go of is seen without
+ * one read of the target. */
+static bool bin_links_back(struct snap *s, size_t ai, uint64_t p, uint64_t head, bool via_fd)
+{
+	uint64_t bins = s->st->arenas[ai].addr + (uint64_t)s->L->ms[MS_BINS].off;
+	unsigned word = (unsigned)((head + 16 - bins) / 8) + via_fd;
+
+	return glibc_get_at(snap_arena_hdr(s, ai), &s->L->ms[MS_BINS], word) == p;
+}
+
 /* A free chunk on a bin: its footer and links must make sense. */
 static void check_free_chunk(struct snap *s, size_t ai, uint64_t p, const uint64_t *w,
 			     uint64_t next_prev_size)
@@ -119,13 +132,20 @@ static void check_free_chunk(struct snap *s, size_t ai, uint64_t p, const uint64
 	if (next_prev_size != size)
 		snap_finding(s, p, "free chunk of size %llu: footer says %llu",
 			(unsigned long long)size, (unsigned long long)next_prev_size);
-	for (int k = 2; k <= 3; k++)
-		if ((w[k] & (MALLOC_ALIGN - 1)) ||
-		    (!snap_in_regions(s, w[k]) && !snap_is_bin_head(s, ai, w[k]))) {
+	for (int k = 2; k <= 3; k++) {
+		bool head = snap_is_bin_head(s, ai, w[k]);
+
+		if ((w[k] & (MALLOC_ALIGN - 1)) || (!snap_in_regions(s, w[k]) && !head)) {
 			snap_finding(s, p, "free chunk: %s pointer %#llx leads nowhere",
 				k == 2 ? "fd" : "bk", (unsigned long long)w[k]);
 			break;
 		}
+		if (head && !bin_links_back(s, ai, p, w[k], k == 2)) {
+			snap_finding(s, p, "free chunk: its bin at %#llx does not link back to it "
+				     "(%s)", (unsigned long long)w[k], k == 2 ? "bk" : "fd");
+			break;
+		}
+	}
 }
 
 /* Could this in-use-looking chunk be on a fastbin?  Its decoded fd must be
@@ -165,6 +185,7 @@ static int walk_chunk(struct snap *s, struct region_walk *rw, uint64_t p, const 
 		return error_set(s->err, -ENOMEM, "out of memory");
 	if (is_free) {
 		check_free_chunk(s, rw->rg->arena, p, w, next_hdr[0]);
+		snap_links_note(s, p, w[2], w[3]);
 		ar->bin_chunks++;
 		ar->bin_bytes += size;
 	}
@@ -283,24 +304,22 @@ bad_read:
 void snap_top_accounting(struct snap *s, struct glibc_arena *ar, uint64_t run_into_top)
 {
 	const struct glibc_mp *mp = &s->st->mp;
-	uint64_t page = s->r->pagesize;
-	int64_t top_area = (int64_t)ar->top_size - MINSIZE - 1;
+	uint64_t page = s->r->pagesize, sum;
 
-	if (ar->main) {
-		int64_t area = top_area + (int64_t)run_into_top;
+	/* glibc's own arithmetic is signed; unsigned with checks here, so that
+	 * a corrupt size near 2^64 releases nothing instead of overflowing. */
+	if (ar->main && !__builtin_add_overflow(ar->top_size, run_into_top, &sum) &&
+	    sum > MINSIZE + 1) {
 		uint64_t unit = mp->thp_pagesize ? mp->thp_pagesize : page;
+		uint64_t extra = (sum - MINSIZE - 1) / unit * unit;
 
-		if (area > 0) {
-			uint64_t extra = (uint64_t)area / unit * unit;
-
-			/* systrim: the brk moves down by extra. */
-			ar->trimmable += extra;
-			if (extra)
-				trim_span(s, ar->top + ar->top_size - extra, extra, true);
-		}
+		/* systrim: the brk moves down by extra. */
+		ar->trimmable += extra;
+		if (extra)
+			trim_span(s, ar->top + ar->top_size - extra, extra, true);
 	}
-	if (top_area > (int64_t)mp->top_pad)
-		ar->releasable = ((uint64_t)top_area - mp->top_pad) / page * page;
+	if (ar->top_size > MINSIZE + 1 && ar->top_size - MINSIZE - 1 > mp->top_pad)
+		ar->releasable = (ar->top_size - MINSIZE - 1 - mp->top_pad) / page * page;
 }
 
 /* Cuts the spans to the target's mappings: a span sized from a corrupt
