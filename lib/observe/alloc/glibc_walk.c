@@ -170,6 +170,8 @@ static int walk_chunk(struct snap *s, struct region_walk *rw, uint64_t p, const 
 			rw->run.start = p;
 		rw->run.len += size;
 	} else {
+		if (s->classes && kind == MARK_NONE)
+			snap_classes_count(s, rw->rg->arena, w[2], size);
 		rw->held.p = p;
 		rw->held.size = size;
 		rw->held.free_below = rw->run.len;
