@@ -36,6 +36,8 @@ struct snap_classes {
 	size_t mask, n;
 	struct class_arena *arenas;
 	size_t narenas;
+	uint64_t last_key;		/* the slot counted last: objects of one */
+	size_t last_slot;		/* class often come one after another */
 };
 
 static size_t slot_of(const struct snap_classes *c, uint64_t key)
@@ -53,6 +55,7 @@ static int grow(struct snap_classes *c)
 		return -ENOMEM;
 	c->slots = v;
 	c->mask = cap - 1;
+	c->last_key = 0;
 	for (size_t i = 0; i < old_cap; i++) {
 		size_t k;
 
@@ -83,11 +86,10 @@ int snap_classes_begin(struct snap *s, size_t narenas)
 	return 0;
 }
 
-void snap_classes_count(struct snap *s, size_t arena, uint64_t word, uint64_t size)
+void snap_classes_count(struct snap *s, size_t arena, long cls, uint64_t size)
 {
 	struct snap_classes *c = s->classes;
 	struct class_arena *a = &c->arenas[arena < c->narenas ? arena : 0];
-	long cls = vtables_find(c->vt, word);
 	uint64_t key;
 	size_t i;
 
@@ -95,6 +97,11 @@ void snap_classes_count(struct snap *s, size_t arena, uint64_t word, uint64_t si
 	if (cls < 0)
 		return;
 	key = (uint64_t)arena << 32 | (uint64_t)(cls + 1);
+	if (key == c->last_key) {
+		c->slots[c->last_slot].objects++;
+		c->slots[c->last_slot].bytes += size;
+		return;
+	}
 	for (i = slot_of(c, key); c->slots[i].key && c->slots[i].key != key;
 	     i = (i + 1) & c->mask)
 		;
@@ -114,6 +121,8 @@ void snap_classes_count(struct snap *s, size_t arena, uint64_t word, uint64_t si
 	}
 	c->slots[i].objects++;
 	c->slots[i].bytes += size;
+	c->last_key = key;
+	c->last_slot = i;
 }
 
 void snap_classes_forget(struct snap *s, size_t arena)
@@ -122,6 +131,7 @@ void snap_classes_forget(struct snap *s, size_t arena)
 
 	if (!c)
 		return;
+	c->last_key = 0;
 	for (size_t i = 0; i <= c->mask; i++)
 		if (c->slots[i].key && c->slots[i].key >> 32 == arena)
 			c->slots[i].objects = c->slots[i].bytes = 0;	/* the key stays */

@@ -223,8 +223,9 @@ int snap_tcaches_again(struct snap *s, const bool *skip, bool *same);
 
 /* The census by class for narenas arenas, with s->r->vtables. */
 int snap_classes_begin(struct snap *s, size_t narenas);
-/* A chunk in use of arena, whose first word is word. */
-void snap_classes_count(struct snap *s, size_t arena, uint64_t word, uint64_t size);
+/* A chunk in use of arena, whose first word is class cls's vptr
+ * (vtables_find(), inline in the walk: most chunks are no object), or -1. */
+void snap_classes_count(struct snap *s, size_t arena, long cls, uint64_t size);
 /* Takes back what arena's walk counted: it is about to be walked again. */
 void snap_classes_forget(struct snap *s, size_t arena);
 /* The counts by class, summed over the arenas, into out (freed first). */
