@@ -37,9 +37,11 @@ struct class_census {
 /* Frees what c holds and empties it (taken false). */
 void class_census_free(struct class_census *c);
 
-/* Adds objects and bytes to the class of symbol (merging two vtables of
- * one class, from two modules).  -ENOMEM. */
-int class_census_add(struct class_census *c, const char *symbol, uint64_t objects,
-		     uint64_t bytes);
+/* A class's counts, appended.  -ENOMEM. */
+int class_census_append(struct class_census *c, const char *symbol, uint64_t objects,
+			uint64_t bytes);
+/* One entry per symbol: two vtables of one class (a copy in two modules)
+ * summed.  Sorts the classes by symbol. */
+void class_census_merge(struct class_census *c);
 
 #endif

@@ -52,20 +52,34 @@ static void collect(const char *name, uint64_t addr, uint64_t size, void *arg)
 	sc->n += !!sc->v[sc->n].symbol;
 }
 
-/* Every file-backed module, once, at its lowest mapping. */
+/* Was the file of mapping i mapped from its start before (a module
+ * mapped twice is read once)?  Among offset-0 mappings only: one per
+ * module, whatever the number of mappings. */
+static bool seen_before(const struct maps *maps, size_t i)
+{
+	const struct mapping *m = &maps->v[i];
+
+	for (size_t k = 0; k < i; k++) {
+		const struct mapping *o = &maps->v[k];
+
+		if (!o->offset && o->inode == m->inode && o->dev_major == m->dev_major &&
+		    o->dev_minor == m->dev_minor && !strcmp(o->path, m->path))
+			return true;
+	}
+	return false;
+}
+
+/* Every file-backed module, once, at its first mapping (file offset 0,
+ * its load base). */
 static void scan_modules(struct vtables *vt, pid_t pid, const struct maps *maps,
 			 struct vt_scan *sc)
 {
 	for (size_t i = 0; i < maps->n; i++) {
 		const struct mapping *m = &maps->v[i];
 		struct elfsym es;
-		bool seen = false;
 
-		if (m->path[0] != '/')
-			continue;
-		for (size_t k = 0; k < i && !seen; k++)
-			seen = !strcmp(maps->v[k].path, m->path);
-		if (seen || elfsym_open(&es, pid, m->path, m->start, NULL) < 0)
+		if (m->path[0] != '/' || m->offset || seen_before(maps, i) ||
+		    elfsym_open(&es, pid, m->path, m->start, NULL) < 0)
 			continue;
 		vt->modules++;
 		vt->modules_without_symtab += !elf_file_has_symtab(&es.file);

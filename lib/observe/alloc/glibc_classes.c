@@ -139,21 +139,39 @@ void snap_classes_forget(struct snap *s, size_t arena)
 		memset(&c->arenas[arena], 0, sizeof(c->arenas[arena]));
 }
 
+/* Each class's counts summed over the arenas, then one entry per class. */
+static int sum_classes(const struct snap_classes *c, struct class_census *out)
+{
+	struct { uint64_t objects, bytes; } *sum = calloc(c->vt->n + 1, sizeof(*sum));
+	int rc = 0;
+
+	if (!sum)
+		return -ENOMEM;
+	for (size_t i = 0; i <= c->mask; i++) {
+		uint32_t cls = (uint32_t)c->slots[i].key - 1;
+
+		if (c->slots[i].key && cls < c->vt->n) {
+			sum[cls].objects += c->slots[i].objects;
+			sum[cls].bytes += c->slots[i].bytes;
+		}
+	}
+	for (size_t k = 0; k < c->vt->n && rc == 0; k++)
+		if (sum[k].objects)
+			rc = class_census_append(out, c->vt->symbols[k], sum[k].objects,
+						 sum[k].bytes);
+	free(sum);
+	class_census_merge(out);
+	return rc;
+}
+
 int snap_classes_finish(struct snap *s, struct class_census *out)
 {
 	struct snap_classes *c = s->classes;
 
 	class_census_free(out);
-	for (size_t i = 0; i <= c->mask; i++) {
-		const struct class_slot *sl = &c->slots[i];
-		uint32_t cls = (uint32_t)sl->key - 1;
-
-		if (!sl->key || !sl->objects)
-			continue;
-		if (class_census_add(out, c->vt->symbols[cls], sl->objects, sl->bytes) < 0) {
-			class_census_free(out);
-			return error_set(s->err, -ENOMEM, "out of memory");
-		}
+	if (sum_classes(c, out) < 0) {
+		class_census_free(out);
+		return error_set(s->err, -ENOMEM, "out of memory");
 	}
 	for (size_t a = 0; a < c->narenas; a++) {
 		out->chunks += c->arenas[a].chunks;
