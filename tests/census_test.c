@@ -71,6 +71,30 @@ START_TEST(census_counts_each_class_exactly)
 }
 END_TEST
 
+/* A thread mallocs and frees in the arena of the objects the session
+ * thread left: the brief snapshot walks that arena again (or, failing
+ * that, holds the process for the walk).  Counted once, exactly. */
+START_TEST(census_exact_while_an_arena_churns)
+{
+	char method[32];
+	struct fixture f;
+	int rc;
+
+	fixture_start(&f, "cxx_classes", NULL, NULL);
+	fixture_command(&f, "churn");
+	fixture_refresh(&f);		/* the truth: churn prints none */
+	rc = leaks_on(&f, true);
+	ck_assert_msg(rc == 0, "exit %d: %s", rc, err);
+	json_string_at(out, "before.walk_method", method, sizeof(method));
+	ck_assert_msg(json_int_at(out, "before.rewalked") > 0 || !strcmp(method, "held"),
+		      "no arena was walked again: %s", method);
+	check_class(&f, "Plain", "plain");
+	check_class(&f, "app::net::Session", "session");
+	check_class(&f, "Box<int>", "box_int");
+	fixture_stop(&f);
+}
+END_TEST
+
 START_TEST(census_in_the_text_report)
 {
 	struct fixture f;
@@ -157,6 +181,7 @@ Suite *census_suite(void)
 	tcase_add_test(unit, ranking_names_the_top_and_sums_the_rest);
 	tcase_set_timeout(live, 60);
 	tcase_add_test(live, census_counts_each_class_exactly);
+	tcase_add_test(live, census_exact_while_an_arena_churns);
 	tcase_add_test(live, census_in_the_text_report);
 	tcase_add_test(live, no_census_without_glibc_cxx);
 	suite_add_tcase(s, unit);

@@ -100,6 +100,8 @@ struct prof_before {
 	char why[200];			/* allocated UNSET: why */
 	struct class_census classes;	/* taken false: why says */
 	uint64_t walk_us;		/* glibc: the walk, holds included; else UNSET */
+	char walk_method[16];		/* glibc: "validated" or "held" (model/glibc.h) */
+	unsigned rewalked;		/* glibc: arenas walked again at the second hold */
 	uint64_t pause_us;		/* the longest stop of it */
 };
 

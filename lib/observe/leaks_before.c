@@ -62,6 +62,9 @@ static void take(struct prof_before *b, const struct observation *obs,
 	}
 	if (detail->glibc) {
 		b->walk_us = detail->glibc->walk_us;
+		b->rewalked = detail->glibc->rewalked;
+		snprintf(b->walk_method, sizeof(b->walk_method), "%s",
+			 detail->glibc->method ? detail->glibc->method : "");
 		b->classes = detail->glibc->classes;
 		memset(&detail->glibc->classes, 0, sizeof(detail->glibc->classes));
 	}

@@ -113,6 +113,8 @@ void leaks_before_json(struct json *j, const struct profile *p, const struct lea
 	json_string(j, "allocated_why", IS_SET(b->allocated) ? NULL : b->why);
 	json_uint(j, "rss_bytes", p->rss_start);
 	json_uint(j, "walk_us", b->walk_us);
+	json_string(j, "walk_method", b->walk_method[0] ? b->walk_method : NULL);
+	json_uint(j, "rewalked", b->rewalked);
 	json_uint(j, "pause_us", b->pause_us);
 	if (b->classes.taken && b->classes.nclasses)
 		classes_json(j, p, r);
