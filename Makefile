@@ -180,7 +180,7 @@ observations-expected: $(BIN)
 	@sh scripts/observations.sh render $(BUILD)
 
 bench: deps
-	@$(MAKE) --no-print-directory $(BIN) $(AGENT_SO) fixtures $(BENCH_BIN)
+	@$(MAKE) --no-print-directory $(BIN) $(AGENT_SO) fixtures $(BENCH_BIN) $(BUILD)/tests/run
 	@sh bench/run.sh $(BUILD)
 
 install: $(BIN) $(AGENT_SO)

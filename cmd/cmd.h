@@ -39,6 +39,7 @@
  *     option --help shows is in the man page).
  *
  * Options of one nonzero .group exclude each other (--json, --prometheus);
+ * a .repeat option may be given again (--pid 1 --pid 2: cmd_values());
  * CMD_DURATION values ("10", "10s", "500ms", "2m", "6h") arrive in seconds in
  * a->seconds[], CMD_CHOICE values as an index into .choices in a->choice[].
  * --help/-h is added to every command.
@@ -86,6 +87,7 @@ struct cmd_option {
 	const char *help;	/* one paragraph, wrapped when printed */
 	const char *const *choices;	/* CMD_CHOICE: NULL-terminated */
 	unsigned group;		/* options of one nonzero group exclude each other */
+	bool repeat;		/* may be given again: every value in a->repeated */
 };
 
 struct cmd_example {
@@ -95,6 +97,7 @@ struct cmd_example {
 
 #define CMD_MAX_OPTIONS 16
 #define CMD_MAX_EXAMPLES 8
+#define CMD_MAX_REPEATED 256	/* values of repeated options on one command line */
 
 struct cmd_args;
 
@@ -119,7 +122,15 @@ struct cmd_args {
 	unsigned choice[CMD_MAX_OPTIONS];	/* CMD_CHOICE */
 	int argc;			/* positional arguments */
 	char **argv;
+	/* The values of .repeat options, in the order given (value[] holds
+	 * the last of each): cmd_values() picks one option's. */
+	struct { unsigned option; const char *value; } repeated[CMD_MAX_REPEATED];
+	unsigned nrepeated;
 };
+
+/* The values given for a .repeat option, in order: up to max into out;
+ * returns how many there are. */
+size_t cmd_values(const struct cmd_args *a, unsigned option, const char **out, size_t max);
 
 extern const struct cmd_entry cmd_triage_entry;
 extern const struct cmd_entry cmd_knobs_entry;
@@ -128,6 +139,10 @@ extern const struct cmd_entry cmd_audit_entry;
 extern const struct cmd_entry cmd_leaks_entry;
 extern const struct cmd_entry cmd_release_entry;
 extern const struct cmd_entry cmd_set_entry;
+extern const struct cmd_entry cmd_exporter_entry;
+extern const struct cmd_entry cmd_record_entry;
+extern const struct cmd_entry cmd_compare_entry;
+extern const struct cmd_entry cmd_plot_entry;
 
 /* Reads argv (argv[0] is the command's name) into *a.  True to run the
  * command; false when heapdoc should leave with *exit_code, having printed
@@ -167,6 +182,32 @@ int cmd_parse_pid(const struct cmd_entry *cmd, const char *arg, pid_t *pid);
 /* "10", "10s", "2.5s", "500ms", "1m", "6h" → seconds; -1 when it is none of
  * these. */
 double cmd_parse_seconds(const char *arg);
+
+/* ---- judging an observation (cmd/verdict.c): triage, record ---------- */
+
+enum cmd_output { CMD_OUT_TEXT, CMD_OUT_JSON, CMD_OUT_PROMETHEUS };
+
+struct observation;
+struct recording_info;
+struct triage_report;
+
+/* The exit code of a verdict (10 leak, ... 0 healthy). */
+int cmd_verdict_exit_code(int verdict_kind);
+
+/* Reads a recording for judging; says on stderr when its last line was
+ * cut, and fills info->end for one that never said how it ended. */
+int cmd_load_recording(const char *path, struct observation *obs, struct recording_info *info,
+		       struct error *err);
+
+/* Judges r->obs and prints the triage report r describes (r->ended: how
+ * the window ended, "complete" or NULL when it ran its course; the sites
+ * of --sites when any); returns the verdict's exit code.  r->verdict and
+ * r->knobs are the judge's while it prints, NULL again after. */
+int cmd_report_verdict(struct triage_report *r, enum cmd_output out);
+
+/* Says on stderr that the watched process ended (how), after its report
+ * was printed; returns EXIT_NO_PROCESS. */
+int cmd_gone(pid_t pid, const char *how);
 
 /* The text block documenting exit codes, shared by every --help. */
 extern const char cmd_exit_codes_help[];

@@ -22,7 +22,9 @@ const char cmd_exit_codes_help[] =
 "  11  triage verdict fragmentation   14  triage verdict inconclusive\n"
 "  12  triage verdict unpurged\n"
 "  20  audit: protection recommended   21  audit: heap corrupt or RELRO writable\n"
-"  128+N  interrupted by signal N (SIGINT: 130); the target was released first\n";
+"  128+N  interrupted by signal N (SIGINT: 130); the target was released first\n"
+"      (triage and record end their window instead: the verdict on what was\n"
+"      seen, and its code; 3 when the process ended meanwhile)\n";
 
 int cmd_exit_code(int code)
 {

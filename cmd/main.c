@@ -12,6 +12,10 @@ static const struct cmd_entry *const commands[] = {
 	&cmd_leaks_entry,
 	&cmd_release_entry,
 	&cmd_set_entry,
+	&cmd_record_entry,
+	&cmd_compare_entry,
+	&cmd_plot_entry,
+	&cmd_exporter_entry,
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -42,7 +46,7 @@ static int usage(FILE *out, int code)
 "\n"
 "Examples:\n"
 "  heapdoc triage 4242\n"
-"      watch for 10 s, then the verdict, its evidence and the knobs to turn\n"
+"      watch until the verdict is clear, then it, its evidence and the knobs\n"
 "  heapdoc triage --once --json 4242\n"
 "      one snapshot, judged at once, as JSON for a script\n"
 "  heapdoc stats 4242\n"

@@ -83,8 +83,8 @@ static void print_wrapped(FILE *out, const char *text, size_t col, size_t indent
 
 static int option_synopsis(char *buf, size_t len, const struct cmd_option *o)
 {
-	return snprintf(buf, len, "--%s%s%s", o->name, o->value_name ? " " : "",
-			o->value_name ? o->value_name : "");
+	return snprintf(buf, len, "--%s%s%s%s", o->name, o->value_name ? " " : "",
+			o->value_name ? o->value_name : "", o->repeat ? "..." : "");
 }
 
 void cmd_print_usage(FILE *out, const struct cmd_entry *cmd)
@@ -172,6 +172,13 @@ static int parse_value(const struct cmd_entry *cmd, size_t i, const char *arg,
 
 	a->set[i] = true;
 	a->value[i] = arg;
+	if (o->repeat) {
+		if (a->nrepeated == CMD_MAX_REPEATED)
+			return cmd_usage_error(cmd, "--%s: more than %d values", o->name,
+					       CMD_MAX_REPEATED);
+		a->repeated[a->nrepeated].option = (unsigned)i;
+		a->repeated[a->nrepeated++].value = arg;
+	}
 	switch (o->type) {
 	case CMD_FLAG:
 	case CMD_STRING:
@@ -193,6 +200,20 @@ static int parse_value(const struct cmd_entry *cmd, size_t i, const char *arg,
 				       o->value_name);
 	}
 	return 0;
+}
+
+size_t cmd_values(const struct cmd_args *a, unsigned option, const char **out, size_t max)
+{
+	size_t n = 0;
+
+	for (unsigned k = 0; k < a->nrepeated; k++) {
+		if (a->repeated[k].option != option)
+			continue;
+		if (n < max)
+			out[n] = a->repeated[k].value;
+		n++;
+	}
+	return n;
 }
 
 /* Two options of one group given together. */

@@ -25,8 +25,11 @@ need clang                   command -v clang
 need g++                     command -v g++           # the C++ fixture (leaks' census by class)
 need golang-go               command -v go            # go tool pprof reads heapdoc's profiles
 need prometheus              command -v promtool      # promtool checks metrics and rules
+need python3-yaml            python3 -c 'import yaml' # deploy/'s YAML (scripts/check-deploy.py)
 need libmimalloc2.0          have_deb libmimalloc2.0  # the mimalloc fixtures
 need libclang-rt-14-dev      have_deb libclang-rt-14-dev  # scudo standalone (audit)
+need libxml2-utils           command -v xmllint       # plot: the SVG is well-formed XML
+need librsvg2-bin            command -v rsvg-convert  # plot: the SVG renders (tests)
 
 [ -z "$missing" ] && exit 0
 

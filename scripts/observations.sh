@@ -6,6 +6,9 @@
 #                                                from a live run, then render
 #   sh scripts/observations.sh render [BUILD]    render the expected outputs
 #                                                of the committed recordings
+#   sh scripts/observations.sh over-time [BUILD] re-record only the shapes
+#                                                judged over time (issue 8),
+#                                                then render
 #
 # `make observations` and `make observations-expected` run them.  Render
 # after a change to the judge or a report that is meant to change its
@@ -62,8 +65,10 @@ wait_ready() {
 start_fixture() {
 	fx=$1
 	shift
+	rm -f "$tmp/$fx.in"
 	mkfifo "$tmp/$fx.in"
-	"$build/fixtures/$fx" "$@" <"$tmp/$fx.in" >"$tmp/$fx.out" &
+	# shellcheck disable=SC2086 # FIXTURE_ENV: NAME=VALUE words, or none
+	env ${FIXTURE_ENV:-} "$build/fixtures/$fx" "$@" <"$tmp/$fx.in" >"$tmp/$fx.out" &
 	started=$!
 	pids="$pids $started"
 	exec 9>"$tmp/$fx.in"
@@ -174,6 +179,21 @@ EOF
 	stop "$started"
 }
 
+# The shapes a window must be long enough to judge (issue 8): a slow leak
+# under a sawtooth, the sawtooth alone, fragmentation that builds while it
+# is watched, a leak watched for more than 30 s; and the trim threshold's
+# after (glibc-top is its before), for `heapdoc compare`.
+record_over_time() {
+	record_fixture glibc-cache-leak scenario_cache 524288 2 24 -- --duration 40s \
+		--interval 500ms
+	record_fixture glibc-cache scenario_cache 0 2 24 -- --duration 20s --interval 500ms
+	record_fixture glibc-creep scenario_creep 2 8 -- --duration 20s --interval 500ms
+	record_fixture glibc-leak-35s scenario_leak 2097152 -- --duration 35s --interval 500ms
+	FIXTURE_ENV=MALLOC_TRIM_THRESHOLD_=131072
+	record_fixture glibc-top-trimmed scenario_top env -- --duration 3s --interval 250ms
+	FIXTURE_ENV=
+}
+
 record_all() {
 	mkdir -p "$dir"
 	record_fixture glibc-idle-once idle -- --once
@@ -192,6 +212,7 @@ record_all() {
 	record_fixture je-frag je_frag -- --duration 2s
 	record_fixture tc-leak tc_leak grow -- --duration 4s --interval 200ms
 	record_fixture tc-retain tc_retain -- --duration 2s
+	record_over_time
 	record_python
 	record_redis
 	record_jvm
@@ -200,5 +221,6 @@ record_all() {
 case $mode in
 record) record_all && render ;;
 render) render ;;
-*) echo "usage: observations.sh record|render [BUILD]" >&2; exit 2 ;;
+over-time) record_over_time && render ;;
+*) echo "usage: observations.sh record|render|over-time [BUILD]" >&2; exit 2 ;;
 esac

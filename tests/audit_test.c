@@ -596,6 +596,7 @@ static void exposed_glibc(struct audit_obs *obs, struct audit_module *m, struct 
 	obs->nsockets = 2;
 	obs->sockets_read = true;
 	obs->pause_us = 812;
+	obs->pause_total_us = 1406;
 	obs->stops = 2;
 }
 

@@ -1,8 +1,9 @@
 /* Faults: heapdoc killed at random instants, by signals it catches (INT,
  * TERM) and by ones it cannot (KILL) or does not (QUIT, PIPE), while it
- * holds or calls into a target that checks itself (fixtures/fault_target.c):
+ * holds or calls into a target (stats, triage, release) that checks itself
+ * (fixtures/fault_target.c):
  * its syscalls' results, real-time signals with their siginfo, the children
- * it forks.  Against glibc (heapdoc holds it to copy its heaps), jemalloc
+ * it forks, threads it creates and children it vforks to exec.  Against glibc (heapdoc holds it to copy its heaps), jemalloc
  * and tcmalloc (heapdoc borrows a thread and calls into the allocator).
  *
  * HEAPDOC_FAULT_CYCLES sets the kills per allocator (make soak: 1,000).
@@ -23,6 +24,7 @@
 
 #define DEFAULT_CYCLES	40
 #define MIN_MID_CALL	3	/* kills in the middle of calls, where allocators are called */
+#define TAIL_US		12000	/* the end of a run, where its calls are */
 #define SETTLE_MS	3000	/* a borrowed thread goes back within this */
 
 static const int signals[] = { SIGKILL, SIGKILL, SIGTERM, SIGINT, SIGQUIT, SIGPIPE };
@@ -47,9 +49,9 @@ static long elapsed_us(const struct timespec *t0)
 
 /* How long cmd takes on pid when nothing stops it: the kills fall
  * anywhere in that time, from heapdoc's start to its last call. */
-static long calibrate(pid_t pid, const char *cmd)
+static long calibrate(pid_t pid, const char *cmd, const char *arg)
 {
-	const char *const args[] = { cmd, "--json", NULL, NULL };
+	const char *const args[] = { cmd, "--json", NULL, arg, NULL };
 	char pidarg[16], out[1 << 15];
 	struct timespec t0;
 	long t[5], tmp;
@@ -72,7 +74,7 @@ static long calibrate(pid_t pid, const char *cmd)
 /* Starts heapdoc on pid, kills it with sig after us microseconds (it may
  * have finished by then), reaps it.  True when that was in the middle of a
  * session of calls: its page is still in the target. */
-static bool kill_heapdoc_at(pid_t pid, int sig, long us, const char *cmd)
+static bool kill_heapdoc_at(pid_t pid, int sig, long us, const char *cmd, const char *arg)
 {
 	char pidarg[16];
 	sigset_t all, old;
@@ -96,7 +98,7 @@ static bool kill_heapdoc_at(pid_t pid, int sig, long us, const char *cmd)
 		setrlimit(RLIMIT_CORE, &no_core);
 		dup2(null, 1);
 		dup2(null, 2);
-		execl(HEAPDOC_BIN, "heapdoc", cmd, pidarg, (char *)NULL);
+		execl(HEAPDOC_BIN, "heapdoc", cmd, pidarg, arg, (char *)NULL);
 		_exit(127);
 	}
 	sigprocmask(SIG_SETMASK, &old, NULL);
@@ -160,41 +162,53 @@ static void ck_target_sound(struct fixture *f, const char *what)
 		      "siginfo", what, fixture_value(f, "sig.forged"));
 	ck_assert_msg(fixture_value(f, "fork.bad") == 0, "%s: %lld children saw heapdoc",
 		      what, fixture_value(f, "fork.bad"));
+	ck_assert_msg(fixture_value(f, "spawn.bad") == 0, "%s: %lld threads or vforked "
+		      "children failed", what, fixture_value(f, "spawn.bad"));
 	ck_assert_int_gt(fixture_value(f, "reader.ok"), 0);
+	ck_assert_int_gt(fixture_value(f, "spawn.ok"), 0);
 	ck_assert_int_gt(fixture_value(f, "sig.received"), 0);
 	ck_assert_int_gt(fixture_value(f, "fork.ok"), 0);
 }
 
 /* Returns how many kills fell in the middle of a session of calls. */
-static long kill_cycles(const char *allocator, const char *const *env)
+static long kill_cycles(const char *allocator, const char *const *env, const char *setting,
+			bool want_mid_call)
 {
 	const char *cycles_env = getenv("HEAPDOC_FAULT_CYCLES");
 	long cycles = cycles_env ? strtol(cycles_env, NULL, 10) : DEFAULT_CYCLES;
 	unsigned seed = 42;
-	long mid_call = 0, window = 1, kills;
+	long mid_call = 0, window_stats = 1, window_set = 1, kills;
 	struct fixture f;
 	char what[64];
 
 	fixture_start(&f, "fault_target", NULL, env);
 	/* At least cycles kills, and on until a few fell in the middle of
 	 * calls (timing on a busy machine varies), four times as many at most. */
-	for (kills = 0; kills < cycles || (mid_call < MIN_MID_CALL && kills < 4 * cycles);
-	     kills++) {
+	for (kills = 0; kills < cycles ||
+	     (want_mid_call && mid_call < MIN_MID_CALL && kills < 4 * cycles); kills++) {
 		long i = kills;
 		int sig = signals[rand_r(&seed) % (sizeof(signals) / sizeof(signals[0]))];
 
-		if (i % 10 == 0)	/* the machine's load changes */
-			window = calibrate(f.pid, "stats");
-		bool triage = rand_r(&seed) % 5 == 0;	/* sampling, not only reading */
+		if (i % 10 == 0) {	/* the machine's load changes */
+			window_stats = calibrate(f.pid, "stats", NULL);
+			window_set = calibrate(f.pid, "set", setting);
+		}
+		/* Reading, sampling, and acting (set: a setting set to the
+		 * value it has, a call into the allocator every time). */
+		unsigned pick = rand_r(&seed) % 5;
+		bool triage = pick == 0;
+		const char *cmd = triage ? "triage" : pick == 1 ? "set" : "stats";
 
-		/* The calls come late in a run (from about 60% to 95% of it
-		 * here): most kills fall in its second half, the others
+		/* The calls come last in a run, after the symbols are loaded:
+		 * most kills fall in its last milliseconds, the others
 		 * anywhere. */
+		long window = pick == 1 ? window_set : window_stats;
+		long tail = MIN(window * 55 / 100, TAIL_US);
 		long at = rand_r(&seed) % 4 == 0 ? rand_r(&seed) % window
-			  : window * 45 / 100 + rand_r(&seed) % (window * 6 / 10 + 1);
+			  : window - tail + rand_r(&seed) % (tail + 1);
 
-		mid_call += kill_heapdoc_at(f.pid, sig, triage ? rand_r(&seed) % 300000 : at,
-					    triage ? "triage" : "stats");
+		mid_call += kill_heapdoc_at(f.pid, sig, triage ? rand_r(&seed) % 300000 : at, cmd,
+					    pick == 1 ? setting : NULL);
 		/* Often heapdoc comes back before the thread it borrowed last
 		 * went back on its own (it waits for heapdoc half a second):
 		 * that thread is then left alone.  Now and then the process
@@ -219,7 +233,10 @@ static long kill_cycles(const char *allocator, const char *const *env)
 
 START_TEST(kills_glibc)
 {
-	kill_cycles("glibc", NULL);
+	/* A glibc read holds the process and calls nothing; set's one call
+	 * lasts half a millisecond in a 60 ms run, rarely hit at random (the
+	 * inject suite kills heapdoc in the middle of glibc calls on purpose). */
+	kill_cycles("glibc", NULL, "MALLOC_TOP_PAD_=131072", false);
 }
 END_TEST
 
@@ -228,7 +245,7 @@ START_TEST(kills_jemalloc)
 	const char *env[] = { "LD_PRELOAD=libjemalloc.so.2", NULL };
 
 	/* The kills must also fall where it matters, in calls. */
-	ck_assert_int_gt(kill_cycles("jemalloc", env), 0);
+	ck_assert_int_gt(kill_cycles("jemalloc", env, "dirty_decay_ms=10000", true), 0);
 }
 END_TEST
 
@@ -236,7 +253,7 @@ START_TEST(kills_tcmalloc)
 {
 	const char *env[] = { "LD_PRELOAD=libtcmalloc.so.4", NULL };
 
-	ck_assert_int_gt(kill_cycles("tcmalloc", env), 0);
+	ck_assert_int_gt(kill_cycles("tcmalloc", env, "TCMALLOC_RELEASE_RATE=1", true), 0);
 }
 END_TEST
 

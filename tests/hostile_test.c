@@ -1,4 +1,4 @@
-/* Hostile heaps: stats and triage over glibc heaps corrupted by seed
+/* Hostile heaps: stats, triage and release over glibc heaps corrupted by seed
  * (fixtures/hostile_heap.c).  The target's memory is untrusted input: a
  * corrupt heap is a finding, never a crash, a hang, or a confident verdict
  * on garbage.  HEAPDOC_HOSTILE_SEEDS sets how many seeds (make soak runs a
@@ -55,7 +55,7 @@ static int one_seed(long seed)
 {
 	char seed_arg[32], pid[16];
 	const char *fx_args[] = { seed_arg, NULL };
-	static struct run stats, triage;
+	static struct run stats, triage, release;
 	const char *verdict, *reason;
 	struct fixture f;
 	bool corrupt = false;
@@ -65,6 +65,7 @@ static int one_seed(long seed)
 	snprintf(pid, sizeof(pid), "%d", (int)f.pid);
 	run(&stats, (const char *const[]){ "stats", "--json", pid, NULL });
 	run(&triage, (const char *const[]){ "triage", "--once", "--json", pid, NULL });
+	run(&release, (const char *const[]){ "release", "--json", pid, NULL });
 	fixture_stop(&f);
 
 	/* Ends on its own, by an exit code, in time: never a signal. */
@@ -90,7 +91,12 @@ static int one_seed(long seed)
 			      reason ? reason : triage.out);
 		ck_assert_msg(!json_element(json_member(triage.doc, "knobs"), 0),
 			      "seed %ld: knobs advised on a corrupt heap", seed);
+		/* malloc_trim walks the bins: never called on a corrupt heap. */
+		reason = json_get_string(json_member(release.doc, "refusal"));
+		ck_assert_msg(reason && strstr(reason, "corrupt"), "seed %ld: release: %s", seed,
+			      release.out);
 	}
+	json_free(release.doc);
 	json_free(stats.doc);
 	json_free(triage.doc);
 	return corrupt;

@@ -286,6 +286,9 @@ static void stop_heapdoc_mid_call(int sig)
 		int code = 10;
 
 		setrlimit(RLIMIT_CORE, &no_core);
+		/* Killed by sig as heapdoc would be, not by a sanitizer's
+		 * handler (make asan installs one for SIGSEGV). */
+		signal(sig, SIG_DFL);
 		if (target_attach(&t, f.pid, &e) == 0 &&
 		    inject_begin(&s, &t, &opts, &e) == 0) {
 			int rc = inject_call(&s, slow, &ms, 1, &ret, &e);

@@ -5,8 +5,10 @@
 #define HEAPDOC_TESTS_JUDGE_OBS_H
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
+#include "judge/triage.h"
 #include "model/observation.h"
 #include "base/util.h"
 
@@ -86,5 +88,31 @@ static inline uint64_t wobble(double t, uint64_t amp)
 	k = k * 2654435761u;
 	return (uint64_t)((double)amp * ((double)(k >> 16) / 65535.0));
 }
+
+/* True when some line of v's evidence contains needle. */
+static inline bool judge_has_evidence(const struct verdict *v, const char *needle)
+{
+	for (size_t i = 0; i < v->nevidence; i++)
+		if (strstr(v->evidence[i], needle))
+			return true;
+	return false;
+}
+
+/* v on stderr: what a failed assertion about it needs to show. */
+static inline void judge_dump(const struct verdict *v)
+{
+	fprintf(stderr, "verdict %s (leaning %s): %s\n  next: %s\n", verdict_name(v->kind),
+		verdict_name(v->leaning), v->reason, v->next_step);
+	for (size_t i = 0; i < v->nevidence; i++)
+		fprintf(stderr, "  %s\n", v->evidence[i]);
+}
+
+/* Fails the test unless v's verdict is want, showing v when it is not. */
+#define judge_assert_verdict(v, want) \
+	do { \
+		if ((v)->kind != (want)) \
+			judge_dump(v); \
+		ck_assert_str_eq(verdict_name((v)->kind), verdict_name(want)); \
+	} while (0)
 
 #endif

@@ -11,29 +11,9 @@
 static struct observation obs;
 static struct verdict v;
 
-/* True when some evidence line contains needle. */
-static bool has_evidence(const char *needle)
-{
-	for (size_t i = 0; i < v.nevidence; i++)
-		if (strstr(v.evidence[i], needle))
-			return true;
-	return false;
-}
-
-static void dump(void)
-{
-	fprintf(stderr, "verdict %s (leaning %s): %s\n", verdict_name(v.kind),
-		verdict_name(v.leaning), v.reason);
-	for (size_t i = 0; i < v.nevidence; i++)
-		fprintf(stderr, "  %s\n", v.evidence[i]);
-}
-
-#define assert_verdict(want) \
-	do { \
-		if (v.kind != (want)) \
-			dump(); \
-		ck_assert_str_eq(verdict_name(v.kind), verdict_name(want)); \
-	} while (0)
+#define has_evidence(needle) judge_has_evidence(&v, needle)
+#define dump() judge_dump(&v)
+#define assert_verdict(want) judge_assert_verdict(&v, want)
 
 /* ---- shapes ---------------------------------------------------------------- */
 
@@ -143,9 +123,10 @@ START_TEST(trend_sawtooth)
 }
 END_TEST
 
-/* Lows after each drop: 52.5, 55, 57.5, 60 MiB (2.5 MiB a tooth);
- * highs before them rise likewise.  Least squares alone misses it
- * (R² ≈ 0.3 under 20 MiB teeth). */
+/* Lows after each drop: 52.5, 55, 57.5, 60 MiB (2.5 MiB a tooth, four
+ * lows in order: Mann–Kendall's z = 5/√8.67 = 1.70); highs before them
+ * rise likewise.  Least squares alone misses it (R² ≈ 0.3 under 20 MiB
+ * teeth). */
 START_TEST(trend_sawtooth_with_rising_floor)
 {
 	struct trend t;
@@ -154,12 +135,17 @@ START_TEST(trend_sawtooth_with_rising_floor)
 	obs_sample(&obs, 41, 0.25, sawtooth_leak, 0, 0);
 	judge_trend(&obs, SERIES_ALLOCATED, &t);
 	ck_assert_str_eq(trend_kind_name(t.kind), "growing");
-	ck_assert(t.floor_rises);
-	ck_assert_uint_eq(t.floor_first, (uint64_t)(52.5 * MiB_));
-	ck_assert_uint_eq(t.floor_last, 60 * MiB_);
+	ck_assert(t.floor.rises);
+	ck_assert_uint_eq(t.floor.n, 4);
+	ck_assert_uint_eq(t.floor.first, (uint64_t)(52.5 * MiB_));
+	ck_assert_uint_eq(t.floor.last, 60 * MiB_);
+	/* 2.5 MiB every 2.5 s: 1 MiB/s. */
+	ck_assert_double_eq_tol(t.floor.rate, 1.0 * MiB_, 0.01 * MiB_);
+	ck_assert_double_eq_tol(t.floor.z, 5 / sqrt(4 * 3 * 13 / 18.0), 0.001);
 	judge_triage(&obs, &v);
 	assert_verdict(VERDICT_LEAK);
-	ck_assert(has_evidence("each low is higher than the last: from 52 MiB to 60 MiB"));
+	ck_assert(has_evidence("but its floor rises: the lows went from 52 MiB to 60 MiB, "
+			       "1.0 MiB/s over the 10 s window"));
 }
 END_TEST
 
@@ -221,11 +207,17 @@ START_TEST(verdict_leak_with_numbers)
 	judge_triage(&obs, &v);
 	assert_verdict(VERDICT_LEAK);
 	/* 100 → 148 MiB in 10 s: 48 MiB, 4.8 MiB/s. */
-	ck_assert_msg(has_evidence("allocated grew 48 MiB in 10.0 s (4.8 MiB/s, R² 1.00)"),
+	ck_assert_msg(has_evidence("allocated grew 48 MiB over the 10 s window (4.8 MiB/s, "
+				   "R² 1.00); in its last 3.2 s still 4.8 MiB/s"),
 		      "evidence: %s", v.evidence[0]);
 	ck_assert_ptr_nonnull(strstr(v.next_step, "allocation site"));
-	/* 10 s is short of 30 s: the caveat is there. */
-	ck_assert(has_evidence("a cache still filling up looks the same over 10 s"));
+	/* 10 s is short of 30 s: the reason says no more than the window
+	 * shows, and the caveat is there, with the window that would do. */
+	ck_assert_str_eq(v.reason, "allocated climbed 4.8 MiB/s over the 10 s window and was "
+			 "still climbing at its end");
+	ck_assert(has_evidence("a cache still filling up looks like a leak over the 10 s "
+			       "window; 30 s tell them apart (--duration 30s)"));
+	ck_assert_double_eq(v.watch_s, 30);
 	/* RSS = resident + 20 MiB: the allocator explains all of its growth. */
 	ck_assert(!v.outside.significant);
 	ck_assert(!has_evidence("outside glibc malloc"));
@@ -236,6 +228,9 @@ START_TEST(verdict_leak_with_numbers)
 	judge_triage(&obs, &v);
 	assert_verdict(VERDICT_LEAK);
 	ck_assert(!has_evidence("a cache still filling up"));
+	ck_assert_str_eq(v.reason, "allocated climbs without bound: 4.8 MiB/s over the 60 s "
+			 "window, its last 20 s too");
+	ck_assert_double_eq(v.watch_s, 0);
 }
 END_TEST
 

@@ -1,7 +1,9 @@
 #include "testlib.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -9,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -56,13 +60,21 @@ void fixture_start(struct fixture *f, const char *name,
 		   const char *const *args, const char *const *env)
 {
 	char path[4096];
+
+	snprintf(path, sizeof(path), "%s/%s", FIXTURE_BIN, name);
+	fixture_start_path(f, path, args, env);
+}
+
+void fixture_start_path(struct fixture *f, const char *path,
+			const char *const *args, const char *const *env)
+{
+	const char *name = path;
 	char *argv[64];
 	int in[2], out[2];
 	pid_t parent = getpid();
 	size_t argc = 0;
 
-	snprintf(path, sizeof(path), "%s/%s", FIXTURE_BIN, name);
-	argv[argc++] = path;
+	argv[argc++] = (char *)path;
 	for (; args && *args && argc + 1 < 64; args++)
 		argv[argc++] = (char *)*args;
 	argv[argc] = NULL;
@@ -348,4 +360,37 @@ int slurp(const char *path, char *buf, size_t len)
 	buf[n] = '\0';
 	fclose(f);
 	return 0;
+}
+
+int http_get(int port, const char *request_line, char *body, size_t len)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct timeval tv = { 10, 0 };
+	char *reply = malloc(len + 4096), req[512], *head_end;
+	size_t got = 0;
+	int fd, status = -1;
+	ssize_t n;
+
+	ck_assert(reply != NULL);
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert(fd >= 0);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)))
+		goto out;
+	snprintf(req, sizeof(req), "%s\r\nHost: 127.0.0.1\r\nUser-Agent: heapdoc-tests\r\n\r\n",
+		 request_line);
+	if (write(fd, req, strlen(req)) != (ssize_t)strlen(req))
+		goto out;
+	while (got < len + 4095 && (n = read(fd, reply + got, len + 4095 - got)) > 0)
+		got += (size_t)n;
+	reply[got] = '\0';
+	if (sscanf(reply, "HTTP/1.1 %d", &status) != 1)
+		status = -1;
+	head_end = strstr(reply, "\r\n\r\n");
+	snprintf(body, len, "%s", head_end ? head_end + 4 : "");
+out:
+	close(fd);
+	free(reply);
+	return status;
 }

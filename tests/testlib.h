@@ -40,6 +40,10 @@ struct fixture {
 void fixture_start(struct fixture *f, const char *name,
 		   const char *const *args, const char *const *env);
 
+/* The same for a fixture program at path (a copy under another name, say). */
+void fixture_start_path(struct fixture *f, const char *path,
+			const char *const *args, const char *const *env);
+
 /* Asks the fixture to print its truth again, as it is now. */
 void fixture_refresh(struct fixture *f);
 
@@ -80,6 +84,11 @@ bool json_is_null(const char *doc, const char *path);
 /* The index of the first element of the array at path whose member key is
  * the string value ("knobs", "name", "MALLOC_ARENA_MAX"); -1 when none. */
 int json_index_of(const char *doc, const char *path, const char *key, const char *value);
+
+/* Sends request_line ("GET /metrics HTTP/1.1") to 127.0.0.1:port with a
+ * Host header and reads the answer to the end: the status code (-1 when
+ * nothing came back), the body into body (NUL-terminated, cut to len). */
+int http_get(int port, const char *request_line, char *body, size_t len);
 
 /* Reads a whole small file into buf (NUL-terminated); -1 on failure. */
 int slurp(const char *path, char *buf, size_t len);

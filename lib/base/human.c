@@ -44,12 +44,27 @@ const char *human_stops(char *buf, size_t len, unsigned stops, uint64_t total_us
 	char total[32], longest[32];
 
 	if (!stops)
-		snprintf(buf, len, "never");
+		snprintf(buf, len, "0 times");
 	else if (stops == 1)
 		snprintf(buf, len, "once, for %s", human_us(longest, sizeof(longest), longest_us));
 	else
 		snprintf(buf, len, "%u times, %s in total, the longest %s", stops,
 			 human_us(total, sizeof(total), total_us),
 			 human_us(longest, sizeof(longest), longest_us));
+	return buf;
+}
+
+const char *human_seconds(char *buf, size_t len, double s)
+{
+	if (!(s >= 0))
+		snprintf(buf, len, "n/a");
+	else if (s < 10)
+		snprintf(buf, len, "%.1f s", s);
+	else if (s < 120)
+		snprintf(buf, len, "%.0f s", s);
+	else if (s < 7200)
+		snprintf(buf, len, s < 600 ? "%.1f min" : "%.0f min", s / 60);
+	else
+		snprintf(buf, len, "%.1f h", s / 3600);
 	return buf;
 }

@@ -11,9 +11,12 @@ const char *human_bytes(char *buf, size_t len, uint64_t bytes);
 /* "850 µs", "12.3 ms", "1.20 s". Returns buf. */
 const char *human_us(char *buf, size_t len, uint64_t us);
 
+/* A stretch of time: "9.5 s", "45 s", "12 min", "2.5 h".  Returns buf. */
+const char *human_seconds(char *buf, size_t len, double s);
+
 /* How heapdoc stopped a process, as every command reports it:
  * "12 times, 2.4 ms in total, the longest 850 µs"; "once, for 850 µs";
- * "never".  Returns buf. */
+ * "0 times".  Returns buf. */
 const char *human_stops(char *buf, size_t len, unsigned stops, uint64_t total_us,
 			uint64_t longest_us);
 

@@ -44,3 +44,35 @@ bool parse_kb(const char *s, uint64_t *bytes)
 	*bytes = kb * 1024;
 	return true;
 }
+
+#define CPU_ID_LIMIT (1u << 22)
+
+bool parse_cpu_list(const char *s, unsigned *count)
+{
+	unsigned n = 0;
+
+	s = parse_skip_blanks(s);
+	while (*s && *s != '\n') {
+		uint64_t lo, hi;
+
+		if (!parse_u64(&s, 10, &lo))
+			return false;
+		hi = lo;
+		if (*s == '-') {
+			s++;
+			if (!parse_u64(&s, 10, &hi) || hi < lo)
+				return false;
+		}
+		if (hi >= CPU_ID_LIMIT)
+			return false;
+		n += (unsigned)(hi - lo + 1);
+		if (*s == ',')
+			s++;
+		else if (*parse_skip_blanks(s) && *parse_skip_blanks(s) != '\n')
+			return false;
+		else
+			break;
+	}
+	*count = n;
+	return true;
+}

@@ -566,6 +566,10 @@ static void release_action(struct knobs *ks, const struct observation *obs,
 	char b1[32];
 	struct knob *k;
 
+	/* A working set that comes and goes takes back what a release gives
+	 * within a cycle: only what resident holds beyond its peak is free. */
+	if (v->cycle.seen && v->gap.known && IS_SET(bytes))
+		bytes = v->cycle.held_at_peak ? 0 : MIN(bytes, v->cycle.beyond_peak);
 	if (!call || !IS_SET(bytes) || bytes < worth)
 		return;
 	k = knob_add(ks, KNOB_ACTION, obs->alloc.kind == ALLOC_GLIBC ? "malloc_trim" : "release");

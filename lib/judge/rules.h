@@ -13,6 +13,59 @@
 
 #define MiB ((uint64_t)1024 * 1024)
 
+/* ---- step 1: the trend (trend.c, series.c, envelope.c) ------------------ */
+
+/* Fewer samples than this cannot show a shape: with the last third as the
+ * tail we want at least two points there plus a head to compare it with. */
+#define TREND_MIN_SAMPLES 6
+
+/* Shorter windows mostly show allocator noise (one batch allocated and freed
+ * moves allocated by megabytes within a second); a steady leak needs time to
+ * stand out from it. */
+#define TREND_MIN_SPAN_S 2.0
+
+/* A change is worth a name only if it exceeds both 2% of the level (a
+ * process's working set moves by a few percent as requests come and go)
+ * and 1 MiB (below that a small process's figures are page-granular noise). */
+#define TREND_CHANGE_SHARE 0.02
+#define TREND_CHANGE_MIN_BYTES (1024.0 * 1024)
+
+/* Still growing at the end: the last third climbs at least a third as fast
+ * as the window as a whole.  A linear leak gives ~1, a filled cache ~0; a
+ * curve that is only slowing down (log-like) stays above a third. */
+#define TREND_TAIL_RATIO 0.33
+
+/* Below this R² a straight line does not describe the series (noise or
+ * teeth dominate), and we do not call it steady growth. */
+#define TREND_MIN_R2 0.5
+
+/* A drop between two samples counts toward a sawtooth when it takes back at
+ * least a quarter of the range: smaller dips are churn, not teeth. */
+#define TREND_DROP_SHARE 0.25
+
+/* Pairs for Theil–Sen: at most this many evenly spaced samples, so the
+ * pair count (n²/2) stays bounded on a long window. */
+#define TREND_PAIR_POINTS 96
+
+/* A floor (or peak) rises when its points rise in order beyond what noise
+ * does one time in twenty (Mann–Kendall's z, one-sided): four lows in a
+ * row are the fewest that can (z = 1.70). */
+#define ENVELOPE_Z 1.645
+
+/* Without teeth, the envelopes come from at most this many blocks of the
+ * window (at least three, four samples each). */
+#define ENVELOPE_BLOCKS 8
+
+/* RSS (or resident) that climbs at the rate of allocated's floor says what
+ * the floor says: a leak, even when the lows alone are still too few or too
+ * noisy to say it (their z at least this, rates within this factor). */
+#define FLOOR_SEEN_Z 1.0
+#define FLOOR_RATE_MATCH 2.0
+
+/* Drops before a working set that comes and goes is called cyclic: the
+ * lows of fewer cannot show a leak riding on it (ENVELOPE_Z). */
+#define CYCLE_MIN_DROPS 4
+
 /* A gap between resident and allocated is the story only when it is at
  * least a quarter of resident (resident ≥ 1.33 × allocated: below that,
  * chunk headers, thread caches and glibc's 128 KiB pads per arena explain

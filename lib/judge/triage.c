@@ -21,7 +21,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "judge/evidence.h"
 #include "judge/rules.h"
+#include "judge/window.h"
 #include "base/human.h"
 #include "base/util.h"
 
@@ -38,105 +40,7 @@ const char *verdict_name(enum verdict_kind kind)
 	return "inconclusive";
 }
 
-__attribute__((format(printf, 2, 3)))
-static void evidence(struct verdict *v, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (v->nevidence >= VERDICT_MAX_EVIDENCE)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(v->evidence[v->nevidence++], VERDICT_LINE, fmt, ap);
-	va_end(ap);
-}
-
-__attribute__((format(printf, 3, 4)))
-static void decide(struct verdict *v, enum verdict_kind kind, const char *fmt, ...)
-{
-	va_list ap;
-
-	v->kind = v->leaning = kind;
-	va_start(ap, fmt);
-	vsnprintf(v->reason, sizeof(v->reason), fmt, ap);
-	va_end(ap);
-}
-
-/* Short-lived formatted sizes for one evidence line. */
-struct hb {
-	char s[6][32];
-	int i;
-};
-
-static const char *B(struct hb *h, uint64_t bytes)
-{
-	char *buf = h->s[h->i++ % 6];
-
-	return human_bytes(buf, sizeof(h->s[0]), bytes);
-}
-
-/* A rate in bytes/s, with its sign. */
-static const char *R(struct hb *h, double rate)
-{
-	char *buf = h->s[h->i++ % 6];
-	char tmp[24];
-
-	if (isnan(rate))
-		return "n/a";
-	human_bytes(tmp, sizeof(tmp), (uint64_t)fabs(rate));
-	snprintf(buf, sizeof(h->s[0]), "%s%s/s", rate < 0 ? "-" : "", tmp);
-	return buf;
-}
-
-/* resident/allocated: two decimals where they matter, fewer where not. */
-static const char *X(struct hb *h, double ratio)
-{
-	char *buf = h->s[h->i++ % 6];
-
-	snprintf(buf, sizeof(h->s[0]), ratio >= 100 ? "%.0f×" : ratio >= 10 ? "%.1f×" : "%.2f×",
-		 ratio);
-	return buf;
-}
-
 /* ---- step 1 ---------------------------------------------------------------- */
-
-static void trend_evidence(struct verdict *v, const char *what, const struct trend *t)
-{
-	struct hb h = { .i = 0 };
-
-	switch (t->kind) {
-	case TREND_UNKNOWN:
-		evidence(v, "%s trend unknown: %s", what, t->why);
-		break;
-	case TREND_GROWING:
-		if (t->drops >= 2 && t->floor_rises) {
-			evidence(v, "%s goes up and down (%u drops), but each low is higher than "
-				 "the last: from %s to %s in %.1f s", what, t->drops,
-				 B(&h, t->floor_first), B(&h, t->floor_last), t->span_s);
-			break;
-		}
-		evidence(v, "%s grew %s in %.1f s (%s, R² %.2f); the last third still grows at %s",
-			 what, B(&h, t->last > t->first ? t->last - t->first : 0), t->span_s,
-			 R(&h, t->slope), t->r2, R(&h, t->tail_slope));
-		break;
-	case TREND_PLATEAU:
-		evidence(v, "%s rose from %s and levelled off at %s (last third %s against %s overall)",
-			 what, B(&h, t->first), B(&h, t->last), R(&h, t->tail_slope),
-			 R(&h, t->slope));
-		break;
-	case TREND_FLAT:
-		evidence(v, "%s stayed at %s (within %s over %.1f s)", what, B(&h, t->level),
-			 B(&h, t->max - t->min), t->span_s);
-		break;
-	case TREND_SAWTOOTH:
-		evidence(v, "%s went up and down (%u drops) between %s and %s, net %s",
-			 what, t->drops, B(&h, t->min), B(&h, t->max), R(&h, t->slope));
-		break;
-	case TREND_FALLING:
-		evidence(v, "%s fell from %s to %s in %.1f s (%s)", what, B(&h, t->first),
-			 B(&h, t->last), t->span_s, R(&h, t->slope));
-		break;
-	}
-}
 
 static bool trend_stable(const struct trend *t)
 {
@@ -154,14 +58,14 @@ static void split_evidence(struct verdict *v, const struct gap *g)
 	if (!IS_SET(g->rss))
 		return;
 	if (IS_SET(g->stacks))
-		snprintf(stacks, sizeof(stacks), ", stacks %s", B(&h, g->stacks));
+		snprintf(stacks, sizeof(stacks), ", stacks %s", hb_bytes(&h, g->stacks));
 	if (IS_SET(g->alloc_owned))
-		evidence(v, "RSS %s: allocator %s, other anonymous %s, file %s, shared %s%s",
-			 B(&h, g->rss), B(&h, g->alloc_owned), B(&h, g->other_anon),
-			 B(&h, g->file), B(&h, g->shmem), stacks);
+		judge_evidence(v, "RSS %s: allocator %s, other anonymous %s, file %s, shared %s%s",
+			 hb_bytes(&h, g->rss), hb_bytes(&h, g->alloc_owned), hb_bytes(&h, g->other_anon),
+			 hb_bytes(&h, g->file), hb_bytes(&h, g->shmem), stacks);
 	else
-		evidence(v, "RSS %s: anonymous %s, file %s, shared %s%s", B(&h, g->rss),
-			 B(&h, g->other_anon), B(&h, g->file), B(&h, g->shmem), stacks);
+		judge_evidence(v, "RSS %s: anonymous %s, file %s, shared %s%s", hb_bytes(&h, g->rss),
+			 hb_bytes(&h, g->other_anon), hb_bytes(&h, g->file), hb_bytes(&h, g->shmem), stacks);
 }
 
 static void ratio_evidence(struct verdict *v, const struct gap *g)
@@ -169,11 +73,11 @@ static void ratio_evidence(struct verdict *v, const struct gap *g)
 	struct hb h = { .i = 0 };
 
 	if (g->significant)
-		evidence(v, "resident %s is %s allocated %s: %s held free", B(&h, g->resident),
-			 X(&h, g->ratio), B(&h, g->allocated), B(&h, g->bytes));
+		judge_evidence(v, "resident %s is %s allocated %s: %s held free", hb_bytes(&h, g->resident),
+			 hb_ratio(&h, g->ratio), hb_bytes(&h, g->allocated), hb_bytes(&h, g->bytes));
 	else
-		evidence(v, "allocated %s ≈ resident %s (gap %s, %.0f%% of resident)",
-			 B(&h, g->allocated), B(&h, g->resident), B(&h, g->bytes),
+		judge_evidence(v, "allocated %s ≈ resident %s (gap %s, %.0f%% of resident)",
+			 hb_bytes(&h, g->allocated), hb_bytes(&h, g->resident), hb_bytes(&h, g->bytes),
 			 g->resident ? 100.0 * g->bytes / g->resident : 0.0);
 }
 
@@ -205,29 +109,30 @@ static void where_evidence(struct verdict *v, const struct observation *obs, con
 	if (!g->significant || g->kind == GAP_UNKNOWN)
 		return;
 	if (g->releasable)
-		evidence(v, "%s is whole free pages apart from live data (%s)",
-			 B(&h, g->releasable), unpurged_where(obs->alloc.kind));
+		judge_evidence(v, "%s is whole free pages apart from live data (%s)",
+			 hb_bytes(&h, g->releasable), unpurged_where(obs->alloc.kind));
 	if (g->interleaved)
-		evidence(v, "%s is free space between live chunks", B(&h, g->interleaved));
+		judge_evidence(v, "%s is free space between live chunks", hb_bytes(&h, g->interleaved));
 	if (g->pinned)
-		evidence(v, "%s of it is whole free pages pinned between live chunks",
-			 B(&h, g->pinned));
+		judge_evidence(v, "%s of it is whole free pages pinned between live chunks",
+			 hb_bytes(&h, g->pinned));
 	if (IS_SET(g->small_chunks) && g->small_chunks)
-		evidence(v, "%" PRIu64 " free chunks under 1 KiB hold %s (%.0f%% of free space); "
-			 "the largest free chunk is %s", g->small_chunks, B(&h, g->small_bytes),
+		judge_evidence(v, "%" PRIu64 " free chunks under 1 KiB hold %s (%.0f%% of free space); "
+			 "the largest free chunk is %s", g->small_chunks, hb_bytes(&h, g->small_bytes),
 			 free_total ? 100.0 * g->small_bytes / free_total : 0.0,
-			 B(&h, g->largest_free));
+			 hb_bytes(&h, g->largest_free));
 	if (!isnan(g->slab_utilisation))
-		evidence(v, "slabs are %.0f%% full: %.0f%% of their regions are free",
+		judge_evidence(v, "slabs are %.0f%% full: %.0f%% of their regions are free",
 			 100 * g->slab_utilisation, 100 * (1 - g->slab_utilisation));
 	if (g->narenas)
-		evidence(v, "%u arena%s for %u effective CPU%s%s", g->narenas,
+		judge_evidence(v, "%u arena%s for %u effective CPU%s%s", g->narenas,
 			 g->narenas == 1 ? "" : "s", g->effective_cpus,
 			 g->effective_cpus == 1 ? "" : "s",
 			 g->kind == GAP_ARENAS ? ": free memory retained per arena" : "");
 	if (IS_SET(g->trimmable) && g->trimmable)
-		evidence(v, "%s could return %s now", release_call(obs->alloc.kind),
-			 B(&h, g->trimmable));
+		judge_evidence(v, "%s could return %s now%s", release_call(obs->alloc.kind),
+			       hb_bytes(&h, g->trimmable), v->cycle.held_at_peak ?
+			       ", to be taken back by the next cycle" : "");
 }
 
 /* ---- growth outside the allocator ----------------------------------------- */
@@ -259,17 +164,6 @@ static const char *allocator_title(enum alloc_kind kind)
 	return kind == ALLOC_GLIBC ? "glibc malloc" : alloc_kind_name(kind);
 }
 
-/* A signed size: "+118 MiB", "-4.0 MiB". */
-static const char *D(struct hb *h, int64_t delta)
-{
-	char *buf = h->s[h->i++ % 6];
-	char tmp[24];
-
-	human_bytes(tmp, sizeof(tmp), (uint64_t)(delta < 0 ? -delta : delta));
-	snprintf(buf, sizeof(h->s[0]), "%s%s", delta < 0 ? "-" : "+", tmp);
-	return buf;
-}
-
 static void outside_evidence(struct verdict *v, const struct observation *obs)
 {
 	const struct outside *o = &v->outside;
@@ -281,12 +175,12 @@ static void outside_evidence(struct verdict *v, const struct observation *obs)
 	if (!o->significant)
 		return;
 	/* The split names what grew, when it was read at both ends. */
-	evidence(v, "RSS grows %s but the allocator's %s only %s: %.0f%% of the growth is "
-		 "outside %s%s%s%s%s%s%s%s", R(&h, o->rss_rate), o->alloc_figure,
-		 R(&h, MAX(o->alloc_rate, 0.0)), 100 * o->share,
+	judge_evidence(v, "RSS grows %s but the allocator's %s only %s: %.0f%% of the growth is "
+		 "outside %s%s%s%s%s%s%s%s", hb_rate(&h, o->rss_rate), o->alloc_figure,
+		 hb_rate(&h, MAX(o->alloc_rate, 0.0)), 100 * o->share,
 		 allocator_title(obs->alloc.kind), split ? " (" : "",
 		 split ? outside_what(o->kind) : "", split ? " " : "",
-		 split ? D(&h, delta) : "", split ? ": " : "",
+		 split ? hb_delta(&h, delta) : "", split ? ": " : "",
 		 split ? outside_cause(o->kind) : "", split ? ")" : "");
 }
 
@@ -303,17 +197,17 @@ static void top_held_evidence(struct verdict *v, const struct observation *obs)
 		return;
 	if (sum->top_held_bytes > sum->top_held_by_free)
 		snprintf(total, sizeof(total), " (%s over all arenas)",
-			 B(&h, sum->top_held_bytes));
+			 hb_bytes(&h, sum->top_held_bytes));
 	if (sum->top_held_by_cached)
-		evidence(v, "a thread-cached %s chunk at %#" PRIx64 " just below the top holds %s "
+		judge_evidence(v, "a thread-cached %s chunk at %#" PRIx64 " just below the top holds %s "
 			 "of free space away from the top%s: malloc_trim(0) would return it",
-			 B(&h, sum->top_held_by_size), sum->top_held_by,
-			 B(&h, sum->top_held_by_free), total);
+			 hb_bytes(&h, sum->top_held_by_size), sum->top_held_by,
+			 hb_bytes(&h, sum->top_held_by_free), total);
 	else
-		evidence(v, "a live %s chunk at %#" PRIx64 " just below the top holds %s of free "
+		judge_evidence(v, "a live %s chunk at %#" PRIx64 " just below the top holds %s of free "
 			 "space away from the top%s: free()ing it — or malloc_trim(0) — would "
-			 "return it", B(&h, sum->top_held_by_size), sum->top_held_by,
-			 B(&h, sum->top_held_by_free), total);
+			 "return it", hb_bytes(&h, sum->top_held_by_size), sum->top_held_by,
+			 hb_bytes(&h, sum->top_held_by_free), total);
 }
 
 /* ---- limits and step 4 ----------------------------------------------------- */
@@ -326,13 +220,14 @@ static void pressure_evidence(struct verdict *v, const struct pressure *p,
 	/* Against the machine's memory, a small share says nothing. */
 	if (isnan(p->ratio) || (!strcmp(p->limit_name, "MemTotal") && p->ratio < 0.5))
 		return;
-	evidence(v, "%s %s is %.0f%% of %s %s%s",
-		 strcmp(p->limit_name, "MemTotal") ? "working set" : "RSS", B(&h, p->usage),
-		 100 * p->ratio, p->limit_name, B(&h, p->limit),
+	judge_evidence(v, "%s %s is %.0f%% of %s %s%s",
+		 strcmp(p->limit_name, "MemTotal") ? "working set" : "RSS", hb_bytes(&h, p->usage),
+		 100 * p->ratio, p->limit_name, hb_bytes(&h, p->limit),
 		 p->near ? ": near an OOM kill" : "");
 	if (growth && growth->kind == TREND_GROWING && growth->slope > 0 && p->limit > p->usage)
-		evidence(v, "at %s the limit is reached in about %.0f s",
-			 R(&h, growth->slope), (double)(p->limit - p->usage) / growth->slope);
+		judge_evidence(v, "at %s (the rate over %s) the limit is reached in about %s",
+			       hb_rate(&h, growth->slope), hb_window(&h, growth->span_s),
+			       hb_seconds(&h, (double)(p->limit - p->usage) / growth->slope));
 }
 
 static void slow_evidence(struct verdict *v, const struct observation *obs,
@@ -343,99 +238,184 @@ static void slow_evidence(struct verdict *v, const struct observation *obs,
 	if (!isnan(sp->fault_rate) && (sp->fault_storm || sp->sampled)) {
 		struct hb h = { .i = 0 };
 
-		evidence(v, "%.0f minor page faults/s (≈%s of fresh pages)%s", sp->fault_rate,
-			 R(&h, sp->fault_rate * 4096),
-			 sp->fault_storm ? ": memory is returned and taken back" : "");
+		judge_evidence(v, "%.0f minor page faults/s over %s (≈%s of fresh pages)%s",
+			       sp->fault_rate, hb_window(&h, obs->nsamples > 1 ?
+			       obs->samples[obs->nsamples - 1].t - obs->samples[0].t : 0),
+			       hb_rate(&h, sp->fault_rate * 4096),
+			       sp->fault_storm ? ": memory is returned and taken back" : "");
 	}
 	if (!sp->sampled && l->why_not[0])
-		evidence(v, "thread stacks were not sampled: %s", l->why_not);
+		judge_evidence(v, "thread stacks were not sampled: %s", l->why_not);
 	if (!sp->sampled)
 		return;
-	evidence(v, "%.0f%% of %u stack samples in the allocator%s%s%s", 100 * sp->alloc_share,
+	judge_evidence(v, "%.0f%% of %u stack samples in the allocator%s%s%s", 100 * sp->alloc_share,
 		 l->samples, l->top_frame[0] ? " (most often " : "", l->top_frame,
 		 l->top_frame[0] ? ")" : "");
-	evidence(v, "%.0f%% in mmap/munmap/madvise/brk, %.0f%% waiting on allocator locks",
+	judge_evidence(v, "%.0f%% in mmap/munmap/madvise/brk, %.0f%% waiting on allocator locks",
 		 100 * sp->syscall_share, 100 * sp->lock_share);
 	if (obs->pause_us) {
 		char buf[24];
 
-		evidence(v, "heapdoc paused the process for at most %s",
+		judge_evidence(v, "heapdoc paused the process for at most %s",
 			 human_us(buf, sizeof(buf), obs->pause_us));
 	}
 }
 
 /* ---- the rules ------------------------------------------------------------- */
 
-static void decide_with_allocator(struct verdict *v, const struct observation *obs)
+/* The figures of a corrupt heap are guesses over garbage: no verdict
+ * rests on them, and no knob or release call is safe on it. */
+static bool decide_corrupt(struct verdict *v, const struct observation *obs)
+{
+	if (!obs->summary.corrupt)
+		return false;
+	judge_decide(v, VERDICT_INCONCLUSIVE, "the heap is corrupt (%u finding%s, first: %s): "
+		     "its figures cannot be trusted", obs->summary.nfindings,
+		     obs->summary.nfindings == 1 ? "" : "s",
+		     obs->summary.corrupt_what[0] ? obs->summary.corrupt_what : "?");
+	return true;
+}
+
+/* Rule 1: allocated climbs — along a line, or by its floor under teeth,
+ * or by a floor that RSS or resident follow at the same rate. */
+static bool decide_leak(struct verdict *v)
+{
+	const struct trend *a = &v->allocated, *seen = judge_floor_seen(v);
+	struct hb h = { .i = 0 };
+
+	if (a->kind == TREND_GROWING && a->drops >= 2 && a->floor.rises)
+		judge_decide(v, VERDICT_LEAK, "allocated's floor rises %s over %s (%u drops): "
+			     "each cycle frees less than it took", hb_rate(&h, a->floor.rate),
+			     hb_window(&h, a->span_s), a->drops);
+	else if (a->kind == TREND_GROWING && a->span_s >= LEAK_CONFIRM_WINDOW_S)
+		judge_decide(v, VERDICT_LEAK, "allocated climbs without bound: %s over %s, "
+			     "its last %s too", hb_rate(&h, a->slope), hb_window(&h, a->span_s),
+			     hb_seconds(&h, a->tail_s));
+	else if (a->kind == TREND_GROWING)
+		judge_decide(v, VERDICT_LEAK, "allocated climbed %s over %s and was still "
+			     "climbing at its end", hb_rate(&h, a->slope), hb_window(&h, a->span_s));
+	else if (seen)
+		judge_decide(v, VERDICT_LEAK, "allocated's floor rises %s over %s as %s grows "
+			     "%s: the growth is a leak under the churn, not a gap opening",
+			     hb_rate(&h, a->floor.rate), hb_window(&h, a->span_s),
+			     seen == &v->rss ? "RSS" : "resident", hb_rate(&h, seen->slope));
+	else
+		return false;
+	return true;
+}
+
+/* A working set that comes and goes, held at its peak: not free memory,
+ * whether the full read caught it low (a gap) or high (none). */
+static bool decide_cycle(struct verdict *v)
+{
+	const struct cycle *c = &v->cycle;
+	struct hb h = { .i = 0 };
+
+	if (!c->seen || !c->held_at_peak || (!c->steady && !v->gap.significant))
+		return false;
+	if (!c->steady) {
+		judge_decide(v, VERDICT_INCONCLUSIVE, "allocated goes from %s to %s and back "
+			     "(%u drops) and resident %s is its peak: too few cycles to tell a "
+			     "working set from a leak riding on it", hb_bytes(&h, c->floor),
+			     hb_bytes(&h, c->peak), c->drops, hb_bytes(&h, v->gap.resident));
+		v->leaning = v->pressure.near ? VERDICT_LIVE_SET : VERDICT_HEALTHY;
+	} else if (v->pressure.near) {
+		judge_decide(v, VERDICT_LIVE_SET, "a working set that comes and goes (allocated "
+			     "%s to %s), held at its peak at %.0f%% of %s", hb_bytes(&h, c->floor),
+			     hb_bytes(&h, c->peak), 100 * v->pressure.ratio, v->pressure.limit_name);
+	} else {
+		judge_decide(v, VERDICT_HEALTHY, "a working set that comes and goes: allocated "
+			     "goes from %s to %s every ~%s, and resident %s is its peak, used again "
+			     "every cycle", hb_bytes(&h, c->floor), hb_bytes(&h, c->peak),
+			     hb_seconds(&h, c->period_s), hb_bytes(&h, v->gap.resident));
+	}
+	return true;
+}
+
+/* Rule 2: a gap between resident and allocated, by what it is made of. */
+static bool decide_gap(struct verdict *v, const struct observation *obs)
 {
 	const struct gap *g = &v->gap;
 	const struct trend *a = &v->allocated;
 	struct hb h = { .i = 0 };
 
-	/* The figures of a corrupt heap are guesses over garbage: no verdict
-	 * rests on them, and no knob or release call is safe on it. */
-	if (obs->summary.corrupt) {
-		decide(v, VERDICT_INCONCLUSIVE, "the heap is corrupt (%u finding%s, first: %s): "
-		       "its figures cannot be trusted", obs->summary.nfindings,
-		       obs->summary.nfindings == 1 ? "" : "s",
-		       obs->summary.corrupt_what[0] ? obs->summary.corrupt_what : "?");
-		return;
-	}
-
-	if (a->kind == TREND_GROWING) {
-		decide(v, VERDICT_LEAK, "allocated climbs without bound: %s over %.1f s",
-		       R(&h, a->slope), a->span_s);
-		return;
-	}
-	if (g->significant && g->kind == GAP_UNKNOWN) {
-		decide(v, VERDICT_INCONCLUSIVE, "resident is %s allocated, but the allocator's "
-		       "free lists were not read (%s)", X(&h, g->ratio),
-		       obs->summary.why_invalid[0] ? obs->summary.why_invalid : "no full read");
+	if (!g->significant)
+		return false;
+	if (g->kind == GAP_UNKNOWN) {
+		judge_decide(v, VERDICT_INCONCLUSIVE, "resident is %s allocated, but the "
+			     "allocator's free lists were not read (%s)", hb_ratio(&h, g->ratio),
+			     obs->summary.why_invalid[0] ? obs->summary.why_invalid : "no full read");
 		v->leaning = VERDICT_FRAGMENTATION;
-		return;
+	} else if (g->kind == GAP_UNPURGED) {
+		judge_decide(v, VERDICT_UNPURGED, "%s of resident memory is whole free pages the "
+			     "allocator has not returned (%s)", hb_bytes(&h, g->releasable),
+			     unpurged_where(obs->alloc.kind));
+	} else {
+		judge_decide(v, VERDICT_FRAGMENTATION, "resident %s is %s %sallocated %s (%s)",
+			     hb_bytes(&h, g->resident), hb_ratio(&h, g->ratio),
+			     trend_stable(a) ? "a stable " : "", hb_bytes(&h, g->allocated),
+			     gap_kind_name(g->kind));
 	}
-	if (g->significant && g->kind == GAP_UNPURGED) {
-		decide(v, VERDICT_UNPURGED, "%s of resident memory is whole free pages the allocator "
-		       "has not returned (%s)", B(&h, g->releasable),
-		       unpurged_where(obs->alloc.kind));
-		return;
-	}
-	if (g->significant) {
-		decide(v, VERDICT_FRAGMENTATION, "resident %s is %s %sallocated %s (%s)",
-		       B(&h, g->resident), X(&h, g->ratio), trend_stable(a) ? "a stable " : "",
-		       B(&h, g->allocated), gap_kind_name(g->kind));
-		return;
-	}
+	return true;
+}
+
+/* Growth the allocator's figures do not settle. */
+static bool decide_unsettled(struct verdict *v)
+{
+	const struct trend *a = &v->allocated;
+	struct hb h = { .i = 0 };
+
 	/* DESIGN.md's leak is allocated climbing; RSS climbing where the
 	 * allocator cannot see is a different story with the same shape. */
 	if (v->outside.climbs ||
 	    (v->rss.kind == TREND_GROWING && v->resident.kind != TREND_GROWING)) {
-		decide(v, VERDICT_INCONCLUSIVE, "RSS climbs %s outside the allocator's view: "
-		       "allocated is %s (%s) while %s grows", R(&h, v->rss.slope),
-		       B(&h, a->level), trend_kind_name(a->kind), outside_what(v->outside.kind));
+		judge_decide(v, VERDICT_INCONCLUSIVE, "RSS climbs %s outside the allocator's "
+			     "view: allocated is %s (%s) while %s grows", hb_rate(&h, v->rss.slope),
+			     hb_bytes(&h, a->level), trend_kind_name(a->kind),
+			     outside_what(v->outside.kind));
 		v->leaning = VERDICT_LEAK;
-		return;
-	}
-	if (v->resident.kind == TREND_GROWING && trend_stable(a)) {
-		decide(v, VERDICT_INCONCLUSIVE, "resident grows %s while allocated stays at %s: "
-		       "a gap is opening, not yet large enough to name", R(&h, v->resident.slope),
-		       B(&h, a->level));
+	} else if (v->resident.kind == TREND_GROWING && a->drops >= 2 &&
+		   a->floor.z >= FLOOR_SEEN_Z && a->floor.rate > 0) {
+		judge_decide(v, VERDICT_INCONCLUSIVE, "resident grows %s and allocated's floor "
+			     "%s over %s, not yet beyond the noise of its lows",
+			     hb_rate(&h, v->resident.slope), hb_rate(&h, a->floor.rate),
+			     hb_window(&h, a->span_s));
+		v->leaning = VERDICT_LEAK;
+	} else if (v->resident.kind == TREND_GROWING && trend_stable(a)) {
+		judge_decide(v, VERDICT_INCONCLUSIVE, "resident grows %s while allocated stays "
+			     "at %s: a gap is opening, not yet large enough to name",
+			     hb_rate(&h, v->resident.slope), hb_bytes(&h, a->level));
 		v->leaning = VERDICT_FRAGMENTATION;
-		return;
-	}
-	if (!trend_stable(a)) {
-		decide(v, VERDICT_INCONCLUSIVE, "allocated ≈ resident, but stability was not "
-		       "measured: %s", a->why[0] ? a->why : "no trend");
+	} else if (!trend_stable(a)) {
+		judge_decide(v, VERDICT_INCONCLUSIVE, "allocated ≈ resident, but stability was "
+			     "not measured: %s", a->why[0] ? a->why : "no trend");
 		v->leaning = v->pressure.near ? VERDICT_LIVE_SET : VERDICT_HEALTHY;
-		return;
+	} else {
+		return false;
 	}
-	if (v->pressure.near) {
-		decide(v, VERDICT_LIVE_SET, "the memory is really in use: allocated ≈ resident, "
-		       "stable, at %.0f%% of %s", 100 * v->pressure.ratio, v->pressure.limit_name);
+	return true;
+}
+
+static void decide_with_allocator(struct verdict *v, const struct observation *obs)
+{
+	const struct trend *a = &v->allocated;
+
+	if (decide_corrupt(v, obs) || decide_leak(v) || decide_cycle(v) || decide_gap(v, obs) ||
+	    decide_unsettled(v))
 		return;
+	if (v->cycle.seen && !v->cycle.steady) {
+		judge_decide(v, VERDICT_INCONCLUSIVE, "allocated ≈ resident, going up and down "
+			     "(%u drops): too few cycles to tell whether a leak rides on them",
+			     v->cycle.drops);
+		v->leaning = v->pressure.near ? VERDICT_LIVE_SET : VERDICT_HEALTHY;
+	} else if (v->pressure.near) {
+		judge_decide(v, VERDICT_LIVE_SET, "the memory is really in use: allocated ≈ "
+			     "resident, stable, at %.0f%% of %s", 100 * v->pressure.ratio,
+			     v->pressure.limit_name);
+	} else {
+		judge_decide(v, VERDICT_HEALTHY, "allocated ≈ resident and stable (%s), not near "
+			     "a limit", trend_kind_name(a->kind));
 	}
-	decide(v, VERDICT_HEALTHY, "allocated ≈ resident and stable (%s), not near a limit",
-	       trend_kind_name(a->kind));
 }
 
 static void decide_without_allocator(struct verdict *v, const struct observation *obs)
@@ -449,11 +429,11 @@ static void decide_without_allocator(struct verdict *v, const struct observation
 		snprintf(why, sizeof(why), "heapdoc cannot read %s's state",
 			 alloc_kind_name(obs->alloc.kind));
 	if (v->rss.kind == TREND_GROWING) {
-		decide(v, VERDICT_INCONCLUSIVE, "RSS grows %s, but without the allocator's view a "
-		       "leak cannot be told from fragmentation: %s", R(&h, v->rss.slope), why);
+		judge_decide(v, VERDICT_INCONCLUSIVE, "RSS grows %s, but without the allocator's view a "
+		       "leak cannot be told from fragmentation: %s", hb_rate(&h, v->rss.slope), why);
 		v->leaning = VERDICT_LEAK;
 	} else {
-		decide(v, VERDICT_INCONCLUSIVE, "no allocator view: %s", why);
+		judge_decide(v, VERDICT_INCONCLUSIVE, "no allocator view: %s", why);
 		v->leaning = v->pressure.near ? VERDICT_LIVE_SET : VERDICT_HEALTHY;
 	}
 }
@@ -499,9 +479,17 @@ static void next_step(struct verdict *v, const struct observation *obs)
 			    "mappings in /proc/<pid>/smaps, then that allocator's own tools";
 			break;
 		}
-		s = !v->gap.known && obs->summary.why_invalid[0] ?
-		    "give heapdoc the allocator's view (see the reason), or watch longer" :
-		    "watch for longer (--duration 30s)";
+		if (!v->gap.known && obs->summary.why_invalid[0]) {
+			s = "give heapdoc the allocator's view (see the reason), or watch longer";
+			break;
+		}
+		if (v->watch_s) {
+			snprintf(v->next_step, sizeof(v->next_step), "watch for %.0f s or more "
+				 "(--duration %.0fs, or `heapdoc record`): %s", v->watch_s,
+				 v->watch_s, v->watch_why);
+			return;
+		}
+		s = "watch for longer (--duration 60s, or `heapdoc record`)";
 		break;
 	}
 	snprintf(v->next_step, sizeof(v->next_step), "%s", s);
@@ -514,50 +502,62 @@ void judge_triage(const struct observation *obs, struct verdict *v)
 	judge_trend(obs, SERIES_ALLOCATED, &v->allocated);
 	judge_trend(obs, SERIES_RESIDENT, &v->resident);
 	judge_gap(obs, &v->gap);
+	judge_cycle(v);
 	judge_outside(obs, &v->rss, &v->allocated, &v->resident, &v->outside);
 	judge_pressure(obs, &v->pressure);
 	judge_slow_path(obs, &v->slow);
 
 	if (!obs->nsamples && !v->gap.known)
-		decide(v, VERDICT_INCONCLUSIVE, "nothing was sampled");
+		judge_decide(v, VERDICT_INCONCLUSIVE, "nothing was sampled");
 	else if (v->gap.known)
 		decide_with_allocator(v, obs);
 	else
 		decide_without_allocator(v, obs);
+	judge_watch(v);
 
 	/* The evidence, most decisive first. */
 	if (v->kind == VERDICT_LEAK || !v->gap.known) {
-		trend_evidence(v, v->gap.known ? "allocated" : "RSS",
+		judge_trend_evidence(v, v->gap.known ? "allocated" : "RSS",
 			       v->gap.known ? &v->allocated : &v->rss);
-		if (v->leaning == VERDICT_LEAK && v->allocated.span_s < LEAK_CONFIRM_WINDOW_S &&
-		    v->rss.span_s < LEAK_CONFIRM_WINDOW_S)
-			evidence(v, "a cache still filling up looks the same over %.0f s: a "
-				 "longer window (--duration %.0fs) tells them apart",
-				 MAX(v->allocated.span_s, v->rss.span_s), LEAK_CONFIRM_WINDOW_S * 2);
+		if (v->leaning == VERDICT_LEAK && v->watch_s)
+			judge_evidence(v, "%s (--duration %.0fs)", v->watch_why, v->watch_s);
 		outside_evidence(v, obs);
 		pressure_evidence(v, &v->pressure, v->gap.known ? &v->allocated : &v->rss);
 		if (v->gap.known) {
-			trend_evidence(v, "RSS", &v->rss);
+			judge_trend_evidence(v, "RSS", &v->rss);
 			ratio_evidence(v, &v->gap);
 			top_held_evidence(v, obs);
 		}
 	} else if (v->outside.climbs) {
-		trend_evidence(v, "RSS", &v->rss);
+		judge_trend_evidence(v, "RSS", &v->rss);
 		outside_evidence(v, obs);
-		trend_evidence(v, "allocated", &v->allocated);
+		judge_trend_evidence(v, "allocated", &v->allocated);
 		pressure_evidence(v, &v->pressure, &v->rss);
 		ratio_evidence(v, &v->gap);
 		top_held_evidence(v, obs);
 	} else {
 		ratio_evidence(v, &v->gap);
+		judge_cycle_evidence(v);
 		where_evidence(v, obs, &v->gap);
 		top_held_evidence(v, obs);
-		trend_evidence(v, "allocated", &v->allocated);
-		trend_evidence(v, "RSS", &v->rss);
+		judge_trend_evidence(v, "allocated", &v->allocated);
+		judge_trend_evidence(v, "RSS", &v->rss);
 		outside_evidence(v, obs);
 		pressure_evidence(v, &v->pressure, NULL);
 	}
 	split_evidence(v, &v->gap);
+	if (obs->summary.valid && obs->summary.estimated_arenas)
+		judge_evidence(v, "the allocator's full read found %u arena%s moving through "
+			       "every stop: %s figures come from a walk made while the process ran",
+			       obs->summary.estimated_arenas,
+			       obs->summary.estimated_arenas == 1 ? "" : "s",
+			       obs->summary.estimated_arenas == 1 ? "its" : "their");
+	if (obs->samples_estimated)
+		judge_evidence(v, "%u sample%s of allocated %s estimates: a busy arena kept moving "
+			       "through the read, each within what it allocated and freed in those "
+			       "few milliseconds", obs->samples_estimated,
+			       obs->samples_estimated == 1 ? "" : "s",
+			       obs->samples_estimated == 1 ? "is one of the" : "are");
 	slow_evidence(v, obs, &v->slow);
 	next_step(v, obs);
 }

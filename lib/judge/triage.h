@@ -35,6 +35,20 @@ enum trend_kind {
 	TREND_FALLING,		/* going down: memory being returned */
 };
 
+/* How a series' lows (floor) or highs (peak) moved: one point per cycle
+ * of a series that goes up and down, else per block of the window
+ * (envelope.c says how and why). */
+struct envelope {
+	size_t n;		/* points */
+	double rate;		/* bytes/s, Theil–Sen over the points; NAN for fewer than two */
+	double z;		/* Mann–Kendall's z of the points (order beyond noise) */
+	double noise;		/* bytes: the points' spread around their line */
+	uint64_t first, last;	/* the first and the last point */
+	double t_first, t_last;	/* when they were seen (s) */
+	bool rises;		/* beyond noise, beyond its spread, worth the name */
+	bool steady;		/* no move either way beyond noise and worth the name */
+};
+
 /* Which figure of a sample a trend is taken over. */
 enum trend_series {
 	SERIES_RSS,
@@ -52,11 +66,10 @@ struct trend {
 	double slope;		/* bytes/s, Theil–Sen over the whole window */
 	double r2;		/* how well a straight line fits (least squares), 0..1 */
 	double tail_slope;	/* bytes/s, Theil–Sen over the last third */
+	double tail_s;		/* how long that last third is */
 	unsigned drops;		/* falls between samples large enough to count */
-	/* Sawtooth with a rising floor: the lows after each drop and the highs
-	 * before each climb, from the first tooth to the last. */
-	bool floor_rises;
-	uint64_t floor_first, floor_last;
+	double period_s;	/* median time between drops; NAN without two */
+	struct envelope floor, peak;	/* the lows and the highs */
 };
 
 const char *trend_kind_name(enum trend_kind kind);	/* "growing", ... */
@@ -162,6 +175,22 @@ void judge_slow_path(const struct observation *obs, struct slow_path *out);
  * even though the user did not ask for it. */
 bool judge_wants_latency(const struct observation *obs);
 
+/* ---- step 1 over cycles: a working set that comes and goes ----------- */
+
+/* allocated goes up and down by about the same amount every cycle (a cache
+ * filled and flushed, batches built and dropped): its floor and its peak
+ * stay put.  Resident memory held at the peak is then the working set,
+ * needed again at the next cycle, not free space to hand back. */
+struct cycle {
+	bool seen;		/* allocated has teeth (two drops or more) */
+	bool steady;		/* floor and peak stayed put over CYCLE_MIN_DROPS drops */
+	unsigned drops;
+	double period_s;	/* NAN when unknown */
+	uint64_t floor, peak;	/* allocated's lowest and highest */
+	bool held_at_peak;	/* resident ≈ the peak: no gap beyond the working set */
+	uint64_t beyond_peak;	/* resident − peak (0 when below) */
+};
+
 /* ---- the verdict -------------------------------------------------------- */
 
 enum verdict_kind {
@@ -186,7 +215,14 @@ struct verdict {
 	char evidence[VERDICT_MAX_EVIDENCE][VERDICT_LINE];
 	size_t nevidence;
 
+	/* When this window cannot decide, or decides only tentatively (a
+	 * leak over less than LEAK_CONFIRM_WINDOW_S), the window that would:
+	 * seconds in all, and why; 0 and "" when this one is enough. */
+	double watch_s;
+	char watch_why[160];
+
 	struct trend rss, allocated, resident;
+	struct cycle cycle;
 	struct gap gap;
 	struct outside outside;
 	struct pressure pressure;
@@ -198,5 +234,18 @@ struct verdict {
 const char *verdict_name(enum verdict_kind kind);
 
 void judge_triage(const struct observation *obs, struct verdict *out);
+
+/* Where resident (RSS without it) and allocated part ways: the first
+ * sample from which the gap between them is worth a name (GAP_*) at nine
+ * samples in ten to the end, when it was not at the start.  A working set
+ * that comes and goes has its gap open and close every cycle: not that. */
+struct divergence {
+	bool found;
+	double t;		/* seconds since the first sample */
+	uint64_t gap_then, gap_end;	/* bytes, there and at the last sample */
+	const char *upper;	/* "resident" or "RSS" */
+};
+
+void judge_divergence(const struct observation *obs, struct divergence *out);
 
 #endif

@@ -42,6 +42,7 @@ struct act_cost {
 	unsigned calls;
 	uint64_t call_us;	/* time inside the allocator's functions */
 	uint64_t pause_us_max;	/* the longest stop of any thread by heapdoc */
+	uint64_t pause_us_total;	/* all of them together */
 	unsigned stops;
 	unsigned attempts;	/* stops it took to find a safe moment */
 };

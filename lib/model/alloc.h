@@ -59,6 +59,8 @@ struct alloc_summary {
 				    * tcmalloc page-heap free: unpurged */
 	uint64_t trimmable;	/* what a release call (malloc_trim(0), ...) would return */
 	unsigned narenas;
+	unsigned estimated_arenas;	/* read while they kept moving: their figures are
+					 * within what they allocated and freed meanwhile */
 	bool corrupt;		/* the walk found inconsistent state */
 	unsigned nfindings;	/* how many inconsistencies */
 	char corrupt_what[160];	/* the first: "chunk with impossible size ..." */

@@ -109,6 +109,7 @@ struct audit_obs {
 	char sockets_why[512];
 
 	uint64_t pause_us;		/* the longest stop of the process */
+	uint64_t pause_total_us;	/* all of them together */
 	unsigned stops;
 };
 

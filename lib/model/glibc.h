@@ -133,6 +133,9 @@ struct glibc_state {
 	uint64_t pause_us;		/* the longest stop of this read */
 	unsigned rewalked;		/* "validated": arenas that moved between the
 					 * holds, read again at the second */
+	unsigned estimated;		/* big arenas that kept moving through every
+					 * look: their figures are from a walk made
+					 * while the process ran */
 	uint64_t copied_bytes;		/* heap bytes copied out of the target */
 	uint64_t reads;			/* read calls on the target during the stop */
 	uint64_t walk_us;		/* the whole snapshot, stops included */

@@ -66,6 +66,8 @@ struct observation {
 					 * since the Epoch; 0 when unknown */
 	uint64_t pause_us;		/* the longest pause heapdoc imposed */
 	uint64_t pause_total_us;	/* all of them together */
+	unsigned samples_estimated;	/* samples whose allocated is an estimate (an
+					 * arena that kept moving through its read) */
 	unsigned stops;			/* how many times it stopped the process */
 
 	struct latency latency;
@@ -73,5 +75,9 @@ struct observation {
 
 /* Frees what an observation owns (the environment block). */
 void observation_release(struct observation *obs);
+
+/* Appends a sample; a full observation is thinned first (model/thin.h:
+ * samples_compact), so a recording of any length fits.  Returns the copy. */
+struct sample *observation_add_sample(struct observation *obs, const struct sample *s);
 
 #endif

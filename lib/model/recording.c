@@ -99,6 +99,7 @@ int recording_write_state(FILE *out, const struct observation *obs, struct error
 	json_uint(&j, "pause_us", obs->pause_us);
 	json_uint(&j, "pause_total_us", obs->pause_total_us);
 	json_uint(&j, "stops", obs->stops);
+	json_uint(&j, "samples_estimated", obs->samples_estimated);
 	return end_line(&j, err);
 }
 
@@ -241,9 +242,6 @@ static int load_sample(struct loader *ld, const struct json_value *line, struct 
 	struct sample s = { .allocated = UNSET, .resident = UNSET, .rss = UNSET };
 	int ret;
 
-	if (obs->nsamples >= OBS_MAX_SAMPLES)
-		return error_set(err, -E2BIG, "more than %d samples: this heapdoc judges at "
-				 "most %d", OBS_MAX_SAMPLES, OBS_MAX_SAMPLES);
 	ret = fields_read(line, "sample", &fields_sample, &s, err);
 	if (!ret && split) {
 		memset(&ld->last_split, 0xff, sizeof(ld->last_split));	/* all UNSET */
@@ -254,14 +252,14 @@ static int load_sample(struct loader *ld, const struct json_value *line, struct 
 		ld->have_split = true;
 	}
 	if (!ret)
-		obs->samples[obs->nsamples++] = s;
+		observation_add_sample(obs, &s);
 	return ret;
 }
 
 static int load_state(struct loader *ld, const struct json_value *line, struct error *err)
 {
 	struct observation *obs = ld->obs;
-	uint64_t stops = 0;
+	uint64_t stops = 0, estimated = 0;
 	int ret;
 
 	alloc_summary_invalid(&obs->summary, "", "");
@@ -280,10 +278,12 @@ static int load_state(struct loader *ld, const struct json_value *line, struct e
 		return ret;
 	if (!read_uint_member(line, "pause_us", &obs->pause_us) ||
 	    !read_uint_member(line, "pause_total_us", &obs->pause_total_us) ||
-	    !read_uint_member(line, "stops", &stops) || stops > UINT32_MAX)
+	    !read_uint_member(line, "stops", &stops) || stops > UINT32_MAX ||
+	    !read_uint_member(line, "samples_estimated", &estimated) || estimated > UINT32_MAX)
 		return error_set(err, -EIO, "state: pause_us, pause_total_us or stops is not a "
 				 "count");
 	obs->stops = (unsigned)stops;
+	obs->samples_estimated = (unsigned)estimated;
 	ld->info->has_state = true;
 	return 0;
 }
@@ -301,10 +301,14 @@ static int load_line(struct loader *ld, const struct json_value *line, struct er
 				 "a second header");
 	if (first)
 		return load_header(ld, line, err);
-	if (!strcmp(type, "sample"))
+	if (!strcmp(type, "sample")) {
+		ld->info->samples_after_state = true;
 		return load_sample(ld, line, err);
-	if (!strcmp(type, "state"))
+	}
+	if (!strcmp(type, "state")) {
+		ld->info->samples_after_state = false;
 		return load_state(ld, line, err);
+	}
 	if (!strcmp(type, "latency"))
 		return fields_read(line, "latency", &fields_latency, &ld->obs->latency, err);
 	if (!strcmp(type, "end")) {

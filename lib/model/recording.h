@@ -17,7 +17,8 @@
  *    "minflt":..,"majflt":..[,"split":{..}]}    one per trend point
  *   {"type":"state","status":{..},"split":{..},"summary":{..},
  *    "params":{..},"pause_us":..,               the allocator's full read;
- *    "pause_total_us":..,"stops":..}
+ *    "pause_total_us":..,"stops":..,
+ *    "samples_estimated":..}
  *                                               the last one counts
  *   {"type":"latency", ..struct latency..}      step 4, when sampled
  *   {"type":"end","how":"..."}                  how the recording ended
@@ -70,6 +71,9 @@ struct recording_info {
 	size_t lines;			/* complete lines read */
 	bool cut;			/* the last line was cut short and left out */
 	bool has_state;			/* a full read of the allocator was recorded */
+	bool samples_after_state;	/* samples follow the last full read: the
+					 * recorder was still going (no end line then
+					 * means it was stopped short) */
 	char end[160];			/* the end line's "how"; "" without one */
 };
 
@@ -78,8 +82,9 @@ struct recording_info {
  * state line the summary says why it is missing and the status comes from
  * the header and the last sample.  Errors: -EIO "<name> line N: <what>" for
  * a line that is not a recording's (a cut last line is not an error),
- * -EOPNOTSUPP for a newer format version, -E2BIG beyond OBS_MAX_SAMPLES
- * samples, -ENOMEM. */
+ * -EOPNOTSUPP for a newer format version, -ENOMEM.  More samples than an
+ * observation holds are thinned as they are read (model/thin.h), as the
+ * recorder thinned them. */
 int recording_load(FILE *in, const char *name, struct observation *obs,
 		   struct recording_info *info, struct error *err);
 

@@ -163,6 +163,7 @@ int act_end(struct inject_session *s, int rc, struct act_cost *cost, struct erro
 void act_cost_pauses(const struct target *t, struct act_cost *cost)
 {
 	cost->pause_us_max = t->pause_us_max;
+	cost->pause_us_total = t->pause_us_total;
 	cost->stops = t->stops;
 }
 

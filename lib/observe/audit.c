@@ -166,6 +166,7 @@ static int observe_glibc(pid_t pid, struct audit_obs *obs, struct error *err)
 	if (rc == 0)
 		keep_walk(&st, &obs->glibc);
 	obs->pause_us = t.pause_us_max;
+	obs->pause_total_us = t.pause_us_total;
 	obs->stops = t.stops;
 	target_detach(&t);
 	glibc_state_free(&st);

@@ -30,87 +30,13 @@
 #include "base/file.h"
 #include "base/parse.h"
 #include "base/util.h"
+#include "observe/cgroup_int.h"
 
-#define DIR_MAX sizeof(((struct cgroup_limits *)0)->dir)
-#define TEXT_MAX (16u << 20)	/* the largest file read: a busy node's mountinfo */
-#define CPU_ID_MAX (1u << 20)	/* far above NR_CPUS: anything larger is garbage */
 
 /* v1 memory.limit_in_bytes says "no limit" with LONG_MAX rounded down to a
  * page (9223372036854771712 with 4 KiB pages); nobody sets a real limit of
  * 4 EiB, so anything from 2^62 up means none, whatever the page size. */
 #define V1_NO_LIMIT (1ull << 62)
-
-/* The hierarchies heapdoc reads.  On v1 each controller can be a hierarchy
- * of its own (or share one: "cpu,cpuacct"); on v2 there is one. */
-enum hier_id { HIER_V2, HIER_MEMORY, HIER_CPU, HIER_CPUSET, HIER_COUNT };
-
-static const char *const hier_controller[HIER_COUNT] = {
-	[HIER_MEMORY] = "memory",
-	[HIER_CPU] = "cpu",
-	[HIER_CPUSET] = "cpuset",
-};
-
-struct hier {
-	bool member;		/* /proc/<pid>/cgroup has a line for it */
-	char path[sizeof(((struct cgroup_limits *)0)->path)];
-	bool found;		/* dir is known */
-	bool approximate;	/* dir is a mount point standing in for path */
-	char dir[DIR_MAX];	/* the cgroup's directory */
-	size_t top_len;		/* dir's first top_len bytes: the mount point, where walks stop */
-};
-
-struct text {
-	char *buf;		/* NUL-terminated, malloc'd */
-	size_t len;
-};
-
-/* ---- reading files --------------------------------------------------- */
-
-/* The next line of *cursor, cut in place; NULL at the end.  Empty lines are
- * returned too, so that callers count lines as an editor does. */
-static char *line_next(char **cursor)
-{
-	char *line = *cursor, *nl;
-
-	if (!*line)
-		return NULL;
-	nl = strchr(line, '\n');
-	if (nl)
-		*nl++ = '\0';
-	*cursor = nl ? nl : line + strlen(line);
-	return line;
-}
-
-static int file_error(const char *path, int code, struct error *err)
-{
-	if (code == -EACCES || code == -EPERM)
-		return error_set(err, -EACCES, "%s: permission denied", path);
-	if (code == -ESRCH)
-		return error_set(err, -ESRCH, "%s: the process is gone", path);
-	return error_set(err, code, "%s: %s", path, strerror(-code));
-}
-
-/* Reads path whole.  1: read; 0: no such file (an older kernel, a controller
- * not mounted or not enabled here); negative: an error, set in err. */
-static int text_read(const char *path, struct text *t, struct error *err)
-{
-	int ret = file_read(path, TEXT_MAX, &t->buf, &t->len, err);
-
-	if (ret == -ENOENT || ret == -ENOTDIR)
-		return 0;
-	if (ret < 0 && ret != -ENOMEM && ret != -EFBIG)
-		return file_error(path, ret, err);
-	return ret < 0 ? ret : 1;
-}
-
-static int join(char *buf, size_t len, const char *a, const char *b, struct error *err)
-{
-	int n = snprintf(buf, len, "%s%s", a, b);
-
-	if (n < 0 || (size_t)n >= len)
-		return error_set(err, -ENAMETOOLONG, "%s%s: path too long", a, b);
-	return 0;
-}
 
 /* Reads dir/name.  As text_read. */
 static int cg_read(const char *dir, const char *name, struct text *t, struct error *err)
@@ -120,7 +46,7 @@ static int cg_read(const char *dir, const char *name, struct text *t, struct err
 
 	if (n < 0 || (size_t)n >= sizeof(path))
 		return error_set(err, -ENAMETOOLONG, "%s/%s: path too long", dir, name);
-	return text_read(path, t, err);
+	return cgroup_text_read(path, t, err);
 }
 
 static int malformed(const char *dir, const char *name, struct error *err)
@@ -174,7 +100,7 @@ static int read_keys(const char *dir, const char *name, const struct key_value *
 
 	if (ret <= 0)
 		return ret;
-	for (cursor = t.buf; (line = line_next(&cursor));) {
+	for (cursor = t.buf; (line = cgroup_line_next(&cursor));) {
 		char *sp = strchr(line, ' ');
 
 		if (!sp)
@@ -192,317 +118,6 @@ static int read_keys(const char *dir, const char *name, const struct key_value *
 out:
 	free(t.buf);
 	return ret;
-}
-
-/* ---- step 1: /proc/<pid>/cgroup -------------------------------------- */
-
-/* Whether word is one of the sep-separated items of list. */
-static bool has_item(const char *list, const char *word, char sep)
-{
-	size_t n = strlen(word);
-
-	for (const char *p = list;; p++) {
-		if (!strncmp(p, word, n) && (p[n] == sep || p[n] == '\0'))
-			return true;
-		p = strchr(p, sep);
-		if (!p)
-			return false;
-	}
-}
-
-static int hier_set_path(struct hier *h, const char *path, const char *file,
-			 unsigned lineno, struct error *err)
-{
-	if (strlen(path) >= sizeof(h->path))
-		return error_set(err, -ENAMETOOLONG, "%s: line %u: cgroup path too long",
-				 file, lineno);
-	strcpy(h->path, path);
-	h->member = true;
-	return 0;
-}
-
-/* Lines "ID:controllers:path"; the path may itself hold colons. */
-static int membership_parse(char *text, const char *file, struct hier h[], struct error *err)
-{
-	char *cursor = text, *line;
-	unsigned lineno = 0;
-
-	while ((line = line_next(&cursor))) {
-		char *ctrl, *path;
-		int ret = 0;
-
-		lineno++;
-		if (!*line)
-			continue;
-		ctrl = strchr(line, ':');
-		path = ctrl ? strchr(ctrl + 1, ':') : NULL;
-		if (!path || ctrl == line || strspn(line, "0123456789") != (size_t)(ctrl - line) ||
-		    path[1] != '/')
-			return error_set(err, -EIO, "%s: line %u: not ID:controllers:path",
-					 file, lineno);
-		*ctrl++ = '\0';
-		*path++ = '\0';
-		if (!strcmp(line, "0") && !*ctrl) {
-			ret = hier_set_path(&h[HIER_V2], path, file, lineno, err);
-		} else {
-			for (int id = HIER_MEMORY; id < HIER_COUNT && !ret; id++) {
-				if (has_item(ctrl, hier_controller[id], ','))
-					ret = hier_set_path(&h[id], path, file, lineno, err);
-			}
-		}
-		if (ret)
-			return ret;
-	}
-	return 0;
-}
-
-/* ---- step 2: mountinfo ----------------------------------------------- */
-
-struct mount {
-	char *root;		/* the part of the hierarchy this mount shows */
-	char *point;
-	char *fstype;
-	char *super;		/* super options: "rw,cpu,cpuacct" */
-};
-
-/* Undoes mountinfo's octal escapes (" " is "\040", "\" is "\134") in place. */
-static bool unescape(char *s)
-{
-	char *out = s;
-
-	for (; *s; s++) {
-		if (*s != '\\') {
-			*out++ = *s;
-			continue;
-		}
-		if (s[1] < '0' || s[1] > '3' || s[2] < '0' || s[2] > '7' ||
-		    s[3] < '0' || s[3] > '7')
-			return false;
-		*out++ = (char)((s[1] - '0') << 6 | (s[2] - '0') << 3 | (s[3] - '0'));
-		s += 3;
-	}
-	*out = '\0';
-	return true;
-}
-
-/* "ID PARENT MAJ:MIN ROOT POINT OPTIONS [OPTIONAL...] - FSTYPE SOURCE SUPER" */
-static bool mount_parse(char *line, struct mount *m)
-{
-	char *field[64], *save = NULL;
-	size_t n = 0, dash;
-
-	for (char *f = strtok_r(line, " ", &save); f; f = strtok_r(NULL, " ", &save)) {
-		if (n == ARRAY_SIZE(field))
-			return false;
-		field[n++] = f;
-	}
-	for (dash = 6; dash < n && strcmp(field[dash], "-"); dash++)
-		;
-	if (n < 10 || dash + 4 > n)
-		return false;
-	m->root = field[3];
-	m->point = field[4];
-	m->fstype = field[dash + 1];
-	m->super = field[dash + 3];
-	/* Not every root is a path: a bind-mounted namespace shows
-	 * "net:[4026532283]". */
-	return unescape(m->root) && unescape(m->point);
-}
-
-static bool mount_serves(const struct mount *m, enum hier_id id)
-{
-	if (id == HIER_V2)
-		return !strcmp(m->fstype, "cgroup2");
-	return !strcmp(m->fstype, "cgroup") && has_item(m->super, hier_controller[id], ',');
-}
-
-static bool has_dotdot(const char *path)
-{
-	for (const char *p = strstr(path, ".."); p; p = strstr(p + 1, ".."))
-		if ((p == path || p[-1] == '/') && (p[2] == '/' || p[2] == '\0'))
-			return true;
-	return false;
-}
-
-/* The part of path below the mount's root ("" for the root itself), or NULL
- * when the mount does not show path. */
-static const char *path_below(const char *path, const char *root)
-{
-	size_t n = strlen(root);
-	const char *rel;
-
-	if (!strcmp(root, "/"))
-		rel = strcmp(path, "/") ? path : "";
-	else if (!strncmp(path, root, n) && (path[n] == '/' || path[n] == '\0'))
-		rel = path + n;
-	else
-		return NULL;
-	/* "/.." climbs out of the reader's cgroup namespace: never let it
-	 * climb out of the mount point as well. */
-	return has_dotdot(rel) ? NULL : rel;
-}
-
-/* dir = prefix + point + rel; the walk stops at prefix + point. */
-static int hier_place(struct hier *h, const char *prefix, const char *point,
-		      const char *rel, struct error *err)
-{
-	int n;
-
-	if (!strcmp(point, "/"))
-		point = "";
-	n = snprintf(h->dir, sizeof(h->dir), "%s%s%s", prefix, point, rel);
-	if (n < 0 || (size_t)n >= sizeof(h->dir))
-		return error_set(err, -ENAMETOOLONG, "%s%s%s: path too long", prefix, point, rel);
-	h->top_len = strlen(prefix) + strlen(point);
-	h->found = true;
-	return 0;
-}
-
-struct mounts {
-	struct mount *v;	/* pointing into the mountinfo's text */
-	size_t n;
-};
-
-static int mounts_parse(char *text, const char *file, struct mounts *m, struct error *err)
-{
-	char *cursor = text, *line;
-	unsigned lineno = 0;
-	size_t cap = 0;
-
-	m->v = NULL;
-	m->n = 0;
-	while ((line = line_next(&cursor))) {
-		lineno++;
-		if (!*line)
-			continue;
-		if (m->n == cap) {
-			struct mount *grown = reallocarray(m->v, cap ? cap * 2 : 64, sizeof(*grown));
-
-			if (!grown)
-				return error_set(err, -ENOMEM, "%s: out of memory", file);
-			m->v = grown;
-			cap = cap ? cap * 2 : 64;
-		}
-		if (!mount_parse(line, &m->v[m->n]))
-			return error_set(err, -EIO, "%s: line %u: malformed", file, lineno);
-		m->n++;
-	}
-	return 0;
-}
-
-/* Whether a later mount on the same point covers mount i: of a stack, only
- * the top is visible.  Docker on v1 bind-mounts the container's cgroup
- * over the hierarchy's mount, so both appear in the container's mountinfo
- * and only the second can be read there. */
-static bool mount_covered(const struct mounts *m, size_t i)
-{
-	for (size_t j = i + 1; j < m->n; j++)
-		if (!strcmp(m->v[j].point, m->v[i].point))
-			return true;
-	return false;
-}
-
-/* Maps every member hierarchy not found yet through the visible mounts.
- * Among the mounts that show the cgroup, the one with the shortest root
- * wins: it lets the walk go highest.  With approximate, a cgroup no mount
- * shows (a "/.." path) gets the mount point of a mount of its whole
- * hierarchy as seen from heapdoc's namespace (root "/"): inside a container
- * with its own cgroup namespace that is the container's cgroup, the
- * closest heapdoc can see, and the result says it is a stand-in. */
-static int mounts_map(const struct mounts *m, const char *prefix, bool approximate,
-		      struct hier h[], struct error *err)
-{
-	size_t best_root[HIER_COUNT];
-	bool done[HIER_COUNT];
-
-	for (int id = 0; id < HIER_COUNT; id++) {
-		best_root[id] = SIZE_MAX;
-		done[id] = !h[id].member || h[id].found;
-	}
-	for (size_t i = 0; i < m->n; i++) {
-		const struct mount *mnt = &m->v[i];
-
-		for (int id = 0; id < HIER_COUNT; id++) {
-			size_t root_len = strlen(mnt->root);
-			const char *rel;
-			int ret;
-
-			if (done[id] || !mount_serves(mnt, id) || mount_covered(m, i))
-				continue;
-			rel = path_below(h[id].path, mnt->root);
-			if (rel && root_len < best_root[id]) {
-				ret = hier_place(&h[id], prefix, mnt->point, rel, err);
-				best_root[id] = root_len;
-				h[id].approximate = false;
-			} else if (!rel && approximate && !h[id].found && !strcmp(mnt->root, "/")) {
-				ret = hier_place(&h[id], prefix, mnt->point, "", err);
-				h[id].approximate = true;
-			} else {
-				continue;
-			}
-			if (ret)
-				return ret;
-		}
-	}
-	return 0;
-}
-
-/* Maps the hierarchies through the mountinfo file, whose mount points are
- * reached under prefix.  A missing file maps nothing. */
-static int mounts_map_file(const char *file, const char *prefix, bool approximate,
-			   struct hier h[], struct error *err)
-{
-	struct mounts m = { 0 };
-	struct text t;
-	int ret = text_read(file, &t, err);
-
-	if (ret <= 0)
-		return ret;
-	ret = mounts_parse(t.buf, file, &m, err);
-	if (!ret)
-		ret = mounts_map(&m, prefix, approximate, h, err);
-	free(m.v);
-	free(t.buf);
-	return ret;
-}
-
-/* Whether pid is in heapdoc's own mount namespace.  When that cannot be
- * told (no permission to read the links, or a fake tree without them), it
- * is taken to be: the common case of a process of one's own. */
-static bool same_mount_ns(const char *root, pid_t pid)
-{
-	char path[DIR_MAX], mine[64], theirs[64];
-	ssize_t a, b;
-
-	snprintf(path, sizeof(path), "%s/proc/self/ns/mnt", root);
-	a = readlink(path, mine, sizeof(mine));
-	snprintf(path, sizeof(path), "%s/proc/%d/ns/mnt", root, (int)pid);
-	b = readlink(path, theirs, sizeof(theirs));
-	if (a <= 0 || b <= 0)
-		return true;
-	return a == b && !memcmp(mine, theirs, a);
-}
-
-/* Finds a directory for every hierarchy the process is a member of. */
-static int hiers_resolve(const char *root, pid_t pid, struct hier h[], struct error *err)
-{
-	char file[DIR_MAX], prefix[DIR_MAX], proc_root[64] = "";
-	int ret;
-
-	/* heapdoc's own mounts first: on a host they show a container's
-	 * cgroup together with its parents, where a pod's limit may be. */
-	snprintf(file, sizeof(file), "%s/proc/self/mountinfo", root);
-	if ((ret = mounts_map_file(file, root, false, h, err)))
-		return ret;
-
-	/* Then the process's own, whose mount points are paths in its mount
-	 * namespace: reach them through its root directory. */
-	if (!same_mount_ns(root, pid))
-		snprintf(proc_root, sizeof(proc_root), "/proc/%d/root", (int)pid);
-	if ((ret = join(prefix, sizeof(prefix), root, proc_root, err)))
-		return ret;
-	snprintf(file, sizeof(file), "%s/proc/%d/mountinfo", root, (int)pid);
-	return mounts_map_file(file, prefix, true, h, err);
 }
 
 /* ---- step 3: the files ----------------------------------------------- */
@@ -697,38 +312,6 @@ static int cpu_quota(const struct hier *h, bool v1, struct cgroup_limits *out,
 	return 0;
 }
 
-/* Counts the CPUs of a list such as "0-3,8,10-11" ("" is none). */
-static bool cpulist_count(const char *s, unsigned *count)
-{
-	unsigned long n = 0;
-
-	while (*s && *s != '\n') {
-		unsigned long first, last;
-		char *end;
-
-		if (*s < '0' || *s > '9')
-			return false;
-		first = last = strtoul(s, &end, 10);
-		if (*end == '-') {
-			if (end[1] < '0' || end[1] > '9')
-				return false;
-			last = strtoul(end + 1, &end, 10);
-		}
-		if (first > last || last >= CPU_ID_MAX)
-			return false;
-		n += last - first + 1;
-		if (n > CPU_ID_MAX)
-			return false;
-		s = end;
-		if (*s == ',')
-			s++;
-		else if (*s && *s != '\n')
-			return false;
-	}
-	*count = (unsigned)n;
-	return true;
-}
-
 struct cpuset_walk {
 	const char *const *files;	/* the first that exists is read */
 	unsigned count;
@@ -747,7 +330,7 @@ static int cpuset_level(const char *dir, void *ctx, struct error *err)
 		ret = cg_read(dir, *name, &t, err);
 		if (ret <= 0)
 			continue;
-		if (!cpulist_count(t.buf, &w->count))
+		if (!parse_cpu_list(t.buf, &w->count))
 			ret = malformed(dir, *name, err);
 		free(t.buf);
 	}
@@ -820,17 +403,6 @@ static int limits_fill(struct hier h[], struct cgroup_limits *out, struct error 
 	return 0;
 }
 
-static void limits_init(struct cgroup_limits *out)
-{
-	memset(out, 0, sizeof(*out));
-	out->memory_max = out->memory_high = UNSET;
-	out->memory_current = out->memory_peak = UNSET;
-	out->anon = out->file = out->inactive_file = UNSET;
-	out->oom_kills = UNSET;
-	out->cpu_quota_us = out->cpu_period_us = UNSET;
-	out->cpu_quota_cores = NAN;
-}
-
 /* -ESRCH when root/proc/<pid> does not exist. */
 static int process_check(const char *root, pid_t pid, struct error *err)
 {
@@ -851,22 +423,35 @@ int cgroup_limits_for(const char *root, pid_t pid, unsigned affinity_cpus,
 	struct text t;
 	int ret;
 
-	limits_init(out);
+	cgroup_limits_unset(out);
 	if ((ret = process_check(root, pid, err)))
 		return ret;
 	snprintf(file, sizeof(file), "%s/proc/%d/cgroup", root, (int)pid);
-	ret = text_read(file, &t, err);
+	ret = cgroup_text_read(file, &t, err);
 	if (ret == 0)		/* a kernel without cgroups, or the process just left */
 		return process_check(root, pid, err);
 	if (ret < 0)
 		return ret;
-	ret = membership_parse(t.buf, file, h, err);
+	ret = cgroup_membership_parse(t.buf, file, h, err);
 	free(t.buf);
 	if (!ret)
-		ret = hiers_resolve(root, pid, h, err);
+		ret = cgroup_hiers_resolve(root, pid, h, err);
 	if (!ret)
 		ret = limits_fill(h, out, err);
 	if (!ret)
 		out->effective_cpus = effective_cpus(affinity_cpus, out);
 	return ret;
+}
+
+uint64_t cgroup_oom_kills(const struct cgroup_limits *cg)
+{
+	uint64_t kills = UNSET;
+	const struct key_value oom[] = { { "oom_kill", &kills } };
+
+	if (!cg->version || !cg->dir[0])
+		return UNSET;
+	if (read_keys(cg->dir, cg->version == 1 ? "memory.oom_control" : "memory.events", oom,
+		      ARRAY_SIZE(oom), NULL) < 0)
+		return UNSET;
+	return kills;
 }

@@ -36,5 +36,10 @@
 int cgroup_limits_for(const char *root, pid_t pid, unsigned affinity_cpus,
 		      struct cgroup_limits *out, struct error *err);
 
+/* The cgroup's OOM kill count now (v2 memory.events, v1 memory.oom_control
+ * oom_kill), read from the directory cgroup_limits_for found: it still
+ * answers after the process is gone.  UNSET when it cannot be read. */
+uint64_t cgroup_oom_kills(const struct cgroup_limits *cg);
+
 
 #endif

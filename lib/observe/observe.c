@@ -213,53 +213,69 @@ static int observe_split(struct observer *o, struct rss_split *out, struct error
 	return 0;
 }
 
-int observe_sample(struct observer *o, struct error *err)
+void observe_start_time(struct observation *obs)
+{
+	struct timespec wall;
+
+	if (obs->start_time)
+		return;
+	clock_gettime(CLOCK_REALTIME, &wall);
+	obs->start_time = (double)wall.tv_sec + wall.tv_nsec / 1e9;
+}
+
+int observe_take(struct observer *o, struct sample *out, struct error *err)
 {
 	struct observation *obs = o->obs;
 	struct proc_status st;
 	struct proc_stat stat;
-	struct sample *s;
+	struct sample s;
 	uint64_t now = now_ns();
 	int ret;
 
 	if (target_interrupted())
 		return error_set(err, -EINTR, "interrupted");
-	if (obs->nsamples >= OBS_MAX_SAMPLES)
-		return 0;
-	if (!obs->nsamples) {
-		struct timespec wall;
-
+	if (!o->taken) {
 		o->t0_ns = now;
-		clock_gettime(CLOCK_REALTIME, &wall);
-		obs->start_time = (double)wall.tv_sec + wall.tv_nsec / 1e9;
+		observe_start_time(obs);
 	}
 	ret = proc_read_status(o->root, obs->pid, &st, err);
 	if (!ret)
 		ret = proc_read_stat(o->root, obs->pid, &stat, err);
 	/* The split at the start: with the one at the end it tells which kind
 	 * of memory grew (step 2 of a window, not only of a moment). */
-	if (!ret && !obs->nsamples)
+	if (!ret && !o->taken)
 		ret = observe_split(o, &obs->split_first, err);
 	if (ret)
 		return observe_gone(o, ret, err);
-	s = &obs->samples[obs->nsamples];
-	*s = (struct sample){ .t = (double)(now - o->t0_ns) / 1e9, .rss = st.vm_rss,
-			      .allocated = UNSET, .resident = UNSET,
-			      .minflt = stat.minflt, .majflt = stat.majflt };
+	s = (struct sample){ .t = (double)(now - o->t0_ns) / 1e9, .rss = st.vm_rss,
+			     .allocated = UNSET, .resident = UNSET,
+			     .minflt = stat.minflt, .majflt = stat.majflt };
 	if (o->reader) {
-		ret = o->backend->sample(o->reader, &o->target, &s->allocated, &s->resident, err);
+		ret = o->backend->sample(o->reader, &o->target, &s.allocated, &s.resident, err);
 		if (observe_fatal(ret))
 			return ret;
 		/* One failed read (a lock held too long, say) costs one point,
 		 * not the whole window. */
 		if (ret < 0) {
-			s->allocated = s->resident = UNSET;
+			s.allocated = s.resident = UNSET;
 			read_failed(o, err);
 		}
+		obs->samples_estimated += ret > 0;
 	}
-	obs->nsamples++;
+	*out = s;
+	o->taken++;
 	obs->status = st;
 	return 0;
+}
+
+int observe_sample(struct observer *o, struct error *err)
+{
+	struct sample s;
+	int ret = observe_take(o, &s, err);
+
+	if (!ret)
+		observation_add_sample(o->obs, &s);
+	return ret;
 }
 
 void observe_stops(struct observer *o)
@@ -357,4 +373,22 @@ void observe_end(struct observer *o)
 		o->backend->close(o->reader);
 	o->reader = NULL;
 	target_detach(&o->target);
+}
+
+void observe_let_go(struct observer *o)
+{
+	target_detach(&o->target);
+}
+
+void observe_lighten(struct observer *o)
+{
+	if (o->reader && o->backend->lighten)
+		o->backend->lighten(o->reader);
+}
+
+int observe_take_back(struct observer *o, struct error *err)
+{
+	if (!o->reader || o->target.attached)
+		return 0;
+	return target_attach(&o->target, o->obs->pid, err);
 }

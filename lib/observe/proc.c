@@ -63,38 +63,6 @@ static bool parse_pid(const char *s, pid_t *out)
 	return true;
 }
 
-/* "0-3,8,10-11" → 7.  An empty list is 0 CPUs. */
-static bool count_cpu_list(const char *s, unsigned *count)
-{
-	unsigned n = 0;
-
-	s = parse_skip_blanks(s);
-	while (*s) {
-		uint64_t lo, hi;
-
-		if (!parse_u64(&s, 10, &lo))
-			return false;
-		hi = lo;
-		if (*s == '-') {
-			s++;
-			if (!parse_u64(&s, 10, &hi) || hi < lo)
-				return false;
-		}
-		/* The kernel's CPU numbers are far below 2^22 (NR_CPUS). */
-		if (hi >= (1u << 22))
-			return false;
-		n += (unsigned)(hi - lo + 1);
-		if (*s == ',')
-			s++;
-		else if (*parse_skip_blanks(s))
-			return false;
-		else
-			break;
-	}
-	*count = n;
-	return true;
-}
-
 /* The last blank-separated field of s ("NStgid:\t4242\t17" → 17). */
 static const char *last_field(const char *s)
 {
@@ -165,7 +133,7 @@ static int status_line(struct proc_file *pf, struct proc_status *st, unsigned *s
 		if (!parse_uint(val, UINT_MAX, &st->threads))
 			return proc_file_bad(pf, err, "bad Threads");
 	} else if (!strcmp(key, "Cpus_allowed_list")) {
-		if (!count_cpu_list(val, &st->cpus_allowed))
+		if (!parse_cpu_list(val, &st->cpus_allowed))
 			return proc_file_bad(pf, err, "bad Cpus_allowed_list");
 	} else if (!strcmp(key, "Kthread")) {
 		if (!parse_uint(val, 1, &kthread))

@@ -103,6 +103,18 @@ struct auxv {
 };
 int proc_read_auxv(const char *root, pid_t pid, struct auxv *out, struct error *err);
 
+/* /proc/<pid>/cmdline with its arguments joined by spaces ("" for a
+ * process without one), cut to len. */
+int proc_read_cmdline(const char *root, pid_t pid, char *buf, size_t len, struct error *err);
+
+/* /proc/<pid>/cgroup as it is ("ID:controllers:path" lines), cut to len. */
+int proc_read_cgroup_membership(const char *root, pid_t pid, char *buf, size_t len,
+				struct error *err);
+
+/* TracerPid from /proc/<pid>/status: who traces it (a debugger, heapdoc);
+ * 0 for nobody. */
+int proc_read_tracer(const char *root, pid_t pid, pid_t *tracer, struct error *err);
+
 /* Threads of pid, from /proc/<pid>/task. *tids is malloc'd. */
 int proc_list_tasks(const char *root, pid_t pid, pid_t **tids, size_t *n, struct error *err);
 
@@ -115,6 +127,11 @@ int proc_check_target(const char *root, pid_t pid, struct error *err);
 /* Yama's /proc/sys/kernel/yama/ptrace_scope: 0 to 3, or -1 when this kernel
  * has no Yama (or the file cannot be read). */
 int proc_ptrace_scope(const char *root);
+
+/* Whether heapdoc holds capability cap (linux/capability.h's CAP_*) in its
+ * effective set, from CapEff in /proc/self/status (when that cannot be
+ * read: whether heapdoc is root). */
+bool proc_have_capability(unsigned cap);
 
 /* -ESRCH "pid <pid> is a thread of process <tgid>; give the process id":
  * the one message for a thread id given where a process id belongs. */

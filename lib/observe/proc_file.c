@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -51,6 +52,24 @@ int proc_ptrace_scope(const char *root)
 		scope = (int)v;
 	free(buf);
 	return scope;
+}
+
+bool proc_have_capability(unsigned cap)
+{
+	char line[256];
+	bool yes = false;
+	FILE *f = fopen("/proc/self/status", "re");
+
+	if (!f)
+		return geteuid() == 0;
+	while (fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, "CapEff:", 7)) {
+			yes = cap < 64 && (strtoull(line + 7, NULL, 16) >> cap) & 1;
+			break;
+		}
+	}
+	fclose(f);
+	return yes;
 }
 
 static const char *ptrace_scope_meaning(int scope)

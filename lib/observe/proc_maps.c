@@ -166,6 +166,14 @@ static int read_mappings(const char *root, pid_t pid, const char *name, bool wit
 			ret = proc_file_bad(&pf, err, "not a mapping: \"%.60s\"", pf.line);
 			goto out;
 		}
+		/* The kernel writes the file a page at a time and goes on from
+		 * the end of the last mapping it wrote: one that grew meanwhile
+		 * (a heap, a stack) comes again, with its new end.  The later
+		 * line is the truer one. */
+		if (out->n && one.start == out->v[out->n - 1].start) {
+			out->v[out->n - 1] = one;
+			continue;
+		}
 		/* maps_find and the classification rely on address order. */
 		if (out->n && one.start < out->v[out->n - 1].end) {
 			ret = proc_file_bad(&pf, err, "mapping out of address order");

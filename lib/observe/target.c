@@ -92,6 +92,16 @@ static void guard_remove(void)
 		sigaction(guard_signals[i], &guard_saved[i], NULL);
 }
 
+void target_guard_enter(void)
+{
+	guard_install();
+}
+
+void target_guard_leave(void)
+{
+	guard_remove();
+}
+
 bool target_interrupted(void)
 {
 	return guard_caught != 0;
@@ -367,6 +377,8 @@ static void note_pause(struct target *t)
 	t->pause_us_max = MAX(t->pause_us_max, us);
 	t->pause_us_total += us;
 	t->stops++;
+	if (t->on_pause)
+		t->on_pause(t->on_pause_arg, us);
 }
 
 void target_release_others(struct target *t, pid_t keep)

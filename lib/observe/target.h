@@ -80,6 +80,10 @@ struct target {
 	bool attached;		/* target_attach succeeded, not yet detached */
 	unsigned stop_timeout_ms;	/* 0: TARGET_STOP_TIMEOUT_MS; set it
 					 * after target_attach */
+	/* Called with every stop's length as it ends (the exporter's pause
+	 * histogram); NULL: none.  Set it after target_attach, which clears it. */
+	void (*on_pause)(void *arg, uint64_t us);
+	void *on_pause_arg;
 };
 
 #define TARGET_STOP_TIMEOUT_MS 2000
@@ -148,8 +152,15 @@ int target_get_regs(struct target *t, pid_t tid, struct user_regs_struct *regs,
 int target_set_regs(struct target *t, pid_t tid, const struct user_regs_struct *regs,
 		     struct error *err);
 
+/* Holds the signal guard between target_guard_enter and _leave whether or
+ * not a target is attached: a command that watches for minutes (triage,
+ * record) catches Ctrl-C between samples too, and ends as it should (the
+ * target released, the report of what was seen).  Nests with attaching. */
+void target_guard_enter(void);
+void target_guard_leave(void);
+
 /* True once SIGINT, SIGTERM or SIGHUP reached heapdoc while a target was
- * attached; long loops check it and return -EINTR. */
+ * attached (or the guard held); long loops check it and return -EINTR. */
 bool target_interrupted(void);
 
 /* The signal that set target_interrupted() (SIGINT, SIGTERM, SIGHUP), or 0.

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/capability.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,8 +17,6 @@
 #include "base/util.h"
 #include "observe/proc.h"
 #include "observe/target_int.h"
-
-#define CAP_SYS_PTRACE_BIT	19
 
 /* ---- small readers of /proc ---------------------------------------------- */
 
@@ -38,25 +37,6 @@ bool target_task_is_dead(pid_t pid, pid_t tid)
 	char s = target_task_state(pid, tid, NULL);
 
 	return s == 0 || s == 'Z' || s == 'X' || s == 'x';
-}
-
-/* One "Key:\t<number>" line of /proc/<pid>/status; -1 if absent. */
-static bool have_cap_sys_ptrace(void)
-{
-	char line[256];
-	bool yes = false;
-	FILE *f = fopen("/proc/self/status", "re");
-
-	if (!f)
-		return geteuid() == 0;
-	while (fgets(line, sizeof(line), f)) {
-		if (!strncmp(line, "CapEff:", 7)) {
-			yes = (strtoull(line + 7, NULL, 16) >> CAP_SYS_PTRACE_BIT) & 1;
-			break;
-		}
-	}
-	fclose(f);
-	return yes;
 }
 
 /* ---- threads we could not let go ------------------------------------------
@@ -150,7 +130,7 @@ static int explain_eperm(pid_t pid, struct error *err)
 				 "pid %d: ptrace is disabled on this host "
 				 "(/proc/sys/kernel/yama/ptrace_scope is 3 until reboot)",
 				 pid);
-	if (!have_cap_sys_ptrace()) {
+	if (!proc_have_capability(CAP_SYS_PTRACE)) {
 		if (scope >= 1)
 			return error_set(err, -EPERM,
 					 "pid %d: ptrace not permitted: run as root or "

@@ -12,6 +12,7 @@ static void json_cost(struct json *j, const struct act_cost *c)
 	json_uint(j, "calls", c->calls);
 	json_uint(j, "call_us", c->call_us);
 	json_uint(j, "pause_us", c->pause_us_max);
+	json_uint(j, "pause_total_us", c->pause_us_total);
 	json_uint(j, "stops", c->stops);
 	json_uint(j, "attempts", c->attempts);
 	json_object_end(j);

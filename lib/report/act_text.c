@@ -18,7 +18,7 @@ static void print_header(FILE *out, const struct act_report *r, const char *cmd,
 
 static void print_cost(FILE *out, const struct act_cost *c)
 {
-	char b1[32], b2[32];
+	char b1[32], b2[96];
 
 	if (c->calls)
 		fprintf(out, "  %u call%s ran %s on thread %d while the other threads ran on; ",
@@ -26,8 +26,8 @@ static void print_cost(FILE *out, const struct act_cost *c)
 			(int)c->tid);
 	else
 		fprintf(out, "  ");
-	fprintf(out, "heapdoc stopped the process %u time%s, for at most %s\n", c->stops,
-		c->stops == 1 ? "" : "s", human_us(b2, sizeof(b2), c->pause_us_max));
+	fprintf(out, "heapdoc stopped the process %s\n",
+		human_stops(b2, sizeof(b2), c->stops, c->pause_us_total, c->pause_us_max));
 }
 
 static void print_verify(FILE *out, const struct verify_result *v)

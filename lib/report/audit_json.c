@@ -156,6 +156,7 @@ void audit_print_json(FILE *out, const struct audit_obs *obs, const struct audit
 	json_string(&j, "advice", r->advice);
 	json_object_begin(&j, "target");
 	json_uint(&j, "pause_us", obs->pause_us);
+	json_uint(&j, "pause_total_us", obs->pause_total_us);
 	json_uint(&j, "stops", obs->stops);
 	json_object_end(&j);
 	json_object_end(&j);

@@ -117,7 +117,7 @@ static void print_recs(FILE *out, const struct audit_result *r, const struct sty
 void audit_print_text(FILE *out, const struct audit_obs *obs, const struct audit_result *r)
 {
 	struct style s;
-	char b[32];
+	char b[96];
 
 	style_for(out, &s);
 	print_header(out, obs, r, &s);
@@ -128,7 +128,6 @@ void audit_print_text(FILE *out, const struct audit_obs *obs, const struct audit
 	print_binaries(out, obs, r, &s);
 	print_recs(out, r, &s);
 	if (obs->stops)
-		fprintf(out, "\nheapdoc stopped the process %u time%s, for at most %s\n",
-			obs->stops, obs->stops == 1 ? "" : "s",
-			human_us(b, sizeof(b), obs->pause_us));
+		fprintf(out, "\nheapdoc stopped the process %s\n",
+			human_stops(b, sizeof(b), obs->stops, obs->pause_total_us, obs->pause_us));
 }

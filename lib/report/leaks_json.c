@@ -92,6 +92,8 @@ static void cost_json(struct json *j, const struct profile *p)
 	json_uint(j, "self_restores", c->self_restores);
 	json_string(j, "library", c->library);
 	json_string(j, "left", left[c->left >= 0 && c->left < 3 ? c->left : 2]);
+	/* GOT slots were pointed at a forwarding page, which stays (man LEAKS). */
+	json_bool(j, "forwarding_page_left", c->got_slots_patched > 0);
 	json_string(j, "left_why", c->left_why[0] ? c->left_why : NULL);
 	json_object_end(j);
 }

@@ -141,8 +141,13 @@ static void print_cost(FILE *out, const struct profile *p)
 			human_us(a, sizeof(a), p->before.pause_us));
 	switch (c->left) {
 	case PROF_LEFT_NOTHING:
-		fprintf(out, "the sampling library was unloaded: nothing of heapdoc remains in "
-			"the process\n");
+		if (c->got_slots_patched)
+			fprintf(out, "the sampling library was unloaded; its 8 KiB forwarding page "
+				"stays, sending calls through copies of the %" PRIu64 " GOT slots "
+				"straight to the allocator\n", c->got_slots_patched);
+		else
+			fprintf(out, "the sampling library was unloaded: nothing of heapdoc "
+				"remains in the process\n");
 		break;
 	case PROF_LEFT_INERT:
 		fprintf(out, "the sampling library stays loaded but inert (every slot put "

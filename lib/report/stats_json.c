@@ -188,6 +188,7 @@ void stats_print_json(FILE *out, const struct observation *obs, const struct all
 	json_uint(&j, "pause_total_us", r->pause_total_us);
 	json_uint(&j, "stops", r->stops);
 	json_uint(&j, "rewalked", st ? st->rewalked : 0);
+	json_uint(&j, "estimated", st ? st->estimated : 0);
 	/* jemalloc and tcmalloc answer from inside, under their own locks. */
 	json_bool(&j, "consistent", st ? st->consistent : r->jemalloc || r->tcmalloc);
 	json_uint(&j, "tries", st ? st->tries : 0);

@@ -42,6 +42,10 @@ static void headline(FILE *out, const struct stats_view *r)
 		st->method && !strcmp(st->method, "validated") ?
 		"the heaps were walked while it ran" : "held while its heaps were copied",
 		st->consistent ? "" : "; an arena lock stayed held: figures may be mid-update");
+	if (st->estimated)
+		fprintf(out, "  %-11s %10s   %u arena%s kept moving through every stop: figures "
+			"from a walk made while it ran\n", "", "", st->estimated,
+			st->estimated == 1 ? "" : "s");
 	if (st->rewalked)
 		fprintf(out, "  %-11s %10s   %u arena%s moved while walked: read again at the "
 			"second stop\n", "", "", st->rewalked, st->rewalked == 1 ? "" : "s");

@@ -16,6 +16,10 @@ struct triage_report {
 	const struct observation *obs;
 	const struct verdict *verdict;
 	const struct knobs *knobs;
+	/* How the window ended when it did not run its course ("interrupted by
+	 * SIGINT after 31 s", "the process was killed by the OOM killer ...");
+	 * NULL when it did. */
+	const char *ended;
 	/* triage --sites: allocation stacks sampled over the window. */
 	bool sites_asked;
 	const struct profile *profile;		/* NULL when none could be sampled */

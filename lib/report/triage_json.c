@@ -9,6 +9,18 @@
 #include "report/leaks.h"
 #include "base/util.h"
 
+static void envelope_json(struct json *j, const char *key, const struct envelope *e)
+{
+	json_object_begin(j, key);
+	json_uint(j, "points", e->n);
+	json_double(j, "slope_bytes_per_s", e->rate);
+	json_double(j, "z", e->z);
+	json_uint(j, "first", e->n ? e->first : UNSET);
+	json_uint(j, "last", e->n ? e->last : UNSET);
+	json_bool(j, "rises", e->rises);
+	json_object_end(j);
+}
+
 static void trend_json(struct json *j, const char *key, const struct trend *t)
 {
 	json_object_begin(j, key);
@@ -23,6 +35,24 @@ static void trend_json(struct json *j, const char *key, const struct trend *t)
 	json_uint(j, "last", t->last);
 	json_uint(j, "min", t->min);
 	json_uint(j, "max", t->max);
+	json_uint(j, "drops", t->drops);
+	json_double(j, "period_s", t->period_s);
+	envelope_json(j, "floor", &t->floor);
+	envelope_json(j, "peak", &t->peak);
+	json_object_end(j);
+}
+
+/* A working set that comes and goes (judge_cycle). */
+static void cycle_json(struct json *j, const struct cycle *c)
+{
+	json_object_begin(j, "cycle");
+	json_bool(j, "seen", c->seen);
+	json_bool(j, "steady", c->steady);
+	json_uint(j, "drops", c->drops);
+	json_double(j, "period_s", c->period_s);
+	json_uint(j, "floor", c->seen ? c->floor : UNSET);
+	json_uint(j, "peak", c->seen ? c->peak : UNSET);
+	json_bool(j, "held_at_peak", c->held_at_peak);
 	json_object_end(j);
 }
 
@@ -170,8 +200,14 @@ void triage_print_json(FILE *out, const struct triage_report *r)
 	json_double(&j, "span_s", obs->nsamples > 1 ?
 		    obs->samples[obs->nsamples - 1].t - obs->samples[0].t : 0);
 	json_uint(&j, "samples", obs->nsamples);
+	/* How it ended when it did not run its course; null when it did. */
+	json_string(&j, "ended", r->ended);
+	/* The window that would decide, when this one did not: 0 when it did. */
+	json_double(&j, "watch_s", v->watch_s);
+	json_string(&j, "watch_why", v->watch_s ? v->watch_why : NULL);
 	json_object_end(&j);
 
+	cycle_json(&j, &v->cycle);
 	gap_json(&j, &v->gap);
 	outside_json(&j, &v->outside);
 	pressure_json_object(&j, "memory_limit", &v->pressure);

@@ -27,7 +27,9 @@ static void print_header(FILE *out, const struct triage_report *r, const struct 
 		fprintf(out, ", watched %.1f s (%zu samples)\n",
 			obs->samples[obs->nsamples - 1].t - obs->samples[0].t, obs->nsamples);
 	else
-		fprintf(out, ", one snapshot\n");
+		fprintf(out, ", %s\n", obs->nsamples ? "one snapshot" : "no sample");
+	if (r->ended)
+		fprintf(out, "%sended: %s%s\n", style_bold(s), r->ended, style_reset(s));
 }
 
 static void print_verdict(FILE *out, const struct verdict *v, const struct style *s)
@@ -106,8 +108,9 @@ static void print_gap(FILE *out, const struct verdict *v, const struct style *s)
 	else
 		fprintf(out, ": none worth the name\n");
 	if (IS_SET(g->trimmable))
-		fprintf(out, "  a release call would return %s\n",
-			human_bytes(b1, sizeof(b1), g->trimmable));
+		fprintf(out, "  a release call would return %s%s\n",
+			human_bytes(b1, sizeof(b1), g->trimmable), v->cycle.held_at_peak ?
+			", taken back within a cycle: it is the working set" : "");
 }
 
 /* --sites: where a leak grows, named by its allocation stack. */

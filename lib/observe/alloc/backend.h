@@ -42,7 +42,9 @@ struct alloc_backend {
 	enum alloc_kind kind;
 	int (*open)(struct alloc_reader **r, pid_t pid, const struct alloc_id *id,
 		    struct error *err);
-	/* A cheap read for one trend sample: allocated and resident bytes. */
+	/* A cheap read for one trend sample: allocated and resident bytes.
+	 * 1 when allocated is an estimate (glibc: an arena that kept moving
+	 * through its walk), 0 when exact. */
 	int (*sample)(struct alloc_reader *r, struct target *t, uint64_t *allocated,
 		      uint64_t *resident, struct error *err);
 	/* A full read: the shared summary and the settings in force.  When
@@ -53,6 +55,12 @@ struct alloc_backend {
 		    struct alloc_summary *sum, struct alloc_params *params,
 		    struct error *err);
 	void (*close)(struct alloc_reader *r);
+	/* Optional: lets go of what only open() needed (glibc: the symbols
+	 * and debug info, some 15 MB) and of buffers the next read allocates
+	 * again (glibc's 4 MiB window), for a reader kept open for hours
+	 * between reads (`heapdoc exporter`, after each round); sample() and
+	 * read() work as before.  NULL: nothing to let go. */
+	void (*lighten)(struct alloc_reader *r);
 };
 
 /* The backend for kind, or NULL when heapdoc cannot read its internals. */

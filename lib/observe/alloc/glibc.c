@@ -63,6 +63,14 @@ void glibc_close(struct glibc_reader *r)
 	free(r);
 }
 
+void glibc_lighten(struct glibc_reader *r)
+{
+	symbols_close(r->syms);
+	r->syms = NULL;
+	free(r->buf);
+	r->buf = NULL;
+}
+
 const char *glibc_layout_source(const struct glibc_reader *r)
 {
 	return r->L.source;
@@ -112,6 +120,7 @@ void glibc_summarise(const struct glibc_state *st, struct alloc_summary *sum,
 	/* What the release call saves in RSS: its pages that are resident. */
 	sum->trimmable = IS_SET(st->trimmable_resident) ? st->trimmable_resident : st->trimmable;
 	sum->narenas = (unsigned)st->narenas;
+	sum->estimated_arenas = st->estimated;
 	sum->corrupt = st->corrupt;
 	sum->nfindings = st->nfindings;
 	if (st->corrupt && st->nfindings)

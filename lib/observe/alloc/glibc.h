@@ -40,6 +40,11 @@ struct glibc_reader;
 int glibc_open(struct glibc_reader **r, pid_t pid, const struct alloc_id *id,
 	       struct error *err);
 void glibc_close(struct glibc_reader *r);
+/* Closes the symbols and debug info that glibc_open loaded (the trend
+ * read and the snapshots need only the layout they gave; the act and
+ * audit entry points need them: not after this), and frees the walk's
+ * window until the next walk. */
+void glibc_lighten(struct glibc_reader *r);
 
 /* Where the symbols came from: "dwarf" or "symtab". */
 const char *glibc_layout_source(const struct glibc_reader *r);
@@ -69,11 +74,14 @@ int glibc_snapshot_brief(struct glibc_reader *r, struct target *t, struct glibc_
  * since the last sample and a few when they did; free lists are walked
  * while the process runs and kept only if the arena's header is the same
  * at the next hold (glibc_trend.c says how).  -EAGAIN when an arena kept
- * changing (the sample has no allocated; the next few skip the read). */
+ * changing and could not be read at all (the sample has no allocated; the
+ * next few skip the read). */
 struct glibc_trend {
 	uint64_t allocated;
 	unsigned holds;			/* stops this sample took */
 	unsigned arenas;
+	unsigned estimated;		/* arenas that kept moving: their figures are
+					 * from a walk made while the process ran */
 };
 int glibc_trend_read(struct glibc_reader *r, struct target *t, struct glibc_trend *out,
 		     struct error *err);

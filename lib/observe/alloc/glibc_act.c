@@ -179,7 +179,13 @@ int glibc_act_release(struct actor *a, struct target *t, struct act_release *r,
 	if (!r->predicted)
 		snprintf(r->refusal, sizeof(r->refusal), "glibc holds no whole free page that "
 			 "malloc_trim could return");
-	if (!r->predicted || a->opts.dry_run)
+	/* malloc_trim walks every bin: on a corrupt heap it would abort the
+	 * process, a lasting effect nobody asked for. */
+	if (st.corrupt)
+		snprintf(r->refusal, sizeof(r->refusal), "the heap is corrupt (%.100s): "
+			 "malloc_trim walks it and could crash the process", st.nfindings ?
+			 st.findings[0].what : "inconsistent state");
+	if (!r->predicted || st.corrupt || a->opts.dry_run)
 		goto out;
 	rc = act_begin(a, t, &s, err);
 	if (rc < 0)

@@ -71,7 +71,8 @@ static int sample_glibc(struct alloc_reader *r, struct target *t, uint64_t *allo
 			return rc;
 		*allocated = tr.allocated;
 	}
-	return glibc_resident(b->pid, t, resident, err);
+	rc = glibc_resident(b->pid, t, resident, err);
+	return rc < 0 ? rc : b->g && tr.estimated ? 1 : 0;
 }
 
 static int read_glibc(struct alloc_reader *r, struct target *t, const struct alloc_read *how,
@@ -118,10 +119,19 @@ static void close_glibc(struct alloc_reader *r)
 	free(b);
 }
 
+static void lighten_glibc(struct alloc_reader *r)
+{
+	struct glibc_backend_reader *b = (struct glibc_backend_reader *)r;
+
+	if (b->g)
+		glibc_lighten(b->g);
+}
+
 const struct alloc_backend glibc_backend = {
 	.kind = ALLOC_GLIBC,
 	.open = open_glibc,
 	.sample = sample_glibc,
 	.read = read_glibc,
 	.close = close_glibc,
+	.lighten = lighten_glibc,
 };

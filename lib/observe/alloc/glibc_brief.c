@@ -12,12 +12,14 @@
  *	hold 2 ── compare: unchanged arenas keep their walk; changed ones
  *		  that are small are walked now, held; big ones are walked
  *		  again while the process runs and looked at once more
- *		  (at most LOOK_ROUNDS times, then held whatever their size);
+ *		  (LOOK_ROUNDS times; one that still moves then keeps the
+ *		  figures of its last walk, counted in st->estimated: a held
+ *		  walk of a big heap is the long pause this avoids);
  *		  changed thread caches are followed again, held.
  *
  * The result is malloc's state at the last hold, except for the blind spot
  * glibc.h names (a chunk taken whole from the middle of a bin list with
- * nothing else in its arena changing).
+ * nothing else in its arena changing) and the arenas st->estimated counts.
  */
 #include "observe/alloc/glibc_snap.h"
 
@@ -228,17 +230,38 @@ static int rewalk(struct snap *s, struct look *lk, size_t i)
 	return rc < 0 ? rc : snap_walk_arena(s, i);
 }
 
-static int rewalk_changed(struct snap *s, struct look *lk)
+/* A changed arena small enough, and not mid-update, to walk in a hold. */
+static bool walk_now(struct snap *s, const struct look *lk, size_t i)
+{
+	const unsigned char *h = lk->hdrs + i * s->L->state_size;
+
+	return glibc_get(h, &s->L->ms[MS_SYSTEM_MEM]) <= REWALK_HELD_BYTES &&
+	       !glibc_get(h, &s->L->ms[MS_MUTEX]);
+}
+
+/* Every changed arena read again (held: those walk_now allows, the others
+ * kept as their last walk while the process ran saw them: estimated). */
+static int rewalk_changed(struct snap *s, struct look *lk, bool held)
 {
 	int rc = 0;
 
 	memset(s->rc->tag, 0, sizeof(s->rc->tag));
 	readahead_forget(s->ra);
 	addrset_free(&s->fast_candidates);
-	for (size_t i = 0; i < s->st->narenas && rc == 0; i++)
-		if (lk->changed[i])
-			rc = rewalk(s, lk, i);
-	s->st->rewalked += (unsigned)lk->nchanged;
+	for (size_t i = 0; i < s->st->narenas && rc == 0; i++) {
+		if (!lk->changed[i])
+			continue;
+		if (held && !walk_now(s, lk, i)) {
+			/* It moved through every look and is too big to walk
+			 * held: what a walk sees of a moving heap is no
+			 * evidence of corruption either. */
+			snap_forget_findings(s, (int)i);
+			s->st->estimated++;
+			continue;
+		}
+		rc = rewalk(s, lk, i);
+		s->st->rewalked++;
+	}
 	return rc == -EFAULT ? -EAGAIN : rc;
 }
 
@@ -250,19 +273,22 @@ static int look_once(struct snap *s, struct look *lk, bool last, bool *done)
 	int rc;
 
 	*done = false;
+	glibc_polite(s->ra, false);
 	rc = target_stop(s->t, s->err);
 	if (rc == 0)
 		rc = look_read(s, lk);
 	if (rc < 0)
 		return rc;
 	look_compare(s, lk);
-	if (lk->mutex_held)	/* mid-update: a walk now would see half of it */
-		return last ? -EAGAIN : 0;
+	if (lk->mutex_held && !last)	/* mid-update: a walk now would see half of it */
+		return 0;
 	rc = snap_tcaches_again(s, lk->changed, &same);
 	if (rc < 0)
 		return rc;
+	/* Small changes now, held; big ones while the process runs and
+	 * looked at again; at the last look, what still moves is estimated. */
 	if (lk->nchanged && (last || lk->changed_bytes <= REWALK_HELD_BYTES))
-		rc = rewalk_changed(s, lk);	/* small: now, held */
+		rc = rewalk_changed(s, lk, true);
 	else if (lk->nchanged)
 		return 0;
 	if (rc == 0) {
@@ -293,11 +319,12 @@ int snap_second_look(struct snap *s)
 		/* Big and changed, or caught mid-update: let the process run,
 		 * walk them meanwhile (or wait), look again. */
 		rc = target_resume(s->t, s->err);
+		glibc_polite(s->ra, true);
 		st->pause_us = MAX(st->pause_us, s->t->pause_us_last);
 		if (rc == 0 && lk.mutex_held)
 			nanosleep(&(struct timespec){ 0, LOOK_RETRY_NS }, NULL);
 		else if (rc == 0)
-			rc = rewalk_changed(s, &lk);
+			rc = rewalk_changed(s, &lk, false);
 	}
 	if (rc == 0 && st->corrupt)
 		rc = -EAGAIN;	/* walked while it moved, or corrupt: the held read says */

@@ -3,14 +3,19 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/capability.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
 #include "base/util.h"
+#include "observe/proc.h"
 #include "observe/target.h"
 
 /* ---- scattered reads: a small direct-mapped page cache ------------------ */
@@ -133,11 +138,62 @@ enum mark addrset_get(const struct addrset *s, uint64_t k)
  * follows the one being walked; the walker takes it when its next address
  * falls inside, and reads for itself otherwise (a jump over a big chunk).
  */
+static void set_policy(pid_t tid, bool idle)
+{
+	struct sched_param sp = { .sched_priority = 0 };
+
+	sched_setscheduler(tid, idle ? SCHED_IDLE : SCHED_OTHER, &sp);
+}
+
+/* SCHED_IDLE is a one-way door for a thread without CAP_SYS_NICE whose
+ * RLIMIT_NICE does not allow its nice value (sched(7)): root with
+ * CAP_SYS_PTRACE alone, as a DaemonSet or a kubectl debug container runs
+ * heapdoc, gets in and not out, and would then hold every later stop at
+ * idle priority, the process waiting on a starved heapdoc. */
+static bool can_come_back(void)
+{
+	struct rlimit rl;
+	int nice;
+
+	if (proc_have_capability(CAP_SYS_NICE))
+		return true;
+	errno = 0;
+	nice = getpriority(PRIO_PROCESS, 0);
+	if (errno || getrlimit(RLIMIT_NICE, &rl))
+		return false;
+	/* An RLIMIT_NICE of r allows nice values down to 20 - r. */
+	return rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= (rlim_t)(20 - nice);
+}
+
+void glibc_polite(struct readahead *ra, bool on)
+{
+	static int allowed = -1;
+
+	if (allowed < 0)
+		allowed = can_come_back();
+	if (!allowed)
+		return;
+	set_policy(0, on);
+	/* The helper at once, a copy in flight included: a hold must never
+	 * wait for a copy the machine's other work starves. */
+	if (ra && ra->started) {
+		pid_t tid;
+
+		pthread_mutex_lock(&ra->lock);
+		tid = ra->tid;
+		pthread_mutex_unlock(&ra->lock);
+		if (tid)
+			set_policy(tid, on);
+	}
+}
+
 static void *readahead_main(void *arg)
 {
 	struct readahead *ra = arg;
 
 	pthread_mutex_lock(&ra->lock);
+	ra->tid = (pid_t)syscall(SYS_gettid);
+	pthread_cond_broadcast(&ra->cond);
 	for (;;) {
 		while (ra->state != RA_BUSY && ra->state != RA_QUIT)
 			pthread_cond_wait(&ra->cond, &ra->lock);

@@ -56,6 +56,7 @@ struct readahead {
 	uint64_t base;
 	size_t len;
 	ssize_t got;		/* bytes copied, or -errno */
+	pid_t tid;		/* the helper's thread id, for glibc_polite */
 };
 
 #define PM_PRESENT	(1ULL << 63)
@@ -82,6 +83,14 @@ bool readahead_take(struct readahead *ra, uint64_t addr, size_t want, unsigned c
 void readahead_request(struct readahead *ra, uint64_t base, size_t len);
 /* Drops what was read ahead: the target ran since, it is stale. */
 void readahead_forget(struct readahead *ra);
+
+/* Walking while the target runs, heapdoc yields the CPUs to it: the
+ * calling thread (and the read-ahead's, at its next copy) run at
+ * SCHED_IDLE, so a thread of the target that wakes up never waits for a
+ * walk; back to SCHED_OTHER for the holds, where the target waits for
+ * heapdoc instead.  Only when heapdoc may come back (CAP_SYS_NICE, or an
+ * RLIMIT_NICE that allows its nice value): otherwise it stays as it is. */
+void glibc_polite(struct readahead *ra, bool on);
 
 struct span {
 	uint64_t start, len;

@@ -61,6 +61,7 @@ int snap_stop_quiet(struct snap *s, unsigned max_tries, enum snap_tcaches tc)
 	for (st->tries = 1;; st->tries++) {
 		int held;
 
+		glibc_polite(s->ra, false);	/* the target waits for heapdoc now */
 		rc = target_stop(s->t, s->err);
 		if (rc < 0)
 			return rc;
@@ -180,6 +181,7 @@ static int snapshot(struct glibc_reader *r, struct target *t, struct glibc_state
 		rc = target_resume(t, err);
 		if (rc < 0)
 			goto out;
+		glibc_polite(s.ra, true);	/* heapdoc waits for the target now */
 		st->pause_us = t->pause_us_last;
 		rc = snap_walk_tcaches(&s);
 	} else if (tc == SNAP_TC_READ && st->initialized) {
@@ -195,6 +197,7 @@ static int snapshot(struct glibc_reader *r, struct target *t, struct glibc_state
 	if (brief)
 		rc = snap_second_look(&s);
 resume:
+	glibc_polite(s.ra, false);
 	readahead_stop(&ra);	/* nothing reads the target once it runs */
 	if (t->stopped) {
 		struct error e2 = { 0 };

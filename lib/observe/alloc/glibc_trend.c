@@ -20,13 +20,21 @@
  *    is busy, and busy arenas move all the time: its lists are walked in
  *    that hold when they are short (TREND_LIST_BUDGET pages: under a
  *    millisecond), which costs less than more rounds of holds;
- *  - an arena that still cannot be read leaves this sample without
- *    allocated (-EAGAIN: the trend loses one point, never the pause
- *    budget), and the next samples skip the walk for a while (a busy arena
- *    with long lists would otherwise be walked in vain every second).
+ *  - a busy arena whose lists are long (a fragmented heap that allocates
+ *    all the time: a cache refilled between leaked blocks) never holds
+ *    still for a walk, and walking it held would be the long pause this
+ *    file avoids: its figures are those of the walk made while it ran, an
+ *    estimate within what it allocated and freed during that walk (a few
+ *    milliseconds of its traffic), and the sample says so (estimated);
+ *  - an arena that cannot be read at all (its walk found it inconsistent)
+ *    leaves this sample without allocated (-EAGAIN: the trend loses one
+ *    point, never the pause budget), and the next samples skip the walk
+ *    for a while.
  *
  * An idle process thus costs one hold of a few hundred microseconds per
- * sample; a busy one two, the second a little longer.
+ * sample; a busy one (an arena that keeps moving, with short lists) also
+ * one, a little longer: an arena that moved between the holds last time
+ * has its lists walked in the first hold this time.
  */
 #include "observe/alloc/glibc_snap.h"
 
@@ -46,6 +54,9 @@
 /* Pages a list walk may read: beyond, the heap is copied in windows
  * (unheld), or (held) the arena is left unread rather than pausing long. */
 #define TREND_LIST_BUDGET 1024
+/* Held, an arena whose heaps are this small is copied whole instead: a
+ * bulk read of 2 MiB costs what a list walk of ~60 pages does. */
+#define TREND_HELD_COPY_BYTES (2u << 20)
 /* The blind spot's bound: a memo this old is read again. */
 #define MEMO_MAX_AGE_NS	(60ULL * 1000000000ULL)
 /* After an arena could not be read, samples skipped: 1, 3, 7, ... 31. */
@@ -57,6 +68,10 @@ struct memo_arena {
 	unsigned char *hdr;		/* its header then (state_size bytes) */
 	uint64_t fastbin_chunks, fastbin_bytes, bin_chunks, bin_bytes, largest_free;
 	uint64_t when_ns;
+	/* It moved between the holds of the sample that last read it, and its
+	 * lists were short enough to walk held: the next sample walks them in
+	 * its first hold rather than wait for a second. */
+	bool busy;
 };
 
 struct glibc_memo {
@@ -90,8 +105,8 @@ static struct memo_arena *memo_find(struct glibc_memo *m, uint64_t addr, size_t 
 }
 
 /* Remembers arena i as the current hold shows it, with the figures a walk
- * found for exactly that header. */
-static int memo_keep(struct snap *s, size_t i, uint64_t now)
+ * found for exactly that header; busy: see struct memo_arena. */
+static int memo_keep(struct snap *s, size_t i, uint64_t now, bool busy)
 {
 	struct glibc_memo *m = s->r->memo;
 	const struct glibc_arena *ar = &s->st->arenas[i];
@@ -120,7 +135,17 @@ static int memo_keep(struct snap *s, size_t i, uint64_t now)
 	e->bin_bytes = ar->bin_bytes;
 	e->largest_free = ar->largest_free;
 	e->when_ns = now;
+	e->busy = busy;
 	return 0;
+}
+
+static void memo_apply(const struct memo_arena *e, struct glibc_arena *ar)
+{
+	ar->fastbin_chunks = e->fastbin_chunks;
+	ar->fastbin_bytes = e->fastbin_bytes;
+	ar->bin_chunks = e->bin_chunks;
+	ar->bin_bytes = e->bin_bytes;
+	ar->largest_free = e->largest_free;
 }
 
 /* Arena i's free-list figures from the memo, when its header is the one
@@ -133,11 +158,7 @@ static bool memo_use(struct snap *s, size_t i, uint64_t now)
 	if (!e || ar->mutex_held || now - e->when_ns > MEMO_MAX_AGE_NS ||
 	    memcmp(e->hdr, snap_arena_hdr(s, i), s->L->state_size))
 		return false;
-	ar->fastbin_chunks = e->fastbin_chunks;
-	ar->fastbin_bytes = e->fastbin_bytes;
-	ar->bin_chunks = e->bin_chunks;
-	ar->bin_bytes = e->bin_bytes;
-	ar->largest_free = e->largest_free;
+	memo_apply(e, ar);
 	return true;
 }
 
@@ -148,37 +169,54 @@ static void arena_lists_clear(struct glibc_arena *ar)
 	ar->largest_free = 0;
 }
 
-/* Arena i's free lists by walking them (within the read budget), or, when
- * they are long and the process runs, by walking its heaps. */
+/* Arena i's free lists from its heaps' boundary tags: the heaps copied in
+ * bulk and walked locally. */
+static int walk_arena_heaps(struct snap *s, size_t i)
+{
+	int rc = 0;
+
+	arena_lists_clear(&s->st->arenas[i]);
+	addrset_free(&s->fast_candidates);
+	s->read_budget = UINT64_MAX;
+	for (size_t k = 0; k < s->nregions && rc == 0; k++) {
+		uint64_t run;
+
+		if (s->regions[k].arena == i)
+			rc = snap_walk_region(s, &s->regions[k], &run);
+	}
+	return rc < 0 ? rc : snap_walk_fastbins(s, i, true);
+}
+
+/* Arena i's free lists: held, a small arena's heaps are copied in one read
+ * or two (cheaper than following its lists a page at a time), a bigger
+ * one's lists are walked within the read budget; while the process runs,
+ * the lists, and the heaps when the lists are long. */
 static int walk_arena(struct snap *s, size_t i, bool held)
 {
-	struct glibc_arena *ar = &s->st->arenas[i];
+	uint64_t heap = 0;
 	bool regions = false;
 	int rc;
 
-	arena_lists_clear(ar);
+	arena_lists_clear(&s->st->arenas[i]);
 	s->win_len = 0;		/* what an earlier walk copied is stale */
 	s->rc->reads = 0;
+	for (size_t k = 0; k < s->nregions; k++)
+		if (s->regions[k].arena == i) {
+			regions = true;
+			heap += s->regions[k].end - s->regions[k].start;
+		}
+	if (held && regions && heap <= TREND_HELD_COPY_BYTES)
+		return walk_arena_heaps(s, i);
 	s->read_budget = TREND_LIST_BUDGET;
 	rc = snap_walk_bins(s, i);
 	if (rc == 0)
 		rc = snap_walk_fastbins(s, i, false);
-	for (size_t k = 0; k < s->nregions; k++)
-		regions |= s->regions[k].arena == i;
 	if (rc != -E2BIG || held || !regions)
 		return rc;
 	/* Long lists: the boundary tags of a copied heap say the same. */
 	if (!s->ra && readahead_start(&s->ra_own, s->r->pid, s->r->window) == 0)
 		s->ra = &s->ra_own;
-	arena_lists_clear(ar);
-	addrset_free(&s->fast_candidates);
-	s->read_budget = UINT64_MAX;
-	for (size_t k = 0; k < s->nregions && rc <= 0; k++) {
-		uint64_t run;
-
-		rc = s->regions[k].arena == i ? snap_walk_region(s, &s->regions[k], &run) : 0;
-	}
-	return rc < 0 ? rc : snap_walk_fastbins(s, i, true);
+	return walk_arena_heaps(s, i);
 }
 
 /* Walks every arena in todo while the process runs; ok[i] says which
@@ -232,31 +270,93 @@ static int keep_walks(struct snap *s, const bool *ok)
 
 	for (size_t i = 0; i < s->st->narenas && rc == 0; i++)
 		if (ok[i])
-			rc = memo_keep(s, i, now);
+			rc = memo_keep(s, i, now, false);
+	return rc;
+}
+
+/* Arena i's figures from the walk made while the process ran during this
+ * sample (since), though its header moved after: an estimate, within what
+ * the arena allocated and freed during that walk. */
+static bool memo_estimate(struct snap *s, size_t i, uint64_t since)
+{
+	struct glibc_arena *ar = &s->st->arenas[i];
+	struct memo_arena *e = memo_find(s->r->memo, ar->addr, i);
+
+	if (!e || e->when_ns < since)
+		return false;
+	memo_apply(e, ar);
+	return true;
+}
+
+/* The last hold: arenas still moving are walked in it when their lists are
+ * short, else estimated from this sample's unheld walk. */
+static int trend_last(struct snap *s, const bool *todo, uint64_t since, unsigned *estimated)
+{
+	uint64_t now = now_ns();
+	int rc = 0;
+
+	for (size_t i = 0; i < s->st->narenas && rc == 0; i++) {
+		if (!todo[i])
+			continue;
+		rc = s->st->arenas[i].mutex_held ? -E2BIG : walk_arena(s, i, true);
+		if (rc == 0)
+			rc = memo_keep(s, i, now, true);
+		if (rc == -E2BIG || rc == -EFAULT) {
+			rc = memo_estimate(s, i, since) ? 0 : -EAGAIN;
+			*estimated += rc == 0;
+		}
+	}
+	return rc;
+}
+
+/* The first hold: arenas that were busy at the last sample are walked now,
+ * held (their lists were short), rather than after a second hold they
+ * would move before anyway; one whose lists grew long goes the other way
+ * from now on. */
+static int walk_busy_held(struct snap *s, bool *todo, size_t *left)
+{
+	uint64_t now = now_ns();
+	int rc = 0;
+
+	for (size_t i = 0; i < s->st->narenas && rc == 0; i++) {
+		struct glibc_arena *ar = &s->st->arenas[i];
+		struct memo_arena *e = memo_find(s->r->memo, ar->addr, i);
+
+		if (!todo[i] || !e || !e->busy || ar->mutex_held)
+			continue;
+		rc = walk_arena(s, i, true);
+		if (rc == -E2BIG || rc == -EFAULT) {
+			e->busy = false;
+			rc = 0;
+			continue;
+		}
+		if (rc == 0)
+			rc = memo_keep(s, i, now, true);
+		todo[i] = false;
+		--*left;
+	}
 	return rc;
 }
 
 /* The rounds: hold, walk what the memo lacks while the process runs, hold
  * again to see which walks still hold; the last round walks held. */
-static int trend_rounds(struct snap *s, bool *todo, bool *ok, unsigned *holds)
+static int trend_rounds(struct snap *s, bool *todo, bool *ok, struct glibc_trend *out)
 {
+	uint64_t since = now_ns();
 	size_t left = 0;
 	int rc;
 
 	for (unsigned round = 0;; round++) {
 		rc = trend_hold(s, todo, &left);
-		++*holds;
+		out->holds++;
+		if (rc == 0 && round == 0)
+			rc = walk_busy_held(s, todo, &left);
 		if (rc < 0 || !left)
 			return rc;
-		if (round == TREND_ROUNDS) {
-			/* Held: only lists short enough to keep the pause short. */
-			for (size_t i = 0; i < s->st->narenas && rc == 0; i++)
-				if (todo[i])
-					rc = s->st->arenas[i].mutex_held ? -EAGAIN :
-					     walk_arena(s, i, true);
-			return rc == -E2BIG || rc == -EFAULT ? -EAGAIN : rc;
-		}
+		if (round == TREND_ROUNDS)
+			return trend_last(s, todo, since, &out->estimated);
 		rc = target_resume(s->t, s->err);
+		glibc_polite(s->ra, true);
 		if (rc == 0)
 			rc = walk_unheld(s, todo, ok);
 		if (rc == 0)
@@ -302,7 +402,8 @@ int glibc_trend_read(struct glibc_reader *r, struct target *t, struct glibc_tren
 	if (rc == 0)
 		rc = trend_start(&s);
 	if (rc == 0)
-		rc = trend_rounds(&s, todo, ok, &out->holds);
+		rc = trend_rounds(&s, todo, ok, out);
+	glibc_polite(s.ra, false);
 	readahead_stop(&s.ra_own);
 	if (t->stopped) {
 		struct error e2 = { 0 };

@@ -32,6 +32,10 @@ static const unsigned char *window_at(struct snap *s, uint64_t addr, size_t want
 	*rc = 0;
 	if (addr >= s->win_base && addr + want <= s->win_base + s->win_len)
 		return r->buf + (addr - s->win_base);
+	if (!r->buf && !(r->buf = malloc(r->window))) {	/* glibc_lighten freed it */
+		*rc = error_set(s->err, -ENOMEM, "out of memory");
+		return NULL;
+	}
 	if (!readahead_take(ra, addr, want, &r->buf, &base, &got)) {
 		base = addr & ~(r->pagesize - 1);
 		/* After a jump over a huge chunk, read a little first. */

@@ -16,10 +16,9 @@
 #define MERGED 4096			/* MALLCTL_ARENAS_ALL: every arena at once */
 
 struct jemalloc_reader {
-	pid_t pid;
+	struct alloc_callee c;		/* its code, libc's, the pid */
+	const struct alloc_id *id;	/* while opening */
 	uint64_t mallctl;		/* its run-time address */
-	struct inject_guard guard;	/* jemalloc's code in the target */
-	struct inject_libc libc;	/* what a call needs of libc (inject.h) */
 };
 
 /* ---- finding jemalloc in the target ---------------------------------------- */
@@ -49,9 +48,10 @@ static bool is_jemalloc_function(const char *name)
 	return false;
 }
 
-static int find_mallctl(struct jemalloc_reader *r, const struct elfsym *es,
-			const struct alloc_id *id, struct error *err)
+static int find_mallctl(void *arg, const struct elfsym *es, struct error *err)
 {
+	struct jemalloc_reader *r = arg;
+	const struct alloc_id *id = r->id;
 	const char *prefixes[] = { id->prefix, "", "je_", "_rjem_" };
 	char name[64];
 
@@ -61,46 +61,37 @@ static int find_mallctl(struct jemalloc_reader *r, const struct elfsym *es,
 			return 0;
 	}
 	return error_set(err, -ENOENT, "pid %d: %s exports no mallctl (tried the prefixes "
-			 "\"%s\", \"\", je_, _rjem_)", r->pid, id->path, id->prefix);
+			 "\"%s\", \"\", je_, _rjem_)", r->c.pid, id->path, id->prefix);
 }
 
 int jemalloc_open(struct jemalloc_reader **out, pid_t pid, const struct alloc_id *id,
 		  struct error *err)
 {
 	struct jemalloc_reader *r = calloc(1, sizeof(*r));
-	struct elfsym es = ELFSYM_INIT;
 	int ret;
 
+	*out = NULL;
 	if (!r)
 		return error_set(err, -ENOMEM, "out of memory");
-	r->pid = pid;
-	r->guard.what = "jemalloc";
+	r->id = id;
 	/* No single lock to peek at: no thread at all may be inside it. */
-	r->guard.all_threads_clear = true;
-	ret = alloc_code_open(&es, pid, id, err);
-	if (ret < 0)
-		goto fail;
-	ret = find_mallctl(r, &es, id, err);
-	if (ret < 0)
-		goto fail;
-	ret = alloc_code_guard(&r->guard, &es, pid, id, is_jemalloc_function, err);
-	if (ret < 0)
-		goto fail;
-	elfsym_close(&es);
-	inject_libc_find(pid, &r->libc, NULL);	/* else inject_begin says why */
+	r->c.guard.all_threads_clear = true;
+	ret = alloc_callee_open(&r->c, pid, id, "jemalloc", is_jemalloc_function, find_mallctl,
+				r, err);
+	r->id = NULL;
+	if (ret < 0) {
+		jemalloc_close(r);
+		return ret;
+	}
 	*out = r;
 	return 0;
-fail:
-	elfsym_close(&es);
-	jemalloc_close(r);
-	return ret;
 }
 
 void jemalloc_close(struct jemalloc_reader *r)
 {
 	if (!r)
 		return;
-	inject_guard_free(&r->guard);
+	alloc_callee_close(&r->c);
 	free(r);
 }
 
@@ -203,7 +194,7 @@ static int epoch(struct jemalloc_ctl *c)
 	int rc = jemalloc_mallctl(c, "epoch", NULL, 0, &one, sizeof(one));
 
 	if (rc > 0)
-		return error_set(c->err, -rc, "pid %d: mallctl(\"epoch\"): %s", c->r->pid,
+		return error_set(c->err, -rc, "pid %d: mallctl(\"epoch\"): %s", c->r->c.pid,
 				 strerror(rc));
 	return rc;
 }
@@ -211,12 +202,9 @@ static int epoch(struct jemalloc_ctl *c)
 int jemalloc_ctl_begin(struct jemalloc_ctl *c, struct jemalloc_reader *r, struct target *t,
 		       unsigned timeout_ms, struct error *err)
 {
-	struct inject_opts o = { .guard = &r->guard, .timeout_ms = timeout_ms,
-				 .libc = r->libc.mmap ? &r->libc : NULL };
-
 	c->r = r;
 	c->err = err;
-	return inject_begin(&c->s, t, &o, err);
+	return alloc_callee_begin(&r->c, &c->s, t, timeout_ms, err);
 }
 
 int jemalloc_ctl_end(struct jemalloc_ctl *c, int rc)

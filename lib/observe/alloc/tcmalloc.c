@@ -56,15 +56,14 @@ static const char *const google_properties[] = {
 	"_ZN62FLAG__namespace_do_not_use_directly_use_DECLARE_double_instead27FLAGS_tcmalloc_release_rateE"
 
 struct tcmalloc_reader {
-	pid_t pid;
+	struct alloc_callee c;		/* its code, libc's, the pid */
+	const char *path;		/* while opening */
 	bool google;			/* (name, length, value*) */
 	uint64_t get_property;		/* its run-time address */
 	uint64_t set_property;		/* gperftools' SetNumericProperty; 0: none */
 	uint64_t release;		/* ReleaseFreeMemory, or google's
 					 * ReleaseMemoryToSystem(bytes) */
 	uint64_t release_rate;		/* gperftools' FLAGS_tcmalloc_release_rate */
-	struct inject_guard guard;
-	struct inject_libc libc;	/* what a call needs of libc (inject.h) */
 };
 
 uint64_t tcmalloc_property(const struct tcmalloc_state *st, const char *name)
@@ -96,9 +95,9 @@ static bool is_tcmalloc_function(const char *name)
 	return false;
 }
 
-static int find_entry_points(struct tcmalloc_reader *r, const struct elfsym *es,
-			     const char *path, struct error *err)
+static int find_entry_points(void *arg, const struct elfsym *es, struct error *err)
 {
+	struct tcmalloc_reader *r = arg;
 	uint64_t lock;
 
 	if (elfsym_lookup(es, GPERFTOOLS_FN, &r->get_property, NULL) == 0) {
@@ -107,7 +106,7 @@ static int find_entry_points(struct tcmalloc_reader *r, const struct elfsym *es,
 		r->google = true;
 	} else {
 		return error_set(err, -ENOENT, "pid %d: %s exports neither " GPERFTOOLS_FN
-				 " nor " GOOGLE_FN, r->pid, path);
+				 " nor " GOOGLE_FN, r->c.pid, r->path);
 	}
 	/* What heapdoc release and set call; absent ones are reported then. */
 	if (elfsym_lookup(es, r->google ? GOOGLE_RELEASE_FN : RELEASE_FN, &r->release, NULL))
@@ -119,9 +118,9 @@ static int find_entry_points(struct tcmalloc_reader *r, const struct elfsym *es,
 	/* With the page-heap lock readable, the borrowed thread's own stack is
 	 * the only other check.  Without it, no thread at all may be inside. */
 	if (!r->google && elfsym_lookup(es, PAGEHEAP_LOCK, &lock, NULL) == 0)
-		r->guard.lock_addr = lock;
+		r->c.guard.lock_addr = lock;
 	else
-		r->guard.all_threads_clear = true;
+		r->c.guard.all_threads_clear = true;
 	return 0;
 }
 
@@ -129,37 +128,28 @@ int tcmalloc_open(struct tcmalloc_reader **out, pid_t pid, const struct alloc_id
 		  struct error *err)
 {
 	struct tcmalloc_reader *r = calloc(1, sizeof(*r));
-	struct elfsym es = ELFSYM_INIT;
 	int ret;
 
+	*out = NULL;
 	if (!r)
 		return error_set(err, -ENOMEM, "out of memory");
-	r->pid = pid;
-	r->guard.what = "tcmalloc";
-	ret = alloc_code_open(&es, pid, id, err);
-	if (ret < 0)
-		goto fail;
-	ret = find_entry_points(r, &es, id->path, err);
-	if (ret < 0)
-		goto fail;
-	ret = alloc_code_guard(&r->guard, &es, pid, id, is_tcmalloc_function, err);
-	if (ret < 0)
-		goto fail;
-	elfsym_close(&es);
-	inject_libc_find(pid, &r->libc, NULL);	/* else inject_begin says why */
+	r->path = id->path;
+	ret = alloc_callee_open(&r->c, pid, id, "tcmalloc", is_tcmalloc_function,
+				find_entry_points, r, err);
+	r->path = NULL;
+	if (ret < 0) {
+		tcmalloc_close(r);
+		return ret;
+	}
 	*out = r;
 	return 0;
-fail:
-	elfsym_close(&es);
-	tcmalloc_close(r);
-	return ret;
 }
 
 void tcmalloc_close(struct tcmalloc_reader *r)
 {
 	if (!r)
 		return;
-	inject_guard_free(&r->guard);
+	alloc_callee_close(&r->c);
 	free(r);
 }
 
@@ -207,10 +197,7 @@ int tcmalloc_get(struct tcmalloc_reader *r, struct inject_session *s, const char
 int tcmalloc_session_begin(struct tcmalloc_reader *r, struct inject_session *s,
 			   struct target *t, unsigned timeout_ms, struct error *err)
 {
-	struct inject_opts o = { .guard = &r->guard, .timeout_ms = timeout_ms,
-				 .libc = r->libc.mmap ? &r->libc : NULL };
-
-	return inject_begin(s, t, &o, err);
+	return alloc_callee_begin(&r->c, s, t, timeout_ms, err);
 }
 
 /* ---- heapdoc release and set ------------------------------------------------ */
@@ -226,7 +213,7 @@ int tcmalloc_release_all(struct tcmalloc_reader *r, struct inject_session *s,
 	uint64_t all = SIZE_MAX, ret;
 
 	if (!r->release)
-		return error_set(err, -EOPNOTSUPP, "pid %d: this tcmalloc exports no %s", r->pid,
+		return error_set(err, -EOPNOTSUPP, "pid %d: this tcmalloc exports no %s", r->c.pid,
 				 r->google ? GOOGLE_RELEASE_FN : RELEASE_FN);
 	return inject_call(s, r->release, &all, r->google ? 1 : 0, &ret, err);
 }
@@ -240,7 +227,7 @@ int tcmalloc_set(struct tcmalloc_reader *r, struct inject_session *s, const char
 
 	if (!r->set_property)
 		return error_set(err, -EOPNOTSUPP, "pid %d: this tcmalloc exports no "
-				 SET_PROPERTY_FN, r->pid);
+				 SET_PROPERTY_FN, r->c.pid);
 	inject_scratch_reset(s);
 	at = inject_push(s, name, len, err);
 	if (!at)
@@ -249,7 +236,7 @@ int tcmalloc_set(struct tcmalloc_reader *r, struct inject_session *s, const char
 	args[1] = value;
 	rc = inject_call(s, r->set_property, args, 2, &ret, err);
 	if (rc == 0 && !(ret & 0xff))
-		rc = error_set(err, -EINVAL, "pid %d: tcmalloc refused %s = %llu", r->pid, name,
+		rc = error_set(err, -EINVAL, "pid %d: tcmalloc refused %s = %llu", r->c.pid, name,
 			       (unsigned long long)value);
 	return rc;
 }

@@ -11,8 +11,9 @@
  *	sample.c	the slow path: draw the next gap, unwind, fill the ring,
  *			enter the live table (compiled with frame pointers)
  *	unwind.c	a small .eh_frame unwinder with a cache of rules by pc
- *	patch.c		relocation slots: find, redirect, put back; the entry
- *			points heapdoc calls; the heartbeat and fork checks
+ *	patch.c		relocation slots: find, redirect, put back
+ *	control.c	the entry points heapdoc calls; the heartbeat and fork
+ *			checks that put everything back from inside
  */
 #ifndef HEAPDOC_AGENT_INSIDE_H
 #define HEAPDOC_AGENT_INSIDE_H
@@ -84,9 +85,17 @@ struct agent_hook {
 extern const struct agent_hook agent_hooks[] HIDDEN;
 extern const unsigned agent_nhooks HIDDEN;
 
-/* patch.c */
+/* control.c */
 void agent_check_health(uint64_t now_ns) HIDDEN;	/* heartbeat, fork: may go inert */
-void agent_rescan(void) HIDDEN;		/* after a dlopen or dlclose */
+
+/* patch.c; "locked": under the library's lock, agent_lock(). */
+int agent_trylock(void) HIDDEN;
+void agent_lock(void) HIDDEN;
+void agent_unlock(void) HIDDEN;
+void agent_scan_locked(int patch) HIDDEN;	/* walk modules (patch new ones) */
+long agent_restore_locked(int child) HIDDEN;	/* every slot back; how many */
+int agent_modules_changed(void) HIDDEN;		/* since the last walk */
+void agent_rescan(void) HIDDEN;		/* after a dlclose */
 void agent_modules_enter(void) HIDDEN;	/* around an unwind (see unwind.c) */
 void agent_modules_leave(void) HIDDEN;
 int agent_modules_busy_begin(void) HIDDEN;	/* around a dlclose */

@@ -20,8 +20,8 @@
  * mprotect(R).  Each change is recorded (slot, old, new); putting back
  * writes old only where the slot still holds new.
  *
- * Modules loaded later are found by a check every CHECK_NS (from the slow
- * path: dl_iterate_phdr's load/unload counters), and on every dlclose
+ * Modules loaded later are found by a check every 100 ms (control.c, from
+ * the slow path: dl_iterate_phdr's load/unload counters), and on every dlclose
  * (redirected: a module that goes away must leave the unwinder's list and
  * the slot list before its memory is reused).
  */
@@ -40,18 +40,7 @@
 
 #define MAX_SLOTS	8192
 #define MAX_MODS	512
-#define CHECK_NS	100000000ULL	/* new modules, heartbeat: every 100 ms */
 
-struct agent_real agent_real;
-struct agent_ctl *agent_ctl;
-volatile int agent_state;
-static uint8_t no_occ[AGENT_BUCKETS];		/* before start: nothing live */
-uint8_t *agent_occ = no_occ;
-/* In the library's own data, not the region: the free fast path then
- * reaches it with one load, not two (a forked child keeps a copy of it,
- * but its table is wiped, so its frees just take the slow path to find
- * nothing). */
-uint64_t agent_bits[AGENT_BUCKETS / 64] __attribute__((aligned(64)));
 
 struct patched {
 	uint64_t *slot;
@@ -66,9 +55,6 @@ static uintptr_t patched_modules[MAX_MODS];	/* bases already done */
 static unsigned npatched_modules;
 static int lock;				/* the slot list and module list */
 static unsigned long long seen_adds, seen_subs;
-static uint64_t last_check_ns;
-static uint64_t seen_beat, beat_ns;		/* the heartbeat last seen, when */
-static size_t region_len;
 
 /* The forwarding page: code (r-x) then a table of targets (rw-). */
 static uint8_t *stub;
@@ -82,26 +68,18 @@ static struct { int n; char pad[60]; } mod_readers[READER_SLOTS] __attribute__((
 static int mod_busy;
 static __thread unsigned t_reader_slot __attribute__((tls_model("initial-exec")));
 
-static uint64_t clock_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
-static int trylock(void)
+int agent_trylock(void)
 {
 	return !__atomic_exchange_n(&lock, 1, __ATOMIC_ACQUIRE);
 }
 
-static void take_lock(void)
+void agent_lock(void)
 {
-	while (!trylock())
+	while (!agent_trylock())
 		sched_yield();
 }
 
-static void drop_lock(void)
+void agent_unlock(void)
 {
 	__atomic_store_n(&lock, 0, __ATOMIC_RELEASE);
 }
@@ -421,8 +399,7 @@ static struct scan *collect_locked(int patch)
 	return s;
 }
 
-/* The lock is held. */
-static void scan_locked(int patch)
+void agent_scan_locked(int patch)
 {
 	struct scan *s = collect_locked(patch);
 
@@ -445,10 +422,10 @@ void agent_rescan(void)
 {
 	if (agent_state != AGENT_ON || !agent_ctl || agent_ctl->magic != AGENT_MAGIC)
 		return;
-	take_lock();
+	agent_lock();
 	if (agent_state == AGENT_ON)
-		scan_locked(1);
-	drop_lock();
+		agent_scan_locked(1);
+	agent_unlock();
 }
 
 /* ---- putting back ----------------------------------------------------------- */
@@ -456,14 +433,14 @@ void agent_rescan(void)
 /* The lock is held.  Returns how many slots were put back.  In a forked
  * child the unwinder's module list is left alone: a thread that was in an
  * unwind at the fork is gone, and its reader count with it. */
-static long restore_locked(int child)
+long agent_restore_locked(int child)
 {
 	long n = 0;
 
 	if (child)
 		collect_locked(0);	/* forget modules that went away */
 	else
-		scan_locked(0);
+		agent_scan_locked(0);
 	for (unsigned i = nslots; i-- > 0;) {
 		struct patched *p = &slots[i];
 
@@ -484,171 +461,11 @@ static long restore_locked(int child)
 	return n;
 }
 
-/* Heartbeat lost, or a forked child: the slots go back from inside.  A
- * child may have been forked while another thread held the lock (it is
- * then held for good): it tries a while, and otherwise leaves its slots on
- * the hooks, which only forward from now on (sampling is off). */
-static void go_inert(int child)
+/* Did a module come or go since the last walk? (The lock is held.) */
+int agent_modules_changed(void)
 {
-	int expected = AGENT_ON, locked = 0;
+	unsigned long long counts[2] = { 0, 0 };
 
-	if (!__atomic_compare_exchange_n(&agent_state, &expected, AGENT_INERT, 0,
-					 __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
-		return;
-	for (int i = 0; !locked && (!child || i < 1000); i++)
-		if (!(locked = trylock()))
-			sched_yield();
-	if (!locked)
-		return;
-	restore_locked(child);
-	drop_lock();
-	if (agent_ctl->magic == AGENT_MAGIC) {
-		agent_ctl->state = AGENT_INERT;
-		__atomic_add_fetch(&agent_ctl->self_restores, 1, __ATOMIC_RELAXED);
-	}
-}
-
-void agent_check_health(uint64_t now)
-{
-	struct agent_ctl *c = agent_ctl;
-	unsigned long long counts[2];
-
-	if (agent_state != AGENT_ON)
-		return;
-	/* A forked child sees the region wiped (MADV_WIPEONFORK). */
-	if (c->magic != AGENT_MAGIC) {
-		go_inert(1);
-		return;
-	}
-	if (now - __atomic_load_n(&last_check_ns, __ATOMIC_RELAXED) < CHECK_NS)
-		return;
-	__atomic_store_n(&last_check_ns, now, __ATOMIC_RELAXED);
-	if (!trylock())
-		return;
-	/* The heartbeat is a counter, timed on this side's clock: heapdoc's
-	 * clock may be in another time namespace. */
-	if (c->heartbeat != seen_beat) {
-		seen_beat = c->heartbeat;
-		beat_ns = now;
-	} else if (now - beat_ns > c->heartbeat_timeout_ns || c->pid != getpid()) {
-		int child = c->pid != getpid();
-
-		drop_lock();
-		go_inert(child);
-		return;
-	}
 	dl_iterate_phdr(count_adds, counts);
-	if (agent_state == AGENT_ON && (counts[0] != seen_adds || counts[1] != seen_subs))
-		scan_locked(1);
-	drop_lock();
-}
-
-/* ---- what heapdoc calls ------------------------------------------------------- */
-
-static int resolve_reals(void)
-{
-	for (unsigned i = 0; i < agent_nhooks; i++) {
-		*agent_hooks[i].real = dlsym(RTLD_DEFAULT, agent_hooks[i].name);
-		if (!*agent_hooks[i].real && i < 4)	/* malloc free calloc realloc */
-			return -ENOENT;
-	}
-	return 0;
-}
-
-/* Maps and lays out the region (see agent_abi.h). */
-static long map_region(uint64_t ring_cap)
-{
-	size_t ring = ring_cap * sizeof(struct agent_sample);
-	size_t table = (size_t)AGENT_BUCKETS * AGENT_WAYS * sizeof(struct agent_slot);
-	uint8_t *p;
-
-	region_len = AGENT_CTL_SIZE + ring + AGENT_BUCKETS + table;
-	p = mmap(NULL, region_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS |
-		 MAP_NORESERVE, -1, 0);
-	if (p == MAP_FAILED)
-		return -errno;
-	if (madvise(p, region_len, MADV_WIPEONFORK)) {
-		long e = -errno;
-
-		munmap(p, region_len);
-		return e;
-	}
-	agent_ctl = (struct agent_ctl *)p;
-	agent_ctl->ring_addr = (uint64_t)(uintptr_t)(p + AGENT_CTL_SIZE);
-	agent_ctl->ring_cap = ring_cap;
-	agent_ctl->occ_addr = agent_ctl->ring_addr + ring;
-	agent_ctl->bits_addr = (uint64_t)(uintptr_t)agent_bits;
-	agent_ctl->table_addr = agent_ctl->occ_addr + AGENT_BUCKETS;
-	return 0;
-}
-
-__attribute__((visibility("default")))
-long heapdoc_agent_start(uint64_t rate, uint64_t heartbeat_timeout_ms, uint64_t ring_cap,
-			 uint64_t flags)
-{
-	Dl_info self;
-	long ret;
-
-	if (agent_state == AGENT_ON)
-		return -EBUSY;
-	if (!rate || !ring_cap || ring_cap > (1u << 24))
-		return -EINVAL;
-	/* A restart after a stop maps a new region: a thread may still be
-	 * finishing a sample in the old one, which is left as it is. */
-	agent_ctl = NULL;
-	agent_occ = no_occ;
-	memset(agent_bits, 0, sizeof(agent_bits));
-	ret = map_region(ring_cap);
-	if (ret < 0)
-		return ret;
-	if (resolve_reals() || !dladdr((void *)heapdoc_agent_start, &self)) {
-		munmap(agent_ctl, region_len);
-		agent_ctl = NULL;
-		return -ENOENT;
-	}
-	agent_ctl->abi = AGENT_ABI;
-	agent_ctl->pid = getpid();
-	agent_ctl->flags = (uint32_t)flags;
-	agent_ctl->rate = rate;
-	agent_ctl->started_ns = beat_ns = clock_ns();
-	seen_beat = 0;
-	agent_ctl->heartbeat_timeout_ns = heartbeat_timeout_ms * 1000000ULL;
-	agent_ctl->lib_lo = (uint64_t)(uintptr_t)self.dli_fbase;
-	agent_ctl->magic = AGENT_MAGIC;
-	agent_occ = (uint8_t *)(uintptr_t)agent_ctl->occ_addr;
-	take_lock();
-	agent_state = AGENT_ON;
-	agent_ctl->state = AGENT_ON;
-	scan_locked(1);
-	drop_lock();
-	return (long)(uintptr_t)agent_ctl;
-}
-
-/* Puts every slot back; sampling ends.  Returns how many were put back. */
-__attribute__((visibility("default")))
-long heapdoc_agent_stop(void)
-{
-	long n;
-
-	if (!agent_ctl)
-		return -ENOENT;
-	agent_state = AGENT_STOPPED;
-	take_lock();
-	n = restore_locked(0);
-	drop_lock();
-	agent_ctl->state = AGENT_STOPPED;
-	return n;
-}
-
-/* Reached only through dlclose, which heapdoc calls once it has checked
- * that no thread is inside this library or returns into it. */
-__attribute__((destructor)) static void agent_unload(void)
-{
-	if (agent_state == AGENT_ON)
-		heapdoc_agent_stop();
-	if (agent_ctl && region_len) {
-		agent_occ = no_occ;
-		munmap(agent_ctl, region_len);
-		agent_ctl = NULL;
-	}
+	return counts[0] != seen_adds || counts[1] != seen_subs;
 }

@@ -231,133 +231,139 @@ struct cfa_state {
 	int64_t rbp_off, ra_off;
 };
 
+/* remember_state / restore_state, a few levels deep. */
+struct cfa_saved {
+	struct cfa_state v[4];
+	unsigned depth;
+};
+
+/* A register's rule became "saved at CFA + off": only rbp and the return
+ * address matter for walking. */
+static void rule_offset(struct cfa_state *s, uint64_t reg, int64_t off)
+{
+	if (reg == REG_RBP) {
+		s->rbp_saved = 1;
+		s->rbp_off = off;
+	} else if (reg == REG_RA) {
+		s->ra_saved = 1;
+		s->ra_off = off;
+	}
+}
+
+static void rule_restore(struct cfa_state *s, uint64_t reg, const struct cfa_state *initial)
+{
+	if (reg == REG_RBP) {
+		s->rbp_saved = initial->rbp_saved;
+		s->rbp_off = initial->rbp_off;
+	} else if (reg == REG_RA) {
+		s->ra_saved = initial->ra_saved;
+		s->ra_off = initial->ra_off;
+	}
+}
+
+/* A rule this unwinder cannot follow, for a register it needs. */
+static void rule_unusable(struct cfa_state *s, uint64_t reg)
+{
+	if (reg == REG_RBP || reg == REG_RA)
+		s->bad = 1;
+}
+
+static void remember(struct cfa_state *s, struct cfa_saved *saved, int restore)
+{
+	if (!restore && saved->depth < 4)
+		saved->v[saved->depth++] = *s;
+	else if (restore && saved->depth)
+		*s = saved->v[--saved->depth];
+	else
+		s->bad = 1;
+}
+
+/* One instruction in its extended form (not advance_loc, offset or
+ * restore with an operand in the opcode).  Returns how far it advances
+ * the location, in code alignment units (0 for most). */
+static uint64_t run_extended(struct cursor *c, uint8_t op, const struct cie *cie,
+			     struct cfa_state *s, struct cfa_saved *saved,
+			     const struct cfa_state *initial)
+{
+	uint64_t reg;
+
+	switch (op) {
+	case 0x00: return 0;					/* nop */
+	case 0x02: return fixed(c, 1);				/* advance_loc1 */
+	case 0x03: return fixed(c, 2);
+	case 0x04: return fixed(c, 4);
+	case 0x05: reg = uleb(c); rule_offset(s, reg, (int64_t)uleb(c) * cie->data_align); return 0;
+	case 0x06: rule_restore(s, uleb(c), initial); return 0;
+	case 0x07:						/* undefined */
+		reg = uleb(c);
+		if (reg == REG_RA)
+			s->ra_undefined = 1;
+		if (reg == REG_RBP)
+			s->rbp_saved = 0;
+		return 0;
+	case 0x08:						/* same_value */
+		if (uleb(c) == REG_RBP)
+			s->rbp_saved = 0;
+		return 0;
+	case 0x09: rule_unusable(s, uleb(c)); uleb(c); return 0;	/* register */
+	case 0x0a: remember(s, saved, 0); return 0;
+	case 0x0b: remember(s, saved, 1); return 0;
+	case 0x0c: s->cfa_reg = (int)uleb(c); s->cfa_off = (int64_t)uleb(c); return 0;
+	case 0x0d: s->cfa_reg = (int)uleb(c); return 0;
+	case 0x0e: s->cfa_off = (int64_t)uleb(c); return 0;
+	case 0x10: case 0x16:				/* (val_)expression */
+		rule_unusable(s, uleb(c));
+		c->p += uleb(c);
+		return 0;
+	case 0x11: reg = uleb(c); rule_offset(s, reg, sleb(c) * cie->data_align); return 0;
+	case 0x12:						/* def_cfa_sf */
+		s->cfa_reg = (int)uleb(c);
+		s->cfa_off = sleb(c) * cie->data_align;
+		return 0;
+	case 0x13: s->cfa_off = sleb(c) * cie->data_align; return 0;
+	case 0x14: rule_unusable(s, uleb(c)); uleb(c); return 0;	/* val_offset */
+	case 0x15: rule_unusable(s, uleb(c)); sleb(c); return 0;
+	case 0x2e: uleb(c); return 0;				/* GNU_args_size */
+	case 0x2f:					/* GNU_negative_offset_extended */
+		reg = uleb(c);
+		rule_offset(s, reg, -(int64_t)uleb(c) * cie->data_align);
+		return 0;
+	default:					/* def_cfa_expression, others */
+		s->bad = 1;
+		return 0;
+	}
+}
+
 /* Runs CFA instructions until the location passes pc (pc = 0: all of
  * them, for a CIE's initial state). */
 static void run_cfa(const uint8_t *p, const uint8_t *end, const struct cie *cie,
 		    uint64_t loc, uint64_t pc, struct cfa_state *s,
 		    const struct cfa_state *initial)
 {
-	struct cfa_state stack[4];
-	unsigned depth = 0;
+	struct cfa_saved saved = { .depth = 0 };
 	struct cursor c = { p, end, 0 };
 
 	while (c.p < c.end && !c.bad && !s->bad) {
 		uint8_t op = u8(&c), low = op & 0x3f;
-		uint64_t reg, delta = 0;
+		uint64_t advance;
 
-		switch (op >> 6) {
-		case 1: delta = low; goto advance;
-		case 2:
-			reg = low;
-			goto offset;
-		case 3:
-			reg = low;
-			goto restore;
-		}
-		switch (op) {
-		case 0x00: continue;				/* nop */
-		case 0x01: loc = encoded(&c, cie->fde_enc, 0); goto check;
-		case 0x02: delta = fixed(&c, 1); goto advance;
-		case 0x03: delta = fixed(&c, 2); goto advance;
-		case 0x04: delta = fixed(&c, 4); goto advance;
-		case 0x05: reg = uleb(&c); goto offset;		/* offset_extended */
-		case 0x06: reg = uleb(&c); goto restore;
-		case 0x07:					/* undefined */
-			reg = uleb(&c);
-			if (reg == REG_RA)
-				s->ra_undefined = 1;
-			if (reg == REG_RBP)
-				s->rbp_saved = 0;
-			continue;
-		case 0x08:					/* same_value */
-			if (uleb(&c) == REG_RBP)
-				s->rbp_saved = 0;
-			continue;
-		case 0x09:					/* register */
-			reg = uleb(&c);
-			uleb(&c);
-			if (reg == REG_RBP || reg == REG_RA)
-				s->bad = 1;
-			continue;
-		case 0x0a:					/* remember_state */
-			if (depth < 4)
-				stack[depth++] = *s;
-			else
-				s->bad = 1;
-			continue;
-		case 0x0b:					/* restore_state */
-			if (depth)
-				*s = stack[--depth];
-			else
-				s->bad = 1;
-			continue;
-		case 0x0c:					/* def_cfa */
-			s->cfa_reg = (int)uleb(&c);
-			s->cfa_off = (int64_t)uleb(&c);
-			continue;
-		case 0x0d: s->cfa_reg = (int)uleb(&c); continue;
-		case 0x0e: s->cfa_off = (int64_t)uleb(&c); continue;
-		case 0x0f: s->bad = 1; continue;		/* def_cfa_expression */
-		case 0x10:					/* expression */
-		case 0x16:					/* val_expression */
-			reg = uleb(&c);
-			c.p += uleb(&c);
-			if (reg == REG_RBP || reg == REG_RA)
-				s->bad = 1;
-			continue;
-		case 0x11:					/* offset_extended_sf */
-			reg = uleb(&c);
-			delta = (uint64_t)(sleb(&c) * cie->data_align);
-			goto store;
-		case 0x12:					/* def_cfa_sf */
-			s->cfa_reg = (int)uleb(&c);
-			s->cfa_off = sleb(&c) * cie->data_align;
-			continue;
-		case 0x13: s->cfa_off = sleb(&c) * cie->data_align; continue;
-		case 0x14: case 0x15:				/* val_offset(_sf) */
-			reg = uleb(&c);
-			if (op == 0x14)
-				uleb(&c);
-			else
-				sleb(&c);
-			if (reg == REG_RBP || reg == REG_RA)
-				s->bad = 1;
-			continue;
-		case 0x2e: uleb(&c); continue;			/* GNU_args_size */
-		case 0x2f:				/* GNU_negative_offset_extended */
-			reg = uleb(&c);
-			delta = (uint64_t)(-(int64_t)uleb(&c) * cie->data_align);
-			goto store;
-		default:
-			s->bad = 1;
+		if (op >> 6 == 2) {
+			rule_offset(s, low, (int64_t)uleb(&c) * cie->data_align);
 			continue;
 		}
-advance:
-		loc += delta * cie->code_align;
-check:
-		if (pc && loc > pc)
+		if (op >> 6 == 3) {
+			rule_restore(s, low, initial);
+			continue;
+		}
+		if (op == 0x01) {				/* set_loc */
+			loc = encoded(&c, cie->fde_enc, 0);
+			advance = 0;
+		} else {
+			advance = op >> 6 == 1 ? low : run_extended(&c, op, cie, s, &saved, initial);
+			loc += advance * cie->code_align;
+		}
+		if (pc && loc > pc && (advance || op == 0x01))
 			return;
-		continue;
-offset:
-		delta = (uint64_t)((int64_t)uleb(&c) * cie->data_align);
-store:
-		if (reg == REG_RBP) {
-			s->rbp_saved = 1;
-			s->rbp_off = (int64_t)delta;
-		} else if (reg == REG_RA) {
-			s->ra_saved = 1;
-			s->ra_off = (int64_t)delta;
-		}
-		continue;
-restore:
-		if (reg == REG_RBP) {
-			s->rbp_saved = initial->rbp_saved;
-			s->rbp_off = initial->rbp_off;
-		} else if (reg == REG_RA) {
-			s->ra_saved = initial->ra_saved;
-			s->ra_off = initial->ra_off;
-		}
-		continue;
 	}
 	if (c.bad)
 		s->bad = 1;
