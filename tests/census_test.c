@@ -73,24 +73,29 @@ END_TEST
 
 /* A thread mallocs and frees in the arena of the objects the session
  * thread left: the brief snapshot walks that arena again (or, failing
- * that, holds the process for the walk).  Counted once, exactly. */
+ * that, holds the process for the walk).  Counted once, exactly, every
+ * time; the churn must have been seen at least once in a few reads (the
+ * thread may not get a CPU during one short walk on a busy machine). */
 START_TEST(census_exact_while_an_arena_churns)
 {
 	char method[32];
 	struct fixture f;
-	int rc;
+	bool walked_again = false;
 
-	fixture_start(&f, "cxx_classes", NULL, NULL);
+	fixture_start(&f, "cxx_classes", (const char *[]){ "20", NULL }, NULL);
 	fixture_command(&f, "churn");
 	fixture_refresh(&f);		/* the truth: churn prints none */
-	rc = leaks_on(&f, true);
-	ck_assert_msg(rc == 0, "exit %d: %s", rc, err);
-	json_string_at(out, "before.walk_method", method, sizeof(method));
-	ck_assert_msg(json_int_at(out, "before.rewalked") > 0 || !strcmp(method, "held"),
-		      "no arena was walked again: %s", method);
-	check_class(&f, "Plain", "plain");
-	check_class(&f, "app::net::Session", "session");
-	check_class(&f, "Box<int>", "box_int");
+	for (int i = 0; i < 5 && !walked_again; i++) {
+		int rc = leaks_on(&f, true);
+
+		ck_assert_msg(rc == 0, "exit %d: %s", rc, err);
+		check_class(&f, "Plain", "plain");
+		check_class(&f, "app::net::Session", "session");
+		check_class(&f, "Box<int>", "box_int");
+		json_string_at(out, "before.walk_method", method, sizeof(method));
+		walked_again = json_int_at(out, "before.rewalked") > 0 || !strcmp(method, "held");
+	}
+	ck_assert_msg(walked_again, "in five reads no arena was walked again");
 	fixture_stop(&f);
 }
 END_TEST
