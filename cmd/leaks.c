@@ -82,6 +82,8 @@ const struct cmd_entry cmd_leaks_entry = {
 		  "the frame that allocates the fastest-growing memory" },
 		{ "heapdoc leaks --rate 64K --folded live.folded 4242",
 		  "sample finely until Ctrl-C; flamegraph.pl live.folded > live.svg" },
+		{ "heapdoc leaks --json --duration 5s 4242 | jq '.before.classes[:3]'",
+		  "the C++ classes whose objects held the most memory before heapdoc came" },
 	},
 	.exec = leaks_exec,
 };
