@@ -125,6 +125,8 @@ static size_t read_heads(struct vtables *vt, pid_t pid, const struct vt_found *f
 	ssize_t got;
 
 	n = MIN(n, (size_t)IOV_BATCH);
+	if (!n)		/* gcc -O1 (make asan) would see the arrays unset */
+		return 0;
 	for (size_t i = 0; i < n; i++) {
 		size_t len = MIN(f[i].size, sizeof(heads[i]));
 
