@@ -71,6 +71,10 @@ START_TEST(refuses_what_it_does_not_read)
 		"_ZTVN3app3BoxIS5_EE",		/* a substitution that does not exist */
 		"_ZTV1234567890Foo",		/* a length no name has */
 		"_ZTV3BoxILi12",		/* a literal without its E */
+		"_ZTV3BoxIL",			/* a literal cut short */
+		"_ZTV3BoxILN3app4KindE",	/* an enumerator without its value */
+		"_ZTVN3app3BoxIS_",		/* cut after a substitution */
+		"_ZTVN3app3BoxIS0",		/* cut inside one */
 		"_ZTV3BoxILf0EE",		/* a float literal */
 		"_ZTV3F-o",			/* not an identifier */
 	};

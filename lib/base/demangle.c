@@ -124,8 +124,9 @@ static bool dm_substitution(struct dm *d)
 		}
 		seq++;
 	}
-	if (*d->p++ != '_' || seq >= d->nsubs)
+	if (*d->p != '_' || seq >= d->nsubs)
 		return dm_fail(d);
+	d->p++;
 	from = d->subs[seq].from;
 	to = d->subs[seq].to;
 	if (d->n + (to - from) >= d->len)
@@ -148,6 +149,8 @@ static bool dm_literal(struct dm *d)
 	bool neg, is_enum = *d->p == 'N' || *d->p == 'S' || isdigit((unsigned char)*d->p);
 	size_t k = 0;
 
+	if (!kind)
+		return dm_fail(d);
 	/* An enumerator: "(ns::Enum)2". */
 	if (is_enum && !(dm_puts(d, "(") && dm_type(d) && dm_puts(d, ")")))
 		return false;
@@ -157,8 +160,9 @@ static bool dm_literal(struct dm *d)
 	while (isdigit((unsigned char)*d->p) && k + 1 < sizeof(digits))
 		digits[k++] = *d->p++;
 	digits[k] = '\0';
-	if (!k || *d->p++ != 'E')
+	if (!k || *d->p != 'E')	/* never step past the end */
 		return dm_fail(d);
+	d->p++;
 	if (is_enum)
 		return (!neg || dm_puts(d, "-")) && dm_puts(d, digits);
 	if (kind == 'b' && !neg && (!strcmp(digits, "0") || !strcmp(digits, "1")))
@@ -353,7 +357,7 @@ bool demangle_vtable(const char *symbol, char *out, size_t len)
 	} else {
 		d.p += 4;
 		dm_type(&d);
-		if (*d.p)	/* something after the type */
+		if (!d.bad && *d.p)	/* something after the type */
 			d.bad = true;
 	}
 	if (d.bad)

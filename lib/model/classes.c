@@ -42,6 +42,8 @@ void class_census_merge(struct class_census *c)
 {
 	size_t out = 0;
 
+	if (c->nclasses < 2)
+		return;		/* (qsort wants a non-null array) */
 	qsort(c->classes, c->nclasses, sizeof(*c->classes), by_symbol);
 	for (size_t i = 0; i < c->nclasses; i++) {
 		if (out && !strcmp(c->classes[out - 1].symbol, c->classes[i].symbol)) {
