@@ -109,6 +109,7 @@ int leaks_before_read(pid_t pid, struct prof_before *b, struct error *err)
 	census_why(b, obs, &vt, vt_error);
 	alloc_detail_free(&detail);
 	vtables_free(&vt);
+	observation_release(obs);
 	free(obs);
 	return ret == -ESRCH || ret == -EINTR ? ret : 0;
 }
