@@ -171,9 +171,20 @@ int cmd_exit_code(int code);
  * {"message", "code" (the errno name), "exit"}}. */
 int cmd_fail_json(const struct error *err, bool json);
 
+/* Set by cmd_parse when the command line asks for --json: usage errors
+ * then also print the JSON error object, with "code": "usage". */
+extern bool cmd_json_errors;
+
 /* Prints "heapdoc <cmd>: <msg>", the usage line, and returns EXIT_USAGE. */
 int cmd_usage_error(const struct cmd_entry *cmd, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+
+/* Writes what write() prints into path atomically, for readers that must
+ * never see half a file (node_exporter's textfile collector): into
+ * path.tmp, flushed, then renamed over path.  -errno with the file named
+ * when it cannot; path.tmp is then removed. */
+int cmd_write_atomically(const char *path, void (*write)(FILE *out, void *arg), void *arg,
+			 struct error *err);
 
 /* Parses a pid argument: a positive decimal number and nothing else; a
  * usage error when it is not one. */
@@ -201,8 +212,11 @@ int cmd_load_recording(const char *path, struct observation *obs, struct recordi
 
 /* Judges r->obs and prints the triage report r describes (r->ended: how
  * the window ended, "complete" or NULL when it ran its course; the sites
- * of --sites when any); returns the verdict's exit code.  r->verdict and
- * r->knobs are the judge's while it prints, NULL again after. */
+ * of --sites when any) to f; returns the verdict's exit code.  r->verdict
+ * and r->knobs are the judge's while it prints, NULL again after. */
+int cmd_print_verdict(FILE *f, struct triage_report *r, enum cmd_output out);
+
+/* cmd_print_verdict on stdout. */
 int cmd_report_verdict(struct triage_report *r, enum cmd_output out);
 
 /* Says on stderr that the watched process ended (how), after its report

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/json.h"
 #include "cmd.h"
@@ -61,36 +62,72 @@ int cmd_fail(const struct error *err)
 	return cmd_exit_code(err->code);
 }
 
-int cmd_fail_json(const struct error *err, bool json)
+bool cmd_json_errors;
+
+/* DESIGN.md's error object on stdout. */
+static void print_json_error(const char *message, const char *code, int exit_code)
 {
-	int code = cmd_fail(err);
 	struct json j;
 
-	if (!json)
-		return code;
 	json_init(&j, stdout, true);
 	json_object_begin(&j, NULL);
 	json_int(&j, "schema", 1);
 	json_object_begin(&j, "error");
-	json_string(&j, "message", err->msg[0] ? err->msg : "unknown error");
-	json_string(&j, "code", strerrorname_np(-err->code) ? strerrorname_np(-err->code) : "");
-	json_int(&j, "exit", code);
+	json_string(&j, "message", message);
+	json_string(&j, "code", code);
+	json_int(&j, "exit", exit_code);
 	json_object_end(&j);
 	json_object_end(&j);
 	json_finish(&j);
+}
+
+int cmd_fail_json(const struct error *err, bool json)
+{
+	int code = cmd_fail(err);
+
+	if (json)
+		print_json_error(err->msg[0] ? err->msg : "unknown error",
+				 strerrorname_np(-err->code) ? strerrorname_np(-err->code) : "",
+				 code);
 	return code;
 }
 
 int cmd_usage_error(const struct cmd_entry *cmd, const char *fmt, ...)
 {
+	char msg[512];
 	va_list ap;
 
-	fprintf(stderr, "heapdoc %s: ", cmd->name);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+	fprintf(stderr, "heapdoc %s: %s\n", cmd->name, msg);
+	if (cmd_json_errors)
+		print_json_error(msg, "usage", EXIT_USAGE);
 	cmd_print_usage(stderr, cmd);
 	fprintf(stderr, "Try 'heapdoc %s --help'.\n", cmd->name);
 	return EXIT_USAGE;
+}
+
+int cmd_write_atomically(const char *path, void (*write)(FILE *out, void *arg), void *arg,
+			 struct error *err)
+{
+	char tmp[4096];
+	FILE *f;
+	int rc = 0;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
+		return error_set(err, -ENAMETOOLONG, "%s: name too long", path);
+	f = fopen(tmp, "we");
+	if (!f)
+		return error_set(err, -errno, "%s: %m", tmp);
+	write(f, arg);
+	if (fflush(f) || fsync(fileno(f)))
+		rc = error_set(err, -errno, "%s: %m", tmp);
+	if (fclose(f) && !rc)
+		rc = error_set(err, -errno, "%s: %m", tmp);
+	if (!rc && rename(tmp, path) < 0)
+		rc = error_set(err, -errno, "renaming %s to %s: %m", tmp, path);
+	if (rc)
+		unlink(tmp);
+	return rc;
 }

@@ -253,6 +253,10 @@ bool cmd_parse(const struct cmd_entry *cmd, int argc, char **argv, struct cmd_ar
 
 	memset(a, 0, sizeof(*a));
 	a->cmd = cmd;
+	/* A script that asked for JSON reads a usage error as JSON too. */
+	cmd_json_errors = false;
+	for (int i = 1; i < argc && strcmp(argv[i], "--"); i++)
+		cmd_json_errors |= !strcmp(argv[i], "--json");
 	for (size_t i = 0; i < n; i++) {
 		const struct cmd_option *o = &cmd->options[i];
 

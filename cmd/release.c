@@ -94,8 +94,8 @@ static int release_exec(const struct cmd_args *a)
 	if (release_run(&c, &r, &err) < 0)
 		return cmd_fail_json(&err, a->set[REL_JSON]);
 	rep = (struct act_report){
-		.pid = c.pid, .comm = c.status.name, .allocator = alloc_kind_name(c.id.kind),
-		.version = c.id.version, .release = &r, .dry_run = c.opts.dry_run,
+		.pid = c.pid, .comm = c.status.name, .alloc = &c.id, .release = &r,
+		.dry_run = c.opts.dry_run,
 		.cost = &r.cost,
 	};
 	return cmd_act_report(&c, &rep, r.done, true, a->set[REL_JSON]);

@@ -6,6 +6,7 @@
 
 #include "act.h"
 #include "cmd.h"
+#include "observe/proc.h"
 #include "judge/settings.h"
 #include "report/act.h"
 
@@ -93,6 +94,7 @@ static int set_exec(const struct cmd_args *a)
 	struct act_change ch[SETTINGS_MAX];
 	struct knob permanent[SETTINGS_MAX];
 	struct act_report rep = { 0 };
+	struct environ env = { 0 };
 	struct act_cost cost;
 	struct error err = { 0 };
 	bool lowers = false;
@@ -112,15 +114,17 @@ static int set_exec(const struct cmd_args *a)
 		return cmd_fail_json(&err, a->set[SET_JSON]);
 	rep.pid = c.pid;
 	rep.comm = c.status.name;
-	rep.allocator = alloc_kind_name(c.id.kind);
-	rep.version = c.id.version;
+	rep.alloc = &c.id;
 	rep.req = req;
 	rep.changes = ch;
 	rep.n = n;
 	rep.cost = &cost;
 	rep.permanent = permanent;
-	rep.npermanent = settings_permanent(c.id.kind, c.id.prefix, req, n, permanent,
+	/* The process's environment says which spelling wins there. */
+	proc_read_environ("", c.pid, &env, NULL);
+	rep.npermanent = settings_permanent(c.id.kind, c.id.prefix, &env, req, n, permanent,
 					    SETTINGS_MAX);
+	environ_free(&env);
 	for (size_t i = 0; i < n; i++)
 		lowers |= settings_lowers_rss(req[i].def, &ch[i].old, &req[i].value);
 	return cmd_act_report(&c, &rep, true, lowers, a->set[SET_JSON]);

@@ -94,7 +94,7 @@ static int stats_exec(const struct cmd_args *a)
 		stats_print_text(stdout, obs, &detail);
 	fflush(stdout);
 	st = detail.glibc;
-	if (!st && !detail.jemalloc && !detail.tcmalloc) {
+	if (!st && !detail.jemalloc && !detail.tcmalloc && !detail.mimalloc) {
 		/* The figures that need no allocator view were printed; the
 		 * exit status says the allocator itself could not be read. */
 		fprintf(stderr, "heapdoc: %s\n", obs->summary.why_invalid);

@@ -16,7 +16,7 @@
 static int triage_exec(const struct cmd_args *a);
 
 enum { TRIAGE_DURATION, TRIAGE_INTERVAL, TRIAGE_ONCE, TRIAGE_LATENCY, TRIAGE_SITES,
-       TRIAGE_JSON, TRIAGE_PROMETHEUS, TRIAGE_FROM, TRIAGE_OUTPUT };
+       TRIAGE_JSON, TRIAGE_PROMETHEUS, TRIAGE_FROM, TRIAGE_OUTPUT, TRIAGE_PROMETHEUS_FILE };
 
 const struct cmd_entry cmd_triage_entry = {
 	.name = "triage",
@@ -61,6 +61,12 @@ const struct cmd_entry cmd_triage_entry = {
 		[TRIAGE_FROM] = { .name = "from", .type = CMD_STRING, .value_name = "FILE",
 			.help = "judge a recording (written by -o) instead of a live process; "
 			"no pid" },
+		[TRIAGE_PROMETHEUS_FILE] = { .name = "prometheus-file", .type = CMD_STRING,
+			.value_name = "PATH",
+			.help = "write the Prometheus text format to PATH atomically (PATH.tmp, "
+			"then renamed), for node_exporter's textfile collector, and exit 0 "
+			"whatever the verdict; a process that cannot be observed gets "
+			"heapdoc_up 0 and heapdoc_exit_code", .group = 1 },
 		[TRIAGE_OUTPUT] = { .name = "output", .letter = 'o', .type = CMD_STRING,
 			.value_name = "FILE",
 			.help = "also write what is observed to FILE as it is seen: a recording "
@@ -71,8 +77,9 @@ const struct cmd_entry cmd_triage_entry = {
 		  "watch until the verdict is clear, then it, its evidence and the knobs" },
 		{ "heapdoc triage --duration 30s --json 4242 | jq -r .verdict",
 		  "only the verdict's name, after a 30 s window, for a script" },
-		{ "heapdoc triage --once --prometheus 4242 > /var/lib/node_exporter/heapdoc.prom.tmp",
-		  "one snapshot as metrics for node_exporter's textfile collector" },
+		{ "heapdoc triage --once --prometheus-file /var/lib/node_exporter/heapdoc.prom 4242",
+		  "one snapshot as metrics for node_exporter's textfile collector, written "
+		  "atomically; exit 0 whatever the verdict" },
 		{ "heapdoc triage --sites --duration 30s 4242",
 		  "the verdict and, if it is a leak, the code whose allocations keep growing" },
 		{ "heapdoc triage -o incident.jsonl 4242",
@@ -103,6 +110,7 @@ struct triage_opts {
 	bool sites;
 	enum cmd_output out;
 	const char *from, *output;	/* recordings to read, to write; NULL: none */
+	const char *prom_file;		/* --prometheus-file, or NULL */
 };
 
 static int duration_option(const struct cmd_args *a, struct triage_opts *o)
@@ -132,6 +140,7 @@ static int triage_options(const struct cmd_args *a, struct triage_opts *o)
 		       a->set[TRIAGE_PROMETHEUS] ? CMD_OUT_PROMETHEUS : CMD_OUT_TEXT,
 		.from = a->value[TRIAGE_FROM],
 		.output = a->value[TRIAGE_OUTPUT],
+		.prom_file = a->value[TRIAGE_PROMETHEUS_FILE],
 	};
 	if (o->from) {
 		/* What was recorded is judged as it was recorded. */
@@ -212,6 +221,35 @@ static int triage_watch(struct triage_opts *opt, struct observation *obs,
 	return ret;
 }
 
+/* --prometheus-file: the textfile collector reads only whole files, and a
+ * script's `&&` must not keep a non-healthy verdict from being published:
+ * written to PATH.tmp, renamed, exit 0.  A process that could not be
+ * observed gets heapdoc_up 0 and the exit code it would have had. */
+struct prom_job {
+	struct triage_report *r;	/* NULL: the failure below */
+	pid_t pid;
+	int exit_code;
+};
+
+static void prom_write(FILE *out, void *arg)
+{
+	struct prom_job *j = arg;
+
+	if (j->r)
+		cmd_print_verdict(out, j->r, CMD_OUT_PROMETHEUS);
+	else
+		triage_print_prometheus_failure(out, j->pid, NULL, j->exit_code);
+}
+
+static int prom_file(const char *path, struct prom_job *j)
+{
+	struct error err = { 0 };
+
+	if (cmd_write_atomically(path, prom_write, j, &err) < 0)
+		return cmd_fail(&err);
+	return EXIT_OK;
+}
+
 static int triage_exec(const struct cmd_args *a)
 {
 	struct triage_opts opt;
@@ -220,6 +258,7 @@ static int triage_exec(const struct cmd_args *a)
 	struct watch_result res = { .end = WATCH_COMPLETE };
 	struct recording_info info = { 0 };
 	struct triage_sites *ts = calloc(1, sizeof(*ts));
+	struct triage_report r;
 	int ret;
 
 	ret = triage_options(a, &opt);
@@ -233,15 +272,20 @@ static int triage_exec(const struct cmd_args *a)
 			 triage_watch(&opt, obs, ts, &res, &err);
 	if (ret) {
 		ret = cmd_fail_json(&err, opt.out == CMD_OUT_JSON);
+		if (opt.prom_file)
+			ret = prom_file(opt.prom_file, &(struct prom_job){ .pid = opt.w.pid,
+									   .exit_code = ret });
 		goto out;
 	}
-	ret = cmd_report_verdict(&(struct triage_report){ .obs = obs,
-		.ended = opt.from ? info.end : res.how, .sites_asked = opt.sites,
-		.profile = ts->ranked ? &ts->prof : NULL,
-		.sites = ts->ranked ? &ts->ranking : NULL, .sites_why = ts->why }, opt.out);
-	/* A process that ended is 3, as for every command; the report of what
-	 * was seen is printed all the same. */
-	if (res.end == WATCH_GONE)
+	r = (struct triage_report){ .obs = obs, .ended = opt.from ? info.end : res.how,
+		.sites_asked = opt.sites, .profile = ts->ranked ? &ts->prof : NULL,
+		.sites = ts->ranked ? &ts->ranking : NULL, .sites_why = ts->why };
+	ret = opt.prom_file ? prom_file(opt.prom_file, &(struct prom_job){ .r = &r }) :
+			      cmd_report_verdict(&r, opt.out);
+	/* A process that ended is 3, as for every command (but for the
+	 * textfile collector, which has its metrics); the report of what was
+	 * seen is printed all the same. */
+	if (res.end == WATCH_GONE && !opt.prom_file)
 		ret = cmd_gone(obs->pid, res.how);
 out:
 	if (obs)

@@ -53,7 +53,7 @@ int cmd_load_recording(const char *path, struct observation *obs, struct recordi
 	return 0;
 }
 
-int cmd_report_verdict(struct triage_report *r, enum cmd_output out)
+int cmd_print_verdict(FILE *f, struct triage_report *r, enum cmd_output out)
 {
 	struct verdict *v = calloc(1, sizeof(*v));
 	struct knobs *ks = calloc(1, sizeof(*ks));
@@ -73,23 +73,28 @@ int cmd_report_verdict(struct triage_report *r, enum cmd_output out)
 	r->knobs = ks;
 	switch (out) {
 	case CMD_OUT_JSON:
-		triage_print_json(stdout, r);
+		triage_print_json(f, r);
 		break;
 	case CMD_OUT_PROMETHEUS:
-		triage_print_prometheus(stdout, r);
+		triage_print_prometheus(f, r);
 		break;
 	case CMD_OUT_TEXT:
-		style_for(stdout, &s);
-		triage_print_text(stdout, r, &s);
+		style_for(f, &s);
+		triage_print_text(f, r, &s);
 		break;
 	}
-	fflush(stdout);
+	fflush(f);
 	code = cmd_verdict_exit_code(v->kind);
 	r->verdict = NULL;
 	r->knobs = NULL;
 	free(v);
 	free(ks);
 	return code;
+}
+
+int cmd_report_verdict(struct triage_report *r, enum cmd_output out)
+{
+	return cmd_print_verdict(stdout, r, out);
 }
 
 int cmd_gone(pid_t pid, const char *how)

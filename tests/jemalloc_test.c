@@ -341,6 +341,9 @@ START_TEST(test_summarise)
 	st->opt = (struct jemalloc_opt){ .narenas = 8, .dirty_decay_ms = 10000,
 					 .muzzy_decay_ms = 0, .background_thread = 0,
 					 .tcache = 1, .prof = 0, .retain = 1 };
+	st->live = (struct jemalloc_live){ .background_thread = -1,
+					   .dirty_decay_ms = PARAM_UNSET,
+					   .muzzy_decay_ms = PARAM_UNSET };
 	jemalloc_summarise(st, &sum, &p);
 	ck_assert(sum.valid);
 	ck_assert_str_eq(sum.source, "mallctl");
@@ -353,6 +356,15 @@ START_TEST(test_summarise)
 	ck_assert_int_eq(p.dirty_decay_ms, 10000);
 	ck_assert_int_eq(p.background_thread, 0);
 	ck_assert_int_eq(p.trim_threshold, PARAM_UNSET);
+
+	/* The settings as they are now win over the start-up options: a
+	 * background thread started at run time (redis), a decay changed. */
+	st->live = (struct jemalloc_live){ .background_thread = 1, .dirty_decay_ms = -1,
+					   .muzzy_decay_ms = 500 };
+	jemalloc_summarise(st, &sum, &p);
+	ck_assert_int_eq(p.background_thread, 1);
+	ck_assert_int_eq(p.dirty_decay_ms, -1);
+	ck_assert_int_eq(p.muzzy_decay_ms, 500);
 	free(st);
 }
 END_TEST

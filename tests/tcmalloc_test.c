@@ -195,7 +195,7 @@ START_TEST(test_triage_verdicts)
 	ck_assert_int_eq(run_heapdoc(once, out, sizeof(out), NULL, 0), 12);	/* EXIT_UNPURGED */
 	ck_assert_str_eq(json_string_at(out, "verdict", (char[32]){ 0 }, 32), "unpurged");
 	ck_assert_str_eq(json_string_at(out, "allocator.source", (char[16]){ 0 }, 16), "property");
-	ck_assert(strstr(strstr(out, "\"knobs\""), "TCMALLOC_RELEASE_RATE"));
+	ck_assert(strstr(strstr(out, "\"knobs\""), "TCMALLOC_AGGRESSIVE_DECOMMIT"));
 	fixture_stop(&f);
 
 	fixture_start(&f, "tc_leak", grow, NULL);

@@ -349,6 +349,36 @@ int json_index_of(const char *doc, const char *path, const char *key, const char
 	return found;
 }
 
+/* The path of member key of the knob named knob ("knobs[3].value"), or
+ * false when there is no such knob or the member is absent or null. */
+static bool knob_path(const char *json, const char *knob, const char *key, char *path,
+		      size_t len)
+{
+	int i = json_index_of(json, "knobs", "name", knob);
+
+	if (i < 0)
+		return false;
+	snprintf(path, len, "knobs[%d].%s", i, key);
+	return json_has(json, path) && !json_is_null(json, path);
+}
+
+const char *json_knob_field(const char *json, const char *knob, const char *key, char *buf,
+			    size_t len)
+{
+	char path[128];
+
+	buf[0] = '\0';
+	return knob_path(json, knob, key, path, sizeof(path)) ?
+	       json_string_at(json, path, buf, len) : buf;
+}
+
+double json_knob_number(const char *json, const char *knob, const char *key)
+{
+	char path[128];
+
+	return knob_path(json, knob, key, path, sizeof(path)) ? json_number_at(json, path) : -1;
+}
+
 int slurp(const char *path, char *buf, size_t len)
 {
 	FILE *f = fopen(path, "r");
@@ -360,6 +390,27 @@ int slurp(const char *path, char *buf, size_t len)
 	buf[n] = '\0';
 	fclose(f);
 	return 0;
+}
+
+long long rss_of(pid_t pid)
+{
+	char path[64], status[4096];
+	const char *line;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	ck_assert_int_ge(slurp(path, status, sizeof(status)), 0);
+	line = strstr(status, "VmRSS:");
+	ck_assert_msg(line, "no VmRSS in %s", path);
+	return strtoll(line + 6, NULL, 10) * 1024;
+}
+
+void assert_rss_fell(const char *what, long long before, long long after, double said,
+		     double share)
+{
+	fprintf(stderr, "%s: RSS %lld -> %lld MiB, said %.0f MiB\n", what, before >> 20,
+		after >> 20, said / 1048576);
+	ck_assert_msg(before - after >= share * said, "%s: RSS %lld -> %lld, said %.0f", what,
+		      before, after, said);
 }
 
 int http_get(int port, const char *request_line, char *body, size_t len)

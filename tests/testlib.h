@@ -85,6 +85,13 @@ bool json_is_null(const char *doc, const char *path);
  * the string value ("knobs", "name", "MALLOC_ARENA_MAX"); -1 when none. */
 int json_index_of(const char *doc, const char *path, const char *key, const char *value);
 
+/* The string value of key in the knob object named knob, in heapdoc's
+ * JSON (knobs --json, triage --json); "" when there is no such knob or
+ * key.  Returns buf. */
+const char *json_knob_field(const char *json, const char *knob, const char *key, char *buf,
+			    size_t len);
+/* The same for a number; -1 when absent (or null). */
+double json_knob_number(const char *json, const char *knob, const char *key);
 /* Sends request_line ("GET /metrics HTTP/1.1") to 127.0.0.1:port with a
  * Host header and reads the answer to the end: the status code (-1 when
  * nothing came back), the body into body (NUL-terminated, cut to len). */
@@ -92,5 +99,15 @@ int http_get(int port, const char *request_line, char *body, size_t len);
 
 /* Reads a whole small file into buf (NUL-terminated); -1 on failure. */
 int slurp(const char *path, char *buf, size_t len);
+
+/* VmRSS of pid, in bytes; fails the test when it cannot be read. */
+long long rss_of(pid_t pid);
+
+/* A knob or release applied as printed: RSS went from before to after, and
+ * it said it would return said bytes.  Prints "what: RSS b -> a MiB, said
+ * s MiB" on stderr (the figures of the report) and fails the test unless
+ * RSS fell by at least share of what it said. */
+void assert_rss_fell(const char *what, long long before, long long after, double said,
+		     double share);
 
 #endif

@@ -15,6 +15,7 @@ const char *gap_kind_name(enum gap_kind kind)
 	case GAP_PINNING: return "pinning";
 	case GAP_ARENAS: return "arenas";
 	case GAP_UNPURGED: return "unpurged";
+	case GAP_HOLES: return "holes";
 	case GAP_UNKNOWN: break;
 	}
 	return "unknown";
@@ -100,27 +101,65 @@ static void gap_split_rss(const struct observation *obs, struct gap *g)
 	g->other_anon = IS_SET(g->alloc_owned) ? sub0(anon, g->alloc_owned) : anon;
 }
 
-/* Step 3: what most of the free space is. */
-static enum gap_kind gap_classify(const struct gap *g, const struct alloc_summary *sum)
+static double share_of(uint64_t part, uint64_t whole)
 {
-	uint64_t free_total = or_zero(sum->free_total);
+	return whole ? MIN(1.0, (double)part / (double)whole) : 0.0;
+}
 
-	if (!sum->valid)
+/* Step 3: what most of the free space is, and how much of the gap that
+ * explains (g->share).  Whole free pages apart from live data first (a
+ * knob or a release returns them); then arenas when the threads were seen
+ * taking turns (the arena count is the lever); then the largest of the
+ * three parts of the space between live chunks. */
+static enum gap_kind gap_classify(struct gap *g, const struct observation *obs)
+{
+	const struct alloc_summary *sum = &obs->summary;
+	uint64_t parts[3];
+	enum gap_kind kinds[3] = { GAP_PINNING, GAP_SIZE_CLASS, GAP_HOLES };
+	size_t best = 0;
+
+	/* An allocator that counts its free bytes but not where they sit
+	 * (scudo): the gap is real, its kind unknown. */
+	if (!sum->valid || (!IS_SET(sum->free_interleaved) && !IS_SET(sum->free_releasable)))
 		return GAP_UNKNOWN;
-	if (g->releasable > g->interleaved)
+	if (g->releasable > g->interleaved) {
+		g->share = share_of(g->releasable, g->bytes);
 		return GAP_UNPURGED;
-	/* Many arenas is the cause behind the other shapes when it applies:
-	 * the lever is the arena count, so name it first. */
-	if (g->too_many_arenas)
+	}
+	if (g->turns) {
+		g->share = share_of(g->arena_shared, g->bytes);
 		return GAP_ARENAS;
-	/* jemalloc: free regions inside slabs are its interleaved space. */
-	if (!isnan(g->slab_utilisation) && g->slab_utilisation < SLAB_HALF_EMPTY)
-		return GAP_SIZE_CLASS;
-	if (g->pinned * 2 >= g->interleaved && g->pinned)
-		return GAP_PINNING;
-	if (g->small_bytes * 2 >= free_total && g->small_bytes)
-		return GAP_SIZE_CLASS;
-	return GAP_PINNING;
+	}
+	/* jemalloc: free room inside live slabs and extents; half-empty
+	 * slabs are its size-class fragmentation. */
+	if (!isnan(g->slab_utilisation)) {
+		g->share = share_of(g->interleaved, g->bytes);
+		return g->slab_utilisation < SLAB_HALF_EMPTY ? GAP_SIZE_CLASS : GAP_HOLES;
+	}
+	parts[0] = g->pinned;
+	parts[1] = g->small_bytes;
+	parts[2] = g->holes;
+	for (size_t i = 1; i < 3; i++)
+		if (parts[i] > parts[best])
+			best = i;
+	g->share = share_of(parts[best], g->bytes);
+	return kinds[best];
+}
+
+/* Threads that took turns: the arenas' own peaks add up to well more than
+ * was ever in use at once, over more arenas than CPUs. */
+static void gap_turns(struct gap *g, const struct alloc_summary *sum)
+{
+	g->arena_peak_sum = sum->arena_peak_sum;
+	g->arena_peak_once = sum->arena_peak_once;
+	g->arena_samples = sum->arena_samples;
+	g->arena_shared = UNSET;
+	if (sum->arena_samples < TURNS_MIN_SAMPLES || !IS_SET(sum->arena_peak_sum) ||
+	    !IS_SET(sum->arena_peak_once))
+		return;
+	g->arena_shared = sub0(sum->arena_peak_sum, sum->arena_peak_once);
+	g->turns = g->narenas > g->effective_cpus && g->arena_shared >= GAP_MIN_BYTES &&
+		   (double)g->arena_shared >= LABEL_MIN_SHARE * (double)g->bytes;
 }
 
 /* Arenas the allocator needs for this many CPUs; more retain free memory.
@@ -143,7 +182,9 @@ void judge_gap(const struct observation *obs, struct gap *g)
 			   .pinned = UNSET, .trimmable = UNSET, .small_chunks = UNSET,
 			   .small_bytes = UNSET, .large_chunks = UNSET,
 			   .large_bytes = UNSET, .largest_free = UNSET,
-			   .slab_utilisation = NAN };
+			   .slab_utilisation = NAN, .holes = UNSET, .unresident = UNSET,
+			   .share = NAN, .arena_peak_sum = UNSET, .arena_peak_once = UNSET,
+			   .arena_shared = UNSET };
 	g->known = gap_figures(obs, &g->allocated, &g->resident);
 	g->effective_cpus = judge_effective_cpus(obs);
 	gap_split_rss(obs, g);
@@ -167,8 +208,11 @@ void judge_gap(const struct observation *obs, struct gap *g)
 		g->slab_utilisation = sum->slab_utilisation;
 		g->too_many_arenas = g->effective_cpus &&
 			g->narenas > arenas_expected(obs->alloc.kind, g->effective_cpus);
+		g->unresident = sum->free_unresident;
+		g->holes = sub0(g->interleaved, g->pinned + g->small_bytes);
+		gap_turns(g, sum);
 	}
-	g->kind = g->significant ? gap_classify(g, sum) : GAP_NONE;
+	g->kind = g->significant ? gap_classify(g, obs) : GAP_NONE;
 }
 
 void judge_pressure(const struct observation *obs, struct pressure *p)

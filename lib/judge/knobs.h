@@ -1,25 +1,35 @@
 /* Tuning advice: the allocator, its settings in force, the container and the
  * verdict in; the knobs to turn out, each sized to this process, with the
- * number that calls for it and how to apply it.
+ * number that calls for it, what it would change and how to apply it.
+ *
+ * A knob is printed only when it would move this process's numbers: its
+ * rule needs the evidence that it helps (threads taking turns for an arena
+ * cap, pages waiting for decay for a decay time, ...), its effect is sized
+ * from what was observed, and a setting already in force at the advised
+ * value is not advised.  Settings are written in the spelling that wins in
+ * this process: GLIBC_TUNABLES (merged with the process's own tunables)
+ * when it sets one, the prefixed MALLOC_CONF of a prefixed jemalloc.
  *
  * Pure, like the rest of lib/judge: the settings in force come from the
- * observation (the target's environment, and the allocator's own copy —
- * glibc's mp_, jemalloc's opt.* — when it was read).
+ * observation (the target's environment, and the allocator's own values as
+ * they are now — glibc's mp_, jemalloc's live mallctls — when read).
  */
 #ifndef HEAPDOC_JUDGE_KNOBS_H
 #define HEAPDOC_JUDGE_KNOBS_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "judge/triage.h"
 #include "model/observation.h"
 
 enum knob_kind {
 	KNOB_ENV,		/* an environment variable read when the process starts */
-	KNOB_CONF_OPTION,	/* one option of a conf variable (MALLOC_CONF): the
-				 * KNOB_ENV knob for that variable carries it */
-	KNOB_ALTERNATIVE,	/* another spelling of the KNOB_ENV knobs (GLIBC_TUNABLES) */
+	KNOB_CONF_OPTION,	/* one option of a conf variable (MALLOC_CONF,
+				 * GLIBC_TUNABLES): the KNOB_ENV knob for that
+				 * variable carries it, merged with the process's
+				 * own options */
 	KNOB_ACTION,		/* a one-off command on the running process */
 	KNOB_LIMIT,		/* a setting of the container */
 };
@@ -33,6 +43,9 @@ struct knob {
 					 * "allocator", "default", "cgroup"; NULL when unknown */
 	bool change;		/* value differs from what is in force */
 	char why[320];		/* the number that calls for it */
+	char effect[320];	/* what it would change, sized from what was seen */
+	uint64_t effect_bytes;	/* RSS it would return; UNSET when its effect is
+				 * not bytes given back (fault rate, time to OOM) */
 	char apply_env[300];	/* NAME=value */
 	char apply_systemd[320];	/* a line for the [Service] section of a drop-in */
 	char apply_kubernetes[320];	/* an entry for the container spec */
@@ -47,7 +60,7 @@ struct knobs {
 	size_t n;
 };
 
-/* "env", "conf-option", "alternative", "action", "limit". */
+/* "env", "conf-option", "action", "limit". */
 const char *knob_kind_name(enum knob_kind kind);
 
 /* Advice for obs, given the verdict judge_triage() reached on it (the
@@ -68,5 +81,10 @@ void knobs_conf_name(const char *prefix, char *out, size_t len);
  * when absent. */
 bool knobs_list_get(const char *list, char sep, char kv, const char *key,
 		    char *out, size_t len);
+
+/* Sets key to value in such a list (replaced in place, or appended), the
+ * other entries kept. */
+void knobs_list_set(char *list, size_t len, char sep, char kv, const char *key,
+		    const char *value);
 
 #endif

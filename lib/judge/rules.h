@@ -126,6 +126,23 @@
  * look the same: caches sized in minutes of traffic fill for minutes. */
 #define LEAK_CONFIRM_WINDOW_S 30.0
 
+/* A label of the gap (pinning, arenas, size-class, ...) names what holds
+ * the larger part of it; threads taking turns name it only when what their
+ * arenas could share is at least a quarter of the gap (GAP_MIN_SHARE's
+ * reasoning) and GAP_MIN_BYTES, seen over at least three reads of every
+ * arena (two can only show one moment against another). */
+#define LABEL_MIN_SHARE 0.25
+#define TURNS_MIN_SAMPLES 3
+
+/* An application's own pool: at least 8 blocks of one size of 64 KiB or
+ * more (glibc maps such blocks on their own: the mmap threshold) holding
+ * at least half of allocated, and 32 MiB (below that a pool is not where
+ * an incident's memory went).  A program known to keep a pool needs only
+ * allocated to be most of RSS. */
+#define POOL_MIN_BLOCKS 8
+#define POOL_MIN_SHARE 0.5
+#define POOL_MIN_BYTES (32 * MiB)
+
 /* Shared by the judge's files. */
 uint64_t judge_rss(const struct observation *obs);
 unsigned judge_effective_cpus(const struct observation *obs);

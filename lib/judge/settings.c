@@ -239,7 +239,8 @@ int settings_parse(enum alloc_kind kind, const char *prefix, const char *arg,
 bool settings_is_live(enum alloc_kind kind, const char *name)
 {
 	for (size_t i = 0; i < ARRAY_SIZE(defs); i++)
-		if (defs[i].kind == kind && (!name || !strcmp(defs[i].name, name)))
+		if (defs[i].kind == kind && (!name || !strcmp(defs[i].name, name) ||
+					     (defs[i].alias && !strcmp(defs[i].alias, name))))
 			return true;
 	return false;
 }
@@ -275,30 +276,54 @@ bool settings_lowers_rss(const struct setting_def *d, const struct act_value *ol
 	return d->returns < 0 ? w < o : w > o;
 }
 
-size_t settings_permanent(enum alloc_kind kind, const char *prefix,
-			  const struct setting_req *req, size_t n, struct knob *out, size_t max)
+/* One knob for a variable that carries options (MALLOC_CONF,
+ * GLIBC_TUNABLES): the process's own value with the requests merged in, so
+ * that its other options stay. */
+static void carrier(struct knob *k, const char *var, const char *cur, char sep, char kv,
+		    const struct setting_req *req, size_t n)
 {
-	char value[256] = "", v[64];
-	size_t m = 0, o = 0;
+	char value[256], v[64];
 
+	snprintf(value, sizeof(value), "%s", cur ? cur : "");
 	for (size_t i = 0; i < n; i++) {
 		const struct setting_def *d = req[i].def;
 
 		settings_format(d, &req[i].value, v, sizeof(v));
-		if (kind == ALLOC_JEMALLOC) {
-			o += snprintf(value + o, sizeof(value) - MIN(o, sizeof(value)), "%s%s:%s",
-				      o ? "," : "", d->name, v);
-		} else if (m < max) {
-			memset(&out[m], 0, sizeof(out[m]));
-			snprintf(out[m].name, sizeof(out[m].name), "%s", d->name);
-			knob_apply_env(&out[m++], d->name, v);
-		}
+		knobs_list_set(value, sizeof(value), sep, kv,
+			       sep == ':' && d->alias ? d->alias : d->name, v);
 	}
-	if (kind == ALLOC_JEMALLOC && n && m < max) {
+	memset(k, 0, sizeof(*k));
+	snprintf(k->name, sizeof(k->name), "%s", var);
+	knob_apply_env(k, var, value);
+}
+
+size_t settings_permanent(enum alloc_kind kind, const char *prefix, const struct environ *env,
+			  const struct setting_req *req, size_t n, struct knob *out, size_t max)
+{
+	const char *tunables = environ_get(env, "GLIBC_TUNABLES");
+	char conf[48], v[64];
+	size_t m = 0;
+
+	if (!n || !max)
+		return 0;
+	if (kind == ALLOC_JEMALLOC) {
+		knobs_conf_name(prefix, conf, sizeof(conf));
+		carrier(&out[0], conf, environ_get(env, conf), ',', ':', req, n);
+		return 1;
+	}
+	/* GLIBC_TUNABLES wins over the MALLOC_* variables: with it in the
+	 * process, only a line there keeps the setting. */
+	if (kind == ALLOC_GLIBC && tunables) {
+		carrier(&out[0], "GLIBC_TUNABLES", tunables, ':', '=', req, n);
+		return 1;
+	}
+	for (size_t i = 0; i < n && m < max; i++) {
+		const struct setting_def *d = req[i].def;
+
+		settings_format(d, &req[i].value, v, sizeof(v));
 		memset(&out[m], 0, sizeof(out[m]));
-		knobs_conf_name(prefix, out[m].name, sizeof(out[m].name));
-		knob_apply_env(&out[m], out[m].name, value);
-		m++;
+		snprintf(out[m].name, sizeof(out[m].name), "%s", d->name);
+		knob_apply_env(&out[m++], d->name, v);
 	}
 	return m;
 }

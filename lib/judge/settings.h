@@ -57,10 +57,12 @@ const char *settings_format(const struct setting_def *def, const struct act_valu
 bool settings_lowers_rss(const struct setting_def *def, const struct act_value *old,
 			 const struct act_value *want);
 
-/* The knobs that make the requests permanent (env, systemd, Kubernetes):
- * one per variable (jemalloc's options share one MALLOC_CONF).  Returns the
- * number filled in out[0..max). */
-size_t settings_permanent(enum alloc_kind kind, const char *prefix,
+/* The knobs that make the requests permanent (env, systemd, Kubernetes),
+ * in the spelling that wins in the process whose environment is env: one
+ * per variable, jemalloc's options in its (prefixed) MALLOC_CONF and
+ * glibc's in GLIBC_TUNABLES when the process has that variable, merged
+ * into the process's own value.  Returns the number filled in out[0..max). */
+size_t settings_permanent(enum alloc_kind kind, const char *prefix, const struct environ *env,
 			  const struct setting_req *req, size_t n, struct knob *out, size_t max);
 
 #endif

@@ -23,6 +23,7 @@
 
 #include "judge/evidence.h"
 #include "judge/rules.h"
+#include "judge/where.h"
 #include "judge/window.h"
 #include "base/human.h"
 #include "base/util.h"
@@ -79,60 +80,6 @@ static void ratio_evidence(struct verdict *v, const struct gap *g)
 		judge_evidence(v, "allocated %s ≈ resident %s (gap %s, %.0f%% of resident)",
 			 hb_bytes(&h, g->allocated), hb_bytes(&h, g->resident), hb_bytes(&h, g->bytes),
 			 g->resident ? 100.0 * g->bytes / g->resident : 0.0);
-}
-
-static const char *unpurged_where(enum alloc_kind kind)
-{
-	switch (kind) {
-	case ALLOC_GLIBC: return "the top chunk above the pad";
-	case ALLOC_JEMALLOC: return "dirty and muzzy extents waiting for decay";
-	case ALLOC_TCMALLOC: return "page-heap free spans";
-	default: return "free pages the allocator keeps";
-	}
-}
-
-static const char *release_call(enum alloc_kind kind)
-{
-	switch (kind) {
-	case ALLOC_GLIBC: return "malloc_trim(0)";
-	case ALLOC_JEMALLOC: return "a purge of every arena (arena.<all>.purge)";
-	case ALLOC_TCMALLOC: return "ReleaseFreeMemory()";
-	default: return "a release call";
-	}
-}
-
-static void where_evidence(struct verdict *v, const struct observation *obs, const struct gap *g)
-{
-	struct hb h = { .i = 0 };
-	uint64_t free_total = IS_SET(obs->summary.free_total) ? obs->summary.free_total : 0;
-
-	if (!g->significant || g->kind == GAP_UNKNOWN)
-		return;
-	if (g->releasable)
-		judge_evidence(v, "%s is whole free pages apart from live data (%s)",
-			 hb_bytes(&h, g->releasable), unpurged_where(obs->alloc.kind));
-	if (g->interleaved)
-		judge_evidence(v, "%s is free space between live chunks", hb_bytes(&h, g->interleaved));
-	if (g->pinned)
-		judge_evidence(v, "%s of it is whole free pages pinned between live chunks",
-			 hb_bytes(&h, g->pinned));
-	if (IS_SET(g->small_chunks) && g->small_chunks)
-		judge_evidence(v, "%" PRIu64 " free chunks under 1 KiB hold %s (%.0f%% of free space); "
-			 "the largest free chunk is %s", g->small_chunks, hb_bytes(&h, g->small_bytes),
-			 free_total ? 100.0 * g->small_bytes / free_total : 0.0,
-			 hb_bytes(&h, g->largest_free));
-	if (!isnan(g->slab_utilisation))
-		judge_evidence(v, "slabs are %.0f%% full: %.0f%% of their regions are free",
-			 100 * g->slab_utilisation, 100 * (1 - g->slab_utilisation));
-	if (g->narenas)
-		judge_evidence(v, "%u arena%s for %u effective CPU%s%s", g->narenas,
-			 g->narenas == 1 ? "" : "s", g->effective_cpus,
-			 g->effective_cpus == 1 ? "" : "s",
-			 g->kind == GAP_ARENAS ? ": free memory retained per arena" : "");
-	if (IS_SET(g->trimmable) && g->trimmable)
-		judge_evidence(v, "%s could return %s now%s", release_call(obs->alloc.kind),
-			       hb_bytes(&h, g->trimmable), v->cycle.held_at_peak ?
-			       ", to be taken back by the next cycle" : "");
 }
 
 /* ---- growth outside the allocator ----------------------------------------- */
@@ -342,14 +289,20 @@ static bool decide_gap(struct verdict *v, const struct observation *obs)
 	if (!g->significant)
 		return false;
 	if (g->kind == GAP_UNKNOWN) {
-		judge_decide(v, VERDICT_INCONCLUSIVE, "resident is %s allocated, but the "
-			     "allocator's free lists were not read (%s)", hb_ratio(&h, g->ratio),
-			     obs->summary.why_invalid[0] ? obs->summary.why_invalid : "no full read");
+		if (obs->summary.valid)
+			judge_decide(v, VERDICT_INCONCLUSIVE, "resident is %s allocated, but %s's "
+				     "statistics do not say where its free memory sits",
+				     hb_ratio(&h, g->ratio), alloc_kind_name(obs->alloc.kind));
+		else
+			judge_decide(v, VERDICT_INCONCLUSIVE, "resident is %s allocated, but the "
+				     "allocator's free lists were not read (%s)", hb_ratio(&h, g->ratio),
+				     obs->summary.why_invalid[0] ? obs->summary.why_invalid :
+				     "no full read");
 		v->leaning = VERDICT_FRAGMENTATION;
 	} else if (g->kind == GAP_UNPURGED) {
 		judge_decide(v, VERDICT_UNPURGED, "%s of resident memory is whole free pages the "
 			     "allocator has not returned (%s)", hb_bytes(&h, g->releasable),
-			     unpurged_where(obs->alloc.kind));
+			     judge_unpurged_where(obs->alloc.kind));
 	} else {
 		judge_decide(v, VERDICT_FRAGMENTATION, "resident %s is %s %sallocated %s (%s)",
 			     hb_bytes(&h, g->resident), hb_ratio(&h, g->ratio),
@@ -396,6 +349,23 @@ static bool decide_unsettled(struct verdict *v)
 	return true;
 }
 
+/* Memory in the application's own pool is in use as malloc sees it: a
+ * live set, whose size only the application can say it needs. */
+static void pool_decide(struct verdict *v)
+{
+	const struct pool *p = &v->pool;
+	struct hb h = { .i = 0 };
+	char blocks[160] = "";
+
+	if (IS_SET(p->blocks) && p->blocks >= POOL_MIN_BLOCKS)
+		snprintf(blocks, sizeof(blocks), ": %" PRIu64 " equal blocks of %s hold %s, %.0f%% "
+			 "of allocated", p->blocks, hb_bytes(&h, p->block_size), hb_bytes(&h, p->bytes),
+			 100 * p->share);
+	judge_decide(v, VERDICT_LIVE_SET, "the memory is held inside the application's own "
+	       "allocator (%s)%s; malloc sees it all in use", p->what ? p->what :
+	       "a pool of large blocks it carves up itself", blocks);
+}
+
 static void decide_with_allocator(struct verdict *v, const struct observation *obs)
 {
 	const struct trend *a = &v->allocated;
@@ -408,6 +378,8 @@ static void decide_with_allocator(struct verdict *v, const struct observation *o
 			     "(%u drops): too few cycles to tell whether a leak rides on them",
 			     v->cycle.drops);
 		v->leaning = v->pressure.near ? VERDICT_LIVE_SET : VERDICT_HEALTHY;
+	} else if (v->pool.held) {
+		pool_decide(v);
 	} else if (v->pressure.near) {
 		judge_decide(v, VERDICT_LIVE_SET, "the memory is really in use: allocated ≈ "
 			     "resident, stable, at %.0f%% of %s", 100 * v->pressure.ratio,
@@ -433,66 +405,13 @@ static void decide_without_allocator(struct verdict *v, const struct observation
 		       "leak cannot be told from fragmentation: %s", hb_rate(&h, v->rss.slope), why);
 		v->leaning = VERDICT_LEAK;
 	} else {
-		judge_decide(v, VERDICT_INCONCLUSIVE, "no allocator view: %s", why);
-		v->leaning = v->pressure.near ? VERDICT_LIVE_SET : VERDICT_HEALTHY;
+		/* Nothing to lean on: free memory held inside the allocator
+		 * (fragmentation, unpurged pages) is exactly what could not be
+		 * seen, so "healthy" would be a guess. */
+		judge_decide(v, VERDICT_INCONCLUSIVE, "fragmentation and unreturned free pages "
+			     "could not be judged without the allocator's view: %s", why);
+		v->leaning = v->pressure.near ? VERDICT_LIVE_SET : VERDICT_INCONCLUSIVE;
 	}
-}
-
-/* What an on-call engineer does next, given the verdict. */
-static void next_step(struct verdict *v, const struct observation *obs)
-{
-	const char *s = "";
-
-	switch (v->kind) {
-	case VERDICT_LEAK:
-		s = v->outside.significant && v->outside.share >= OUTSIDE_MAJORITY ?
-		    "find the allocation site (heapdoc leaks <pid>), and what maps the "
-		    "growth malloc does not see (the largest mappings in /proc/<pid>/smaps)" :
-		    "find the allocation site: heapdoc leaks <pid> ranks the stacks whose "
-		    "live bytes grow; no allocator knob fixes a leak";
-		break;
-	case VERDICT_FRAGMENTATION:
-		s = v->gap.kind == GAP_ARENAS ?
-		    "cap the arenas at the CPUs the process can use (knobs below); a release "
-		    "call returns the free pages now" :
-		    "a release call returns the whole free pages now; lasting fixes are in "
-		    "the allocation pattern (pools, arenas per lifetime) or another allocator";
-		break;
-	case VERDICT_UNPURGED:
-		s = "turn the release knobs below, or make one release call now";
-		break;
-	case VERDICT_LIVE_SET:
-		s = "the memory is in use: raise the limit or shrink the live set";
-		break;
-	case VERDICT_HEALTHY:
-		s = "nothing to do for the allocator";
-		break;
-	case VERDICT_INCONCLUSIVE:
-		if (obs->summary.corrupt) {
-			s = "the program has a memory bug (a write past a block, a double free, a "
-			    "use after free): run it under AddressSanitizer or valgrind; touch "
-			    "nothing of its allocator until then";
-			break;
-		}
-		if (v->outside.climbs) {
-			s = "find what maps the growing memory: the largest anonymous "
-			    "mappings in /proc/<pid>/smaps, then that allocator's own tools";
-			break;
-		}
-		if (!v->gap.known && obs->summary.why_invalid[0]) {
-			s = "give heapdoc the allocator's view (see the reason), or watch longer";
-			break;
-		}
-		if (v->watch_s) {
-			snprintf(v->next_step, sizeof(v->next_step), "watch for %.0f s or more "
-				 "(--duration %.0fs, or `heapdoc record`): %s", v->watch_s,
-				 v->watch_s, v->watch_why);
-			return;
-		}
-		s = "watch for longer (--duration 60s, or `heapdoc record`)";
-		break;
-	}
-	snprintf(v->next_step, sizeof(v->next_step), "%s", s);
 }
 
 void judge_triage(const struct observation *obs, struct verdict *v)
@@ -506,6 +425,7 @@ void judge_triage(const struct observation *obs, struct verdict *v)
 	judge_outside(obs, &v->rss, &v->allocated, &v->resident, &v->outside);
 	judge_pressure(obs, &v->pressure);
 	judge_slow_path(obs, &v->slow);
+	judge_pool(obs, v, &v->pool);
 
 	if (!obs->nsamples && !v->gap.known)
 		judge_decide(v, VERDICT_INCONCLUSIVE, "nothing was sampled");
@@ -538,7 +458,7 @@ void judge_triage(const struct observation *obs, struct verdict *v)
 	} else {
 		ratio_evidence(v, &v->gap);
 		judge_cycle_evidence(v);
-		where_evidence(v, obs, &v->gap);
+		judge_where(v, obs);
 		top_held_evidence(v, obs);
 		judge_trend_evidence(v, "allocated", &v->allocated);
 		judge_trend_evidence(v, "RSS", &v->rss);
@@ -559,5 +479,5 @@ void judge_triage(const struct observation *obs, struct verdict *v)
 			       obs->samples_estimated == 1 ? "" : "s",
 			       obs->samples_estimated == 1 ? "is one of the" : "are");
 	slow_evidence(v, obs, &v->slow);
-	next_step(v, obs);
+	judge_next_step(v, obs);
 }

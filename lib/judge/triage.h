@@ -90,6 +90,8 @@ enum gap_kind {
 	GAP_PINNING,		/* whole free pages held between live chunks */
 	GAP_ARENAS,		/* free space spread over more arenas than CPUs */
 	GAP_UNPURGED,		/* whole free pages apart from live data (top, dirty) */
+	GAP_HOLES,		/* free space between live chunks in pieces smaller than
+				 * a page: no release call can return it */
 };
 
 struct gap {
@@ -114,11 +116,43 @@ struct gap {
 	double slab_utilisation;	/* jemalloc: live regions / slab capacity; NAN elsewhere */
 	unsigned narenas, effective_cpus;
 	bool too_many_arenas;
+
+	/* The parts of interleaved: whole free pages (pinned), chunks under
+	 * 1 KiB (small_bytes), and the rest, pieces of larger free chunks
+	 * short of a whole page (holes).  Free memory a release already gave
+	 * back (or never touched) is apart: unresident, costing no RSS. */
+	uint64_t holes, unresident;
+	/* The kind's bytes over the gap: how much of it the label explains. */
+	double share;
+
+	/* Arenas over the window (alloc.h): threads that took turns leave
+	 * each arena holding its own peak; arena_shared is what they would
+	 * share under a cap, turns says it is worth the name. */
+	uint64_t arena_peak_sum, arena_peak_once, arena_shared;
+	unsigned arena_samples;
+	bool turns;
 };
 
 const char *gap_kind_name(enum gap_kind kind);	/* "pinning", ... */
 
 void judge_gap(const struct observation *obs, struct gap *out);
+
+/* ---- memory held inside the application's own allocator ------------------ */
+
+/* allocated high and stable, most of it in many blocks of one large size
+ * (memcached's 1 MiB slab pages), or a program known to keep a pool: the
+ * memory is in use as far as malloc can tell, and only the application's
+ * own statistics say how much of its pool is free. */
+struct pool {
+	bool held;		/* the verdict is about the pool */
+	uint64_t block_size, blocks, bytes;	/* the equal blocks; UNSET when unread */
+	double share;		/* bytes / allocated; NAN when unread */
+	const char *app;	/* a known pool user ("memcached"), or NULL */
+	const char *what;	/* its pool: "memcached's slab allocator" */
+	const char *stats;	/* where its own statistics are */
+	const char *size_knob;	/* what sizes the pool */
+};
+
 
 /* ---- step 2 over the window: growth the allocator does not explain ---- */
 
@@ -210,7 +244,7 @@ struct verdict {
 	/* For inconclusive: the verdict the evidence leans to, or kind itself. */
 	enum verdict_kind leaning;
 	char reason[VERDICT_LINE];	/* one line: why this verdict */
-	char next_step[VERDICT_LINE];	/* one line: what to do about it */
+	char next_step[2 * VERDICT_LINE];	/* one line: what to do about it */
 	/* The lines that decided it, with numbers, most important first. */
 	char evidence[VERDICT_MAX_EVIDENCE][VERDICT_LINE];
 	size_t nevidence;
@@ -227,6 +261,7 @@ struct verdict {
 	struct outside outside;
 	struct pressure pressure;
 	struct slow_path slow;
+	struct pool pool;
 };
 
 /* "healthy", "leak", "fragmentation", "unpurged", "live-set",
@@ -235,6 +270,8 @@ const char *verdict_name(enum verdict_kind kind);
 
 void judge_triage(const struct observation *obs, struct verdict *out);
 
+/* The pool, given the trends and the gap already in v. */
+void judge_pool(const struct observation *obs, const struct verdict *v, struct pool *out);
 /* Where resident (RSS without it) and allocated part ways: the first
  * sample from which the gap between them is worth a name (GAP_*) at nine
  * samples in ten to the end, when it was not at the start.  A working set

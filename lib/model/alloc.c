@@ -41,7 +41,8 @@ void alloc_params_clear(struct alloc_params *p)
 		.dirty_decay_ms = PARAM_UNSET, .muzzy_decay_ms = PARAM_UNSET,
 		.narenas = PARAM_UNSET, .background_thread = PARAM_UNSET,
 		.tcache = PARAM_UNSET, .retain = PARAM_UNSET,
-		.max_total_thread_cache_bytes = PARAM_UNSET,
+		.max_total_thread_cache_bytes = PARAM_UNSET, .purge_delay_ms = PARAM_UNSET,
+		.aggressive_decommit = PARAM_UNSET,
 	};
 }
 
@@ -59,4 +60,6 @@ void alloc_summary_invalid(struct alloc_summary *sum, const char *source, const 
 	sum->top_held_bytes = sum->top_held_by = UNSET;
 	sum->top_held_by_size = sum->top_held_by_free = UNSET;
 	sum->slab_utilisation = NAN;
+	sum->free_unresident = sum->arena_peak_sum = sum->arena_peak_once = UNSET;
+	sum->pool_block_size = sum->pool_blocks = sum->pool_bytes = UNSET;
 }

@@ -69,7 +69,13 @@ struct alloc_summary {
 	uint64_t free_small_chunks, free_small_bytes;	/* free chunks under 1 KiB */
 	uint64_t free_large_chunks, free_large_bytes;	/* free chunks of 1 KiB or more */
 	uint64_t largest_free;		/* the biggest free chunk outside the top */
-	uint64_t pinned_bytes;		/* whole free pages between live chunks */
+	uint64_t pinned_bytes;		/* whole free pages between live chunks, in RAM
+					 * (pagemap) when that could be read */
+	/* Whole free pages inside free chunks that are not in RAM: given back
+	 * by a release (malloc_trim) or never touched.  Free, but costing no
+	 * RSS: left out of free_interleaved and pinned_bytes.  UNSET when
+	 * residency could not be read or the allocator has no such figure. */
+	uint64_t free_unresident;
 	uint64_t top_size;		/* glibc: Σ top chunks; UNSET elsewhere */
 	/* glibc: free bytes that live chunks right below the tops hold away
 	 * from them (the top would absorb them, and trimming return them, once
@@ -81,6 +87,23 @@ struct alloc_summary {
 	uint64_t top_held_by, top_held_by_size, top_held_by_free;
 	bool top_held_by_cached;
 	double slab_utilisation;	/* jemalloc: curregs / (nregs × curslabs); NAN elsewhere */
+
+	/* Arenas over the window (glibc): each arena's bytes in use at every
+	 * sample that read them all.  arena_peak_sum adds up each arena's own
+	 * highest; arena_peak_once is the highest of their total at one
+	 * sample.  Arenas that peak at different moments (threads taking
+	 * turns) make the first far larger than the second, and that
+	 * difference is what a cap on the arena count lets them share; threads
+	 * that allocate together peak together.  UNSET (0 samples) when not
+	 * measured. */
+	uint64_t arena_peak_sum, arena_peak_once;
+	unsigned arena_samples;
+
+	/* The commonest size among large blocks in use (glibc: mmapped
+	 * chunks, whole chunk size), how many of that size, and their bytes:
+	 * an application's own pool shows as many equal blocks holding most
+	 * of allocated.  UNSET when not read. */
+	uint64_t pool_block_size, pool_blocks, pool_bytes;
 };
 
 /* A summary of a read that could not be made: every figure UNSET, valid
@@ -101,6 +124,10 @@ struct alloc_params {
 	int64_t background_thread, tcache, retain;	/* 0/1 */
 	/* tcmalloc */
 	int64_t max_total_thread_cache_bytes;
+	int64_t aggressive_decommit;	/* 0/1, as tcmalloc has it now */
+	/* mimalloc: the delay before free pages go back (decommit_delay in
+	 * 2.0, purge_delay from 2.1), ms */
+	int64_t purge_delay_ms;
 };
 
 /* Sets every field of p to PARAM_UNSET. */

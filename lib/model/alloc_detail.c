@@ -9,5 +9,6 @@ void alloc_detail_free(struct alloc_detail *d)
 	free(d->glibc);
 	free(d->jemalloc);
 	free(d->tcmalloc);
+	free(d->mimalloc);
 	*d = (struct alloc_detail){ 0 };
 }

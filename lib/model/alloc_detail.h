@@ -7,12 +7,14 @@
 
 #include "model/glibc.h"
 #include "model/jemalloc.h"
+#include "model/mimalloc.h"
 #include "model/tcmalloc.h"
 
 struct alloc_detail {
 	struct glibc_state *glibc;
 	struct jemalloc_state *jemalloc;
 	struct tcmalloc_state *tcmalloc;
+	struct mimalloc_state *mimalloc;
 };
 
 /* Frees what d holds and empties it. */

@@ -68,11 +68,14 @@ TABLE(alloc_summary, S,
 	FIELD(S, corrupt_what, FIELD_STRING), FIELD(S, free_small_chunks, FIELD_U64),
 	FIELD(S, free_small_bytes, FIELD_U64), FIELD(S, free_large_chunks, FIELD_U64),
 	FIELD(S, free_large_bytes, FIELD_U64), FIELD(S, largest_free, FIELD_U64),
-	FIELD(S, pinned_bytes, FIELD_U64), FIELD(S, top_size, FIELD_U64),
+	FIELD(S, pinned_bytes, FIELD_U64), FIELD(S, free_unresident, FIELD_U64),
+	FIELD(S, top_size, FIELD_U64),
 	FIELD(S, top_held_bytes, FIELD_U64), FIELD(S, top_held_by, FIELD_U64),
 	FIELD(S, top_held_by_size, FIELD_U64), FIELD(S, top_held_by_free, FIELD_U64),
 	FIELD(S, top_held_by_cached, FIELD_BOOL),
-	FIELD(S, slab_utilisation, FIELD_DOUBLE));
+	FIELD(S, slab_utilisation, FIELD_DOUBLE), FIELD(S, arena_peak_sum, FIELD_U64), FIELD(S, arena_peak_once, FIELD_U64),
+	FIELD(S, arena_samples, FIELD_U32), FIELD(S, pool_block_size, FIELD_U64),
+	FIELD(S, pool_blocks, FIELD_U64), FIELD(S, pool_bytes, FIELD_U64));
 #undef S
 
 #define S struct alloc_params
@@ -83,7 +86,8 @@ TABLE(alloc_params, S,
 	FIELD(S, no_dyn_threshold, FIELD_BOOL), FIELD(S, dirty_decay_ms, FIELD_PARAM),
 	FIELD(S, muzzy_decay_ms, FIELD_PARAM), FIELD(S, narenas, FIELD_PARAM),
 	FIELD(S, background_thread, FIELD_PARAM), FIELD(S, tcache, FIELD_PARAM),
-	FIELD(S, retain, FIELD_PARAM), FIELD(S, max_total_thread_cache_bytes, FIELD_PARAM));
+	FIELD(S, retain, FIELD_PARAM), FIELD(S, max_total_thread_cache_bytes, FIELD_PARAM),
+	FIELD(S, aggressive_decommit, FIELD_PARAM), FIELD(S, purge_delay_ms, FIELD_PARAM));
 #undef S
 
 #define S struct sample

@@ -107,6 +107,7 @@ struct glibc_state {
 	uint64_t releasable;		/* Σ tops beyond the pad */
 	uint64_t free_interleaved;	/* in bins and fastbins: between live chunks */
 	uint64_t pinned;		/* whole free pages inside those free chunks */
+	uint64_t pinned_resident;	/* of which in RAM (pagemap); UNSET if unknown */
 	uint64_t largest_free;
 	uint64_t top_total;
 	uint64_t top_held;		/* Σ below_top_free: free space live chunks

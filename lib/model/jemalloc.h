@@ -13,6 +13,7 @@ struct jemalloc_arena {
 	unsigned index;
 	uint64_t nthreads;
 	uint64_t active, dirty, muzzy;
+	int64_t dirty_decay_ms, muzzy_decay_ms;	/* arena.<i>.*_decay_ms now; PARAM_UNSET */
 };
 
 /* One small size class, all arenas merged (stats.arenas.4096.bins.<j>). */
@@ -25,11 +26,21 @@ struct jemalloc_bin {
 	uint64_t nonfull_slabs;
 };
 
-/* The settings in force (opt.*); -1 for a decay time means "never". */
+/* The start-up options (opt.*); -1 for a decay time means "never". */
 struct jemalloc_opt {
 	int64_t narenas;
 	int64_t dirty_decay_ms, muzzy_decay_ms;
 	int background_thread, tcache, prof, retain;	/* 0/1, -1 unknown */
+};
+
+/* The settings as they are now, which the program (redis turns its
+ * background thread on at run time) or heapdoc set may have changed since
+ * start-up: the `background_thread` mallctl, and of the arenas' decay
+ * times the slowest (-1, "never", is the slowest); PARAM_UNSET / -1 when
+ * unknown. */
+struct jemalloc_live {
+	int background_thread;			/* 0/1, -1 unknown */
+	int64_t dirty_decay_ms, muzzy_decay_ms;
 };
 
 #define JEMALLOC_MAX_ARENAS 1024
@@ -48,6 +59,7 @@ struct jemalloc_state {
 	size_t nbins;
 	double slab_utilisation;	/* live bytes in slabs / their capacity */
 	struct jemalloc_opt opt;
+	struct jemalloc_live live;
 	pid_t tid;			/* the thread the calls ran in */
 	unsigned calls;			/* mallctl calls made */
 	uint64_t calls_us;		/* time spent inside them */

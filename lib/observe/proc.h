@@ -137,9 +137,11 @@ bool proc_have_capability(unsigned cap);
  * the one message for a thread id given where a process id belongs. */
 int proc_thread_error(pid_t pid, pid_t tgid, struct error *err);
 
-/* The -EACCES error for pid, saying what is needed: root or CAP_SYS_PTRACE,
- * and Yama's ptrace_scope (read under root) when it is above 0.  `what` ends
- * "permission denied ...": "reading /proc/42/maps", "attaching". */
+/* The -EACCES error for pid, naming who owns it and what is needed: its
+ * user, or CAP_SYS_PTRACE (which heapdoc lacks, or has and a security
+ * module overrides), and Yama's ptrace_scope (read under root) when it is
+ * above 0.  `what` ends "permission denied ...": "reading /proc/42/maps",
+ * "to trace it". */
 int proc_permission_error(const char *root, pid_t pid, const char *what,
 			  struct error *err);
 

@@ -3,6 +3,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/capability.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -84,20 +86,43 @@ static const char *ptrace_scope_meaning(int scope)
 	}
 }
 
+/* "nobody (uid 65534)", or "uid 1001" without a name for it. */
+static void owner_of(const char *root, pid_t pid, char *buf, size_t len)
+{
+	struct proc_status st;
+	struct error ignored;
+	struct passwd *pw;
+
+	if (proc_read_status(root, pid, &st, &ignored) < 0) {
+		snprintf(buf, len, "another user");
+		return;
+	}
+	pw = getpwuid(st.uid);
+	if (pw)
+		snprintf(buf, len, "%s (uid %u)", pw->pw_name, (unsigned)st.uid);
+	else
+		snprintf(buf, len, "uid %u", (unsigned)st.uid);
+}
+
 int proc_permission_error(const char *root, pid_t pid, const char *what,
 			  struct error *err)
 {
 	int scope = proc_ptrace_scope(root);
+	char owner[96], scope_why[160] = "";
 
+	owner_of(root, pid, owner, sizeof(owner));
 	if (scope > 0)
-		return error_set(err, -EACCES,
-				 "pid %d: permission denied %s: run as root or with "
-				 "CAP_SYS_PTRACE (/proc/sys/kernel/yama/ptrace_scope "
-				 "is %d: %s)", pid, what, scope,
-				 ptrace_scope_meaning(scope));
-	return error_set(err, -EACCES,
-			 "pid %d: permission denied %s: run as root or with "
-			 "CAP_SYS_PTRACE", pid, what);
+		snprintf(scope_why, sizeof(scope_why), "; /proc/sys/kernel/yama/ptrace_scope is %d: "
+			 "%s", scope, ptrace_scope_meaning(scope));
+	if (proc_have_capability(CAP_SYS_PTRACE))
+		return error_set(err, -EACCES, "pid %d, owned by %s: permission denied %s even "
+				 "with CAP_SYS_PTRACE: a security module, a seccomp filter or "
+				 "another user namespace refuses it%s", pid, owner, what, scope_why);
+	return error_set(err, -EACCES, "pid %d, owned by %s: permission denied %s: heapdoc "
+			 "runs as uid %u without CAP_SYS_PTRACE; run it as that user, or with "
+			 "CAP_SYS_PTRACE (root with its capabilities; a container needs "
+			 "--cap-add SYS_PTRACE or kubectl debug --profile=general)%s", pid, owner,
+			 what, (unsigned)geteuid(), scope_why);
 }
 
 int proc_explain_no_memory(const char *root, pid_t pid, struct error *err)

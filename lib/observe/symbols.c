@@ -10,8 +10,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
+
+#include "observe/proc.h"
 
 struct symbols {
 	pid_t pid;
@@ -52,6 +55,81 @@ static int find_elf_in_root(Dwfl_Module *mod, void **userdata, const char *name,
 	return fd;
 }
 
+static void build_id_hex(Dwfl_Module *mod, char *hex, size_t len)
+{
+	const unsigned char *bits;
+	GElf_Addr vaddr;
+	int n = dwfl_module_build_id(mod, &bits, &vaddr);
+
+	hex[0] = '\0';
+	for (int i = 0; i < n && (size_t)(2 * i + 2) < len; i++)
+		snprintf(hex + 2 * i, 3, "%02x", bits[i]);
+}
+
+/* Whether pid sees the files heapdoc sees: the same mount namespace. */
+static bool same_mounts(pid_t pid)
+{
+	char path[64];
+	struct stat mine, theirs;
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/mnt", (int)pid);
+	return stat("/proc/self/ns/mnt", &mine) == 0 && stat(path, &theirs) == 0 &&
+	       mine.st_ino == theirs.st_ino && mine.st_dev == theirs.st_dev;
+}
+
+/* Debug info where the user has it: inside the target's own root first,
+ * when it has one of its own (a container's debug packages), then
+ * libdwfl's standard search, which looks on the host (/usr/lib/debug by
+ * build-id, .gnu_debuglink) and asks debuginfod when DEBUGINFOD_URLS is
+ * set.  HEAPDOC_DEBUG_PATH replaces the host's places (tests use it to hide
+ * them). */
+static int find_debuginfo_rooted(Dwfl_Module *mod, void **userdata, const char *modname,
+				 Dwarf_Addr base, const char *file_name,
+				 const char *debuglink_file, GElf_Word debuglink_crc,
+				 char **debuginfo_file_name)
+{
+	struct symbols *s = userdata ? *userdata : NULL;
+	char hex[41], path[4096];
+	int fd;
+
+	build_id_hex(mod, hex, sizeof(hex));
+	if (s && hex[0] && hex[1] && hex[2] && !same_mounts(s->pid)) {
+		snprintf(path, sizeof(path), "/proc/%d/root/usr/lib/debug/.build-id/%.2s/%s.debug",
+			 (int)s->pid, hex, hex + 2);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd >= 0) {
+			*debuginfo_file_name = strdup(path);
+			return fd;
+		}
+	}
+	return dwfl_standard_find_debuginfo(mod, userdata, modname, base, file_name,
+					    debuglink_file, debuglink_crc, debuginfo_file_name);
+}
+
+pid_t symbols_pid(const struct symbols *s)
+{
+	return s->pid;
+}
+
+void symbols_debug_searched(const struct symbols *s, const char *build_id, char *buf,
+			    size_t len)
+{
+	const char *urls = getenv("DEBUGINFOD_URLS");
+	char id[48], root[160] = "", host[160];
+
+	snprintf(id, sizeof(id), "%.2s/%s.debug", build_id, build_id[0] ? build_id + 2 : "");
+	if (!same_mounts(s->pid))
+		snprintf(root, sizeof(root), "/proc/%d/root/usr/lib/debug/.build-id/%s (the "
+			 "process's own root), ", (int)s->pid, id);
+	if (s->debuginfo_path)
+		snprintf(host, sizeof(host), "%s (HEAPDOC_DEBUG_PATH)", s->debuginfo_path);
+	else
+		snprintf(host, sizeof(host), "/usr/lib/debug/.build-id/%s", id);
+	snprintf(buf, len, "%s%s, debuginfod %s%s%s", root, host,
+		 urls && *urls ? "at " : "(DEBUGINFOD_URLS unset)", urls ? urls : "",
+		 urls && *urls ? " (nothing there)" : "");
+}
+
 static int attach_userdata(Dwfl_Module *mod, void **userdata, const char *name,
 			   Dwarf_Addr base, void *arg)
 {
@@ -80,9 +158,16 @@ int symbols_open(struct symbols **out, pid_t pid, struct error *err)
 	s->pid = pid;
 	snprintf(probe, sizeof(probe), "/proc/%d/exe", (int)pid);
 	r = readlink(probe, s->exe, sizeof(s->exe) - 1);
+	/* The process's files (its exe, its root) need the same right as
+	 * tracing it: without it every module would look stripped. */
+	if (r < 0 && (errno == EACCES || errno == EPERM)) {
+		rc = proc_permission_error("", pid, "reading its files (/proc/<pid>/exe and root)",
+					   err);
+		goto out;
+	}
 	s->exe[r > 0 ? r : 0] = '\0';
 	s->callbacks.find_elf = find_elf_in_root;
-	s->callbacks.find_debuginfo = dwfl_standard_find_debuginfo;
+	s->callbacks.find_debuginfo = find_debuginfo_rooted;
 	/* NULL: libdwfl's default, ":.debug:/usr/lib/debug". */
 	s->debuginfo_path = getenv("HEAPDOC_DEBUG_PATH");
 	s->callbacks.debuginfo_path = &s->debuginfo_path;
@@ -286,11 +371,8 @@ void symbols_module_info(struct sym_module *m, struct sym_module_info *out)
 {
 	Dwfl_Module *mod = dwmod(m);
 	Dwarf_Addr start, end, bias = 0, dwbias;
-	const unsigned char *bits;
-	GElf_Addr vaddr;
 	const char *debugfile = NULL;
 	Elf *elf;
-	int n;
 
 	memset(out, 0, sizeof(*out));
 	elf = dwfl_module_getelf(mod, &bias);
@@ -301,9 +383,7 @@ void symbols_module_info(struct sym_module *m, struct sym_module_info *out)
 	out->bias = bias;
 	out->debug_file = debugfile;
 	out->has_symtab = debugfile || (elf && elf_has_section_type(elf, SHT_SYMTAB));
-	n = dwfl_module_build_id(mod, &bits, &vaddr);
-	for (int i = 0; i < n && i < 20; i++)
-		snprintf(out->build_id + 2 * i, 3, "%02x", bits[i]);
+	build_id_hex(mod, out->build_id, sizeof(out->build_id));
 }
 
 int symbols_place(struct symbols *s, uint64_t addr, struct sym_place *out)

@@ -127,4 +127,13 @@ int symbols_tls_offset(struct symbols *s, const struct sym_info *sym, int64_t *t
 int symbols_read_string(struct symbols *s, uint64_t addr, char *buf, size_t len,
 			struct error *err);
 
+/* The process the session reads. */
+pid_t symbols_pid(const struct symbols *s);
+
+/* Where debug info for a module with this build-id (hex) was looked for,
+ * in order, for a message: the process's own root, the host, debuginfod
+ * (or why not). */
+void symbols_debug_searched(const struct symbols *s, const char *build_id, char *buf,
+			    size_t len);
+
 #endif

@@ -3,7 +3,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <linux/capability.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -130,21 +129,9 @@ static int explain_eperm(pid_t pid, struct error *err)
 				 "pid %d: ptrace is disabled on this host "
 				 "(/proc/sys/kernel/yama/ptrace_scope is 3 until reboot)",
 				 pid);
-	if (!proc_have_capability(CAP_SYS_PTRACE)) {
-		if (scope >= 1)
-			return error_set(err, -EPERM,
-					 "pid %d: ptrace not permitted: run as root or "
-					 "with CAP_SYS_PTRACE "
-					 "(/proc/sys/kernel/yama/ptrace_scope is %d)",
-					 pid, scope);
-		return error_set(err, -EPERM,
-				 "pid %d: ptrace not permitted: run as the process's "
-				 "own user, as root, or with CAP_SYS_PTRACE", pid);
-	}
-	return error_set(err, -EPERM,
-			 "pid %d: ptrace not permitted even with CAP_SYS_PTRACE "
-			 "(a security module, seccomp filter or another user "
-			 "namespace refuses it)", pid);
+	/* Not another tracer, not Yama's 3: who owns it and what heapdoc
+	 * lacks (proc.h). */
+	return proc_permission_error("", pid, "to trace it", err);
 }
 
 /* Seizes one thread.  0: seized; 1: the thread is gone or exiting (nothing

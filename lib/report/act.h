@@ -15,8 +15,7 @@
 struct act_report {
 	pid_t pid;
 	const char *comm;
-	const char *allocator;		/* "glibc" ... */
-	const char *version;
+	const struct alloc_id *alloc;	/* which allocator was acted on */
 	/* release */
 	const struct act_release *release;
 	bool dry_run;

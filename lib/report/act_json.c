@@ -1,6 +1,7 @@
 /* heapdoc release and set, for scripts.  Bytes unless the key says so. */
 #include "base/util.h"
 #include "report/act.h"
+#include "report/allocator.h"
 #include "base/json.h"
 
 #define ACT_SCHEMA 1
@@ -108,10 +109,7 @@ void act_print_json(FILE *out, const struct act_report *r)
 	json_int(&j, "schema", ACT_SCHEMA);
 	json_int(&j, "pid", r->pid);
 	json_string(&j, "command", r->release ? "release" : "set");
-	json_object_begin(&j, "allocator");
-	json_string(&j, "name", r->allocator);
-	json_string(&j, "version", r->version);
-	json_object_end(&j);
+	allocator_json(&j, "allocator", r->alloc, NULL);
 	if (r->release)
 		json_release(&j, r);
 	else

@@ -12,8 +12,8 @@ static void print_header(FILE *out, const struct act_report *r, const char *cmd,
 			 const struct style *s)
 {
 	fprintf(out, "%sheapdoc %s%s: pid %d (%s), %s%s%s\n\n", style_bold(s), cmd,
-		style_reset(s), (int)r->pid, r->comm, r->allocator,
-		r->version && r->version[0] ? " " : "", r->version ? r->version : "");
+		style_reset(s), (int)r->pid, r->comm, alloc_kind_name(r->alloc->kind),
+		r->alloc->version[0] ? " " : "", r->alloc->version);
 }
 
 static void print_cost(FILE *out, const struct act_cost *c)

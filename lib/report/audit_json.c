@@ -7,6 +7,7 @@
 
 #include "base/util.h"
 #include "base/json.h"
+#include "report/allocator.h"
 
 static const char *const proto_names[] = { "tcp", "tcp6", "udp", "udp6", "unix" };
 
@@ -15,17 +16,12 @@ const char *audit_relro_name(const struct audit_module *m)
 	return !m->relro ? "none" : m->bind_now ? "full" : "partial";
 }
 
-static void allocator_json(struct json *j, const struct audit_obs *obs,
+static void audit_allocator_json(struct json *j, const struct audit_obs *obs,
 			   const struct audit_result *r)
 {
-	json_object_begin(j, "allocator");
-	json_string(j, "name", alloc_kind_name(obs->alloc.kind));
-	json_string(j, "version", obs->alloc.version[0] ? obs->alloc.version : NULL);
-	json_string(j, "path", obs->alloc.path[0] ? obs->alloc.path : NULL);
-	json_string(j, "link", obs->alloc.link == ALLOC_STATIC ? "static" : "shared");
+	allocator_json_begin(j, "allocator", &obs->alloc, NULL);
 	json_bool(j, "hardened", r->hardened);
 	json_string(j, "variant", r->variant[0] ? r->variant : NULL);
-	json_string(j, "evidence", obs->alloc.evidence);
 	json_object_end(j);
 }
 
@@ -142,7 +138,7 @@ void audit_print_json(FILE *out, const struct audit_obs *obs, const struct audit
 	json_int(&j, "schema", AUDIT_JSON_SCHEMA);
 	json_int(&j, "pid", obs->pid);
 	json_string(&j, "comm", obs->comm);
-	allocator_json(&j, obs, r);
+	audit_allocator_json(&j, obs, r);
 	checks_json(&j, r);
 	integrity_json(&j, obs, r);
 	exposure_json(&j, obs, r);

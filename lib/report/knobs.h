@@ -34,6 +34,5 @@ void knobs_print_json(FILE *out, const struct observation *obs, const struct ver
 void knobs_json_array(struct json *j, const char *key, const struct knobs *ks);
 void cgroup_json_object(struct json *j, const char *key, const struct cgroup_limits *cg);
 void pressure_json_object(struct json *j, const char *key, const struct pressure *p);
-void allocator_json_object(struct json *j, const char *key, const struct observation *obs);
 
 #endif

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "base/util.h"
+#include "report/allocator.h"
 
 static const char *nonempty(const char *s)
 {
@@ -25,6 +26,8 @@ void knobs_json_array(struct json *j, const char *key, const struct knobs *ks)
 		json_bool(j, "change", k->change);
 		json_string(j, "kind", knob_kind_name(k->kind));
 		json_string(j, "why", k->why);
+		json_string(j, "effect", nonempty(k->effect));
+		json_uint(j, "effect_bytes", k->effect_bytes);
 		json_object_begin(j, "apply");
 		json_string(j, "env", nonempty(k->apply_env));
 		json_string(j, "systemd", nonempty(k->apply_systemd));
@@ -76,24 +79,6 @@ void pressure_json_object(struct json *j, const char *key, const struct pressure
 	json_object_end(j);
 }
 
-void allocator_json_object(struct json *j, const char *key, const struct observation *obs)
-{
-	const struct alloc_id *id = &obs->alloc;
-
-	json_object_begin(j, key);
-	json_string(j, "name", alloc_kind_name(id->kind));
-	json_string(j, "version", nonempty(id->version));
-	json_string(j, "link", id->link == ALLOC_STATIC ? "static" : "shared");
-	json_string(j, "flavor", nonempty(id->flavor));
-	json_string(j, "prefix", nonempty(id->prefix));
-	json_string(j, "path", nonempty(id->path));
-	json_bool(j, "state_read", obs->summary.valid);
-	json_string(j, "source", obs->summary.valid ? nonempty(obs->summary.source) : NULL);
-	json_string(j, "why_unavailable",
-		    obs->summary.valid ? NULL : nonempty(obs->summary.why_invalid));
-	json_object_end(j);
-}
-
 void knobs_print_json(FILE *out, const struct observation *obs, const struct verdict *v,
 		      const struct knobs *ks)
 {
@@ -104,7 +89,7 @@ void knobs_print_json(FILE *out, const struct observation *obs, const struct ver
 	json_int(&j, "schema", 1);	/* DESIGN.md: keys are added, never renamed */
 	json_int(&j, "pid", obs->pid);
 	json_string(&j, "comm", obs->comm);
-	allocator_json_object(&j, "allocator", obs);
+	allocator_json(&j, "allocator", &obs->alloc, &obs->summary);
 	cgroup_json_object(&j, "cgroup", &obs->cgroup);
 	json_uint(&j, "host_cpus", obs->host_cpus);
 	json_uint(&j, "rss", IS_SET(v->gap.rss) ? v->gap.rss : UNSET);

@@ -43,6 +43,8 @@ void knobs_print_section(FILE *out, const struct knobs *ks, const struct style *
 				fprintf(out, "  %s(not set)%s\n", style_dim(s), style_reset(s));
 		}
 		fprintf(out, "      why: %s\n", k->why);
+		if (k->effect[0])
+			fprintf(out, "      effect: %s\n", k->effect);
 		if (k->command[0])
 			fprintf(out, "      run: %s\n", k->command);
 		if (k->risk[0])
@@ -56,8 +58,6 @@ void knobs_print_section(FILE *out, const struct knobs *ks, const struct style *
 				fprintf(out, "      kubernetes: ");
 				print_indented(out, "                  ", k->apply_kubernetes);
 			}
-		} else if (k->kind == KNOB_ALTERNATIVE) {
-			fprintf(out, "      env: %s\n", k->apply_env);
 		}
 	}
 }

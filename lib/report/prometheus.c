@@ -1,102 +1,120 @@
-/* `heapdoc triage --prometheus`: the text exposition format, for the
- * node_exporter textfile collector (write to a .prom file atomically).
- * Figures that could not be read are left out rather than written as NaN. */
+/* `heapdoc triage --prometheus` and --prometheus-file: the text exposition
+ * format, for node_exporter's textfile collector, through the metric table
+ * the exporter shares (report/metrics.h).  Figures that could not be read
+ * are left out rather than written as NaN. */
 #include "report/triage.h"
 
-#include <inttypes.h>
 #include <math.h>
-#include <stdbool.h>
+#include <string.h>
 
 #include "base/util.h"
+#include "report/metrics.h"
 
-/* Label values escape backslash, double quote and newline. */
-static void write_label(FILE *out, const char *s)
-{
-	for (; *s; s++) {
-		if (*s == '\\' || *s == '"')
-			fputc('\\', out);
-		if (*s == '\n') {
-			fputs("\\n", out);
-			continue;
-		}
-		fputc(*s, out);
-	}
-}
-
-static void metric_head(FILE *out, const char *name, const char *help)
-{
-	fprintf(out, "# HELP %s %s\n# TYPE %s gauge\n", name, help, name);
-}
-
-static void labels(FILE *out, const struct observation *obs)
-{
-	fprintf(out, "{pid=\"%d\",comm=\"", (int)obs->pid);
-	write_label(out, obs->comm);
-	fprintf(out, "\",allocator=\"%s\"", alloc_kind_name(obs->alloc.kind));
-}
-
-static void gauge_u(FILE *out, const struct observation *obs, const char *name,
-		    const char *help, uint64_t v)
+static void one_u64(FILE *out, enum metric_id id, const struct metric_labels *l, uint64_t v)
 {
 	if (!IS_SET(v))
 		return;
-	metric_head(out, name, help);
-	fputs(name, out);
-	labels(out, obs);
-	fprintf(out, "} %" PRIu64 "\n", v);
+	metric_head(out, id);
+	metric_u64(out, id, l, NULL, v);
 }
 
-static void gauge_d(FILE *out, const struct observation *obs, const char *name,
-		    const char *help, double v)
+static void one_double(FILE *out, enum metric_id id, const struct metric_labels *l, double v)
 {
 	if (!isfinite(v))
 		return;
-	metric_head(out, name, help);
-	fputs(name, out);
-	labels(out, obs);
-	fprintf(out, "} %.17g\n", v);
+	metric_head(out, id);
+	metric_double(out, id, l, NULL, v);
 }
 
-void triage_print_prometheus(FILE *out, const struct triage_report *r)
+static void verdicts(FILE *out, const struct metric_labels *l, const struct verdict *v)
 {
 	static const enum verdict_kind all[] = {
 		VERDICT_HEALTHY, VERDICT_LEAK, VERDICT_FRAGMENTATION, VERDICT_UNPURGED,
 		VERDICT_LIVE_SET, VERDICT_INCONCLUSIVE,
 	};
+
+	metric_head(out, METRIC_VERDICT);
+	for (size_t i = 0; i < ARRAY_SIZE(all); i++)
+		metric_u64(out, METRIC_VERDICT, l, verdict_name(all[i]), v->kind == all[i]);
+}
+
+/* Where the free bytes sit: between live data, whole pages apart from it
+ * (named as the allocator keeps them), and out of RAM. */
+static void free_kinds(FILE *out, const struct metric_labels *l, const struct observation *obs,
+		       const struct gap *g)
+{
+	const char *apart = obs->alloc.kind == ALLOC_JEMALLOC ? "dirty" :
+			    obs->alloc.kind == ALLOC_TCMALLOC ? "pageheap" : "top";
+
+	if (!g->known || !obs->summary.valid)
+		return;
+	metric_head(out, METRIC_FREE);
+	metric_u64(out, METRIC_FREE, l, "between_live", g->interleaved);
+	metric_u64(out, METRIC_FREE, l, apart, g->releasable);
+	metric_u64(out, METRIC_FREE, l, "unresident", g->unresident);
+}
+
+/* What each knob would return, for a dashboard of what tuning would buy. */
+static void knob_effects(FILE *out, const struct metric_labels *l, const struct knobs *ks)
+{
+	bool head = false;
+
+	for (size_t i = 0; ks && i < ks->n; i++) {
+		if (!IS_SET(ks->v[i].effect_bytes))
+			continue;
+		if (!head)
+			metric_head(out, METRIC_KNOB_EFFECT);
+		head = true;
+		metric_u64(out, METRIC_KNOB_EFFECT, l, ks->v[i].name, ks->v[i].effect_bytes);
+	}
+}
+
+static void labels_of(struct metric_labels *l, const struct observation *obs)
+{
+	metric_labels_process(l, obs->pid, obs->comm, alloc_kind_name(obs->alloc.kind),
+			      obs->cgroup.path, "");
+}
+
+void triage_print_prometheus(FILE *out, const struct triage_report *r)
+{
 	const struct observation *obs = r->obs;
 	const struct verdict *v = r->verdict;
 	const struct gap *g = &v->gap;
+	const struct pressure *p = &v->pressure;
+	bool cgroup = p->limit_name && strncmp(p->limit_name, "cgroup", 6) == 0;
+	struct metric_labels l;
 
-	metric_head(out, "heapdoc_verdict", "Triage verdict: 1 for the one reached, 0 for the others.");
-	for (size_t i = 0; i < ARRAY_SIZE(all); i++) {
-		fputs("heapdoc_verdict", out);
-		labels(out, obs);
-		fprintf(out, ",verdict=\"%s\"} %d\n", verdict_name(all[i]), v->kind == all[i]);
-	}
-	gauge_u(out, obs, "heapdoc_rss_bytes", "Resident set size of the process (VmRSS).", g->rss);
-	gauge_u(out, obs, "heapdoc_allocated_bytes", "Bytes the allocator has handed out and not got back.",
-		g->known ? g->allocated : UNSET);
-	gauge_u(out, obs, "heapdoc_allocator_resident_bytes", "Bytes of the allocator's mappings resident in RAM.",
-		g->known ? g->resident : UNSET);
-	gauge_u(out, obs, "heapdoc_gap_bytes", "Allocator resident minus allocated.",
-		g->known ? g->bytes : UNSET);
-	gauge_u(out, obs, "heapdoc_trimmable_bytes", "What a release call (malloc_trim) would return now.",
-		g->trimmable);
-	gauge_d(out, obs, "heapdoc_rss_slope_bytes_per_second", "Theil-Sen slope of RSS over the window.",
-		v->rss.slope);
-	gauge_d(out, obs, "heapdoc_allocated_slope_bytes_per_second",
-		"Theil-Sen slope of allocated over the window.", v->allocated.slope);
-	gauge_u(out, obs, "heapdoc_memory_usage_bytes", "Usage counted toward the memory limit (working set).",
-		v->pressure.usage);
-	gauge_u(out, obs, "heapdoc_memory_limit_bytes", "The tightest memory limit (cgroup, else MemTotal).",
-		v->pressure.limit);
-	gauge_u(out, obs, "heapdoc_arenas", "Allocator arenas.", g->narenas ? g->narenas : UNSET);
-	gauge_u(out, obs, "heapdoc_effective_cpus", "CPUs the process can use (affinity, cpuset, quota).",
-		g->effective_cpus ? g->effective_cpus : UNSET);
-	gauge_d(out, obs, "heapdoc_minor_faults_per_second", "Minor page faults per second over the window.",
-		v->slow.fault_rate);
-	gauge_d(out, obs, "heapdoc_window_seconds", "Length of the observed window.",
-		obs->nsamples > 1 ? obs->samples[obs->nsamples - 1].t - obs->samples[0].t : 0);
-	gauge_u(out, obs, "heapdoc_pause_microseconds", "Longest pause heapdoc imposed on the process.",
-		obs->pause_us);
+	labels_of(&l, obs);
+	one_u64(out, METRIC_UP, &l, 1);
+	verdicts(out, &l, v);
+	one_u64(out, METRIC_RSS, &l, g->rss);
+	one_u64(out, METRIC_ALLOCATED, &l, g->known ? g->allocated : UNSET);
+	one_u64(out, METRIC_RESIDENT, &l, g->known ? g->resident : UNSET);
+	one_u64(out, METRIC_GAP, &l, g->known ? g->bytes : UNSET);
+	one_double(out, METRIC_FRAGMENTATION, &l, g->known ? g->ratio : NAN);
+	free_kinds(out, &l, obs, g);
+	one_u64(out, METRIC_TRIMMABLE, &l, g->trimmable);
+	one_u64(out, METRIC_ARENAS, &l, g->narenas ? g->narenas : UNSET);
+	one_u64(out, METRIC_CGROUP_LIMIT, &l, cgroup ? p->limit : UNSET);
+	one_u64(out, METRIC_CGROUP_USAGE, &l, obs->cgroup.version ? obs->cgroup.memory_current :
+		UNSET);
+	one_u64(out, METRIC_CGROUP_WORKING_SET, &l, cgroup ? p->usage : UNSET);
+	one_double(out, METRIC_RSS_SLOPE, &l, v->rss.slope);
+	one_double(out, METRIC_ALLOCATED_SLOPE, &l, v->allocated.slope);
+	one_u64(out, METRIC_EFFECTIVE_CPUS, &l, g->effective_cpus ? g->effective_cpus : UNSET);
+	one_double(out, METRIC_FAULT_RATE, &l, v->slow.fault_rate);
+	one_double(out, METRIC_WINDOW, &l, obs->nsamples > 1 ?
+		   obs->samples[obs->nsamples - 1].t - obs->samples[0].t : 0);
+	one_double(out, METRIC_PAUSE_LONGEST, &l, (double)obs->pause_us / 1e6);
+	one_u64(out, METRIC_STOPS, &l, obs->stops);
+	knob_effects(out, &l, r->knobs);
+}
+
+void triage_print_prometheus_failure(FILE *out, pid_t pid, const char *comm, int exit_code)
+{
+	struct metric_labels l;
+
+	metric_labels_process(&l, pid, comm ? comm : "", "unknown", "", "");
+	one_u64(out, METRIC_UP, &l, 0);
+	one_u64(out, METRIC_EXIT_CODE, &l, (uint64_t)exit_code);
 }

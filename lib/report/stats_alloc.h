@@ -28,6 +28,8 @@ void stats_jemalloc_text(FILE *out, const struct jemalloc_state *st);
 /* "tcmalloc": flavor, properties {name: bytes}, thread, calls, calls_us. */
 void stats_tcmalloc_json(struct json *j, const struct tcmalloc_state *st);
 void stats_tcmalloc_text(FILE *out, const struct tcmalloc_state *st);
+void stats_mimalloc_json(struct json *j, const struct mimalloc_state *st);
+void stats_mimalloc_text(FILE *out, const struct mimalloc_state *st);
 
 /* The figures both renderers print, from an observation and its detail. */
 struct stats_view {
@@ -41,6 +43,7 @@ struct stats_view {
 	const struct glibc_state *glibc;	/* at most one of these */
 	const struct jemalloc_state *jemalloc;
 	const struct tcmalloc_state *tcmalloc;
+	const struct mimalloc_state *mimalloc;
 	uint64_t allocated, resident, rss;	/* UNSET when unknown */
 	uint64_t pause_us;		/* the longest stop */
 	uint64_t pause_total_us;

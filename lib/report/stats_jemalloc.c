@@ -57,6 +57,8 @@ void stats_jemalloc_json(struct json *j, const struct jemalloc_state *st)
 		json_uint(j, "active", a->active);
 		json_uint(j, "dirty", a->dirty);
 		json_uint(j, "muzzy", a->muzzy);
+		json_opt_int(j, "dirty_decay_ms", a->dirty_decay_ms);
+		json_opt_int(j, "muzzy_decay_ms", a->muzzy_decay_ms);
 		json_object_end(j);
 	}
 	json_array_end(j);
@@ -85,6 +87,14 @@ void stats_jemalloc_json(struct json *j, const struct jemalloc_state *st)
 	json_opt_bool(j, "tcache", st->opt.tcache);
 	json_opt_bool(j, "prof", st->opt.prof);
 	json_opt_bool(j, "retain", st->opt.retain);
+	json_object_end(j);
+
+	/* As they are now (the program, or heapdoc set, may have changed
+	 * them since start-up): the arenas' slowest decay times. */
+	json_object_begin(j, "now");
+	json_opt_bool(j, "background_thread", st->live.background_thread);
+	json_opt_int(j, "dirty_decay_ms", st->live.dirty_decay_ms);
+	json_opt_int(j, "muzzy_decay_ms", st->live.muzzy_decay_ms);
 	json_object_end(j);
 
 	json_int(j, "thread", st->tid);
@@ -125,11 +135,14 @@ void stats_jemalloc_text(FILE *out, const struct jemalloc_state *st)
 	fprintf(out, "  dirty     %10s   muzzy    %10s   slabs %.0f%% used\n",
 		human_bytes(a, sizeof(a), st->dirty), human_bytes(b, sizeof(b), st->muzzy),
 		isnan(st->slab_utilisation) ? 0 : 100 * st->slab_utilisation);
-	fprintf(out, "  settings: narenas %lld, dirty_decay_ms %s, muzzy_decay_ms %s, "
+	fprintf(out, "  at start-up: narenas %lld, dirty_decay_ms %s, muzzy_decay_ms %s, "
 		"background_thread %s, tcache %s, prof %s, retain %s\n",
 		(long long)st->opt.narenas, decay(c, sizeof(c), st->opt.dirty_decay_ms),
 		decay(d, sizeof(d), st->opt.muzzy_decay_ms), yes_no(st->opt.background_thread),
 		yes_no(st->opt.tcache), yes_no(st->opt.prof), yes_no(st->opt.retain));
+	fprintf(out, "  now: background_thread %s, slowest arena decay: dirty %s, muzzy %s\n",
+		yes_no(st->live.background_thread), decay(c, sizeof(c), st->live.dirty_decay_ms),
+		decay(d, sizeof(d), st->live.muzzy_decay_ms));
 
 	fprintf(out, "  arenas (%u, %zu in use):\n", st->narenas, st->narena_rows);
 	fprintf(out, "    %5s %8s %10s %10s %10s\n", "arena", "threads", "active", "dirty",

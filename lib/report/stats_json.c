@@ -2,6 +2,7 @@
 #include "report/stats.h"
 
 #include "base/json.h"
+#include "report/allocator.h"
 #include "report/stats_alloc.h"
 #include "base/util.h"
 
@@ -149,6 +150,7 @@ static void glibc_json(struct json *j, const struct glibc_state *st)
 	json_uint(j, "releasable", st->releasable);
 	json_uint(j, "free_interleaved", st->free_interleaved);
 	json_uint(j, "pinned", st->pinned);
+	json_uint(j, "pinned_resident", st->pinned_resident);
 	json_uint(j, "largest_free", st->largest_free);
 	json_uint(j, "top_total", st->top_total);
 	json_uint(j, "findings_total", st->nfindings);
@@ -168,13 +170,9 @@ void stats_print_json(FILE *out, const struct observation *obs, const struct all
 	json_int(&j, "schema", 1);	/* DESIGN.md: keys are added, never renamed */
 	json_int(&j, "pid", r->pid);
 	json_string(&j, "comm", r->comm);
-	json_object_begin(&j, "allocator");
-	json_string(&j, "name", r->allocator);
-	json_string(&j, "version", r->version && r->version[0] ? r->version : NULL);
-	json_string(&j, "source", r->source);
-	json_object_end(&j);
-	json_bool(&j, "valid", st || r->jemalloc || r->tcmalloc);
-	if (!st && !r->jemalloc && !r->tcmalloc)
+	allocator_json(&j, "allocator", &obs->alloc, &obs->summary);
+	json_bool(&j, "valid", st || r->jemalloc || r->tcmalloc || r->mimalloc);
+	if (!st && !r->jemalloc && !r->tcmalloc && !r->mimalloc)
 		json_string(&j, "why_invalid", r->why_invalid);
 	json_uint(&j, "rss", r->rss);
 	json_uint(&j, "allocated", r->allocated);
@@ -183,14 +181,16 @@ void stats_print_json(FILE *out, const struct observation *obs, const struct all
 	json_uint(&j, "trimmable_resident", st ? st->trimmable_resident : UNSET);
 	json_bool(&j, "corrupt", st && st->corrupt);
 	json_object_begin(&j, "target");
-	json_string(&j, "method", st ? st->method : (r->jemalloc || r->tcmalloc) ? "call" : NULL);
+	json_string(&j, "method", st ? st->method : (r->jemalloc || r->tcmalloc) ? "call" :
+		    r->mimalloc ? "held" : NULL);
 	json_uint(&j, "pause_us", r->pause_us);
 	json_uint(&j, "pause_total_us", r->pause_total_us);
 	json_uint(&j, "stops", r->stops);
 	json_uint(&j, "rewalked", st ? st->rewalked : 0);
 	json_uint(&j, "estimated", st ? st->estimated : 0);
 	/* jemalloc and tcmalloc answer from inside, under their own locks. */
-	json_bool(&j, "consistent", st ? st->consistent : r->jemalloc || r->tcmalloc);
+	json_bool(&j, "consistent", st ? st->consistent :
+		  r->jemalloc || r->tcmalloc || r->mimalloc);
 	json_uint(&j, "tries", st ? st->tries : 0);
 	json_uint(&j, "copied_bytes", st ? st->copied_bytes : 0);
 	json_uint(&j, "reads", st ? st->reads : 0);
@@ -204,6 +204,8 @@ void stats_print_json(FILE *out, const struct observation *obs, const struct all
 		stats_jemalloc_json(&j, r->jemalloc);
 	if (r->tcmalloc)
 		stats_tcmalloc_json(&j, r->tcmalloc);
+	if (r->mimalloc)
+		stats_mimalloc_json(&j, r->mimalloc);
 	json_object_end(&j);
 	json_finish(&j);
 }

@@ -103,8 +103,11 @@ static void census_table(FILE *out, const struct glibc_state *st)
 		" of 1 KiB or more (%s); largest %s\n", st->free_small_chunks,
 		HB(st->free_small_bytes), st->free_large_chunks, HB(st->free_large_bytes),
 		HB(st->largest_free));
-	fprintf(out, "  whole free pages between live chunks: %s; top chunks beyond "
-		"M_TOP_PAD: %s\n", HB(st->pinned), HB(st->releasable));
+	fprintf(out, "  whole free pages between live chunks: %s", HB(st->pinned));
+	if (IS_SET(st->pinned_resident))
+		fprintf(out, " (%s in RAM, %s given back or never touched)",
+			HB(st->pinned_resident), HB(st->pinned - st->pinned_resident));
+	fprintf(out, "; top chunks beyond M_TOP_PAD: %s\n", HB(st->releasable));
 }
 
 static void caches_and_params(FILE *out, const struct glibc_state *st)
@@ -154,7 +157,7 @@ void stats_print_text(FILE *out, const struct observation *obs, const struct all
 	const struct glibc_state *st = d->glibc;
 
 	stats_view_of(r, obs, d);
-	if (r->jemalloc || r->tcmalloc) {
+	if (r->jemalloc || r->tcmalloc || r->mimalloc) {
 		char us[32], stops[96];
 
 		fprintf(out, "pid %d (%s): %s %s\n\n", (int)r->pid, r->comm ? r->comm : "?",
@@ -169,6 +172,8 @@ void stats_print_text(FILE *out, const struct observation *obs, const struct all
 				    r->pause_us));
 		if (r->jemalloc)
 			stats_jemalloc_text(out, r->jemalloc);
+		else if (r->mimalloc)
+			stats_mimalloc_text(out, r->mimalloc);
 		else
 			stats_tcmalloc_text(out, r->tcmalloc);
 		return;

@@ -5,6 +5,7 @@
 #define HEAPDOC_REPORT_TRIAGE_H
 
 #include <stdio.h>
+#include <sys/types.h>
 
 #include "judge/knobs.h"
 #include "judge/leaks.h"
@@ -30,5 +31,8 @@ struct triage_report {
 void triage_print_text(FILE *out, const struct triage_report *r, const struct style *s);
 void triage_print_json(FILE *out, const struct triage_report *r);
 void triage_print_prometheus(FILE *out, const struct triage_report *r);
+/* The same format when the process could not be observed: heapdoc_up 0
+ * and heapdoc's exit code, so that a textfile collector sees the failure. */
+void triage_print_prometheus_failure(FILE *out, pid_t pid, const char *comm, int exit_code);
 
 #endif

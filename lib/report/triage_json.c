@@ -5,6 +5,7 @@
 
 #include <math.h>
 
+#include "report/allocator.h"
 #include "report/knobs.h"
 #include "report/leaks.h"
 #include "base/util.h"
@@ -73,6 +74,14 @@ static void gap_json(struct json *j, const struct gap *g)
 	json_uint(j, "largest_free", g->largest_free);
 	json_uint(j, "narenas", g->narenas ? g->narenas : UNSET);
 	json_uint(j, "effective_cpus", g->effective_cpus ? g->effective_cpus : UNSET);
+	json_double(j, "share", g->share);
+	json_uint(j, "holes", g->holes);
+	json_uint(j, "unresident", g->unresident);
+	json_uint(j, "arena_peak_sum", g->arena_peak_sum);
+	json_uint(j, "arena_peak_once", g->arena_peak_once);
+	json_uint(j, "arena_shared", g->arena_shared);
+	json_uint(j, "arena_samples", g->arena_samples);
+	json_bool(j, "turns", g->turns);
 	json_object_end(j);
 
 	json_object_begin(j, "rss_split");
@@ -81,6 +90,20 @@ static void gap_json(struct json *j, const struct gap *g)
 	json_uint(j, "file", g->file);
 	json_uint(j, "shmem", g->shmem);
 	json_uint(j, "stacks", g->stacks);
+	json_object_end(j);
+}
+
+/* Memory held inside the application's own allocator (judge_pool). */
+static void pool_json(struct json *j, const struct pool *p)
+{
+	json_object_begin(j, "pool");
+	json_bool(j, "held", p->held);
+	json_uint(j, "block_size", p->block_size);
+	json_uint(j, "blocks", p->blocks);
+	json_uint(j, "bytes", p->bytes);
+	json_double(j, "share", p->share);
+	json_string(j, "app", p->app);
+	json_string(j, "stats", p->stats);
 	json_object_end(j);
 }
 
@@ -172,7 +195,7 @@ void triage_print_json(FILE *out, const struct triage_report *r)
 	json_string(&j, "leaning", verdict_name(v->leaning));
 	json_string(&j, "reason", v->reason);
 	json_string(&j, "next_step", v->next_step);
-	allocator_json_object(&j, "allocator", obs);
+	allocator_json(&j, "allocator", &obs->alloc, &obs->summary);
 	json_uint(&j, "rss", v->gap.rss);
 	json_uint(&j, "allocated", v->gap.known ? v->gap.allocated : UNSET);
 	json_uint(&j, "resident", v->gap.known ? v->gap.resident : UNSET);
@@ -210,6 +233,7 @@ void triage_print_json(FILE *out, const struct triage_report *r)
 	cycle_json(&j, &v->cycle);
 	gap_json(&j, &v->gap);
 	outside_json(&j, &v->outside);
+	pool_json(&j, &v->pool);
 	pressure_json_object(&j, "memory_limit", &v->pressure);
 	cgroup_json_object(&j, "cgroup", &obs->cgroup);
 	latency_json(&j, obs, &v->slow);

@@ -10,6 +10,8 @@
 
 #include "observe/alloc/glibc.h"
 #include "observe/alloc/jemalloc.h"
+#include "observe/alloc/mimalloc.h"
+#include "observe/alloc/scudo.h"
 #include "observe/alloc/tcmalloc.h"
 #include "base/util.h"
 
@@ -17,6 +19,8 @@ static const struct alloc_backend *const backends[] = {
 	&glibc_backend,
 	&jemalloc_backend,
 	&tcmalloc_backend,
+	&mimalloc_backend,
+	&scudo_backend,
 };
 
 const struct alloc_backend *alloc_backend_for(enum alloc_kind kind)

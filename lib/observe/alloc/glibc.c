@@ -59,6 +59,7 @@ void glibc_close(struct glibc_reader *r)
 	symbols_close(r->syms);
 	snap_memo_free(r);
 	snap_tls_free(r);
+	glibc_window_free(r);
 	free(r->buf);
 	free(r);
 }
@@ -79,6 +80,11 @@ const char *glibc_layout_source(const struct glibc_reader *r)
 const char *glibc_version(const struct glibc_reader *r)
 {
 	return r->gs.version;
+}
+
+static uint64_t or_zero(uint64_t v)
+{
+	return IS_SET(v) ? v : 0;
 }
 
 /* The free space held below the tops, and the chunk that holds the most. */
@@ -115,7 +121,12 @@ void glibc_summarise(const struct glibc_state *st, struct alloc_summary *sum,
 	sum->resident = UNSET;
 	sum->mapped = mi->arena + mi->hblkhd;
 	sum->free_total = mi->fordblks;
-	sum->free_interleaved = st->free_interleaved;
+	/* Pages a release gave back stay inside their free chunks: free, but
+	 * out of RAM; only resident free space is the gap's. */
+	sum->free_unresident = IS_SET(st->pinned_resident) ? st->pinned - st->pinned_resident :
+			       UNSET;
+	sum->free_interleaved = st->free_interleaved - MIN(st->free_interleaved,
+							   or_zero(sum->free_unresident));
 	sum->free_releasable = st->releasable;
 	/* What the release call saves in RSS: its pages that are resident. */
 	sum->trimmable = IS_SET(st->trimmable_resident) ? st->trimmable_resident : st->trimmable;
@@ -130,7 +141,7 @@ void glibc_summarise(const struct glibc_state *st, struct alloc_summary *sum,
 	sum->free_large_chunks = st->free_large_chunks;
 	sum->free_large_bytes = st->free_large_bytes;
 	sum->largest_free = st->largest_free;
-	sum->pinned_bytes = st->pinned;
+	sum->pinned_bytes = IS_SET(st->pinned_resident) ? st->pinned_resident : st->pinned;
 	sum->top_size = st->top_total;
 	summarise_top_held(st, sum);
 	sum->slab_utilisation = NAN;
@@ -146,9 +157,54 @@ void glibc_summarise(const struct glibc_state *st, struct alloc_summary *sum,
 	p->no_dyn_threshold = st->mp.no_dyn_threshold;
 }
 
+/* Sizes of mmapped chunks, to find an application's pool: many blocks of
+ * one size.  A bounded tally: sizes past the first POOL_SIZES seen are not
+ * counted (a pool is one size, or a few). */
+#define POOL_SIZES 16
+#define POOL_MIN_BLOCK (64u << 10)
+
+struct size_tally {
+	struct { uint64_t size, count; } v[POOL_SIZES];
+	size_t n;
+};
+
+static void tally_add(struct size_tally *t, uint64_t size)
+{
+	size_t i;
+
+	if (!t || size < POOL_MIN_BLOCK)
+		return;
+	for (i = 0; i < t->n && t->v[i].size != size; i++)
+		;
+	if (i == t->n) {
+		if (t->n == POOL_SIZES)
+			return;
+		t->v[t->n++].size = size;
+	}
+	t->v[i].count++;
+}
+
+/* The commonest size of the tally into the summary's pool figures. */
+static void tally_summarize(const struct size_tally *t, struct alloc_summary *sum)
+{
+	size_t best = 0;
+
+	if (!t->n) {
+		sum->pool_block_size = sum->pool_blocks = sum->pool_bytes = 0;
+		return;
+	}
+	for (size_t i = 1; i < t->n; i++)
+		if (t->v[i].count * t->v[i].size > t->v[best].count * t->v[best].size)
+			best = i;
+	sum->pool_block_size = t->v[best].size;
+	sum->pool_blocks = t->v[best].count;
+	sum->pool_bytes = t->v[best].size * t->v[best].count;
+}
+
 /* Bytes of mmapped chunks at the start of anonymous mapping m: the kernel
  * merges adjacent anonymous mappings, so several chunks can share one. */
-static uint64_t mmapped_chunks_in(struct target *t, const struct mapping *m)
+static uint64_t mmapped_chunks_in(struct target *t, const struct mapping *m,
+				  struct size_tally *sizes)
 {
 	uint64_t q = m->start, covered = 0;
 
@@ -163,13 +219,32 @@ static uint64_t mmapped_chunks_in(struct target *t, const struct mapping *m)
 		    hdr[0] >= 4096 || len < 4096 || len > m->end - q || (len & 4095))
 			break;
 		covered += len;
+		tally_add(sizes, len);
 		q += len;
 	}
 	return covered;
 }
 
-int glibc_resident(pid_t pid, struct target *t, uint64_t *resident, struct error *err)
+/* Whether the 64 MiB-aligned mapping m starts with a heap_info: an arena
+ * pointer into the first bytes of a 64 MiB-aligned heap (the arena sits
+ * right after its first heap's header), a previous heap that is aligned
+ * too or none, and a size of whole pages within the heap.  Other programs
+ * reserve aligned regions too (a JVM's heap): their RSS is not glibc's. */
+static bool holds_heap_info(struct target *t, const struct mapping *m)
 {
+	const uint64_t max = 64ull << 20;
+	uint64_t hi[3];
+
+	if (target_read_exact(t, m->start, hi, sizeof(hi), NULL) < 0)
+		return true;	/* unreadable: keep the layout's word for it */
+	return hi[0] && !(hi[0] & 7) && (hi[0] & (max - 1)) < 256 && !(hi[1] & (max - 1)) &&
+	       hi[2] && hi[2] <= max && !(hi[2] & 4095);
+}
+
+int glibc_resident(pid_t pid, struct target *t, uint64_t *resident, struct alloc_summary *pool,
+		   struct error *err)
+{
+	struct size_tally sizes = { .n = 0 };
 	struct maps maps = { 0 };
 	uint64_t sum = 0;
 	int rc;
@@ -184,16 +259,20 @@ int glibc_resident(pid_t pid, struct target *t, uint64_t *resident, struct error
 
 		if (!IS_SET(m->rss) || !m->rss)
 			continue;
-		if (m->kind == MAPPING_BRK_HEAP || m->kind == MAPPING_ARENA_HEAP) {
+		if (m->kind == MAPPING_BRK_HEAP ||
+		    (m->kind == MAPPING_ARENA_HEAP && holds_heap_info(t, m))) {
 			sum += m->rss;
-		} else if (m->kind == MAPPING_ANON && strchr(m->perms, 'w')) {
-			chunks = mmapped_chunks_in(t, m);
+		} else if ((m->kind == MAPPING_ANON || m->kind == MAPPING_ARENA_HEAP) &&
+			   strchr(m->perms, 'w')) {
+			chunks = mmapped_chunks_in(t, m, pool ? &sizes : NULL);
 			/* A mapping shared with something else: its share. */
 			sum += chunks >= len ? m->rss :
 			       (uint64_t)((double)m->rss * chunks / len);
 		}
 	}
 	*resident = sum;
+	if (pool)
+		tally_summarize(&sizes, pool);
 out:
 	maps_free(&maps);
 	return rc;

@@ -93,9 +93,12 @@ void glibc_summarise(const struct glibc_state *st, struct alloc_summary *sum,
 
 /* RSS of the allocator's own mappings: the brk heap, the arena heaps, and
  * the mappings of mmapped chunks (recognised by their chunk header).  Reads
- * /proc/<pid>/smaps, and the first bytes of anonymous mappings while the
- * target runs (t attached; it works without debug info). */
-int glibc_resident(pid_t pid, struct target *t, uint64_t *resident, struct error *err);
+ * /proc/<pid>/smaps, and the chunk headers in anonymous mappings while the
+ * target runs (t attached; it works without debug info).  pool, when not
+ * NULL, gets the commonest size of mmapped chunks of 64 KiB or more
+ * (pool_block_size, pool_blocks, pool_bytes: an application's own pool). */
+int glibc_resident(pid_t pid, struct target *t, uint64_t *resident, struct alloc_summary *pool,
+		   struct error *err);
 
 /* glibc's debugging settings as the running process holds them (for
  * `audit`): libc's perturb_byte (MALLOC_PERTURB_, glibc.malloc.perturb) and,

@@ -210,6 +210,13 @@ int snap_read_headers(struct snap *s)
 		if (rc < 0)
 			return rc;
 		rc = target_read_exact(s->t, a, snap_arena_hdr(s, st->narenas), s->L->state_size, s->err);
+		/* Arenas are never unmapped: a next pointer that cannot be read
+		 * is the heap's corruption, not heapdoc's failure. */
+		if (rc == -EFAULT && st->narenas) {
+			snap_finding(s, a, "arena list: next pointer after arena %#llx points to "
+				     "unmapped memory", (unsigned long long)st->arenas[st->narenas - 1].addr);
+			break;
+		}
 		if (rc < 0)
 			return rc;
 		ar = &st->arenas[st->narenas];

@@ -15,7 +15,7 @@
  * 0.1-0.2 s for a 400 MiB heap of 1.5 million chunks on a 2-core VM.
  */
 #include "observe/alloc/glibc.h"
-#include "observe/alloc/glibc_layout.h"
+#include "observe/alloc/glibc_snap.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -71,7 +71,7 @@ static int sample_glibc(struct alloc_reader *r, struct target *t, uint64_t *allo
 			return rc;
 		*allocated = tr.allocated;
 	}
-	rc = glibc_resident(b->pid, t, resident, err);
+	rc = glibc_resident(b->pid, t, resident, NULL, err);
 	return rc < 0 ? rc : b->g && tr.estimated ? 1 : 0;
 }
 
@@ -85,7 +85,7 @@ static int read_glibc(struct alloc_reader *r, struct target *t, const struct all
 	alloc_params_clear(params);
 	if (!b->g) {
 		blind_summary(b, sum);
-		return glibc_resident(b->pid, t, &sum->resident, err);
+		return glibc_resident(b->pid, t, &sum->resident, NULL, err);
 	}
 	st = calloc(1, sizeof(*st));
 	if (!st)
@@ -98,7 +98,9 @@ static int read_glibc(struct alloc_reader *r, struct target *t, const struct all
 	b->g->vtables = NULL;
 	if (rc == 0) {
 		glibc_summarise(st, sum, params);
-		rc = glibc_resident(b->pid, t, &sum->resident, err);
+		glibc_window_add(b->g, st);
+		glibc_window_summarise(b->g, sum);
+		rc = glibc_resident(b->pid, t, &sum->resident, sum, err);
 	}
 	if (rc == 0 && how && how->detail) {
 		how->detail->glibc = st;

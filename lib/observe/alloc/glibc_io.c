@@ -323,10 +323,10 @@ static uint64_t zero_page_pfn(void)
 /* Bytes of the spans that are in RAM: present in /proc/<pid>/pagemap and
  * not the zero page.  -errno when pagemap cannot be read. */
 int pagemap_resident(pid_t pid, const struct span *spans, size_t n, uint64_t page,
-		     uint64_t *bytes)
+		     uint64_t *bytes, uint64_t *apart)
 {
 	char path[64];
-	uint64_t sum = 0, ent[512], zero = zero_page_pfn();
+	uint64_t sum = 0, apart_sum = 0, ent[512], zero = zero_page_pfn();
 	int fd, rc = 0;
 
 	snprintf(path, sizeof(path), "/proc/%d/pagemap", (int)pid);
@@ -351,13 +351,17 @@ int pagemap_resident(pid_t pid, const struct span *spans, size_t n, uint64_t pag
 				break;
 			}
 			for (ssize_t k = 0; k < got / 8; k++)
-				if ((ent[k] & PM_PRESENT) && (!zero || (ent[k] & PM_PFN) != zero))
+				if ((ent[k] & PM_PRESENT) && (!zero || (ent[k] & PM_PFN) != zero)) {
 					sum += page;
+					apart_sum += spans[i].apart ? page : 0;
+				}
 			first += (uint64_t)got / 8;
 			left -= (uint64_t)got / 8;
 		}
 	}
 	close(fd);
 	*bytes = sum;
+	if (apart)
+		*apart = apart_sum;
 	return rc;
 }

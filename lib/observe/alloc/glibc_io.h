@@ -94,10 +94,14 @@ void glibc_polite(struct readahead *ra, bool on);
 
 struct span {
 	uint64_t start, len;
+	bool apart;			/* counted apart too (glibc: a top chunk's pages;
+					 * mimalloc: an abandoned segment's) */
 };
 
-/* Bytes of the spans that are in RAM (pagemap; the zero page excluded). */
+/* Bytes of the spans that are in RAM (pagemap; the zero page excluded):
+ * all of them into *bytes, those of spans marked apart also into *apart
+ * (may be NULL). */
 int pagemap_resident(pid_t pid, const struct span *spans, size_t n, uint64_t page,
-		     uint64_t *bytes);
+		     uint64_t *bytes, uint64_t *apart);
 
 #endif

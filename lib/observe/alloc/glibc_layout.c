@@ -191,11 +191,41 @@ static void module_facts(struct sym_module *m, struct glibc_symbols *gs,
 	snprintf(gs->build_id, sizeof(gs->build_id), "%s", mi->build_id);
 }
 
-/* The error for a libc heapdoc cannot see into, naming what to install. */
+/* The package that holds the debug info of the process's libc, as its own
+ * system names it: Debian's libc6-dbg at the version of its libc6 (from the
+ * process's root, which is the container's when it runs in one). */
+static void debug_package(pid_t pid, char *buf, size_t len)
+{
+	char path[128], line[512], version[48] = "";
+	bool libc6 = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/root/var/lib/dpkg/status", (int)pid);
+	f = fopen(path, "re");
+	while (f && fgets(line, sizeof(line), f) && !version[0]) {
+		if (!strncmp(line, "Package: ", 9))
+			libc6 = !strcmp(line + 9, "libc6\n");
+		else if (libc6 && sscanf(line, "Version: %47s", version) != 1)
+			version[0] = '\0';
+	}
+	if (f)
+		fclose(f);
+	if (version[0])
+		snprintf(buf, len, "install libc6-dbg=%s (apt-get install libc6-dbg=%s, inside "
+			 "the container when the process runs in one)", version, version);
+	else
+		snprintf(buf, len, "install the debug info of this glibc (Debian/Ubuntu: "
+			 "libc6-dbg; Fedora/RHEL: dnf debuginfo-install glibc) at the version "
+			 "the process runs");
+}
+
+/* The error for a libc heapdoc cannot see into: where debug info was
+ * looked for, and what to install. */
 static int no_debug_info(struct symbols *syms, struct glibc_symbols *gs, struct error *err)
 {
 	struct sym_module *libc = symbols_module_named(syms, "libc.so");
 	struct sym_module_info mi;
+	char searched[1024], package[256];
 
 	if (!libc)
 		libc = symbols_module_named(syms, "libc-");
@@ -204,11 +234,12 @@ static int no_debug_info(struct symbols *syms, struct glibc_symbols *gs, struct 
 				 "no glibc malloc state found: no libc.so in the process and "
 				 "no main_arena symbol in the executable (static and stripped?)");
 	module_facts(libc, gs, &mi);
+	symbols_debug_searched(syms, mi.build_id, searched, sizeof(searched));
+	debug_package(symbols_pid(syms), package, sizeof(package));
 	return error_set(err, -ENODATA,
 			 "%s (build-id %s) has no symbol table and no debug info was found "
-			 "for it: install libc6-dbg (Debian/Ubuntu; glibc-debuginfo on "
-			 "Fedora/RHEL) matching this libc",
-			 gs->module, mi.build_id[0] ? mi.build_id : "none");
+			 "for it (searched %s): %s",
+			 gs->module, mi.build_id[0] ? mi.build_id : "none", searched, package);
 }
 
 static void read_version(struct symbols *syms, struct sym_module *m, const char *hint,

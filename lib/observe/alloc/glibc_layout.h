@@ -75,6 +75,7 @@ struct glibc_reader {
 	unsigned char *buf;		/* the window */
 	struct glibc_memo *memo;	/* the trend read's memory (glibc_trend.c) */
 	struct glibc_tls *tls;		/* thread pointers by tid (glibc_tcache.c) */
+	struct glibc_window *win;	/* arenas over the window (glibc_window.c) */
 	/* Set for one read: count the chunks in use by class (glibc_classes.c). */
 	const struct vtables *vtables;
 };

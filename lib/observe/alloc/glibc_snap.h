@@ -238,4 +238,13 @@ int snap_walk_region(struct snap *s, const struct region *rg, uint64_t *run_into
 void snap_top_accounting(struct snap *s, struct glibc_arena *ar, uint64_t run_into_top);
 void snap_count_resident(struct snap *s);
 
+/* ---- glibc_window.c ---- */
+
+/* Adds one consistent read (a trend sample's or a snapshot's) to the
+ * window's per-arena peaks. */
+void glibc_window_add(struct glibc_reader *r, const struct glibc_state *st);
+/* arena_peak_sum, arena_peak_once and arena_samples from the window. */
+void glibc_window_summarise(const struct glibc_reader *r, struct alloc_summary *sum);
+void glibc_window_free(struct glibc_reader *r);
+
 #endif

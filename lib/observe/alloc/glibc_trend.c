@@ -414,6 +414,7 @@ int glibc_trend_read(struct glibc_reader *r, struct target *t, struct glibc_tren
 	}
 	if (rc == 0) {
 		snap_mallinfo2(&st);
+		glibc_window_add(r, &st);
 		out->allocated = st.mi.uordblks + st.mi.hblkhd;
 		out->arenas = (unsigned)st.narenas;
 		r->memo->failures = 0;

@@ -79,7 +79,7 @@ static uint64_t whole_pages_inside(uint64_t p, uint64_t size, uint64_t page)
 /* Remembers a stretch malloc_trim(0) would release, to ask the kernel
  * afterwards how much of it is resident.  Out of memory only loses that
  * refinement (trimmable_resident then stays unknown). */
-static void trim_span(struct snap *s, uint64_t start, uint64_t len)
+static void trim_span(struct snap *s, uint64_t start, uint64_t len, bool top)
 {
 	if (s->ntrim_spans == s->trim_spans_cap) {
 		size_t cap = s->trim_spans_cap ? 2 * s->trim_spans_cap : 256;
@@ -92,7 +92,7 @@ static void trim_span(struct snap *s, uint64_t start, uint64_t len)
 		s->trim_spans = v;
 		s->trim_spans_cap = cap;
 	}
-	s->trim_spans[s->ntrim_spans++] = (struct span){ start, len };
+	s->trim_spans[s->ntrim_spans++] = (struct span){ start, len, top };
 }
 
 static void run_close(struct snap *s, struct glibc_arena *ar, struct run *run)
@@ -105,7 +105,8 @@ static void run_close(struct snap *s, struct glibc_arena *ar, struct run *run)
 	if (pages) {
 		ar->trimmable += pages;
 		s->st->pinned += pages;
-		trim_span(s, (run->start + MALLOC_CHUNK_SZ + page - 1) & ~(page - 1), pages);
+		trim_span(s, (run->start + MALLOC_CHUNK_SZ + page - 1) & ~(page - 1), pages,
+			  false);
 	}
 	run->len = 0;
 }
@@ -299,7 +300,7 @@ void snap_top_accounting(struct snap *s, struct glibc_arena *ar, uint64_t run_in
 			/* systrim: the brk moves down by extra. */
 			ar->trimmable += extra;
 			if (extra)
-				trim_span(s, ar->top + ar->top_size - extra, extra);
+				trim_span(s, ar->top + ar->top_size - extra, extra, true);
 		}
 	}
 	if (top_area > (int64_t)mp->top_pad)
@@ -330,17 +331,24 @@ static void clip_spans(struct snap *s)
 }
 
 /* How much of what malloc_trim(0) would release is in RAM now, read after
- * the target resumed: an estimate of the RSS the trim would save. */
+ * the target resumed: an estimate of the RSS the trim would save; and of
+ * it, the whole free pages inside free chunks (pinned) apart from the top.
+ * A page a trim gave back stays inside its free chunk, out of RAM: only
+ * pagemap tells it from one that still costs RSS. */
 void snap_count_resident(struct snap *s)
 {
-	uint64_t bytes;
+	struct glibc_state *st = s->st;
+	uint64_t bytes, top;
 
-	if (!IS_SET(s->st->trimmable_resident))
+	st->pinned_resident = UNSET;
+	if (!IS_SET(st->trimmable_resident))
 		return;
 	clip_spans(s);
 	if (pagemap_resident(s->r->pid, s->trim_spans, s->ntrim_spans, s->r->pagesize,
-			     &bytes) < 0)
-		s->st->trimmable_resident = UNSET;
-	else
-		s->st->trimmable_resident = bytes;
+			     &bytes, &top) < 0) {
+		st->trimmable_resident = UNSET;
+		return;
+	}
+	st->trimmable_resident = bytes;
+	st->pinned_resident = MIN(bytes - MIN(top, bytes), st->pinned);
 }

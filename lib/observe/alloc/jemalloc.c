@@ -264,8 +264,27 @@ static uint64_t pages(uint64_t n, uint64_t page)
 	return n == UNSET || page == UNSET ? UNSET : n * page;
 }
 
+/* arena.<i>.<kind>_decay_ms: the arena's decay time now. */
+static int get_decay(struct jemalloc_ctl *c, unsigned i, const char *kind, int64_t *out)
+{
+	char name[64];
+
+	snprintf(name, sizeof(name), "arena.%u.%s_decay_ms", i, kind);
+	return get_s(c, name, out);
+}
+
+/* Keeps in *slowest the slower of it and ms; -1 ("never") is the slowest. */
+static void decay_slowest(int64_t *slowest, int64_t ms)
+{
+	if (ms == PARAM_UNSET || *slowest == -1)
+		return;
+	if (*slowest == PARAM_UNSET || ms == -1 || ms > *slowest)
+		*slowest = ms;
+}
+
 static int read_arenas(struct jemalloc_ctl *c, struct jemalloc_state *st)
 {
+	st->live.dirty_decay_ms = st->live.muzzy_decay_ms = PARAM_UNSET;
 	for (unsigned i = 0; i < st->narenas && st->narena_rows < JEMALLOC_MAX_ARENAS; i++) {
 		struct jemalloc_arena *a = &st->arenas[st->narena_rows];
 		uint64_t pactive, pdirty, pmuzzy;
@@ -281,8 +300,14 @@ static int read_arenas(struct jemalloc_ctl *c, struct jemalloc_state *st)
 			rc = get_fmt(c, sizeof(size_t), &pmuzzy, "stats.arenas.%u.pmuzzy", i);
 		if (!rc)
 			rc = get_fmt(c, sizeof(unsigned), &a->nthreads, "stats.arenas.%u.nthreads", i);
+		if (!rc)
+			rc = get_decay(c, i, "dirty", &a->dirty_decay_ms);
+		if (!rc)
+			rc = get_decay(c, i, "muzzy", &a->muzzy_decay_ms);
 		if (rc)
 			return rc;
+		decay_slowest(&st->live.dirty_decay_ms, a->dirty_decay_ms);
+		decay_slowest(&st->live.muzzy_decay_ms, a->muzzy_decay_ms);
 		a->index = i;
 		a->active = pages(pactive, st->page);
 		a->dirty = pages(pdirty, st->page);
@@ -331,11 +356,13 @@ static int read_bins(struct jemalloc_ctl *c, struct jemalloc_state *st)
 
 static int read_opts(struct jemalloc_ctl *c, struct jemalloc_state *st)
 {
-	uint64_t narenas, bg, tcache, prof, retain;
+	uint64_t narenas, bg, tcache, prof, retain, live_bg;
 	int64_t dirty, muzzy;
 	int rc;
 
-	rc = get_u(c, "opt.narenas", sizeof(unsigned), &narenas);
+	rc = get_u(c, "background_thread", sizeof(bool), &live_bg);
+	if (!rc)
+		rc = get_u(c, "opt.narenas", sizeof(unsigned), &narenas);
 	if (!rc)
 		rc = get_s(c, "opt.dirty_decay_ms", &dirty);
 	if (!rc)
@@ -356,6 +383,7 @@ static int read_opts(struct jemalloc_ctl *c, struct jemalloc_state *st)
 		.background_thread = as_bool(bg), .tcache = as_bool(tcache),
 		.prof = as_bool(prof), .retain = as_bool(retain),
 	};
+	st->live.background_thread = as_bool(live_bg);
 	return 0;
 }
 
@@ -442,17 +470,25 @@ void jemalloc_summarise(const struct jemalloc_state *st, struct alloc_summary *s
 		.top_held_bytes = UNSET, .top_held_by = UNSET, .top_held_by_size = UNSET,
 		.top_held_by_free = UNSET,
 		.slab_utilisation = st->slab_utilisation,
+		.free_unresident = UNSET, .arena_peak_sum = UNSET, .arena_peak_once = UNSET,
+		.pool_block_size = UNSET, .pool_blocks = UNSET, .pool_bytes = UNSET,
 	};
 	snprintf(sum->source, sizeof(sum->source), "%s", st->method);
 	sum->free_total = add_or_unset(sum->free_interleaved, sum->free_releasable);
 	if (!params)
 		return;
 	alloc_params_clear(params);
-	params->dirty_decay_ms = st->opt.dirty_decay_ms;
-	params->muzzy_decay_ms = st->opt.muzzy_decay_ms;
+	/* The settings as they are now, start-up options only where the live
+	 * value could not be read: the program or heapdoc set may have changed
+	 * them since (redis starts its background thread at run time). */
+	params->dirty_decay_ms = st->live.dirty_decay_ms != PARAM_UNSET ?
+				 st->live.dirty_decay_ms : st->opt.dirty_decay_ms;
+	params->muzzy_decay_ms = st->live.muzzy_decay_ms != PARAM_UNSET ?
+				 st->live.muzzy_decay_ms : st->opt.muzzy_decay_ms;
 	params->narenas = st->opt.narenas;
-	params->background_thread = st->opt.background_thread < 0 ? PARAM_UNSET
-								  : st->opt.background_thread;
+	params->background_thread = st->live.background_thread >= 0 ? st->live.background_thread :
+				    st->opt.background_thread >= 0 ? st->opt.background_thread :
+				    PARAM_UNSET;
 	params->tcache = st->opt.tcache < 0 ? PARAM_UNSET : st->opt.tcache;
 	params->retain = st->opt.retain < 0 ? PARAM_UNSET : st->opt.retain;
 }

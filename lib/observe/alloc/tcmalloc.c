@@ -361,6 +361,8 @@ void tcmalloc_summarise(const struct tcmalloc_state *st, struct alloc_summary *s
 		.top_held_bytes = UNSET, .top_held_by = UNSET, .top_held_by_size = UNSET,
 		.top_held_by_free = UNSET,
 		.slab_utilisation = NAN,
+		.free_unresident = UNSET, .arena_peak_sum = UNSET, .arena_peak_once = UNSET,
+		.pool_block_size = UNSET, .pool_blocks = UNSET, .pool_bytes = UNSET,
 	};
 	snprintf(sum->source, sizeof(sum->source), "property");
 	sum->free_total = IS_SET(sum->free_interleaved) && IS_SET(pageheap_free)
@@ -371,4 +373,7 @@ void tcmalloc_summarise(const struct tcmalloc_state *st, struct alloc_summary *s
 	if (IS_SET(tcmalloc_property(st, "tcmalloc.max_total_thread_cache_bytes")))
 		params->max_total_thread_cache_bytes =
 			(int64_t)tcmalloc_property(st, "tcmalloc.max_total_thread_cache_bytes");
+	if (IS_SET(tcmalloc_property(st, "tcmalloc.aggressive_memory_decommit")))
+		params->aggressive_decommit =
+			tcmalloc_property(st, "tcmalloc.aggressive_memory_decommit") != 0;
 }
