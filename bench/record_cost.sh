@@ -1,9 +1,10 @@
 #!/bin/sh
 # What `heapdoc record` costs a process over minutes, at the default
-# interval (one sample a second): how often and how long it stopped the
+# interval (a sample every 2 s): how often and how long it stopped the
 # process (goal: stopped under 0.1% of the window), the longest stall the
-# process saw, heapdoc's own CPU time and peak RSS, and the recording's
-# size; then how small a day at one sample a second thins to.
+# process saw (beside the longest it saw without heapdoc, over a fifth of
+# the window before), heapdoc's own CPU time and peak RSS, and the
+# recording's size; then how small a day at one sample a second thins to.
 #
 #	bench/record_cost.sh [BUILD] [SECONDS] [HEAP_MIB] [BUSY]
 #			(defaults: 600 s, 400 MiB, 2 busy threads)
@@ -25,6 +26,13 @@ fixture_start "$dir" "$build/fixtures/glibc_fragmented" "$mib" "$busy" || exit 1
 answer truth
 echo "target: pid $fixture_pid, $(value heap_mib) MiB, $(value chunks) chunks," \
      "$busy busy threads; recording for $secs s at the default interval"
+# The stalls the machine alone causes (busy threads share the CPUs with the
+# one that times itself), over a fifth of the window before heapdoc comes.
+base=$(( secs / 5 ))
+answer reset
+sleep "$base"
+answer truth
+baseline=$(value stall_max_us)
 answer reset
 /usr/bin/time -f '%U %S %M' -o "$dir/time" "$bin" record --duration "${secs}s" --json \
 	-o "$dir/rec.jsonl" "$fixture_pid" > "$dir/json" 2> /dev/null
@@ -38,7 +46,8 @@ tail -1 "$dir/time" | {
 	echo "stops:          $stops, $total µs in total ($(awk -v t="$total" -v s="$secs" \
 		'BEGIN { printf "%.4f", t / 1e6 / s * 100 }')% of the window; goal < 0.1%)," \
 		"the longest $longest µs"
-	echo "target's stall: the longest $(value stall_max_us) µs"
+	echo "target's stall: the longest $(value stall_max_us) µs (the $base s before," \
+	     "without heapdoc: $baseline µs)"
 	echo "heapdoc:        $user s user + $sys s system CPU" \
 	     "($(awk -v u="$user" -v y="$sys" -v s="$secs" 'BEGIN { printf "%.2f", (u + y) / s * 100 }')%" \
 	     "of one CPU), peak RSS $rss KiB"

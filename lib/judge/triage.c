@@ -138,6 +138,8 @@ static void top_held_evidence(struct verdict *v, const struct observation *obs)
 	const struct alloc_summary *sum = &obs->summary;
 	struct hb h = { .i = 0 };
 	char total[64] = "";
+	/* A working set that comes and goes takes it back within a cycle. */
+	const char *until = v->cycle.held_at_peak ? ", until the next cycle takes it again" : "";
 
 	if (!sum->valid || !IS_SET(sum->top_held_bytes) || !IS_SET(sum->top_held_by) ||
 	    sum->top_held_bytes < TOP_HELD_MIN_BYTES)
@@ -147,14 +149,14 @@ static void top_held_evidence(struct verdict *v, const struct observation *obs)
 			 hb_bytes(&h, sum->top_held_bytes));
 	if (sum->top_held_by_cached)
 		judge_evidence(v, "a thread-cached %s chunk at %#" PRIx64 " just below the top holds %s "
-			 "of free space away from the top%s: malloc_trim(0) would return it",
+			 "of free space away from the top%s: malloc_trim(0) would return it%s",
 			 hb_bytes(&h, sum->top_held_by_size), sum->top_held_by,
-			 hb_bytes(&h, sum->top_held_by_free), total);
+			 hb_bytes(&h, sum->top_held_by_free), total, until);
 	else
 		judge_evidence(v, "a live %s chunk at %#" PRIx64 " just below the top holds %s of free "
 			 "space away from the top%s: free()ing it — or malloc_trim(0) — would "
-			 "return it", hb_bytes(&h, sum->top_held_by_size), sum->top_held_by,
-			 hb_bytes(&h, sum->top_held_by_free), total);
+			 "return it%s", hb_bytes(&h, sum->top_held_by_size), sum->top_held_by,
+			 hb_bytes(&h, sum->top_held_by_free), total, until);
 }
 
 /* ---- limits and step 4 ----------------------------------------------------- */

@@ -173,9 +173,12 @@ int glibc_act_release(struct actor *a, struct target *t, struct act_release *r,
 	if (rc < 0)
 		goto out;
 	r->predicted = IS_SET(st.trimmable_resident) ? st.trimmable_resident : st.trimmable;
-	snprintf(r->basis, sizeof(r->basis), "whole free pages in %zu arena%s%s", st.narenas,
+	/* An arena that moved at every look and is too big to walk held is
+	 * counted from its walk made while the process ran (glibc_brief.c). */
+	snprintf(r->basis, sizeof(r->basis), "whole free pages in %zu arena%s%s%s", st.narenas,
 		 st.narenas == 1 ? "" : "s", IS_SET(st.trimmable_resident) ?
-		 " that are in RAM" : " (residency unknown)");
+		 " that are in RAM" : " (residency unknown)",
+		 st.estimated ? ", busy ones as a walk saw them while they ran" : "");
 	if (!r->predicted)
 		snprintf(r->refusal, sizeof(r->refusal), "glibc holds no whole free page that "
 			 "malloc_trim could return");
