@@ -17,6 +17,7 @@
 #include "model/profile.h"
 #include "observe/agent/agent_profile.h"
 #include "observe/alloc/jemalloc_prof.h"
+#include "observe/leaks_before.h"
 #include "observe/proc.h"
 #include "observe/target.h"
 #include "report/leaks.h"
@@ -40,7 +41,10 @@ const struct cmd_entry cmd_leaks_entry = {
 "every relocation slot is put back and the library unloaded once no thread\n"
 "can reach it; if heapdoc is killed, the library puts the slots back itself\n"
 "within a few seconds.  Costs a few percent of a malloc-bound program at the\n"
-"default rate.  Allocations made before heapdoc came are not attributed.\n"
+"default rate.  Allocations made before heapdoc came have no stack: heapdoc\n"
+"says how much was allocated then (read just before the library loads) and,\n"
+"for glibc, counts the C++ objects among them by class -- every chunk in use\n"
+"whose first word is a class's vtable pointer.\n"
 "A jemalloc process started with prof:true is read through its own profiler\n"
 "instead (mallctl prof.dump, at its own sampling rate): nothing is loaded, and\n"
 "what it sampled before heapdoc came is counted too.\n",
@@ -54,7 +58,8 @@ const struct cmd_entry cmd_leaks_entry = {
 			"Lower sees more, at more cost" },
 		[LEAKS_JSON] = { .name = "json", .help = "a JSON document: sites ranked by "
 			"growth (stack, growth_bytes, live_bytes, live_objects, alloc_bytes, "
-			"alloc_objects), holding, rate, window, cost" },
+			"alloc_objects), holding, before (allocated_bytes, classes), rate, window, "
+			"cost" },
 		[LEAKS_PPROF] = { .name = "pprof", .type = CMD_STRING, .value_name = "FILE",
 			.help = "also write a gzip'd pprof profile (Go's heap layout: "
 			"go tool pprof, speedscope, Parca)" },
@@ -77,6 +82,8 @@ const struct cmd_entry cmd_leaks_entry = {
 		  "the frame that allocates the fastest-growing memory" },
 		{ "heapdoc leaks --rate 64K --folded live.folded 4242",
 		  "sample finely until Ctrl-C; flamegraph.pl live.folded > live.svg" },
+		{ "heapdoc leaks --json --duration 5s 4242 | jq '.before.classes[:3]'",
+		  "the C++ classes whose objects held the most memory before heapdoc came" },
 	},
 	.exec = leaks_exec,
 };
@@ -314,6 +321,7 @@ static int leaks_exec(const struct cmd_args *a)
 	struct agent_profile ap = { 0 };
 	struct jemalloc_prof jp;
 	struct profile prof = { 0 };
+	struct prof_before before;
 	struct leaks_opts o;
 	struct error err = { 0 }, end_err = { 0 };
 	int ret, end;
@@ -322,6 +330,10 @@ static int leaks_exec(const struct cmd_args *a)
 	if (ret)
 		return ret;
 	catch_stop_signals();
+	/* What is there already, before anything is sampled. */
+	ret = leaks_before_read(o.pid, &before, &err);
+	if (ret < 0)
+		return cmd_fail_json(&err, o.json);
 	if (use_jemalloc_prof(&jp, o.pid)) {
 		struct proc_status st;
 
@@ -351,6 +363,7 @@ static int leaks_exec(const struct cmd_args *a)
 	if (!ret)
 		ret = end;
 done:
+	prof.before = before;		/* profile_free frees it from here on */
 	if (ret < 0 && !(ret == -ESRCH && prof.nsites)) {
 		profile_free(&prof);
 		return cmd_fail_json(&err, o.json);

@@ -22,6 +22,7 @@ need libjemalloc-dev         have_pc jemalloc
 need libgoogle-perftools-dev have_pc libtcmalloc
 need redis-server            command -v redis-server
 need clang                   command -v clang
+need g++                     command -v g++           # the C++ fixture (leaks' census by class)
 need golang-go               command -v go            # go tool pprof reads heapdoc's profiles
 need prometheus              command -v promtool      # promtool checks metrics and rules
 need python3-yaml            python3 -c 'import yaml' # deploy/'s YAML (scripts/check-deploy.py)

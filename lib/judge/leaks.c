@@ -109,6 +109,10 @@ int judge_leaks(const struct profile *p, struct leak_ranking *r)
 	sort_profile = p;
 	qsort(r->holding, r->nholding, sizeof(*r->holding), by_live);
 	sort_profile = NULL;
+	if (judge_classes(&p->before.classes, CLASSES_TOP, &r->classes) < 0) {
+		leak_ranking_free(r);
+		return -ENOMEM;
+	}
 	return 0;
 }
 
@@ -116,5 +120,6 @@ void leak_ranking_free(struct leak_ranking *r)
 {
 	free(r->growing);
 	free(r->holding);
+	class_ranking_free(&r->classes);
 	memset(r, 0, sizeof(*r));
 }

@@ -14,6 +14,7 @@
 
 #include <stddef.h>
 
+#include "judge/classes.h"
 #include "model/profile.h"
 
 /* Live samples a site must gain over the second half to count as growing. */
@@ -35,6 +36,7 @@ struct leak_ranking {
 	double growth_bytes;		/* sum over growing sites */
 	double live_bytes, live_objects;	/* sum over all sites */
 	double alloc_bytes, alloc_objects;
+	struct class_ranking classes;	/* p->before.classes, CLASSES_TOP named */
 };
 
 /* -ENOMEM, else 0. */

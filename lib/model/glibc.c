@@ -9,4 +9,5 @@ void glibc_state_free(struct glibc_state *st)
 	st->arenas = NULL;
 	st->tcaches = NULL;
 	st->narenas = st->ntcaches = 0;
+	class_census_free(&st->classes);
 }

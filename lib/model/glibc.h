@@ -10,6 +10,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "model/classes.h"
+
 /* mallinfo2(), field by field. */
 struct glibc_mallinfo2 {
 	uint64_t arena, ordblks, smblks, hblks, hblkhd, usmblks, fsmblks,
@@ -114,6 +116,9 @@ struct glibc_state {
 	uint64_t free_large_chunks, free_large_bytes;
 
 	struct glibc_safe_links safe_links;	/* full reads only */
+	/* C++ objects by class, when the read was asked for it
+	 * (alloc_read.vtables); classes.taken false otherwise. */
+	struct class_census classes;
 
 	/* Trust in the figures. */
 	bool consistent;		/* every arena mutex was free when read */

@@ -201,6 +201,7 @@ void profile_free(struct profile *p)
 	free(p->frames);
 	free(p->mappings);
 	free(p->maps_text);
+	class_census_free(&p->before.classes);
 	free(p->site_index);
 	free(p->frame_index);
 	memset(p, 0, sizeof(*p));

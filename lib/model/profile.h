@@ -21,6 +21,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "model/classes.h"
+
 struct prof_frame {
 	uint64_t addr;		/* a return address: the call is just before */
 	char *function;		/* NULL when unknown */
@@ -87,6 +89,22 @@ enum prof_source {
 	PROF_SOURCE_JEMALLOC,		/* jemalloc's own profiler (prof:true) */
 };
 
+/* What was live before sampling began, read from the allocator just before
+ * (no sample can name a stack for it): allocated, and for glibc a census
+ * of the C++ objects by class (model/classes.h). */
+struct prof_before {
+	bool read;			/* the allocator was looked at */
+	char allocator[24];		/* alloc_kind_name() */
+	uint64_t allocated;		/* UNSET when unknown */
+	char source[64];		/* where allocated comes from */
+	char why[200];			/* allocated UNSET: why */
+	struct class_census classes;	/* taken false: why says */
+	uint64_t walk_us;		/* glibc: the walk, holds included; else UNSET */
+	char walk_method[16];		/* glibc: "validated" or "held" (model/glibc.h) */
+	unsigned rewalked;		/* glibc: arenas walked again at the second hold */
+	uint64_t pause_us;		/* the longest stop of it */
+};
+
 struct profile {
 	pid_t pid;
 	char comm[64];
@@ -95,6 +113,7 @@ struct profile {
 	double mid_s;			/* when `mid` was taken */
 	bool exited;			/* the process went away during the window */
 	uint64_t rss_start, rss_end;	/* VmRSS at both ends (0 if unread) */
+	struct prof_before before;
 
 	struct prof_site *sites;
 	size_t nsites, sites_cap;

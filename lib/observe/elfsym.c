@@ -113,6 +113,35 @@ void elfsym_each_function(const struct elfsym *s,
 		elf_file_for_each_symbol(&s->file, ELF_DYNSYM | ELF_SYMTAB, pass_function, &e);
 }
 
+struct each_obj {
+	const struct elfsym *s;
+	const char *prefix;
+	size_t prefix_len;
+	void (*fn)(const char *name, uint64_t addr, uint64_t size, void *arg);
+	void *arg;
+};
+
+static int pass_object(void *arg, const char *name, const GElf_Sym *sym, bool dynamic)
+{
+	struct each_obj *e = arg;
+
+	(void)dynamic;
+	if (GELF_ST_TYPE(sym->st_info) == STT_OBJECT && sym->st_value &&
+	    sym->st_shndx != SHN_UNDEF && !strncmp(name, e->prefix, e->prefix_len))
+		e->fn(name, sym->st_value + e->s->bias, sym->st_size, e->arg);
+	return 0;
+}
+
+void elfsym_each_object(const struct elfsym *s, const char *prefix,
+			void (*fn)(const char *name, uint64_t addr, uint64_t size, void *arg),
+			void *arg)
+{
+	struct each_obj e = { s, prefix, strlen(prefix), fn, arg };
+
+	if (s->file.elf)
+		elf_file_for_each_symbol(&s->file, ELF_DYNSYM | ELF_SYMTAB, pass_object, &e);
+}
+
 int elfsym_load_base(pid_t pid, const char *path, uint64_t *base, struct error *err)
 {
 	struct maps maps = { 0 };

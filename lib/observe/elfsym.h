@@ -42,6 +42,13 @@ void elfsym_each_function(const struct elfsym *s,
 			  void (*fn)(const char *name, uint64_t lo, uint64_t hi, void *arg),
 			  void *arg);
 
+/* Calls fn for every defined data object whose name starts with prefix
+ * ("_ZTV": the vtables), with its run-time address and size; a symbol in
+ * both .dynsym and .symtab comes twice. */
+void elfsym_each_object(const struct elfsym *s, const char *prefix,
+			void (*fn)(const char *name, uint64_t addr, uint64_t size, void *arg),
+			void *arg);
+
 /* The lowest address at which path is mapped in pid (from
  * /proc/<pid>/maps); -ENOENT if it is not mapped. */
 int elfsym_load_base(pid_t pid, const char *path, uint64_t *base, struct error *err);

@@ -24,6 +24,12 @@ struct json;
 void leaks_site_json(struct json *j, const char *key, const struct profile *p, size_t site,
 		     const struct leak_site *g);
 
+/* What was live before sampling began (profile.before): allocated, and
+ * the C++ objects by class when the census was taken (leaks_before.c). */
+void leaks_print_before_text(FILE *out, const struct profile *p, const struct leak_ranking *r,
+			     const struct style *s);
+void leaks_before_json(struct json *j, const struct profile *p, const struct leak_ranking *r);
+
 /* One line per frame of a site's stack, for the text report and tests:
  * "function (file:line) module". */
 void leaks_describe_frame(const struct profile *p, uint32_t frame, char *buf, size_t len);

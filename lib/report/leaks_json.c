@@ -119,6 +119,7 @@ void leaks_print_json(FILE *out, const struct profile *p, const struct leak_rank
 	estimate(&j, "growth_bytes", r->growth_bytes);
 	json_uint(&j, "rss_start", p->rss_start);
 	json_uint(&j, "rss_end", p->rss_end);
+	leaks_before_json(&j, p, r);
 	json_array_begin(&j, "sites");
 	for (size_t i = 0; i < r->ngrowing; i++)
 		leaks_site_json(&j, NULL, p, r->growing[i].site, &r->growing[i]);

@@ -87,6 +87,7 @@ static void print_holding(FILE *out, const struct profile *p, const struct leak_
 static void print_holes(FILE *out, const struct profile *p)
 {
 	const struct prof_cost *c = &p->cost;
+	char a[32], b[32];
 
 	if (c->source == PROF_SOURCE_JEMALLOC) {
 		fprintf(out, "  • nothing: jemalloc samples every allocation it makes, since "
@@ -110,8 +111,11 @@ static void print_holes(FILE *out, const struct profile *p)
 			100.0 * c->dropped / (double)(c->dropped + c->samples));
 	fprintf(out, "  • not seen: calls inside libc itself, the dynamic loader's own "
 		"allocations, and memory allocated before heapdoc came");
-	if (p->rss_start)
-		fprintf(out, " (RSS was %.0f MiB then)", p->rss_start / 1048576.0);
+	if (IS_SET(p->before.allocated))
+		fprintf(out, " (%s allocated then, RSS %s)", human_bytes(a, sizeof(a),
+			p->before.allocated), human_bytes(b, sizeof(b), p->rss_start));
+	else if (p->rss_start)
+		fprintf(out, " (RSS was %s then)", human_bytes(b, sizeof(b), p->rss_start));
 	fprintf(out, "\n");
 }
 
@@ -132,6 +136,9 @@ static void print_cost(FILE *out, const struct profile *p)
 		c->modules_patched, c->got_slots_patched, c->slots_restored,
 		human_us(a, sizeof(a), c->load_stop_us), human_us(b, sizeof(b), c->stop_stop_us),
 		human_us(d, sizeof(d), c->unload_stop_us));
+	if (p->before.read)
+		fprintf(out, "the read of the allocator before sampling held it at most %s\n",
+			human_us(a, sizeof(a), p->before.pause_us));
 	switch (c->left) {
 	case PROF_LEFT_NOTHING:
 		if (c->got_slots_patched)
@@ -171,6 +178,7 @@ void leaks_print_text(FILE *out, const struct profile *p, const struct leak_rank
 			"then\n");
 	print_growing(out, p, r, s, top);
 	print_holding(out, p, r, s, top);
+	leaks_print_before_text(out, p, r, s);
 	fprintf(out, "\n%sNot seen%s\n", style_bold(s), style_reset(s));
 	print_holes(out, p);
 	print_cost(out, p);

@@ -22,6 +22,7 @@
 #include "observe/target.h"
 
 struct alloc_reader;		/* each backend's own state */
+struct vtables;
 
 /* How a full read is asked for; NULL means the defaults. */
 struct alloc_read {
@@ -32,6 +33,9 @@ struct alloc_read {
 	 * kind (allocated there; free with alloc_detail_free).  Left empty
 	 * when the allocator could not be read. */
 	struct alloc_detail *detail;
+	/* glibc: also count the chunks in use by the vtable in their first
+	 * word (detail->glibc->classes; observe/vtables.h).  NULL: not. */
+	const struct vtables *vtables;
 };
 
 struct alloc_backend {

@@ -92,8 +92,10 @@ static int read_glibc(struct alloc_reader *r, struct target *t, const struct all
 		return error_set(err, -ENOMEM, "out of memory");
 	/* Two brief holds and a validated walk; the full hold only when the
 	 * process is allocating right then (glibc.h), or when asked. */
+	b->g->vtables = how ? how->vtables : NULL;
 	rc = how && how->hold ? glibc_snapshot(b->g, t, st, err) :
 				glibc_snapshot_brief(b->g, t, st, err);
+	b->g->vtables = NULL;
 	if (rc == 0) {
 		glibc_summarise(st, sum, params);
 		glibc_window_add(b->g, st);

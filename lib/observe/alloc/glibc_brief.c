@@ -152,6 +152,7 @@ static void unwalk_arena(struct snap *s, size_t i)
 	size_t k = 0;
 
 	snap_forget_findings(s, (int)i);
+	snap_classes_forget(s, i);
 	if (p->walked) {
 		part_add(st, p, -1);
 		for (size_t j = p->span_from; j < p->span_to && j < s->ntrim_spans; j++)

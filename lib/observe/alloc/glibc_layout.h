@@ -15,6 +15,8 @@
 #include "base/error.h"
 #include "observe/symbols.h"
 
+struct vtables;
+
 /* Members of struct malloc_state (an arena). */
 enum {
 	MS_MUTEX, MS_FLAGS, MS_HAVE_FASTCHUNKS, MS_FASTBINS, MS_TOP,
@@ -74,6 +76,8 @@ struct glibc_reader {
 	struct glibc_memo *memo;	/* the trend read's memory (glibc_trend.c) */
 	struct glibc_tls *tls;		/* thread pointers by tid (glibc_tcache.c) */
 	struct glibc_window *win;	/* arenas over the window (glibc_window.c) */
+	/* Set for one read: count the chunks in use by class (glibc_classes.c). */
+	const struct vtables *vtables;
 };
 
 /* Resolves the symbols and the layout.  -ENODATA when neither DWARF nor a

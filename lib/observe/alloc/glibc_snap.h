@@ -7,6 +7,7 @@
  *	glibc_lists.c		the free lists: bins, fastbins, thread caches
  *	glibc_walk.c		the boundary-tag walk of the copied heaps, and
  *				what malloc_trim(0) would return
+ *	glibc_classes.c		the census of C++ objects by class, when asked
  *	glibc_snapshot.c	the stops, the order of the walks, the brief
  *				hold's validation, mallinfo2; glibc.h's entry
  *				points
@@ -109,6 +110,7 @@ struct snap {
 		uint64_t forward, back;
 		bool on;
 	} links;
+	struct snap_classes *classes;	/* the census by class; NULL: not asked */
 	/* the window of the heap walk */
 	struct readahead *ra;
 	struct readahead ra_own;	/* started when a walk needs one (trend) */
@@ -224,12 +226,24 @@ int snap_tcaches_again(struct snap *s, const bool *skip, bool *same);
 
 /* ---- glibc_links.c ---- */
 
-/* Around the walk of arena's heaps (all of them, in a consistent
- * snapshot): each free chunk's links noted, then checked against each
+/* Around the walk of arena's heaps (all of them, its mutex free): each
+ * free chunk's links noted, then checked against each
  * other and the bin heads' (a finding if they disagree). */
 void snap_links_begin(struct snap *s, size_t arena);
 void snap_links_note(struct snap *s, uint64_t p, uint64_t fd, uint64_t bk);
 void snap_links_check(struct snap *s, size_t arena);
+/* ---- glibc_classes.c ---- */
+
+/* The census by class for narenas arenas, with s->r->vtables. */
+int snap_classes_begin(struct snap *s, size_t narenas);
+/* A chunk in use of arena, whose first word is class cls's vptr
+ * (vtables_find(), inline in the walk: most chunks are no object), or -1. */
+void snap_classes_count(struct snap *s, size_t arena, long cls, uint64_t size);
+/* Takes back what arena's walk counted: it is about to be walked again. */
+void snap_classes_forget(struct snap *s, size_t arena);
+/* The counts by class, summed over the arenas, into out (freed first). */
+int snap_classes_finish(struct snap *s, struct class_census *out);
+void snap_classes_free(struct snap *s);
 
 /* ---- glibc_walk.c ---- */
 

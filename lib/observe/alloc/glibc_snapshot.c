@@ -113,6 +113,8 @@ static int walk_heaps(struct snap *s)
 	s->parts = calloc(n, sizeof(*s->parts));
 	if (!s->arena_has_fastbins || !s->parts)
 		return error_set(s->err, -ENOMEM, "out of memory");
+	if (s->r->vtables && (rc = snap_classes_begin(s, n)) < 0)
+		return rc;
 	for (size_t i = 0; i < st->narenas && st->initialized && rc == 0; i++)
 		rc = snap_walk_arena(s, i);
 	return rc;
@@ -141,6 +143,7 @@ void snap_free(struct snap *s)
 	addrset_free(&s->fast_candidates);
 	free(s->arena_has_fastbins);
 	free(s->parts);
+	snap_classes_free(s);
 	free(s->trim_spans);
 	free(s->regions);
 	free(s->tc_print);
@@ -210,6 +213,8 @@ resume:
 		snap_mallinfo2(st);
 		snap_count_resident(&s);
 	}
+	if (rc == 0 && s.classes)
+		rc = snap_classes_finish(&s, &st->classes);
 out:
 	st->walk_us = (now_ns() - t0) / 1000;
 	snap_free(&s);

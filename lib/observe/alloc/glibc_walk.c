@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "base/util.h"
+#include "observe/vtables.h"
 
 #define SMALL_WINDOW	(64 << 10)	/* read after jumping over a huge chunk */
 
@@ -199,6 +200,9 @@ static int walk_chunk(struct snap *s, struct region_walk *rw, uint64_t p, const 
 			rw->run.start = p;
 		rw->run.len += size;
 	} else {
+		if (s->classes && kind == MARK_NONE)
+			snap_classes_count(s, rw->rg->arena, vtables_find(s->r->vtables, w[2]),
+					   size);
 		rw->held.p = p;
 		rw->held.size = size;
 		rw->held.free_below = rw->run.len;
