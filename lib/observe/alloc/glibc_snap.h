@@ -226,8 +226,8 @@ int snap_tcaches_again(struct snap *s, const bool *skip, bool *same);
 
 /* ---- glibc_links.c ---- */
 
-/* Around the walk of arena's heaps (all of them, in a consistent
- * snapshot): each free chunk's links noted, then checked against each
+/* Around the walk of arena's heaps (all of them, its mutex free): each
+ * free chunk's links noted, then checked against each
  * other and the bin heads' (a finding if they disagree). */
 void snap_links_begin(struct snap *s, size_t arena);
 void snap_links_note(struct snap *s, uint64_t p, uint64_t fd, uint64_t bk);

@@ -115,7 +115,10 @@ static void run_close(struct snap *s, struct glibc_arena *ar, struct run *run)
  * is the head is the bin's last (head->bk), one whose bk is the head its
  * first (head->fd).  Read from the copy of the arena's header, so a chunk
  * the boundary tags call free but its bin has let go of is seen without
- * one read of the target. */
+ * one read of the target.  Only while the process is held: a walk made
+ * while it runs (the trend read's, the brief snapshot's) copies the heap
+ * after the header, and a bin that moved meanwhile is no finding (it made
+ * every busy arena's walk fail, and triage's samples with it). */
 static bool bin_links_back(struct snap *s, size_t ai, uint64_t p, uint64_t head, bool via_fd)
 {
 	uint64_t bins = s->st->arenas[ai].addr + (uint64_t)s->L->ms[MS_BINS].off;
@@ -141,7 +144,7 @@ static void check_free_chunk(struct snap *s, size_t ai, uint64_t p, const uint64
 				k == 2 ? "fd" : "bk", (unsigned long long)w[k]);
 			break;
 		}
-		if (head && !bin_links_back(s, ai, p, w[k], k == 2)) {
+		if (head && s->t->stopped && !bin_links_back(s, ai, p, w[k], k == 2)) {
 			snap_finding(s, p, "free chunk: its bin at %#llx does not link back to it "
 				     "(%s)", (unsigned long long)w[k], k == 2 ? "bk" : "fd");
 			break;
