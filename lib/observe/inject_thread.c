@@ -24,10 +24,7 @@
 
 static struct target_thread *borrowed(struct inject_session *s)
 {
-	for (size_t i = 0; i < s->t->nthreads; i++)
-		if (s->t->threads[i].tid == s->tid)
-			return &s->t->threads[i];
-	return NULL;
+	return target_thread_find(s->t, s->tid);
 }
 
 static void note_held(struct inject_session *s, bool held)
@@ -52,10 +49,8 @@ int inject_gone(struct inject_session *s, struct error *err)
 {
 	struct target_thread *th = borrowed(s);
 
-	if (th) {
-		th->traced = th->stopped = false;
-		th->stop_kind = TARGET_RUNNING;
-	}
+	if (th)
+		target_thread_forget(th);
 	s->phase = INJECT_GONE;
 	s->page = 0;
 	return error_set(err, -ESRCH, "pid %d: thread %d ended during a call (the process "
@@ -287,10 +282,8 @@ int inject_let_go(struct inject_session *s, struct error *err)
 	/* A fault is handed on: the thread takes it as it would have. */
 	ptrace(PTRACE_DETACH, s->tid, NULL,
 	       (void *)(long)(s->stop == INJECT_STOP_FAULT ? s->fault_signal : 0));
-	if (th) {
-		th->traced = th->stopped = false;
-		th->stop_kind = TARGET_RUNNING;
-	}
+	if (th)
+		target_thread_forget(th);
 	s->phase = INJECT_LEFT;
 	s->page = 0;		/* the thread unmaps it */
 	return 0;

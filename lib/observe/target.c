@@ -362,6 +362,11 @@ void target_thread_release(struct target_thread *th)
 		/* Killed while held: reap what is left of it. */
 		waitpid(th->tid, &status, WNOHANG | __WALL);
 	}
+	target_thread_forget(th);
+}
+
+void target_thread_forget(struct target_thread *th)
+{
 	th->traced = false;
 	th->stopped = false;
 	th->stop_kind = TARGET_RUNNING;

@@ -120,6 +120,13 @@ int target_resume(struct target *t, struct error *err);
  * process runs again.  target_stop() takes them back. */
 void target_release_others(struct target *t, pid_t keep);
 
+/* Thread tid's entry, or NULL: a binary search in an index of (tid, slot)
+ * pairs kept beside the table, so pointers into the table stay valid while
+ * it is searched. */
+struct target_thread *target_thread_find(struct target *t, pid_t tid);
+/* Marks a thread heapdoc no longer traces (detached, or gone). */
+void target_thread_forget(struct target_thread *th);
+
 /* Resumes (if stopped) and detaches every thread; frees t.  Always safe,
  * also on a t that was never attached (zeroed) or already detached.  A
  * thread in uninterruptible sleep cannot be detached until it wakes: after

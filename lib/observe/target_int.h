@@ -4,11 +4,9 @@
 
 #include "observe/target.h"
 
-/* The thread table (target.c).  find is a binary search in an index of
- * (tid, slot) pairs kept beside the table, so pointers into the table stay
- * valid while it is searched; add appends (and may move the table), drop
- * moves the last thread into the slot. */
-struct target_thread *target_thread_find(struct target *t, pid_t tid);
+/* The thread table (target.c; target_thread_find is in target.h).  add
+ * appends (and may move the table), drop moves the last thread into the
+ * slot. */
 struct target_thread *target_thread_add(struct target *t, pid_t tid);
 void target_thread_drop(struct target *t, struct target_thread *th);
 
