@@ -165,7 +165,7 @@ int agent_read_live(struct agent *a, const uint8_t *want, struct error *err)
 		if (!a->table)
 			return error_set(err, -ENOMEM, "out of memory");
 	}
-	ret = agent_mem_read(a->pid, a->ctl.bits_addr, a->bits, sizeof(a->bits), err);
+	ret = agent_mem_read(a->pid, a->ctl.filter_addr, a->filter, sizeof(a->filter), err);
 	if (ret == 0 && !want)
 		ret = agent_mem_read(a->pid, a->ctl.table_addr, a->table, len, err);
 	else if (ret == 0)

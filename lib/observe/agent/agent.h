@@ -70,7 +70,7 @@ struct agent {
 	struct agent_sample *buf;	/* read buffer */
 	size_t bufcap;
 	struct agent_slot *table;	/* the last live table read */
-	uint64_t bits[AGENT_BUCKETS / 64];	/* the last bitmap read */
+	uint64_t filter[AGENT_FILTER_BITS / 64];	/* the last filter read */
 	/* For the report. */
 	uint64_t load_stop_us, stop_stop_us, unload_stop_us;	/* longest stops */
 	unsigned unload_tries;
@@ -96,15 +96,19 @@ int agent_poll(struct agent *a, void (*fn)(const struct agent_sample *s, void *a
 
 /* Reads the live table's buckets that want[] marks (want NULL: all of
  * them) into a->table (AGENT_BUCKETS * AGENT_WAYS slots, in place), after
- * its bitmap into a->bits: a bucket whose bit is clear holds no live
- * sample and is not read.  A few KiB a poll while little is live, instead
- * of the whole 2 MiB table. */
+ * the free filter into a->filter: a bucket none of whose filter bits is set
+ * holds no live sample and is not read.  A few KiB a poll while little is
+ * live, instead of the whole 2 MiB table. */
 int agent_read_live(struct agent *a, const uint8_t *want, struct error *err);
 
-/* May bucket b hold live samples (its bit in a->bits)? */
+/* May bucket b hold live samples?  The filter indexes that fall in it are
+ * b, b + AGENT_BUCKETS, ... (agent_bucket in agent_abi.h). */
 static inline bool agent_bucket_used(const struct agent *a, uint32_t b)
 {
-	return (a->bits[b >> 6] >> (b & 63)) & 1;
+	for (uint32_t f = b; f < AGENT_FILTER_BITS; f += AGENT_BUCKETS)
+		if ((a->filter[f >> 6] >> (f & 63)) & 1)
+			return true;
+	return false;
 }
 
 /* Puts every slot back (borrowing a thread).  Sampling ends; the region

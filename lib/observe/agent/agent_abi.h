@@ -5,11 +5,11 @@
  *
  *	struct agent_ctl	one page: settings, counters, the ring's indices
  *	struct agent_sample[ring_cap]	the ring of sampled allocations
- *	uint8_t occ[AGENT_BUCKETS]	live sampled pointers per bucket
  *	struct agent_slot[AGENT_BUCKETS][AGENT_WAYS]	the live table
  *
- * One bit per bucket (occ > 0) lives in the library's own data, for the
- * free fast path (bits_addr).
+ * The free fast path's filter, a bit per agent_filter_index() set while a
+ * live sample has that index, lives in the library's own data
+ * (filter_addr).
  *
  * The region is MADV_WIPEONFORK: a child forked during sampling sees it
  * zeroed (magic 0), which is how the library in the child knows to put its
@@ -30,10 +30,11 @@
 #include <stdint.h>
 
 #define AGENT_MAGIC		0x3130746761646868ULL	/* "hhdagt01" */
-#define AGENT_ABI		2
+#define AGENT_ABI		3
 #define AGENT_MAX_FRAMES	48
 #define AGENT_BUCKETS		(1u << 14)
 #define AGENT_WAYS		8
+#define AGENT_FILTER_BITS	(1u << 17)
 #define AGENT_CTL_SIZE		4096
 
 /* Entry points heapdoc calls (inject_call), by these names. */
@@ -78,15 +79,27 @@ struct agent_sample {
 	uint64_t pcs[AGENT_MAX_FRAMES];	/* return addresses, innermost first */
 };
 
-/* The bucket of the live table a pointer goes to (both sides use it).
- * Every free computes it, so it is two shifts and an xor: malloc's
- * pointers are 16-byte aligned, and the high bits spread the page-aligned
- * pointers of large (mmapped) blocks. */
-static inline uint32_t agent_bucket(const void *p)
+/* A pointer's bit in the free filter (both sides use it).  Every free
+ * computes it, so it is a multiply and a few shifts.  A 64-byte line of the
+ * filter holds the 512 granules of 16 bytes of one 8 KiB block of memory:
+ * the frees of a thread whose heap is its own (glibc's arenas) read lines
+ * no other thread writes, so a sample taken in one thread does not take a
+ * line of the filter away from the others.  The block's hash picks the line
+ * and scrambles the granule, so that the page-aligned pointers of large
+ * blocks spread too. */
+static inline uint32_t agent_filter_index(const void *p)
 {
 	uint64_t v = (uint64_t)(uintptr_t)p;
+	uint64_t h = (v >> 13) * 0x9E3779B97F4A7C15ULL;
 
-	return (uint32_t)(((v >> 4) ^ (v >> 18)) & (AGENT_BUCKETS - 1));
+	return (uint32_t)((h >> 56) << 9 | (((v >> 4) ^ (h >> 47)) & 511));
+}
+
+/* The bucket of the live table a pointer goes to: pointers that share a
+ * filter bit share a bucket, so a bucket says when a bit may be cleared. */
+static inline uint32_t agent_bucket(const void *p)
+{
+	return agent_filter_index(p) & (AGENT_BUCKETS - 1);
 }
 
 struct agent_slot {
@@ -108,7 +121,7 @@ struct agent_ctl {
 
 	/* Where things are (absolute addresses in the target). */
 	uint64_t ring_addr, ring_cap;
-	uint64_t occ_addr, bits_addr, table_addr;
+	uint64_t filter_addr, table_addr;
 	uint64_t lib_lo, lib_hi;	/* the library's own text */
 	uint64_t stub_addr, stub_len;	/* the forwarding pages, if any */
 

@@ -104,7 +104,7 @@ static bool in_table(const struct agent *a, const struct agent_live *l)
 	return false;
 }
 
-/* Reads the buckets the live samples are in (and the bitmap). */
+/* Reads the buckets the live samples are in (and the free filter). */
 static int read_live(struct agent_profile *ap, struct error *err)
 {
 	for (size_t i = 0; i < ap->nlive; i++)

@@ -17,13 +17,11 @@
 struct agent_real agent_real;
 struct agent_ctl *agent_ctl;
 volatile int agent_state;
-static uint8_t no_occ[AGENT_BUCKETS];		/* before start: nothing live */
-uint8_t *agent_occ = no_occ;
 /* In the library's own data, not the region: the free fast path then
  * reaches it with one load, not two (a forked child keeps a copy of it,
  * but its table is wiped, so its frees just take the slow path to find
  * nothing). */
-uint64_t agent_bits[AGENT_BUCKETS / 64] __attribute__((aligned(64)));
+uint64_t agent_filter[AGENT_FILTER_BITS / 64] __attribute__((aligned(64)));
 
 static uint64_t last_check_ns;
 static uint64_t seen_beat, beat_ns;		/* the heartbeat last seen, when */
@@ -113,7 +111,7 @@ static long map_region(uint64_t ring_cap)
 	size_t table = (size_t)AGENT_BUCKETS * AGENT_WAYS * sizeof(struct agent_slot);
 	uint8_t *p;
 
-	region_len = AGENT_CTL_SIZE + ring + AGENT_BUCKETS + table;
+	region_len = AGENT_CTL_SIZE + ring + table;
 	p = mmap(NULL, region_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS |
 		 MAP_NORESERVE, -1, 0);
 	if (p == MAP_FAILED)
@@ -127,9 +125,8 @@ static long map_region(uint64_t ring_cap)
 	agent_ctl = (struct agent_ctl *)p;
 	agent_ctl->ring_addr = (uint64_t)(uintptr_t)(p + AGENT_CTL_SIZE);
 	agent_ctl->ring_cap = ring_cap;
-	agent_ctl->occ_addr = agent_ctl->ring_addr + ring;
-	agent_ctl->bits_addr = (uint64_t)(uintptr_t)agent_bits;
-	agent_ctl->table_addr = agent_ctl->occ_addr + AGENT_BUCKETS;
+	agent_ctl->filter_addr = (uint64_t)(uintptr_t)agent_filter;
+	agent_ctl->table_addr = agent_ctl->ring_addr + ring;
 	return 0;
 }
 
@@ -147,8 +144,7 @@ long heapdoc_agent_start(uint64_t rate, uint64_t heartbeat_timeout_ms, uint64_t 
 	/* A restart after a stop maps a new region: a thread may still be
 	 * finishing a sample in the old one, which is left as it is. */
 	agent_ctl = NULL;
-	agent_occ = no_occ;
-	memset(agent_bits, 0, sizeof(agent_bits));
+	memset(agent_filter, 0, sizeof(agent_filter));
 	ret = map_region(ring_cap);
 	if (ret < 0)
 		return ret;
@@ -166,7 +162,6 @@ long heapdoc_agent_start(uint64_t rate, uint64_t heartbeat_timeout_ms, uint64_t 
 	agent_ctl->heartbeat_timeout_ns = heartbeat_timeout_ms * 1000000ULL;
 	agent_ctl->lib_lo = (uint64_t)(uintptr_t)self.dli_fbase;
 	agent_ctl->magic = AGENT_MAGIC;
-	agent_occ = (uint8_t *)(uintptr_t)agent_ctl->occ_addr;
 	agent_lock();
 	agent_state = AGENT_ON;
 	agent_ctl->state = AGENT_ON;
@@ -198,7 +193,6 @@ __attribute__((destructor)) static void agent_unload(void)
 	if (agent_state == AGENT_ON)
 		heapdoc_agent_stop();
 	if (agent_ctl && region_len) {
-		agent_occ = no_occ;
 		munmap(agent_ctl, region_len);
 		agent_ctl = NULL;
 	}

@@ -1,9 +1,10 @@
 /* The redirected allocation functions: the fast path.
  *
  * An unsampled allocation costs a thread-local subtraction, a compare and a
- * tail call to the real function; a free costs one load from a bitmap
- * (is any live sample in this pointer's bucket?) and a tail call.  Everything else is in sample.c, reached by a tail call too, so that
- * its return address is the caller's: the unwind starts there.
+ * tail call to the real function; a free costs one load from the filter
+ * (may this pointer be a live sample?) and a tail call.  Everything else
+ * is in sample.c, reached by a tail call too, so that its return address
+ * is the caller's: the unwind starts there.
  *
  * This file is compiled without frame pointers (the fast paths must not
  * push anything); sample.c is compiled with them.

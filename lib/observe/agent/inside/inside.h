@@ -46,23 +46,23 @@ struct agent_real {
 extern struct agent_real agent_real HIDDEN;
 extern struct agent_ctl *agent_ctl HIDDEN;	/* NULL until started */
 extern volatile int agent_state HIDDEN;		/* enum agent_state, this copy */
-extern uint8_t *agent_occ HIDDEN;		/* live samples per bucket */
-extern uint64_t agent_bits[AGENT_BUCKETS / 64] HIDDEN;	/* a bit per bucket: occ > 0 */
+extern uint64_t agent_filter[AGENT_FILTER_BITS / 64] HIDDEN;	/* see agent_abi.h */
 
-/* May p be a live sample?  The free fast path: one load from a 2 KiB
- * bitmap that stays in cache, where the 16 KiB of counts would not. */
+/* May p be a live sample?  The free fast path: one load from the filter,
+ * from a line that stays in this thread's cache while only this thread's
+ * samples come and go in the memory it covers. */
 static inline int agent_maybe_live(const void *p)
 {
-	uint32_t b = agent_bucket(p);
+	uint32_t i = agent_filter_index(p);
 
-	return (int)(agent_bits[b >> 6] >> (b & 63)) & 1;
+	return (int)(agent_filter[i >> 6] >> (i & 63)) & 1;
 }
 
 /* Thread-local countdown of bytes to the next sample (0: not yet drawn). */
 extern __thread uint64_t agent_left HIDDEN __attribute__((tls_model("initial-exec")));
 
 /* sample.c: the slow paths (a sampled allocation, or a free/realloc of a
- * pointer whose bucket is occupied). */
+ * pointer whose filter bit is set). */
 void *agent_malloc_slow(size_t n) HIDDEN;
 void *agent_calloc_slow(size_t n, size_t m) HIDDEN;
 void *agent_realloc_slow(void *p, size_t n) HIDDEN;

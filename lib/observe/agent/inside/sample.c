@@ -108,54 +108,81 @@ static struct agent_slot *bucket_of(uint32_t b)
 	return (struct agent_slot *)(uintptr_t)agent_ctl->table_addr + (size_t)b * AGENT_WAYS;
 }
 
+static void filter_set(uint32_t f)
+{
+	uint64_t bit = 1ULL << (f & 63);
+
+	/* A plain load first: a line written only when a bit changes stays
+	 * shared in the caches of the threads that read it. */
+	if (!(__atomic_load_n(&agent_filter[f >> 6], __ATOMIC_SEQ_CST) & bit))
+		__atomic_or_fetch(&agent_filter[f >> 6], bit, __ATOMIC_SEQ_CST);
+}
+
+/* Does bucket s hold a live sample with filter index f? */
+static int bucket_has(const struct agent_slot *s, uint32_t f)
+{
+	for (unsigned i = 0; i < AGENT_WAYS; i++) {
+		uint64_t q = __atomic_load_n(&s[i].ptr, __ATOMIC_SEQ_CST);
+
+		if (q && agent_filter_index((const void *)(uintptr_t)q) == f)
+			return 1;
+	}
+	return 0;
+}
+
 static int table_insert(void *p, uint64_t id)
 {
-	uint32_t b = agent_bucket(p);
-	struct agent_slot *s = bucket_of(b);
+	uint32_t f = agent_filter_index(p);
+	struct agent_slot *s = bucket_of(f & (AGENT_BUCKETS - 1));
 
 	for (unsigned i = 0; i < AGENT_WAYS; i++) {
 		uint64_t empty = 0;
 
 		if (__atomic_compare_exchange_n(&s[i].ptr, &empty, (uint64_t)(uintptr_t)p, 0,
-						__ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
+						__ATOMIC_SEQ_CST, __ATOMIC_RELAXED)) {
 			__atomic_store_n(&s[i].id, id, __ATOMIC_RELEASE);
-			__atomic_add_fetch(&agent_occ[b], 1, __ATOMIC_SEQ_CST);
-			__atomic_or_fetch(&agent_bits[b >> 6], 1ULL << (b & 63), __ATOMIC_SEQ_CST);
+			filter_set(f);
 			return 1;
 		}
 	}
 	return 0;
 }
 
-/* The bucket emptied: clear its bit, unless a sample went in meanwhile
- * (an insert raises the count before it sets the bit, so whichever of the
- * two comes last leaves the bit right). */
-static void clear_bit(uint32_t b)
+/* The last live sample with filter index f left bucket s: clear its bit,
+ * unless a sample with the same index went in meanwhile (an insert fills
+ * its slot before it sets the bit, so whichever of the two comes last
+ * leaves the bit right).  Between the clear and the set again a free of
+ * that new sample would not be seen: it needs two live samples whose
+ * indexes collide and a free within these few instructions of the
+ * allocation, and costs one sample counted as live, never a crash. */
+static void filter_clear(const struct agent_slot *s, uint32_t f)
 {
-	__atomic_and_fetch(&agent_bits[b >> 6], ~(1ULL << (b & 63)), __ATOMIC_SEQ_CST);
-	if (__atomic_load_n(&agent_occ[b], __ATOMIC_SEQ_CST))
-		__atomic_or_fetch(&agent_bits[b >> 6], 1ULL << (b & 63), __ATOMIC_SEQ_CST);
+	uint64_t bit = 1ULL << (f & 63);
+
+	__atomic_and_fetch(&agent_filter[f >> 6], ~bit, __ATOMIC_SEQ_CST);
+	if (bucket_has(s, f))
+		__atomic_or_fetch(&agent_filter[f >> 6], bit, __ATOMIC_SEQ_CST);
 }
 
 /* Returns the id p was sampled under, or 0 if it is not a live sample. */
 static uint64_t table_remove(void *p)
 {
-	uint32_t b = agent_bucket(p);
+	uint32_t f = agent_filter_index(p);
 	struct agent_slot *s;
 
-	if (!agent_ctl || agent_ctl->magic != AGENT_MAGIC || !agent_occ[b])
+	if (!agent_ctl || agent_ctl->magic != AGENT_MAGIC || !agent_maybe_live(p))
 		return 0;
-	s = bucket_of(b);
+	s = bucket_of(f & (AGENT_BUCKETS - 1));
 	for (unsigned i = 0; i < AGENT_WAYS; i++) {
 		uint64_t want = (uint64_t)(uintptr_t)p;
 		uint64_t id = __atomic_load_n(&s[i].id, __ATOMIC_ACQUIRE);
 
 		if (__atomic_load_n(&s[i].ptr, __ATOMIC_RELAXED) != want)
 			continue;
-		if (__atomic_compare_exchange_n(&s[i].ptr, &want, 0, 0, __ATOMIC_ACQ_REL,
+		if (__atomic_compare_exchange_n(&s[i].ptr, &want, 0, 0, __ATOMIC_SEQ_CST,
 						__ATOMIC_RELAXED)) {
-			if (!__atomic_sub_fetch(&agent_occ[b], 1, __ATOMIC_SEQ_CST))
-				clear_bit(b);
+			if (!bucket_has(s, f))
+				filter_clear(s, f);
 			return id;
 		}
 	}
@@ -184,24 +211,51 @@ static int ring_claim(struct agent_ctl *c, uint64_t *h)
 	return 1;
 }
 
-/* fp: the slow function's frame: fp[0] the caller's rbp, fp[1] its return
- * address; the caller's stack pointer after the return is fp + 2. */
+/* The stack of the allocation, into pcs; returns how many frames.  fp: the
+ * slow function's frame: fp[0] the caller's rbp, fp[1] its return address;
+ * the caller's stack pointer after the return is fp + 2. */
+static unsigned unwind_caller(const uintptr_t *fp, uint64_t *pcs, uint16_t *flags)
+{
+	if (!t_stack_hi) {
+		stack_bounds();
+		t_tid = (uint32_t)syscall(SYS_gettid);
+	}
+	if ((uintptr_t)(fp + 2) > t_stack_lo && (uintptr_t)(fp + 2) < t_stack_hi)
+		return agent_unwind(fp[1], (uintptr_t)(fp + 2), fp[0], pcs, AGENT_MAX_FRAMES,
+				    flags);
+	pcs[0] = fp[1];		/* another stack (sigaltstack, a coroutine) */
+	*flags |= AGENT_SAMPLE_UNWIND_STOP;
+	return 1;
+}
+
+/* The record is written last, after every locked instruction of the
+ * sample: its lines are cold (heapdoc read them from another core), and
+ * plain stores to them drain from the store buffer while the program runs
+ * on, where a locked instruction after them would wait for each. */
 static void record(void *p, size_t size, uintptr_t *fp)
 {
 	struct agent_ctl *c = agent_ctl;
 	struct agent_sample *r;
+	uint64_t pcs[AGENT_MAX_FRAMES];
 	uint16_t flags = 0;
+	unsigned n;
 	uint64_t h;
 
 	uint64_t now = clock_ns();
 
 	t_busy = 1;
 	agent_check_health(now);
-	if (agent_state != AGENT_ON || !p || !ring_claim(c, &h))
+	if (agent_state != AGENT_ON || !p)
 		goto out;
-	if (!t_stack_hi) {
-		stack_bounds();
-		t_tid = (uint32_t)syscall(SYS_gettid);
+	n = unwind_caller(fp, pcs, &flags);
+	if (!ring_claim(c, &h))
+		goto out;
+	if (flags & AGENT_SAMPLE_UNWIND_STOP)
+		__atomic_add_fetch(&c->unwind_stops, 1, __ATOMIC_RELAXED);
+	if (!table_insert(p, h + 1)) {
+		flags |= AGENT_SAMPLE_UNTRACKED;
+		__atomic_add_fetch(&c->untracked, 1, __ATOMIC_RELAXED);
+		__atomic_or_fetch(&c->holes, AGENT_HOLE_TABLE_FULL, __ATOMIC_RELAXED);
 	}
 	r = (struct agent_sample *)(uintptr_t)c->ring_addr + h % c->ring_cap;
 	r->id = h + 1;
@@ -209,22 +263,10 @@ static void record(void *p, size_t size, uintptr_t *fp)
 	r->size = size;
 	r->time_ns = now;
 	r->tid = t_tid;
-	if ((uintptr_t)(fp + 2) > t_stack_lo && (uintptr_t)(fp + 2) < t_stack_hi)
-		r->nframes = agent_unwind(fp[1], (uintptr_t)(fp + 2), fp[0], r->pcs,
-					  AGENT_MAX_FRAMES, &flags);
-	else {
-		r->pcs[0] = fp[1];	/* another stack (sigaltstack, a coroutine) */
-		r->nframes = 1;
-		flags |= AGENT_SAMPLE_UNWIND_STOP;
-	}
-	if (flags & AGENT_SAMPLE_UNWIND_STOP)
-		__atomic_add_fetch(&c->unwind_stops, 1, __ATOMIC_RELAXED);
-	if (!table_insert(p, r->id)) {
-		flags |= AGENT_SAMPLE_UNTRACKED;
-		__atomic_add_fetch(&c->untracked, 1, __ATOMIC_RELAXED);
-		__atomic_or_fetch(&c->holes, AGENT_HOLE_TABLE_FULL, __ATOMIC_RELAXED);
-	}
+	r->nframes = (uint16_t)n;
 	r->flags = flags;
+	for (unsigned i = 0; i < n; i++)
+		r->pcs[i] = pcs[i];
 	__atomic_store_n(&r->seq, h + 1, __ATOMIC_RELEASE);
 out:
 	t_busy = 0;
