@@ -460,6 +460,29 @@ START_TEST(test_thread_inside_allocator_is_never_used)
 }
 END_TEST
 
+/* A main thread parked in read(2) with stale return addresses into malloc
+ * in an uninitialized local (fixtures/stale_frames.c) is outside the
+ * allocator: its unwind says so, and heapdoc leaks, which needs that
+ * thread for its calls, runs. */
+START_TEST(test_stale_return_addresses_do_not_refuse)
+{
+	static char out[1 << 16], err[4096];
+	struct fixture f;
+	char pid[16];
+	int rc;
+
+	fixture_start(&f, "stale_frames", NULL, NULL);
+	ck_assert_msg(fixture_value(&f, "stale_words") > 0,
+		      "the fixture left no stale address into malloc to test with");
+	snprintf(pid, sizeof(pid), "%d", f.pid);
+	rc = run_heapdoc((const char *[]){ "leaks", "--duration", "1s", pid, NULL }, out,
+			 sizeof(out), err, sizeof(err));
+	ck_assert_msg(rc == 0, "exit %d: %s", rc, err);
+	ck_assert_msg(strstr(out, "nothing of heapdoc remains"), "%s", out);
+	fixture_stop(&f);
+}
+END_TEST
+
 /* With jemalloc's rule (no thread at all inside it), a moment still comes,
  * and the thread chosen is never the one living in the allocator. */
 START_TEST(test_jemalloc_rule_finds_a_moment)
@@ -508,6 +531,7 @@ Suite *inject_suite(void)
 	tcase_add_test(tc, test_signal_during_call_is_redelivered);
 	tcase_add_test(tc, test_hung_call_is_left_to_finish);
 	tcase_add_test(tc, test_thread_inside_allocator_is_never_used);
+	tcase_add_test(tc, test_stale_return_addresses_do_not_refuse);
 	tcase_add_test(tc, test_jemalloc_rule_finds_a_moment);
 	suite_add_tcase(s, tc);
 	return s;

@@ -25,11 +25,13 @@
 
 #include "base/util.h"
 #include "observe/inject_frame.h"
+#include "observe/unwind.h"
 
 #define ERESTART_RESTARTBLOCK 516
 #define SCAN_CHUNK	(64u << 10)
 #define SCAN_STACK	(8u << 20)	/* a thread's whole stack, as glibc sizes it */
 #define SCAN_OTHER	(256u << 10)	/* rsp elsewhere: an alternate signal stack */
+#define INJECT_UNWIND_FRAMES 512	/* deeper than this: the hit stands */
 /* In the kernel's signal frame, from its restorer word: 8, then the
  * ucontext's sigcontext at 40, whose rip is its 17th word. */
 #define SIGFRAME_PC	(8 + 40 + 16 * 8)
@@ -120,6 +122,43 @@ static int stack_in_allocator(const struct inject_session *s, const struct injec
 	return 0;
 }
 
+/* The scan above counts every word that looks like a return address into
+ * the allocator, and the live part of a stack also holds stale ones: an
+ * uninitialized local over the frames of a malloc that returned long ago
+ * (bash waiting for a child, a server's main parked in pause(2)).  Such a
+ * thread would be refused at every try.  So a hit is checked by unwinding
+ * the thread with its unwind info: a thread whose unwind reaches its
+ * outermost frame with no frame in the allocator is outside it.  An unwind
+ * that stops short proves nothing and the hit stands.  This runs only on a
+ * hit, so the unwinder's cost (it reads the maps for every module it
+ * meets) is not paid for the threads the scan clears. */
+static int unwind_in_allocator(const struct inject_guard *g, pid_t tid, uint64_t *where)
+{
+	struct unwind_frame frames[INJECT_UNWIND_FRAMES];
+	struct unwinder *u = NULL;
+	struct error err = { 0 };
+	bool truncated = false, whole = false;
+	size_t n = 0;
+	int in = 1;
+
+	if (unwind_open(&u, &err) < 0)
+		return 1;
+	if (unwind_thread(u, tid, frames, INJECT_UNWIND_FRAMES, &n, &truncated, &whole,
+			  &err) == 0 && whole && !truncated) {
+		in = 0;
+		for (size_t i = 0; i < n && !in; i++) {
+			uint64_t pc = frames[i].ip - frames[i].return_address;
+
+			if (inject_guard_covers(g, pc)) {
+				*where = frames[i].ip;
+				in = 1;
+			}
+		}
+	}
+	unwind_close(u);
+	return in;
+}
+
 /* A thread blocked waiting: futex(2), or the restart of an interrupted
  * timed wait (restart_syscall after a ptrace stop). */
 static bool is_wait(uint64_t nr)
@@ -206,6 +245,8 @@ static void consider(struct inject_session *s, const struct inject_opts *o,
 	 * which in a large server are most of them. */
 	if (g && ((parked && wanted) || (g->all_threads_clear && !is_wait(regs.orig_rax))))
 		in = stack_in_allocator(s, g, maps, &regs, &where);
+	if (in > 0 && !inject_guard_covers(g, regs.rip))
+		in = unwind_in_allocator(g, th->tid, &where);
 	/* Under the all-threads rule, a thread blocked in a futex wait inside
 	 * the allocator does not spoil the moment: it is waiting (jemalloc's
 	 * background thread sleeps so), changes nothing while it waits, and

@@ -164,7 +164,7 @@ int stacks_sample(struct stacks *s, pid_t tid, struct stack *out, struct error *
 	r = check_held(s->t, tid, err);
 	if (!r)
 		r = unwind_thread(s->unwinder, tid, frames, STACK_MAX_FRAMES, &n,
-				  &out->truncated, err);
+				  &out->truncated, NULL, err);
 	if (r < 0)
 		return r == -EIO ? error_wrap(err, r, "pid %d: ", s->t->pid) : r;
 	for (size_t i = 0; i < n; i++) {

@@ -36,15 +36,17 @@ void unwind_close(struct unwinder *u)
 }
 
 int unwind_thread(struct unwinder *u, pid_t tid, struct unwind_frame *out, size_t max,
-		  size_t *n, bool *truncated, struct error *err)
+		  size_t *n, bool *truncated, bool *whole, struct error *err)
 {
-	bool exact_ip = true;
+	bool exact_ip = true, ended = false;
 	unw_cursor_t c;
 	void *upt;
 	int r;
 
 	*n = 0;
 	*truncated = false;
+	if (whole)
+		*whole = false;
 	upt = _UPT_create(tid);
 	if (!upt)
 		return error_set(err, -ENOMEM, "out of memory");
@@ -68,10 +70,15 @@ int unwind_thread(struct unwinder *u, pid_t tid, struct unwind_frame *out, size_
 		exact_ip = unw_is_signal_frame(&c) > 0;
 		/* 0: the outermost frame; < 0: no way further (no unwind
 		 * info, a corrupt stack).  Either way, what we have stands. */
-		if (unw_step(&c) <= 0)
+		r = unw_step(&c);
+		if (r <= 0) {
+			ended = r == 0;
 			break;
+		}
 	}
 	r = 0;
+	if (whole)
+		*whole = ended;
 out:
 	_UPT_destroy(upt);
 	return r;

@@ -32,8 +32,10 @@ void unwind_close(struct unwinder *u);
 /* The frames of held thread tid, innermost first, at most max of them,
  * into out[*n]; *truncated when the stack is deeper.  An unwind that stops
  * early (no unwind info, a corrupt stack) is not an error: out has the
- * frames found so far.  -EIO when libunwind cannot start on the thread. */
+ * frames found so far, and *whole (if not NULL) says whether the unwind
+ * reached the outermost frame, as its unwind info marks it.  -EIO when
+ * libunwind cannot start on the thread. */
 int unwind_thread(struct unwinder *u, pid_t tid, struct unwind_frame *out, size_t max,
-		  size_t *n, bool *truncated, struct error *err);
+		  size_t *n, bool *truncated, bool *whole, struct error *err);
 
 #endif
