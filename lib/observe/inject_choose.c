@@ -19,7 +19,6 @@
 #include <errno.h>
 #include <string.h>
 #include <inttypes.h>
-#include <sys/uio.h>
 #include <stdio.h>
 #include <sys/syscall.h>
 
@@ -49,9 +48,7 @@ size_t inject_xsave_max(void)
 
 static bool peek(pid_t pid, uint64_t addr, void *buf, size_t len)
 {
-	struct iovec local = { buf, len }, remote = { (void *)addr, len };
-
-	return process_vm_readv(pid, &local, 1, &remote, 1, 0) == (ssize_t)len;
+	return target_pid_read_exact(pid, addr, buf, len) == 0;
 }
 
 /* Is there a call instruction just before w, as before a return address:

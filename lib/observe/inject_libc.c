@@ -20,6 +20,7 @@
 
 #include "base/util.h"
 #include "observe/elfsym.h"
+#include "observe/target.h"
 
 static const uint8_t restorer_code[] = {
 	0x48, 0xc7, 0xc0, 0x0f, 0x00, 0x00, 0x00,	/* mov $15,%rax (rt_sigreturn) */
@@ -31,9 +32,8 @@ static const uint8_t restorer_code[] = {
 static bool is_restorer(pid_t pid, uint64_t addr)
 {
 	uint8_t code[sizeof(restorer_code)];
-	struct iovec local = { code, sizeof(code) }, remote = { (void *)addr, sizeof(code) };
 
-	return process_vm_readv(pid, &local, 1, &remote, 1, 0) == sizeof(code) &&
+	return target_pid_read_exact(pid, addr, code, sizeof(code)) == 0 &&
 	       !memcmp(code, restorer_code, sizeof(code));
 }
 

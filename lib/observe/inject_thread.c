@@ -253,15 +253,14 @@ int inject_restore(struct inject_session *s, struct error *err)
 int inject_peek(struct inject_session *s, uint64_t addr, void *buf, size_t len,
 		struct error *err)
 {
-	struct iovec local = { buf, len }, remote = { (void *)addr, len };
-	ssize_t n = process_vm_readv(s->t->pid, &local, 1, &remote, 1, 0);
+	int r = target_pid_read_exact(s->t->pid, addr, buf, len);
 
-	if (n == (ssize_t)len)
+	if (r == 0)
 		return 0;
-	if (n < 0 && errno == ESRCH)
+	if (r == -ESRCH)
 		return inject_gone(s, err);
 	return error_set(err, -EFAULT, "pid %d: read %zu bytes at 0x%" PRIx64 ": %s",
-			 s->t->pid, len, addr, n < 0 ? strerror(errno) : "short read");
+			 s->t->pid, len, addr, r == -EFAULT ? "short read" : strerror(-r));
 }
 
 /* Step 7, and Ctrl-C during a long batch: the thread is let go where it

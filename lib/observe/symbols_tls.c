@@ -9,18 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/uio.h>
 
-static int read_remote(pid_t pid, uint64_t addr, void *buf, size_t len)
-{
-	struct iovec local = { buf, len };
-	struct iovec remote = { (void *)(uintptr_t)addr, len };
-	ssize_t n = process_vm_readv(pid, &local, 1, &remote, 1, 0);
-
-	if (n < 0)
-		return -errno;
-	return (size_t)n == len ? 0 : -EFAULT;
-}
+#include "observe/target.h"
 
 /* Local exec: the executable's block ends at the thread pointer. */
 static int tls_offset_exec(Elf *elf, const struct sym_info *sym, int64_t *tpoff)
@@ -115,7 +105,7 @@ int symbols_tls_offset(struct symbols *s, const struct sym_info *sym, int64_t *t
 	if (rc < 0)
 		return error_set(err, rc, "%s: no TPOFF64 relocation for the TLS variable "
 				 "at offset %#llx", name, (unsigned long long)sym->addr);
-	rc = read_remote(s->pid, slot + bias, &v, sizeof(v));
+	rc = target_pid_read_exact(s->pid, slot + bias, &v, sizeof(v));
 	if (rc < 0)
 		return error_set(err, rc == -ESRCH ? -ESRCH : rc,
 				 "pid %d: reading the TLS offset in %s: %s", (int)s->pid,
@@ -131,11 +121,11 @@ int symbols_read_string(struct symbols *s, uint64_t addr, char *buf, size_t len,
 
 	if (!len)
 		return error_set(err, -EINVAL, "empty buffer");
-	rc = read_remote(s->pid, addr, buf, len - 1);
+	rc = target_pid_read_exact(s->pid, addr, buf, len - 1);
 	buf[len - 1] = '\0';
 	if (rc < 0) {
 		/* The string may end just before an unmapped page: retry short. */
-		rc = read_remote(s->pid, addr, buf, 16 < len - 1 ? 16 : len - 1);
+		rc = target_pid_read_exact(s->pid, addr, buf, 16 < len - 1 ? 16 : len - 1);
 		if (rc < 0)
 			return error_set(err, rc, "pid %d: reading %#llx: %s", (int)s->pid,
 					 (unsigned long long)addr, strerror(-rc));

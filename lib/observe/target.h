@@ -140,6 +140,13 @@ void target_detach(struct target *t);
  * records one. */
 pid_t target_direct_pid(const struct target *t);
 
+/* One exact read of pid's memory, for readers that hold no struct target
+ * or must read past Ctrl-C: a helper thread, the sampling library's region,
+ * a call session's own bytes.  0; -ESRCH when the process is gone; -EFAULT
+ * when short; another negative errno.  No message: the caller knows what it
+ * was reading. */
+int target_pid_read_exact(pid_t pid, uint64_t addr, void *buf, size_t len);
+
 /* Reads len bytes at addr.  Returns the bytes read (short at an unmapped
  * page) or a negative errno.  -ESRCH if the process is gone. */
 ssize_t target_read(struct target *t, uint64_t addr, void *buf, size_t len,

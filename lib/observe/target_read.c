@@ -19,6 +19,16 @@
 
 /* ---- reading memory ------------------------------------------------------------ */
 
+int target_pid_read_exact(pid_t pid, uint64_t addr, void *buf, size_t len)
+{
+	struct iovec local = { buf, len }, remote = { (void *)(uintptr_t)addr, len };
+	ssize_t n = process_vm_readv(pid, &local, 1, &remote, 1, 0);
+
+	if (n < 0)
+		return -errno;
+	return (size_t)n == len ? 0 : -EFAULT;
+}
+
 #define READ_CHUNK	(64UL << 20)	/* one syscall, one interrupt check */
 #define PAGE		4096UL
 

@@ -16,20 +16,20 @@
 #include "base/util.h"
 #include "observe/agent/agent_load.h"
 #include "observe/proc.h"
+#include "observe/target.h"
 
 /* ---- reading and writing the region ---------------------------------------- */
 
 int agent_mem_read(pid_t pid, uint64_t addr, void *buf, size_t len, struct error *err)
 {
-	struct iovec local = { buf, len }, remote = { (void *)(uintptr_t)addr, len };
-	ssize_t n = process_vm_readv(pid, &local, 1, &remote, 1, 0);
+	int r = target_pid_read_exact(pid, addr, buf, len);
 
-	if (n == (ssize_t)len)
+	if (r == 0)
 		return 0;
-	if (n < 0 && errno == ESRCH)
-		return error_set(err, -ESRCH, "pid %d: the process exited", pid);
-	return error_set(err, n < 0 ? -errno : -EFAULT, "pid %d: read %zu bytes at 0x%" PRIx64
-			 ": %s", pid, len, addr, n < 0 ? strerror(errno) : "short read");
+	if (r == -ESRCH)
+		return error_set(err, r, "pid %d: the process exited", pid);
+	return error_set(err, r, "pid %d: read %zu bytes at 0x%" PRIx64 ": %s", pid, len, addr,
+			 r == -EFAULT ? "short read" : strerror(-r));
 }
 
 static int mem_write(pid_t pid, uint64_t addr, const void *buf, size_t len,
