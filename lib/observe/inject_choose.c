@@ -69,22 +69,22 @@ static bool follows_call(pid_t pid, uint64_t w)
 	return false;
 }
 
-/* Is the thread inside the allocator?  1 yes (the word in *where), 0 no,
- * negative when its stack could not be read (treated as unsafe).
+/* Does the thread's stack say it is inside the allocator?  1 yes (the word
+ * in *where), 0 no, negative when its stack could not be read.
  *
  * Inside means its pc is in the allocator's code, or its live stack (from
  * the stack pointer to the top of the mapping it is in) holds a return
  * address into it: every frame of the allocator but the innermost leaves
  * one, right after a call instruction.  A thread in a signal handler has
  * the interrupted pc in the kernel's signal frame, which starts with the
- * restorer's address.  A word that is not really a return address but
- * looks like one only makes heapdoc wait for another moment.  This reads
+ * restorer's address.  A word that only looks like a return address is
+ * caught by stack_in_allocator's unwind below.  This reads
  * the stack in bulk; an unwinder would read /proc/<pid>/maps again for
  * every module it meets, which in a process with 60,000 mappings made
  * choosing a thread take a hundred milliseconds with every thread held. */
-static int stack_in_allocator(const struct inject_session *s, const struct inject_guard *g,
-			      const struct maps *maps, const struct user_regs_struct *regs,
-			      uint64_t *where)
+static int scan_in_allocator(const struct inject_session *s, const struct inject_guard *g,
+			     const struct maps *maps, const struct user_regs_struct *regs,
+			     uint64_t *where)
 {
 	const struct mapping *m = maps_find(maps, regs->rsp);
 	uint64_t words[SCAN_CHUNK / 8], at, top, pc;
@@ -153,6 +153,20 @@ static int unwind_in_allocator(const struct inject_guard *g, pid_t tid, uint64_t
 		}
 	}
 	unwind_close(u);
+	return in;
+}
+
+/* Is the thread inside the allocator?  1 yes (the word in *where), 0 no,
+ * negative when its stack could not be read (treated as unsafe): the scan,
+ * and for a hit that is not the pc itself, the unwind that confirms it. */
+static int stack_in_allocator(const struct inject_session *s, const struct inject_guard *g,
+			      const struct maps *maps, pid_t tid,
+			      const struct user_regs_struct *regs, uint64_t *where)
+{
+	int in = scan_in_allocator(s, g, maps, regs, where);
+
+	if (in > 0 && !inject_guard_covers(g, regs->rip))
+		in = unwind_in_allocator(g, tid, where);
 	return in;
 }
 
@@ -241,9 +255,7 @@ static void consider(struct inject_session *s, const struct inject_opts *o,
 	 * under the all-threads rule every thread's but the waiting ones,
 	 * which in a large server are most of them. */
 	if (g && ((parked && wanted) || (g->all_threads_clear && !is_wait(regs.orig_rax))))
-		in = stack_in_allocator(s, g, maps, &regs, &where);
-	if (in > 0 && !inject_guard_covers(g, regs.rip))
-		in = unwind_in_allocator(g, th->tid, &where);
+		in = stack_in_allocator(s, g, maps, th->tid, &regs, &where);
 	/* Under the all-threads rule, a thread blocked in a futex wait inside
 	 * the allocator does not spoil the moment: it is waiting (jemalloc's
 	 * background thread sleeps so), changes nothing while it waits, and

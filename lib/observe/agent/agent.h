@@ -106,7 +106,7 @@ int agent_read_live(struct agent *a, const uint8_t *want, struct error *err);
 static inline bool agent_bucket_used(const struct agent *a, uint32_t b)
 {
 	for (uint32_t f = b; f < AGENT_FILTER_BITS; f += AGENT_BUCKETS)
-		if ((a->filter[f >> 6] >> (f & 63)) & 1)
+		if (agent_filter_has(a->filter, f))
 			return true;
 	return false;
 }

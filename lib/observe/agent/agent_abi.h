@@ -95,6 +95,12 @@ static inline uint32_t agent_filter_index(const void *p)
 	return (uint32_t)((h >> 56) << 9 | (((v >> 4) ^ (h >> 47)) & 511));
 }
 
+/* Is bit f of a filter (AGENT_FILTER_BITS / 64 words) set? */
+static inline int agent_filter_has(const uint64_t *filter, uint32_t f)
+{
+	return (int)(filter[f >> 6] >> (f & 63)) & 1;
+}
+
 /* The bucket of the live table a pointer goes to: pointers that share a
  * filter bit share a bucket, so a bucket says when a bit may be cleared. */
 static inline uint32_t agent_bucket(const void *p)

@@ -53,9 +53,7 @@ extern uint64_t agent_filter[AGENT_FILTER_BITS / 64] HIDDEN;	/* see agent_abi.h 
  * samples come and go in the memory it covers. */
 static inline int agent_maybe_live(const void *p)
 {
-	uint32_t i = agent_filter_index(p);
-
-	return (int)(agent_filter[i >> 6] >> (i & 63)) & 1;
+	return agent_filter_has(agent_filter, agent_filter_index(p));
 }
 
 /* Thread-local countdown of bytes to the next sample (0: not yet drawn). */

@@ -170,7 +170,7 @@ static uint64_t table_remove(void *p)
 	uint32_t f = agent_filter_index(p);
 	struct agent_slot *s;
 
-	if (!agent_ctl || agent_ctl->magic != AGENT_MAGIC || !agent_maybe_live(p))
+	if (!agent_ctl || agent_ctl->magic != AGENT_MAGIC || !agent_filter_has(agent_filter, f))
 		return 0;
 	s = bucket_of(f & (AGENT_BUCKETS - 1));
 	for (unsigned i = 0; i < AGENT_WAYS; i++) {
